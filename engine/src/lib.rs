@@ -1,0 +1,50 @@
+//! Strata's storage engine: labels and matchers, Gorilla chunks, the in-memory head with its
+//! inverted index, the write-ahead log, and the embedded [`Db`].
+//!
+//! The engine knows nothing of PromQL or HTTP. Times are `i64` milliseconds since the Unix
+//! epoch; values are `f64` stored bit-exactly (NaN payloads and the stale marker survive).
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod chunk;
+mod db;
+pub mod error;
+pub mod head;
+pub mod index;
+pub mod labels;
+pub mod matcher;
+pub mod wal;
+
+pub use db::{AppendReport, Batch, Db, Options, Querier, RejectReason, Series, SeriesIter, Stats};
+pub use error::{Error, Result};
+pub use labels::{Label, Labels, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher};
+
+/// The bit pattern of Prometheus's staleness marker (a NaN).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness marker as an `f64`.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// True if `v` is the staleness marker (exact bit comparison, not `is_nan`).
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// One sample: a millisecond timestamp and a float value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    /// The value.
+    pub v: f64,
+}
+
+impl Sample {
+    /// Builds a sample.
+    pub fn new(t: i64, v: f64) -> Sample {
+        Sample { t, v }
+    }
+}

@@ -1,0 +1,3 @@
+//! PromQL parsing. (In progress.)
+
+pub mod ast;

@@ -1,0 +1,1 @@
+//! Strata HTTP server. (In progress.)

@@ -1,0 +1,1 @@
+//! Helpers for Strata integration tests. (In progress.)
