@@ -2,4 +2,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod engine;
+pub mod error;
 pub mod parser;
+
+pub use engine::{
+    Engine, EngineOptions, InstantSample, QueryOptions, QueryResult, QueryStats, RangeSeries, Value,
+};
+pub use error::{Error, Result};
