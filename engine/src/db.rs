@@ -1,12 +1,35 @@
-//! The embedded database: a data directory with its WAL and head. (Interface fixed;
-//! implementation in progress.)
+//! The embedded database: one data directory with its lock, WAL and head.
+//!
+//! Layout of a data directory:
+//! ```text
+//! <dir>/lock        held (flock) while a Db has the directory open
+//! <dir>/wal/        write-ahead log segments (docs/format/wal.md)
+//! ```
+//!
+//! Append protocol (what makes acknowledged data survive `kill -9` and keeps replay equal to
+//! what was acknowledged):
+//! 1. resolve every series of the batch (creating new ones in the head and index);
+//! 2. lock the involved series in ascending reference order (no deadlock between batches);
+//! 3. decide each sample against the series' last sample (append / duplicate / reject);
+//! 4. write one WAL entry: series records for series not yet logged, then the accepted samples;
+//! 5. only if the WAL write succeeded, apply the accepted samples to the head;
+//! 6. release the series locks, then wait for durability per the fsync policy.
+//!
+//! Because a series stays locked from decision to WAL write, the WAL holds the samples of each
+//! series in the order they were applied, so replay re-creates exactly the acknowledged head.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::error::Result;
+use parking_lot::Mutex;
+
+use crate::chunk::{Chunk, ChunkIter};
+use crate::error::{Error, Result};
+use crate::head::{chunks_in_range, overlaps, verdict, Head, MemSeries, Verdict};
 use crate::labels::Labels;
 use crate::matcher::Matcher;
-use crate::wal::WalOptions;
+use crate::wal::{Record, ReplayReport, SampleRecord, SeriesRecord, Wal, WalOptions};
 use crate::Sample;
 
 /// Settings of a [`Db`].
@@ -43,6 +66,10 @@ impl Batch {
     pub fn num_samples(&self) -> usize {
         self.series.iter().map(|(_, s)| s.len()).sum()
     }
+    /// Removes every entry, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.series.clear();
+    }
 }
 
 /// Why a sample was not stored.
@@ -52,6 +79,16 @@ pub enum RejectReason {
     OutOfOrder,
     /// Same timestamp as the last sample, different value.
     DuplicateTimestamp,
+}
+
+impl RejectReason {
+    /// Prometheus's wording.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::OutOfOrder => "out of order sample",
+            RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
+        }
+    }
 }
 
 /// What an append did.
@@ -71,6 +108,23 @@ pub struct AppendReport {
     pub first_rejection: Option<(RejectReason, Labels, i64)>,
 }
 
+impl AppendReport {
+    /// Samples rejected for any reason.
+    pub fn rejected(&self) -> u64 {
+        self.out_of_order + self.duplicate_timestamp
+    }
+
+    fn reject(&mut self, why: RejectReason, labels: &Labels, t: i64) {
+        match why {
+            RejectReason::OutOfOrder => self.out_of_order += 1,
+            RejectReason::DuplicateTimestamp => self.duplicate_timestamp += 1,
+        }
+        if self.first_rejection.is_none() {
+            self.first_rejection = Some((why, labels.clone(), t));
+        }
+    }
+}
+
 /// Head statistics.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -80,74 +134,331 @@ pub struct Stats {
     pub samples: u64,
     /// Bytes of encoded chunk data.
     pub chunk_bytes: u64,
+    /// Distinct interned label strings.
+    pub symbols: u64,
     /// Oldest sample timestamp, if any.
     pub min_time: Option<i64>,
     /// Newest sample timestamp, if any.
     pub max_time: Option<i64>,
 }
 
-/// A Strata database.
-pub struct Db {}
+struct Inner {
+    head: Head,
+    wal: Wal,
+}
+
+/// A Strata database. `Send + Sync`: share it as `Arc<Db>`.
+pub struct Db {
+    inner: Arc<Inner>,
+    dir: PathBuf,
+    lock: Mutex<Option<File>>,
+    replay: ReplayReport,
+}
 
 impl Db {
     /// Opens (creating if needed) the data directory, taking its lock and replaying the WAL.
-    pub fn open(_dir: impl AsRef<Path>, _opts: Options) -> Result<Db> {
-        todo!()
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        let lock_path = dir.join("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io("open", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path: dir,
+                    lock: lock_path,
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, e)),
+        }
+        let head = Head::default();
+        let mut dropped = 0u64;
+        let (wal, replay) = Wal::open(&dir.join("wal"), opts.wal, |rec| match rec {
+            Record::Series(v) => {
+                for s in v {
+                    head.restore(s.sref, &s.labels);
+                }
+            }
+            Record::Samples(v) => {
+                for s in v {
+                    let Some(series) = head.by_ref(s.sref) else {
+                        dropped += 1;
+                        continue;
+                    };
+                    let mut st = series.state.lock();
+                    let sample = Sample::new(s.t, s.v);
+                    if verdict(st.last, sample) == Verdict::Append {
+                        st.push(sample);
+                        head.note_samples(1, s.t, s.t);
+                    }
+                }
+            }
+        })?;
+        if dropped > 0 {
+            eprintln!("strata: WAL replay dropped {dropped} samples of unknown series");
+        }
+        Ok(Db {
+            inner: Arc::new(Inner { head, wal }),
+            dir,
+            lock: Mutex::new(Some(lock)),
+            replay,
+        })
     }
-    /// Appends a batch; returns once the accepted samples are in the WAL.
-    pub fn append(&self, _batch: &Batch) -> Result<AppendReport> {
-        todo!()
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
+
+    /// What WAL replay found when the database was opened.
+    pub fn replay_report(&self) -> &ReplayReport {
+        &self.replay
+    }
+
+    /// Appends a batch; returns once the accepted samples are in the WAL (and durable as the
+    /// fsync policy requires). Rejected samples are counted in the report, not errors; an `Err`
+    /// means nothing of this batch was stored.
+    pub fn append(&self, batch: &Batch) -> Result<AppendReport> {
+        let head = &self.inner.head;
+        let mut report = AppendReport::default();
+        if let Some((l, _)) = batch.series.iter().find(|(l, _)| l.is_empty()) {
+            return Err(Error::InvalidLabels(format!(
+                "empty label set ({l}) cannot identify a series"
+            )));
+        }
+        // 1. Resolve series.
+        let mut entries: Vec<(Arc<MemSeries>, &[Sample])> = Vec::with_capacity(batch.len());
+        for (labels, samples) in &batch.series {
+            if samples.is_empty() {
+                continue;
+            }
+            let (s, created) = head.get_or_create(labels);
+            report.new_series += created as u64;
+            entries.push((s, samples));
+        }
+        // 2. Lock in reference order; one guard per distinct series.
+        entries.sort_by_key(|(s, _)| s.sref);
+        let mut guards = Vec::with_capacity(entries.len());
+        let mut new_series = Vec::new();
+        let mut accepted: Vec<SampleRecord> = Vec::with_capacity(batch.num_samples());
+        // (guard index, start, end) into `accepted` for applying later.
+        let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(entries.len());
+        let mut i = 0;
+        while i < entries.len() {
+            let series = &entries[i].0;
+            let st = series.state.lock();
+            if !st.logged {
+                new_series.push(SeriesRecord {
+                    sref: series.sref,
+                    labels: series.labels.clone(),
+                });
+            }
+            // 3. Decide every sample of every entry for this series, in batch order.
+            let mut last = st.last;
+            let start = accepted.len();
+            while i < entries.len() && Arc::ptr_eq(&entries[i].0, series) {
+                for &s in entries[i].1 {
+                    match verdict(last, s) {
+                        Verdict::Append => {
+                            accepted.push(SampleRecord {
+                                sref: series.sref,
+                                t: s.t,
+                                v: s.v,
+                            });
+                            last = Some(s);
+                        }
+                        Verdict::Duplicate => report.duplicates += 1,
+                        Verdict::Reject(why) => report.reject(why, &series.labels, s.t),
+                    }
+                }
+                i += 1;
+            }
+            spans.push((guards.len(), start, accepted.len()));
+            guards.push(st);
+        }
+        if accepted.is_empty() && new_series.is_empty() {
+            return Ok(report);
+        }
+        // 4. WAL first.
+        let mut records = Vec::with_capacity(2);
+        if !new_series.is_empty() {
+            records.push(Record::Series(new_series));
+        }
+        let (lo, hi) = accepted.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| {
+            (lo.min(s.t), hi.max(s.t))
+        });
+        let n = accepted.len() as u64;
+        records.push(Record::Samples(accepted));
+        let pos = self.inner.wal.write(&records)?;
+        // 5. Apply.
+        let Some(Record::Samples(accepted)) = records.last() else {
+            unreachable!("samples record pushed last")
+        };
+        for &(g, start, end) in &spans {
+            let st = &mut guards[g];
+            st.logged = true;
+            for s in &accepted[start..end] {
+                st.push(Sample::new(s.t, s.v));
+            }
+        }
+        head.note_samples(n, lo, hi);
+        report.appended = n;
+        // 6. Durability without holding series locks.
+        drop(guards);
+        self.inner.wal.sync_to(pos)?;
+        Ok(report)
+    }
+
     /// A reader over `[mint, maxt]` (inclusive, ms).
-    pub fn querier(&self, _mint: i64, _maxt: i64) -> Querier {
-        todo!()
+    pub fn querier(&self, mint: i64, maxt: i64) -> Querier {
+        Querier {
+            inner: self.inner.clone(),
+            mint,
+            maxt,
+        }
     }
+
     /// Label names of series matching all `matchers` (all series if empty) with data in
     /// `[mint, maxt]`, sorted.
-    pub fn label_names(
-        &self,
-        _matchers: &[Matcher],
-        _mint: i64,
-        _maxt: i64,
-    ) -> Result<Vec<String>> {
-        todo!()
+    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
+        let head = &self.inner.head;
+        if matchers.is_empty() && self.covers_head(mint, maxt) {
+            return Ok(head.index().label_names());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for s in self.matching_series(matchers, mint, maxt) {
+            for l in &s.labels {
+                if !names.contains(&*l.name) {
+                    names.insert(l.name.to_string());
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
     }
+
     /// Values of label `name` over matching series with data in `[mint, maxt]`, sorted.
     pub fn label_values(
         &self,
-        _name: &str,
-        _matchers: &[Matcher],
-        _mint: i64,
-        _maxt: i64,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
     ) -> Result<Vec<String>> {
-        todo!()
+        let head = &self.inner.head;
+        if matchers.is_empty() && self.covers_head(mint, maxt) {
+            return Ok(head.index().label_values(name));
+        }
+        let mut values = std::collections::BTreeSet::new();
+        for s in self.matching_series(matchers, mint, maxt) {
+            if let Some(v) = s.labels.get(name) {
+                if !values.contains(v) {
+                    values.insert(v.to_string());
+                }
+            }
+        }
+        Ok(values.into_iter().collect())
     }
+
+    fn covers_head(&self, mint: i64, maxt: i64) -> bool {
+        match self.inner.head.time_range() {
+            Some((lo, hi)) => mint <= lo && maxt >= hi,
+            None => true,
+        }
+    }
+
+    fn matching_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+        let head = &self.inner.head;
+        let refs = head.index().select(matchers);
+        refs.into_iter()
+            .filter_map(|r| head.by_ref(r))
+            .filter(|s| overlaps(&s.state.lock(), mint, maxt))
+            .collect()
+    }
+
+    /// Number of series per value of label `name` (for status pages).
+    pub fn postings_counts(&self, name: &str) -> Vec<(String, usize)> {
+        self.inner.head.index().postings_counts(name)
+    }
+
+    /// Number of distinct values per label name (for status pages).
+    pub fn label_value_counts(&self) -> Vec<(String, usize)> {
+        self.inner.head.index().value_counts()
+    }
+
     /// Head statistics.
     pub fn stats(&self) -> Stats {
-        todo!()
+        let head = &self.inner.head;
+        let range = head.time_range();
+        Stats {
+            series: head.num_series(),
+            samples: head.num_samples(),
+            chunk_bytes: head.chunk_bytes(),
+            symbols: head.num_symbols() as u64,
+            min_time: range.map(|r| r.0),
+            max_time: range.map(|r| r.1),
+        }
     }
+
     /// Flushes and fsyncs the WAL and releases the directory lock.
     pub fn close(self) -> Result<()> {
-        todo!()
+        self.inner.wal.close()?;
+        drop(self.lock.lock().take());
+        Ok(())
     }
 }
 
-/// A read view over `[mint, maxt]`.
-pub struct Querier {}
+impl Drop for Db {
+    fn drop(&mut self) {
+        if self.lock.lock().is_some() {
+            if let Err(e) = self.inner.wal.close() {
+                eprintln!("strata: closing WAL on drop: {e}");
+            }
+        }
+    }
+}
+
+/// A read view over `[mint, maxt]`. Holds no lock; each `select` takes a consistent snapshot of
+/// every selected series.
+pub struct Querier {
+    inner: Arc<Inner>,
+    mint: i64,
+    maxt: i64,
+}
 
 impl Querier {
-    /// Series matching all `matchers` with samples in the range, sorted by labels. At least one
-    /// matcher must not match the empty string, as in Prometheus.
-    pub fn select(&self, _matchers: &[Matcher]) -> Result<Vec<Series>> {
-        todo!()
+    /// Series matching all `matchers` with samples in the range, sorted by labels.
+    pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        let head = &self.inner.head;
+        let refs = head.index().select(matchers);
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let Some(s) = head.by_ref(r) else { continue };
+            let chunks = chunks_in_range(&s.state.lock(), self.mint, self.maxt);
+            if !chunks.is_empty() {
+                out.push(Series {
+                    labels: s.labels.clone(),
+                    chunks,
+                    mint: self.mint,
+                    maxt: self.maxt,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
     }
     /// Start of the range (inclusive, ms).
     pub fn mint(&self) -> i64 {
-        todo!()
+        self.mint
     }
     /// End of the range (inclusive, ms).
     pub fn maxt(&self) -> i64 {
-        todo!()
+        self.maxt
     }
 }
 
@@ -156,34 +467,90 @@ impl Querier {
 pub struct Series {
     /// The series' labels.
     pub labels: Labels,
+    chunks: Vec<Chunk>,
+    mint: i64,
+    maxt: i64,
 }
 
 impl Series {
     /// Iterates samples within the querier's range, in time order.
     pub fn iter(&self) -> SeriesIter<'_> {
-        todo!()
+        SeriesIter {
+            s: self,
+            next_chunk: 0,
+            cur: None,
+            started: false,
+        }
     }
     /// All samples within the querier's range.
     pub fn samples(&self) -> Vec<Sample> {
         self.iter().collect()
     }
+    /// The chunks (oldest first) overlapping the range; they may hold samples outside it.
+    pub fn chunks(&self) -> &[Chunk] {
+        &self.chunks
+    }
 }
 
-/// Iterator over a [`Series`]' samples.
+/// Iterator over a [`Series`]' samples within the querier's range.
 pub struct SeriesIter<'a> {
-    _s: &'a Series,
+    s: &'a Series,
+    next_chunk: usize,
+    cur: Option<ChunkIter<'a>>,
+    started: bool,
 }
 
 impl SeriesIter<'_> {
     /// Advances to the first sample with timestamp `>= t` and returns it.
-    pub fn seek(&mut self, _t: i64) -> Option<Sample> {
-        todo!()
+    pub fn seek(&mut self, t: i64) -> Option<Sample> {
+        let t = t.max(self.s.mint);
+        self.started = true;
+        loop {
+            match self.cur.as_mut() {
+                Some(it) => match it.seek(t) {
+                    Some(s) if s.t > self.s.maxt => return self.finish(),
+                    Some(s) => return Some(s),
+                    None => self.cur = None,
+                },
+                None => {
+                    // Skip whole chunks that end before t without decoding them.
+                    let chunks = &self.s.chunks;
+                    while self.next_chunk < chunks.len() && chunks[self.next_chunk].max_time() < t {
+                        self.next_chunk += 1;
+                    }
+                    let c = chunks.get(self.next_chunk)?;
+                    self.next_chunk += 1;
+                    self.cur = Some(c.iter());
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<Sample> {
+        self.next_chunk = self.s.chunks.len();
+        self.cur = None;
+        None
     }
 }
 
 impl Iterator for SeriesIter<'_> {
     type Item = Sample;
     fn next(&mut self) -> Option<Sample> {
-        todo!()
+        if !self.started {
+            return self.seek(self.s.mint);
+        }
+        loop {
+            if self.cur.is_none() {
+                let c = self.s.chunks.get(self.next_chunk)?;
+                self.next_chunk += 1;
+                self.cur = Some(c.iter());
+            }
+            match self.cur.as_mut().and_then(|it| it.next()) {
+                Some(s) if s.t < self.s.mint => continue,
+                Some(s) if s.t > self.s.maxt => return self.finish(),
+                Some(s) => return Some(s),
+                None => self.cur = None,
+            }
+        }
     }
 }
