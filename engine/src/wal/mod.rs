@@ -1,10 +1,54 @@
-//! Write-ahead log. (Interface fixed; implementation in progress.)
+//! The write-ahead log: every accepted sample is here before its append is acknowledged.
+//!
+//! The log is a directory of numbered segment files (`00000001`, `00000002`, ...), each an
+//! 8-byte header followed by frames. A frame holds one record (a batch of series definitions
+//! or a batch of samples) as `kind | len | crc32c | snappy(payload)`. The byte layout is drawn
+//! in `docs/format/wal.md`.
+//!
+//! Invariants:
+//! - **A record never spans segments**, and neither do the records of one [`Wal::write`]
+//!   call: a write that does not fit in the current segment starts the next one (a write
+//!   larger than `segment_size` gets a segment of its own).
+//! - **Order**: records reach the file in the order of `write` calls (serialised by one
+//!   lock) and, within a call, in slice order, and replay delivers them in that order. The
+//!   caller writes a series record before any sample record that uses its reference.
+//! - **Acknowledge after write + policy**: [`Wal::write`] returns once the bytes are in the
+//!   OS; [`Wal::sync_to`] returns once they are durable as the [`SyncPolicy`] says. With
+//!   `Always`, that is after an fsync that began after the write (group commit: one fsync
+//!   covers every write done before it began, and concurrent callers wait for it). With
+//!   `Interval(d)`, a background thread fsyncs every `d` and `sync_to` returns at once, so
+//!   a machine crash (not a process crash) can lose up to `d` of acknowledged writes.
+//! - **Torn tail truncated at the last good record**: replay stops at the first frame that is
+//!   short, fails its CRC or does not decode, truncates that segment there, deletes every
+//!   later segment (damage in the middle drops the rest of the log; see `repair.rs` for why),
+//!   reports it in [`ReplayReport`] and on stderr, and appends after the last good record.
+//!   Bad bytes are never a panic.
+//! - After a failed fsync the WAL refuses further writes (the kernel may have dropped the
+//!   unsynced pages, so retrying could claim durability falsely).
+//!
+//! Module map: record encodings live in `record.rs`, segment files in `segment.rs`,
+//! frame scanning in `reader.rs`, replay and repair in `repair.rs`, and the append path with
+//! group commit in `writer.rs`.
 
-use std::path::Path;
+mod reader;
+mod record;
+mod repair;
+mod segment;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::error::Result;
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
 use crate::labels::Labels;
+
+pub use reader::{scan_segment_bytes, Damage, SegmentScan};
+pub use record::{KIND_SAMPLES, KIND_SERIES, MAX_PAYLOAD_BYTES};
+pub use segment::{segment_header, segment_name, SEGMENT_HEADER_LEN};
 
 /// A series definition: the dense reference and its labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +77,36 @@ pub enum Record {
     Series(Vec<SeriesRecord>),
     /// Samples.
     Samples(Vec<SampleRecord>),
+}
+
+impl Record {
+    /// Number of entries (series definitions or samples).
+    pub fn len(&self) -> usize {
+        match self {
+            Record::Series(s) => s.len(),
+            Record::Samples(s) => s.len(),
+        }
+    }
+
+    /// True if the record has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Equality with values compared by bit pattern (so NaN payloads and the stale marker
+    /// compare equal to themselves), as the WAL stores them.
+    pub fn same_as(&self, other: &Record) -> bool {
+        match (self, other) {
+            (Record::Series(a), Record::Series(b)) => a == b,
+            (Record::Samples(a), Record::Samples(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|(x, y)| {
+                        x.sref == y.sref && x.t == y.t && x.v.to_bits() == y.v.to_bits()
+                    })
+            }
+            _ => false,
+        }
+    }
 }
 
 /// When the WAL is fsynced.
@@ -84,29 +158,213 @@ pub struct ReplayReport {
     pub damage: Option<String>,
 }
 
-/// The write-ahead log of one data directory.
-pub struct Wal {}
+/// Counters since [`Wal::open`], for the server's own metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalStats {
+    /// Non-empty `write` calls.
+    pub writes: u64,
+    /// Bytes appended (frames).
+    pub bytes: u64,
+    /// fsync rounds run (each covers every write before it; with group commit this is
+    /// usually far below the number of `sync_to` calls).
+    pub sync_rounds: u64,
+    /// Segments started by rotation or [`Wal::cut`].
+    pub segments_created: u64,
+}
+
+/// The write-ahead log of one data directory. `Send + Sync`: share it by reference or `Arc`.
+pub struct Wal {
+    shared: Arc<writer::Shared>,
+    policy: SyncPolicy,
+    syncer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("dir", &self.shared.dir)
+            .field("policy", &self.policy)
+            .field("end", &self.shared.end())
+            .finish()
+    }
+}
 
 impl Wal {
     /// Opens (creating if needed) the WAL in `dir`, replaying every good record into
     /// `on_record` in write order, and truncating a torn or corrupt tail.
     pub fn open(
-        _dir: &Path,
-        _opts: WalOptions,
-        _on_record: impl FnMut(Record),
+        dir: &Path,
+        opts: WalOptions,
+        mut on_record: impl FnMut(Record),
     ) -> Result<(Wal, ReplayReport)> {
-        todo!()
+        let rec = repair::replay(dir, &mut on_record)?;
+        let state = writer::WriterState {
+            segment: rec.segment,
+            file: Arc::new(rec.file),
+            offset: rec.offset,
+            unsynced: Vec::new(),
+            dir_dirty: false,
+            closed: false,
+        };
+        let shared = Arc::new(writer::Shared::new(dir, opts.segment_size, state));
+        let syncer = match opts.sync {
+            SyncPolicy::Always => None,
+            SyncPolicy::Interval(every) => Some(writer::spawn_syncer(&shared, every)?),
+        };
+        let wal = Wal {
+            shared,
+            policy: opts.sync,
+            syncer: Mutex::new(syncer),
+        };
+        Ok((wal, rec.report))
     }
+
     /// Writes records (in order) to the OS. Thread-safe; records of one call stay together.
-    pub fn write(&self, _records: &[Record]) -> Result<WalPosition> {
-        todo!()
+    ///
+    /// Encoding and compression happen before the WAL's lock is taken; under it there is one
+    /// positioned write (and a segment rotation when the current one is full). A large record
+    /// may be stored as several records of the same kind, in order.
+    pub fn write(&self, records: &[Record]) -> Result<WalPosition> {
+        let mut frames = Vec::new();
+        record::encode_frames(&mut frames, records).map_err(|e| {
+            Error::InvalidLabels(format!("record cannot be written to the WAL: {e}"))
+        })?;
+        self.shared.append(&frames)
     }
+
     /// Returns once `pos` is durable as the sync policy requires.
-    pub fn sync_to(&self, _pos: WalPosition) -> Result<()> {
-        todo!()
+    pub fn sync_to(&self, pos: WalPosition) -> Result<()> {
+        match self.policy {
+            SyncPolicy::Always => self.shared.sync_to(pos),
+            // The bytes are in the page cache; the syncer makes them durable within the
+            // interval. A failed background fsync is still reported here.
+            SyncPolicy::Interval(_) => self.shared.check_failed(&self.shared.dir),
+        }
     }
-    /// Flushes, fsyncs and stops the background syncer.
+
+    /// Flushes, fsyncs and stops the background syncer. Later writes fail with
+    /// [`Error::Closed`]; closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
-        todo!()
+        {
+            let mut st = self.shared.state.lock();
+            if st.closed {
+                return Ok(());
+            }
+            st.closed = true;
+        }
+        self.shared.stop_syncer();
+        if let Some(h) = self.syncer.lock().take() {
+            // The thread only ends by returning; a panic in it would be a bug, reported here.
+            if h.join().is_err() {
+                eprintln!("strata: WAL syncer thread panicked");
+            }
+        }
+        self.shared.sync_all()
     }
+
+    /// The directory of this WAL.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The position just past the last write.
+    pub fn end(&self) -> WalPosition {
+        self.shared.end()
+    }
+
+    /// Counters since open.
+    pub fn stats(&self) -> WalStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.shared;
+        WalStats {
+            writes: s.writes.load(Relaxed),
+            bytes: s.bytes.load(Relaxed),
+            sync_rounds: s.sync_rounds.load(Relaxed),
+            segments_created: s.segments_created.load(Relaxed),
+        }
+    }
+
+    /// The segments on disk, ascending.
+    pub fn segments(&self) -> Result<Vec<u64>> {
+        segment::list_segments(&self.shared.dir)
+    }
+
+    /// The path of segment `n`.
+    pub fn segment_path(&self, n: u64) -> PathBuf {
+        segment::segment_path(&self.shared.dir, n)
+    }
+
+    /// Closes the current segment (if it holds any record) and starts the next one, e.g.
+    /// before a checkpoint. Returns the number of the segment now written to; every record
+    /// written before the call is in a lower-numbered segment unless the current one was empty.
+    pub fn cut(&self) -> Result<u64> {
+        let mut st = self.shared.state.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        if st.offset > SEGMENT_HEADER_LEN {
+            self.shared.rotate(&mut st)?;
+        }
+        Ok(st.segment)
+    }
+
+    /// Deletes every segment numbered below `segment` (never the one being written), once a
+    /// checkpoint or block holds their data. Returns how many were deleted.
+    pub fn truncate_before(&self, segment: u64) -> Result<usize> {
+        let bound = segment.min(self.shared.state.lock().segment);
+        let mut removed = 0;
+        for n in segment::list_segments(&self.shared.dir)? {
+            if n >= bound {
+                break;
+            }
+            let p = segment::segment_path(&self.shared.dir, n);
+            std::fs::remove_file(&p).map_err(|e| Error::io("remove", &p, e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            segment::sync_dir(&self.shared.dir)?;
+        }
+        Ok(removed)
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            eprintln!("strata: closing the WAL on drop failed: {e}");
+        }
+    }
+}
+
+/// Decodes one frame (header, CRC, snappy, payload) from `bytes`, which must hold exactly one
+/// frame. For the fuzz target and tools; arbitrary input gives `Err`, never a panic.
+pub fn decode_record(bytes: &[u8]) -> Result<Record> {
+    record::decode_frame(bytes).map_err(|e| Error::CorruptWal {
+        segment: 0,
+        offset: 0,
+        reason: e.0,
+    })
+}
+
+/// Decodes an uncompressed record payload of kind [`KIND_SERIES`] or [`KIND_SAMPLES`]
+/// (no frame, no CRC): the decoder that sits behind the checksum, for fuzzing.
+pub fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record> {
+    record::decode_payload(kind, payload).map_err(|e| Error::CorruptWal {
+        segment: 0,
+        offset: 0,
+        reason: e.0,
+    })
+}
+
+/// Encodes the uncompressed payload of one record (the inverse of [`decode_payload`]),
+/// returning its kind byte.
+pub fn encode_payload(record: &Record) -> (u8, Vec<u8>) {
+    record::encode_payload(record)
+}
+
+/// Encodes one record as frames exactly as [`Wal::write`] stores them (several frames if the
+/// record is large).
+pub fn encode_record(record: &Record) -> Result<Vec<u8>> {
+    record::encode_record(record)
+        .map_err(|e| Error::InvalidLabels(format!("record cannot be written to the WAL: {e}")))
 }
