@@ -320,3 +320,74 @@ pub struct Call {
     /// Arguments.
     pub args: Vec<Expr>,
 }
+
+impl ValueType {
+    /// Name as Go's `ValueType.String()` prints it ("scalar", "vector", "matrix",
+    /// "string"), used by a few Prometheus error messages.
+    pub fn go_name(self) -> &'static str {
+        match self {
+            ValueType::Scalar => "scalar",
+            ValueType::Vector => "vector",
+            ValueType::Matrix => "matrix",
+            ValueType::String => "string",
+        }
+    }
+}
+
+impl Expr {
+    /// The type of value the expression produces. A call to an unknown function counts as
+    /// an instant vector (the parser never produces one).
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Expr::Number(_) => ValueType::Scalar,
+            Expr::String(_) => ValueType::String,
+            Expr::VectorSelector(_) | Expr::Aggregate(_) => ValueType::Vector,
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => ValueType::Matrix,
+            Expr::Paren(e) | Expr::Unary(_, e) => e.value_type(),
+            Expr::Binary(b) => {
+                if b.lhs.value_type() == ValueType::Scalar
+                    && b.rhs.value_type() == ValueType::Scalar
+                {
+                    ValueType::Scalar
+                } else {
+                    ValueType::Vector
+                }
+            }
+            Expr::Call(c) => super::functions::lookup(&c.func)
+                .map(|f| f.ret)
+                .unwrap_or(ValueType::Vector),
+        }
+    }
+
+    /// The expression with any number of enclosing parentheses removed.
+    pub fn unparen(&self) -> &Expr {
+        match self {
+            Expr::Paren(e) => e.unparen(),
+            e => e,
+        }
+    }
+}
+
+impl BinaryOp {
+    /// Binding strength: 1 (`or`) to 6 (`^`). Unary minus/plus binds like 5.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinaryOp::Or => 1,
+            BinaryOp::And | BinaryOp::Unless => 2,
+            BinaryOp::Eql
+            | BinaryOp::Neq
+            | BinaryOp::Gtr
+            | BinaryOp::Lss
+            | BinaryOp::Gte
+            | BinaryOp::Lte => 3,
+            BinaryOp::Add | BinaryOp::Sub => 4,
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
+            BinaryOp::Pow => 6,
+        }
+    }
+
+    /// True for `^`, the only right-associative operator.
+    pub fn is_right_assoc(self) -> bool {
+        self == BinaryOp::Pow
+    }
+}
