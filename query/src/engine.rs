@@ -1,12 +1,18 @@
 //! The embedded query API: [`Engine::instant`] and [`Engine::range`] over a [`Db`].
-//! (Interface fixed; implementation in progress.)
+//!
+//! A query is parsed, admitted by a counting semaphore (at most
+//! [`EngineOptions::max_concurrent`] run at once; others wait until their timeout), then
+//! evaluated by [`crate::eval::Evaluator`] over the step grid (one step for an instant
+//! query). Results are typed: an analysis job iterates [`Value`] without any JSON.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use strata_engine::{Db, Labels};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::eval::{expr_type, Evaluator, Steps, Storage, Val};
+use crate::parser::ast::{Expr, ValueType};
 
 /// Engine limits and defaults (Prometheus's defaults).
 #[derive(Clone, Debug)]
@@ -23,6 +29,9 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Maximum concurrently running queries (20).
     pub max_concurrent: usize,
+    /// Keep `__name__` through the query and drop it at the end, where Prometheus's
+    /// `promql-delayed-name-removal` feature would (off by default, as in Prometheus).
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -34,6 +43,7 @@ impl Default for EngineOptions {
             max_points_per_series: 11_000,
             timeout: Duration::from_secs(120),
             max_concurrent: 20,
+            delayed_name_removal: false,
         }
     }
 }
@@ -116,10 +126,181 @@ pub struct QueryResult {
 
 /// A PromQL engine over one database.
 pub struct Engine {
-    #[allow(dead_code)]
     db: Arc<Db>,
-    #[allow(dead_code)]
     opts: EngineOptions,
+    gate: Arc<Gate>,
+}
+
+/// Counting semaphore limiting concurrently running queries.
+struct Gate {
+    running: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+/// A held slot of the [`Gate`]; released on drop.
+struct Permit<'a>(&'a Gate);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        self.0.freed.notify_one();
+    }
+}
+
+impl Gate {
+    fn acquire(&self, deadline: Instant) -> Result<Permit<'_>> {
+        let mut n = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= self.max.max(1) {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout("query queue"));
+            }
+            let (g, _) = self
+                .freed
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(|e| e.into_inner());
+            n = g;
+        }
+        *n += 1;
+        Ok(Permit(self))
+    }
+}
+
+/// Formats `n` with thousands separators (`11,000`).
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// True if the top-level expression defines the order of its instant vector (`sort*`,
+/// `topk`, `bottomk`); other instant results are returned sorted by labels.
+fn order_matters(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(x) => order_matters(x),
+        Expr::Call(c) => matches!(
+            c.func.as_str(),
+            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
+        ),
+        Expr::Aggregate(a) => matches!(
+            a.op,
+            crate::parser::ast::AggregateOp::Topk | crate::parser::ast::AggregateOp::Bottomk
+        ),
+        _ => false,
+    }
+}
+
+/// Evaluates a parsed expression over a storage, as [`Engine`] does; usable without a
+/// [`Db`] (e.g. over a [`crate::eval::MemStorage`]).
+pub fn evaluate(
+    storage: &dyn Storage,
+    expr: &Expr,
+    steps: Steps,
+    instant: bool,
+    opts: &EngineOptions,
+    o: &QueryOptions,
+) -> Result<QueryResult> {
+    let (start, end) = (steps.start, steps.end);
+    let timeout = o.timeout.unwrap_or(opts.timeout);
+    let mut ev = Evaluator::new(storage, start, end);
+    // As in Prometheus, a zero (or negative) per-query lookback means "use the default".
+    ev.lookback = o
+        .lookback_delta
+        .filter(|&l| l > 0)
+        .unwrap_or(opts.lookback_delta);
+    ev.default_subquery_step = opts.default_subquery_step;
+    ev.max_samples = opts.max_samples;
+    ev.deadline = Instant::now().checked_add(timeout);
+    ev.delayed_name_removal = opts.delayed_name_removal;
+    let v = match ev.eval(expr, &steps)? {
+        Val::Vector(vs) => Val::Vector(ev.finish_names(vs)?),
+        other => other,
+    };
+    let value = if instant {
+        match v {
+            Val::Scalar(s) => Value::Scalar { t: start, v: s[0] },
+            Val::String(s) => Value::String { t: start, s },
+            Val::Vector(vs) => {
+                let mut out: Vec<InstantSample> = vs
+                    .into_iter()
+                    .filter_map(|s| {
+                        s.vals[0].map(|v| InstantSample {
+                            labels: s.labels,
+                            t: start,
+                            v,
+                        })
+                    })
+                    .collect();
+                if !order_matters(expr) {
+                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                }
+                Value::Vector(out)
+            }
+            Val::Matrix(m) => {
+                let mut out: Vec<RangeSeries> = m
+                    .into_iter()
+                    .map(|s| RangeSeries {
+                        labels: s.labels,
+                        timestamps: s.samples.iter().map(|x| x.t).collect(),
+                        values: s.samples.iter().map(|x| x.v).collect(),
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(out)
+            }
+        }
+    } else {
+        let series = match v {
+            Val::Scalar(s) => vec![crate::eval::StepSeries::new(
+                Labels::empty(),
+                s.into_iter().map(Some).collect(),
+            )],
+            Val::Vector(vs) => vs,
+            Val::String(_) | Val::Matrix(_) => {
+                return Err(Error::Execution(
+                    "invalid expression type for range query, must be Scalar or instant Vector"
+                        .to_string(),
+                ))
+            }
+        };
+        let mut out: Vec<RangeSeries> = series
+            .into_iter()
+            .filter_map(|s| {
+                let mut timestamps = Vec::new();
+                let mut values = Vec::new();
+                for (i, v) in s.vals.iter().enumerate() {
+                    if let Some(v) = v {
+                        timestamps.push(steps.t(i));
+                        values.push(*v);
+                    }
+                }
+                (!timestamps.is_empty()).then_some(RangeSeries {
+                    labels: s.labels,
+                    timestamps,
+                    values,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Value::Matrix(out)
+    };
+    Ok(QueryResult {
+        value,
+        warnings: ev.warnings.take(),
+        infos: ev.infos.take(),
+        stats: QueryStats {
+            samples_loaded: ev.samples_loaded.get(),
+            peak_samples: ev.peak_samples.get(),
+        },
+    })
 }
 
 impl Engine {
@@ -129,7 +310,12 @@ impl Engine {
     }
     /// An engine with the given options.
     pub fn with_options(db: Arc<Db>, opts: EngineOptions) -> Engine {
-        Engine { db, opts }
+        let gate = Arc::new(Gate {
+            running: Mutex::new(0),
+            freed: Condvar::new(),
+            max: opts.max_concurrent,
+        });
+        Engine { db, opts, gate }
     }
     /// The engine's options.
     pub fn options(&self) -> &EngineOptions {
@@ -140,8 +326,51 @@ impl Engine {
         self.instant_with(query, t, &QueryOptions::default())
     }
     /// Evaluates `query` at `t` (ms) with per-query options.
-    pub fn instant_with(&self, _query: &str, _t: i64, _o: &QueryOptions) -> Result<QueryResult> {
-        todo!()
+    pub fn instant_with(&self, query: &str, t: i64, o: &QueryOptions) -> Result<QueryResult> {
+        let expr = crate::parser::parse(query)?;
+        self.instant_expr(&expr, t, o)
+    }
+
+    /// Evaluates an already parsed expression at `t` (ms): for callers that evaluate the
+    /// same expression repeatedly (rules), without parsing it each time.
+    pub fn instant_expr(&self, expr: &Expr, t: i64, o: &QueryOptions) -> Result<QueryResult> {
+        let deadline = self.deadline(o);
+        let _permit = self.gate.acquire(deadline)?;
+        evaluate(&*self.db, expr, Steps::instant(t), true, &self.opts, o)
+    }
+
+    /// Range query of an already parsed expression.
+    pub fn range_expr(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        o: &QueryOptions,
+    ) -> Result<QueryResult> {
+        check_range(expr, start, end, step, &self.opts)?;
+        let deadline = self.deadline(o);
+        let _permit = self.gate.acquire(deadline)?;
+        evaluate(
+            &*self.db,
+            expr,
+            Steps { start, end, step },
+            false,
+            &self.opts,
+            o,
+        )
+    }
+
+    /// The database queried.
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    fn deadline(&self, o: &QueryOptions) -> Instant {
+        let timeout = o.timeout.unwrap_or(self.opts.timeout);
+        Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
     }
     /// Evaluates `query` at `start, start+step, ... <= end` (ms).
     pub fn range(&self, query: &str, start: i64, end: i64, step: i64) -> Result<QueryResult> {
@@ -150,12 +379,325 @@ impl Engine {
     /// Range query with per-query options.
     pub fn range_with(
         &self,
-        _query: &str,
-        _start: i64,
-        _end: i64,
-        _step: i64,
-        _o: &QueryOptions,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        o: &QueryOptions,
     ) -> Result<QueryResult> {
-        todo!()
+        let expr = crate::parser::parse(query)?;
+        self.range_expr(&expr, start, end, step, o)
+    }
+}
+
+/// Validates a range query's grid and result type.
+pub fn check_range(
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+    opts: &EngineOptions,
+) -> Result<()> {
+    if step <= 0 {
+        return Err(Error::Execution(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
+                .to_string(),
+        ));
+    }
+    if end < start {
+        return Err(Error::Execution(
+            "end timestamp must not be before start time".to_string(),
+        ));
+    }
+    // Prometheus's check: (end - start) / step may be at most the limit.
+    let intervals = end.abs_diff(start) / step as u64;
+    if intervals > opts.max_points_per_series as u64 {
+        return Err(Error::Execution(format!(
+            "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
+            thousands(opts.max_points_per_series)
+        )));
+    }
+    match expr_type(expr) {
+        ValueType::Scalar | ValueType::Vector => Ok(()),
+        t => Err(Error::Execution(format!(
+            "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+            t.name()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::{Batch, Options, Sample};
+
+    struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!(
+                "strata-query-{}-{name}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            ));
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs).unwrap()
+    }
+
+    /// `http_requests_total` for two versions, 15 s scrapes over 10 minutes: v1 gets 1 error
+    /// per 10 requests, v2 none.
+    fn open_db(dir: &TempDir) -> Arc<Db> {
+        let db = Db::open(&dir.0, Options::default()).unwrap();
+        let mut batch = Batch::new();
+        for (version, status, per_scrape) in [
+            ("v1", "200", 9.0),
+            ("v1", "500", 1.0),
+            ("v2", "200", 10.0),
+            ("v2", "500", 0.0),
+        ] {
+            let samples = (0..=40)
+                .map(|i| Sample::new(i * 15_000, i as f64 * per_scrape))
+                .collect();
+            batch.push(
+                labels(&[
+                    ("__name__", "http_requests_total"),
+                    ("status", status),
+                    ("version", version),
+                ]),
+                samples,
+            );
+        }
+        db.append(&batch).unwrap();
+        Arc::new(db)
+    }
+
+    const RATIO: &str = r#"sum by (version) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (version) (rate(http_requests_total[5m]))"#;
+
+    #[test]
+    fn instant_error_ratio_over_db() {
+        let dir = TempDir::new("ratio");
+        let engine = Engine::new(open_db(&dir));
+        let r = engine.instant(RATIO, 600_000).unwrap();
+        let Value::Vector(mut v) = r.value else {
+            panic!("expected a vector, got {:?}", r.value)
+        };
+        v.sort_by(|a, b| a.labels.cmp(&b.labels));
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].labels, labels(&[("version", "v1")]));
+        assert!((v[0].v - 0.1).abs() < 1e-12, "{}", v[0].v);
+        assert_eq!(v[1].v, 0.0);
+        assert_eq!(v[0].t, 600_000);
+        assert!(r.stats.samples_loaded > 0);
+    }
+
+    #[test]
+    fn range_matches_instant_at_every_step() {
+        let dir = TempDir::new("range");
+        let engine = Engine::new(open_db(&dir));
+        let q = "sum by (status) (increase(http_requests_total[2m]))";
+        let r = engine.range(q, 0, 600_000, 30_000).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("expected a matrix")
+        };
+        assert_eq!(m.len(), 2);
+        for s in &m {
+            for (t, v) in s.timestamps.iter().zip(&s.values) {
+                let Value::Vector(inst) = engine.instant(q, *t).unwrap().value else {
+                    panic!("expected a vector")
+                };
+                let got = inst.iter().find(|x| x.labels == s.labels).map(|x| x.v);
+                assert_eq!(got, Some(*v), "at {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn scalar_range_query_is_one_unlabelled_series() {
+        let dir = TempDir::new("scalar");
+        let engine = Engine::new(open_db(&dir));
+        let r = engine.range("time()", 0, 120_000, 60_000).unwrap();
+        assert_eq!(
+            r.value,
+            Value::Matrix(vec![RangeSeries {
+                labels: Labels::empty(),
+                timestamps: vec![0, 60_000, 120_000],
+                values: vec![0.0, 60.0, 120.0],
+            }])
+        );
+        let r = engine.instant("1 + 2", 5_000).unwrap();
+        assert_eq!(r.value, Value::Scalar { t: 5_000, v: 3.0 });
+        let r = engine.instant(r#""text""#, 5_000).unwrap();
+        assert_eq!(
+            r.value,
+            Value::String {
+                t: 5_000,
+                s: "text".into()
+            }
+        );
+    }
+
+    #[test]
+    fn instant_range_vector_result_is_matrix() {
+        let dir = TempDir::new("matrix");
+        let engine = Engine::new(open_db(&dir));
+        let r = engine
+            .instant(
+                r#"http_requests_total{version="v1",status="500"}[1m]"#,
+                600_000,
+            )
+            .unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("expected a matrix")
+        };
+        // Left-open (540s, 600s]: 555, 570, 585, 600.
+        assert_eq!(m[0].timestamps, vec![555_000, 570_000, 585_000, 600_000]);
+    }
+
+    #[test]
+    fn limits_give_typed_errors() {
+        let dir = TempDir::new("limits");
+        let db = open_db(&dir);
+        let engine = Engine::with_options(
+            db.clone(),
+            EngineOptions {
+                max_samples: 10,
+                ..EngineOptions::default()
+            },
+        );
+        let err = engine
+            .instant("http_requests_total[10m]", 600_000)
+            .unwrap_err();
+        assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "query processing would load too many samples into memory in query execution"
+        );
+
+        let engine = Engine::new(db.clone());
+        let err = engine
+            .range("http_requests_total", 0, 11_001, 1)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+        );
+        let err = engine
+            .range("http_requests_total[5m]", 0, 10, 1)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
+        );
+        assert!(engine.range("http_requests_total", 0, 11_000, 1).is_ok());
+        let err = engine.range("up", 0, 10, 0).unwrap_err();
+        assert!(matches!(err, Error::Execution(_)));
+
+        let o = QueryOptions {
+            timeout: Some(Duration::ZERO),
+            ..QueryOptions::default()
+        };
+        let err = engine
+            .instant_with("sum(rate(http_requests_total[5m]))", 600_000, &o)
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout(_)), "{err}");
+
+        let err = engine.instant("sum(", 0).unwrap_err();
+        assert!(matches!(err, Error::Parse { .. }));
+    }
+
+    #[test]
+    fn semaphore_limits_concurrency() {
+        let gate = Gate {
+            running: Mutex::new(0),
+            freed: Condvar::new(),
+            max: 1,
+        };
+        let p = gate
+            .acquire(Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        // Full: a second query waits until its deadline, then times out in the queue.
+        let err = gate.acquire(Instant::now()).err().unwrap();
+        assert!(matches!(err, Error::Timeout("query queue")));
+        drop(p);
+        assert!(gate.acquire(Instant::now()).is_ok());
+        // A waiter is woken when a permit is released.
+        let gate = Arc::new(gate);
+        let held = gate
+            .acquire(Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        let g2 = gate.clone();
+        let t = std::thread::spawn(move || {
+            g2.acquire(Instant::now() + Duration::from_secs(30))
+                .map(|_| ())
+        });
+        drop(held);
+        assert!(t.join().unwrap().is_ok());
+    }
+
+    #[test]
+    fn engine_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Engine>();
+        assert_send_sync::<QueryResult>();
+    }
+
+    #[test]
+    fn concurrent_queries_share_one_engine() {
+        let dir = TempDir::new("threads");
+        let engine = Arc::new(Engine::with_options(
+            open_db(&dir),
+            EngineOptions {
+                max_concurrent: 2,
+                ..EngineOptions::default()
+            },
+        ));
+        let want = engine.instant(RATIO, 600_000).unwrap().value;
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let e = engine.clone();
+                std::thread::spawn(move || e.instant(RATIO, 600_000).map(|r| r.value))
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn per_query_lookback() {
+        let dir = TempDir::new("lookback");
+        let engine = Engine::new(open_db(&dir));
+        // Last sample at 600s; at 700s it is visible with the default 5m lookback only.
+        let q = r#"http_requests_total{version="v1",status="200"}"#;
+        let o = QueryOptions {
+            lookback_delta: Some(60_000),
+            ..QueryOptions::default()
+        };
+        let Value::Vector(v) = engine.instant_with(q, 700_000, &o).unwrap().value else {
+            panic!("vector expected")
+        };
+        assert!(v.is_empty());
+        let Value::Vector(v) = engine.instant(q, 700_000).unwrap().value else {
+            panic!("vector expected")
+        };
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn thousands_separator() {
+        assert_eq!(thousands(11_000), "11,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod engine;
 pub mod error;
+pub mod eval;
+pub mod functions;
 pub mod parser;
 
 pub use engine::{
