@@ -136,6 +136,8 @@ pub struct Stats {
     pub chunk_bytes: u64,
     /// Distinct interned label strings.
     pub symbols: u64,
+    /// Chunks in the head (sealed plus open ones).
+    pub chunks: u64,
     /// Oldest sample timestamp, if any.
     pub min_time: Option<i64>,
     /// Newest sample timestamp, if any.
@@ -381,6 +383,23 @@ impl Db {
             .collect()
     }
 
+    /// Label sets of the series matching all `matchers` with data in `[mint, maxt]`, sorted,
+    /// without touching their chunks.
+    pub fn series_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let mut v: Vec<Labels> = self
+            .matching_series(matchers, mint, maxt)
+            .into_iter()
+            .map(|s| s.labels.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// WAL counters (writes, bytes, fsync rounds, segments).
+    pub fn wal_stats(&self) -> crate::wal::WalStats {
+        self.inner.wal.stats()
+    }
+
     /// Number of series per value of label `name` (for status pages).
     pub fn postings_counts(&self, name: &str) -> Vec<(String, usize)> {
         self.inner.head.index().postings_counts(name)
@@ -395,10 +414,12 @@ impl Db {
     pub fn stats(&self) -> Stats {
         let head = &self.inner.head;
         let range = head.time_range();
+        let (chunks, chunk_bytes) = head.chunk_usage();
         Stats {
             series: head.num_series(),
             samples: head.num_samples(),
-            chunk_bytes: head.chunk_bytes(),
+            chunk_bytes,
+            chunks,
             symbols: head.num_symbols() as u64,
             min_time: range.map(|r| r.0),
             max_time: range.map(|r| r.1),
@@ -480,11 +501,23 @@ impl Series {
             next_chunk: 0,
             cur: None,
             started: false,
+            error: None,
         }
     }
-    /// All samples within the querier's range.
+    /// All samples within the querier's range. Stops early at a corrupt chunk; use
+    /// [`Series::try_samples`] to see that as an error.
     pub fn samples(&self) -> Vec<Sample> {
         self.iter().collect()
+    }
+
+    /// All samples within the querier's range, or the decoding error of a corrupt chunk.
+    pub fn try_samples(&self) -> Result<Vec<Sample>> {
+        let mut it = self.iter();
+        let v: Vec<Sample> = it.by_ref().collect();
+        match it.error.take() {
+            Some(e) => Err(e),
+            None => Ok(v),
+        }
     }
     /// The chunks (oldest first) overlapping the range; they may hold samples outside it.
     pub fn chunks(&self) -> &[Chunk] {
@@ -498,6 +531,7 @@ pub struct SeriesIter<'a> {
     next_chunk: usize,
     cur: Option<ChunkIter<'a>>,
     started: bool,
+    error: Option<Error>,
 }
 
 impl SeriesIter<'_> {
@@ -510,7 +544,7 @@ impl SeriesIter<'_> {
                 Some(it) => match it.seek(t) {
                     Some(s) if s.t > self.s.maxt => return self.finish(),
                     Some(s) => return Some(s),
-                    None => self.cur = None,
+                    None => self.end_chunk(),
                 },
                 None => {
                     // Skip whole chunks that end before t without decoding them.
@@ -523,6 +557,24 @@ impl SeriesIter<'_> {
                     self.cur = Some(c.iter());
                 }
             }
+        }
+    }
+
+    /// The decoding error that ended iteration early, if any.
+    pub fn err(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    fn end_chunk(&mut self) {
+        if let Some(e) = self
+            .cur
+            .take()
+            .and_then(|it| it.err().map(|e| e.to_string()))
+        {
+            if self.error.is_none() {
+                self.error = Some(Error::CorruptChunk(e));
+            }
+            self.next_chunk = self.s.chunks.len();
         }
     }
 
@@ -549,7 +601,7 @@ impl Iterator for SeriesIter<'_> {
                 Some(s) if s.t < self.s.mint => continue,
                 Some(s) if s.t > self.s.maxt => return self.finish(),
                 Some(s) => return Some(s),
-                None => self.cur = None,
+                None => self.end_chunk(),
             }
         }
     }

@@ -75,6 +75,9 @@ fn append_and_read_back_across_chunks() {
     assert_eq!(st.series, 2);
     assert_eq!(st.samples, 1004);
     assert!(st.chunk_bytes > 0);
+    // 1000 samples at 15 s make at least 9 chunks of <= 120 samples, plus the other series'.
+    assert!(st.chunks >= 10, "{st:?}");
+    assert!(db.wal_stats().writes >= 1);
     assert_eq!(st.min_time, Some(0));
 }
 
@@ -180,6 +183,10 @@ fn matchers_and_label_apis() {
     assert_eq!(
         db.label_names(&[], 2000, 10_000).unwrap(),
         vec!["__name__", "job"]
+    );
+    assert_eq!(
+        db.series_labels(&[m(MatchOp::Equal, "__name__", "up")], 2000, 10_000),
+        vec![labels(&[("__name__", "up"), ("job", "web")])]
     );
     // Series outside the querier's window are not returned.
     assert!(db

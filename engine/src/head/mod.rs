@@ -229,20 +229,24 @@ impl Head {
         self.max_time.fetch_max(hi, Ordering::Relaxed);
     }
 
-    /// Bytes of chunk data (sealed chunks plus open chunks); walks every series.
-    pub fn chunk_bytes(&self) -> u64 {
-        let mut total = 0u64;
+    /// Number of chunks and bytes of chunk data (sealed plus open chunks); walks every series.
+    pub fn chunk_usage(&self) -> (u64, u64) {
+        let (mut chunks, mut bytes) = (0u64, 0u64);
         for shard in &self.by_ref {
-            for s in shard.read().values() {
+            for (&r, s) in shard.read().iter() {
+                if r != s.sref {
+                    continue; // an alias of a series counted under its own reference
+                }
                 let st = s.state.lock();
-                total += st
+                chunks += st.sealed.len() as u64 + u64::from(!st.open.is_empty());
+                bytes += st
                     .sealed
                     .iter()
                     .map(|c| c.as_bytes().len() as u64)
                     .sum::<u64>();
-                total += st.open.memory_bytes() as u64;
+                bytes += st.open.memory_bytes() as u64;
             }
         }
-        total
+        (chunks, bytes)
     }
 }
