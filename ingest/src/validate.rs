@@ -1,0 +1,480 @@
+//! Label validation shared by remote write v1/v2 and the text format: raw `(name, value)`
+//! byte pairs borrowed from the request become one [`Labels`] per series, or a reason why the
+//! series is rejected.
+//!
+//! Rules (reference remote-write.md section 5): unsorted labels are sorted, not rejected;
+//! duplicate names, empty names, a missing or empty `__name__`, invalid UTF-8 and oversized
+//! names, values or label counts reject the series; empty values are dropped. Names follow
+//! Prometheus 3's default UTF-8 validation scheme (any non-empty UTF-8 string).
+//!
+//! Strings are interned per request in [`LabelBuilder`], keyed by their raw bytes, so that the
+//! `job`, `instance` and `__name__` strings repeated across a request share one `Arc<str>`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use strata_engine::{Label, Labels, METRIC_NAME};
+
+use crate::limits::Limits;
+
+/// Why a series was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reject {
+    TooManyLabels {
+        count: usize,
+        limit: usize,
+    },
+    EmptyName,
+    NameTooLong {
+        len: usize,
+        limit: usize,
+    },
+    ValueTooLong {
+        name: String,
+        len: usize,
+        limit: usize,
+    },
+    InvalidUtf8Name,
+    InvalidUtf8Value {
+        name: String,
+    },
+    Duplicate(String),
+    MissingName,
+    /// Any other reason (v2 symbol references that do not resolve, empty series).
+    Other(String),
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reject::TooManyLabels { count, limit } => {
+                write!(f, "{count} labels, more than the limit of {limit}")
+            }
+            Reject::EmptyName => f.write_str("empty label name"),
+            Reject::NameTooLong { len, limit } => {
+                write!(
+                    f,
+                    "label name of {len} bytes is longer than the limit of {limit}"
+                )
+            }
+            Reject::ValueTooLong { name, len, limit } => write!(
+                f,
+                "value of label {name:?} is {len} bytes, longer than the limit of {limit}"
+            ),
+            Reject::InvalidUtf8Name => f.write_str("invalid UTF-8 in label name"),
+            Reject::InvalidUtf8Value { name } => {
+                write!(f, "invalid UTF-8 in value of label {name:?}")
+            }
+            Reject::Duplicate(n) => write!(f, "duplicate label name {n:?}"),
+            Reject::MissingName => f.write_str("missing metric name (__name__ label)"),
+            Reject::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The hasher of the per-request intern maps: xxh3 keyed with a per-process random seed.
+/// Keys are attacker-chosen bytes, so an unkeyed fast hash (FxHash) would let a crafted
+/// request collide every label value and turn each lookup into a linear scan; a secret seed
+/// prevents building such collisions offline, at a few ns per short string.
+#[derive(Clone, Copy)]
+pub(crate) struct SeededHasher(u64);
+
+fn process_seed() -> u64 {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x5157_5241_5441_u64)
+    })
+}
+
+impl Default for SeededHasher {
+    #[inline]
+    fn default() -> Self {
+        SeededHasher(process_seed())
+    }
+}
+
+impl Hasher for SeededHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        // Length prefixes: mix without a second pass over bytes.
+        self.0 = (self.0 ^ n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`SeededHasher`]s.
+pub(crate) type KeyedBuild = BuildHasherDefault<SeededHasher>;
+
+/// A hasher for keys that already are keyed 64-bit hashes: passes the value through.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with this hasher; fold anything else in anyway.
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`PrehashedHasher`]s.
+pub(crate) type PrehashedBuild = BuildHasherDefault<PrehashedHasher>;
+
+/// One label as found on the wire: borrowed bytes, plus the v2 symbol refs they came from
+/// (unused for v1 and text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RawLabel<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) value: &'a [u8],
+    pub(crate) refs: (u32, u32),
+}
+
+impl<'a> RawLabel<'a> {
+    /// A label without symbol refs.
+    pub(crate) fn new(name: &'a [u8], value: &'a [u8]) -> Self {
+        RawLabel {
+            name,
+            value,
+            refs: (u32::MAX, u32::MAX),
+        }
+    }
+}
+
+/// Where the strings of a label set come from, which decides how they are interned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Anywhere in the body (v1): interned by content.
+    Bytes,
+    /// The v2 symbols table: interned by symbol index, no hashing.
+    Symbols,
+}
+
+/// Builds validated [`Labels`] from borrowed raw labels, interning strings for one request.
+///
+/// A string is checked for UTF-8 only the first time it is seen: later occurrences hit the
+/// intern cache, whose keys were all valid when inserted.
+pub(crate) struct LabelBuilder<'a> {
+    strings: HashMap<&'a [u8], Arc<str>, KeyedBuild>,
+    /// Whole labels by content (v1): one lookup per label on the hot path.
+    pairs: HashMap<(&'a [u8], &'a [u8]), Label, KeyedBuild>,
+    symbols: Vec<Option<Arc<str>>>,
+    out: Vec<Label>,
+}
+
+impl<'a> LabelBuilder<'a> {
+    pub(crate) fn new() -> Self {
+        LabelBuilder {
+            strings: HashMap::default(),
+            pairs: HashMap::default(),
+            symbols: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Prepares the per-symbol cache for a v2 table of `n` symbols.
+    pub(crate) fn set_symbol_count(&mut self, n: usize) {
+        self.symbols = vec![None; n];
+    }
+
+    /// The shared copy of `raw`, or `None` if it is not UTF-8.
+    #[inline]
+    fn intern_bytes(&mut self, raw: &'a [u8]) -> Option<Arc<str>> {
+        if let Some(a) = self.strings.get(raw) {
+            return Some(a.clone());
+        }
+        let a: Arc<str> = Arc::from(std::str::from_utf8(raw).ok()?);
+        self.strings.insert(raw, a.clone());
+        Some(a)
+    }
+
+    /// The shared copy of symbol `r` (whose bytes are `raw`), or `None` if it is not UTF-8.
+    #[inline]
+    fn intern_symbol(&mut self, r: u32, raw: &'a [u8]) -> Option<Arc<str>> {
+        let Some(slot) = self.symbols.get_mut(r as usize) else {
+            return self.intern_bytes(raw);
+        };
+        if let Some(a) = slot {
+            return Some(a.clone());
+        }
+        let a: Arc<str> = Arc::from(std::str::from_utf8(raw).ok()?);
+        *slot = Some(a.clone());
+        Some(a)
+    }
+
+    /// Validates `raw` (sorted in place if needed) and builds the label set. `count` is the
+    /// number of labels the series declared, which may exceed `raw.len()` when the decoder
+    /// stopped collecting past the limit.
+    ///
+    /// `previous` is any recently built label set (normally the previous series of the request):
+    /// consecutive series usually share most labels at the same positions (same target, same
+    /// metric), and comparing with the label at the same slot is cheaper than a hash lookup.
+    /// The comparison is on content, so any `previous` gives correct results.
+    pub(crate) fn build(
+        &mut self,
+        raw: &mut [RawLabel<'a>],
+        count: usize,
+        limits: &Limits,
+        source: Source,
+        previous: Option<&Labels>,
+    ) -> Result<Labels, Reject> {
+        if count > limits.max_labels_per_series {
+            return Err(Reject::TooManyLabels {
+                count,
+                limit: limits.max_labels_per_series,
+            });
+        }
+        let mut sorted = true;
+        let mut prev: &[u8] = b"";
+        for (i, l) in raw.iter().enumerate() {
+            if l.name.is_empty() {
+                return Err(Reject::EmptyName);
+            }
+            if l.name.len() > limits.max_label_name_bytes {
+                return Err(Reject::NameTooLong {
+                    len: l.name.len(),
+                    limit: limits.max_label_name_bytes,
+                });
+            }
+            if l.value.len() > limits.max_label_value_bytes {
+                return Err(Reject::ValueTooLong {
+                    name: String::from_utf8_lossy(l.name).into_owned(),
+                    len: l.value.len(),
+                    limit: limits.max_label_value_bytes,
+                });
+            }
+            if i > 0 && !strictly_after(l.name, prev) {
+                sorted = false;
+            }
+            prev = l.name;
+        }
+        if !sorted {
+            raw.sort_unstable_by(|a, b| a.name.cmp(b.name));
+            if let Some(w) = raw.windows(2).find(|w| w[0].name == w[1].name) {
+                return Err(Reject::Duplicate(
+                    String::from_utf8_lossy(w[0].name).into_owned(),
+                ));
+            }
+        }
+        match raw.binary_search_by(|l| l.name.cmp(METRIC_NAME.as_bytes())) {
+            Ok(i) if !raw[i].value.is_empty() => {}
+            _ => return Err(Reject::MissingName),
+        }
+        self.out.clear();
+        self.out.reserve(raw.len());
+        for l in raw.iter() {
+            if l.value.is_empty() {
+                continue;
+            }
+            if source == Source::Bytes {
+                if let Some(p) = previous.and_then(|p| p.as_slice().get(self.out.len())) {
+                    if p.name.as_bytes() == l.name && p.value.as_bytes() == l.value {
+                        self.out.push(p.clone());
+                        continue;
+                    }
+                }
+                if let Some(label) = self.pairs.get(&(l.name, l.value)) {
+                    let label = label.clone();
+                    self.out.push(label);
+                    continue;
+                }
+            }
+            let (name, value) = match source {
+                Source::Bytes => (self.intern_bytes(l.name), self.intern_bytes(l.value)),
+                Source::Symbols => (
+                    self.intern_symbol(l.refs.0, l.name),
+                    self.intern_symbol(l.refs.1, l.value),
+                ),
+            };
+            let Some(name) = name else {
+                return Err(Reject::InvalidUtf8Name);
+            };
+            let Some(value) = value else {
+                return Err(Reject::InvalidUtf8Value {
+                    name: name.to_string(),
+                });
+            };
+            let label = Label { name, value };
+            if source == Source::Bytes {
+                self.pairs.insert((l.name, l.value), label.clone());
+            }
+            self.out.push(label);
+        }
+        Ok(Labels::from_sorted_unchecked(self.out.split_off(0)))
+    }
+}
+
+/// `a > b` in byte order, deciding on the first byte when it differs (the common case for
+/// label names) without a `memcmp` call.
+#[inline]
+fn strictly_after(a: &[u8], b: &[u8]) -> bool {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x > y,
+        _ => a > b,
+    }
+}
+
+/// Renders raw pairs for an error message (`name{a="b", ...}`), lossily and truncated.
+pub(crate) fn describe(raw: &[RawLabel<'_>], count: usize) -> String {
+    const MAX: usize = 200;
+    let mut s = String::new();
+    if let Some(l) = raw.iter().find(|l| l.name == METRIC_NAME.as_bytes()) {
+        s.push_str(&String::from_utf8_lossy(l.value));
+    }
+    s.push('{');
+    let mut first = true;
+    for &RawLabel {
+        name: n, value: v, ..
+    } in raw.iter().filter(|l| l.name != METRIC_NAME.as_bytes())
+    {
+        if s.len() > MAX {
+            break;
+        }
+        if !first {
+            s.push_str(", ");
+        }
+        first = false;
+        let _ = write!(
+            s,
+            "{}={:?}",
+            String::from_utf8_lossy(n),
+            String::from_utf8_lossy(v)
+        );
+    }
+    if s.len() > MAX || count > raw.len() {
+        let mut cut = MAX.min(s.len());
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str(", ...");
+    }
+    s.push('}');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw<'a>(pairs: &[(&'a [u8], &'a [u8])]) -> Vec<RawLabel<'a>> {
+        pairs.iter().map(|&(n, v)| RawLabel::new(n, v)).collect()
+    }
+
+    fn build(pairs: &[(&[u8], &[u8])]) -> Result<Labels, Reject> {
+        let mut raw = raw(pairs);
+        let n = raw.len();
+        LabelBuilder::new().build(&mut raw, n, &Limits::default(), Source::Bytes, None)
+    }
+
+    #[test]
+    fn sorts_and_drops_empty_values() {
+        let l = build(&[(b"job", b"a"), (b"__name__", b"up"), (b"env", b"")]).unwrap();
+        assert_eq!(l.to_string(), "up{job=\"a\"}");
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(build(&[(b"job", b"a")]), Err(Reject::MissingName));
+        assert_eq!(
+            build(&[(b"__name__", b""), (b"job", b"a")]),
+            Err(Reject::MissingName)
+        );
+        assert_eq!(
+            build(&[(b"__name__", b"x"), (b"", b"a")]),
+            Err(Reject::EmptyName)
+        );
+        assert_eq!(
+            build(&[(b"__name__", b"x"), (b"a", b"1"), (b"a", b"2")]),
+            Err(Reject::Duplicate("a".into()))
+        );
+        assert_eq!(
+            build(&[(b"__name__", b"x"), (b"a\xff", b"1")]),
+            Err(Reject::InvalidUtf8Name)
+        );
+        assert_eq!(
+            build(&[(b"__name__", b"x"), (b"a", b"\xc3")]),
+            Err(Reject::InvalidUtf8Value { name: "a".into() })
+        );
+        let long = vec![b'v'; 5000];
+        assert!(matches!(
+            build(&[(b"__name__", b"x"), (b"a", &long)]),
+            Err(Reject::ValueTooLong { .. })
+        ));
+        let mut one = raw(&[(b"__name__", b"x")]);
+        let e = LabelBuilder::new()
+            .build(&mut one, 1_000_000, &Limits::default(), Source::Bytes, None)
+            .unwrap_err();
+        assert!(e.to_string().contains("more than the limit of 128"), "{e}");
+    }
+
+    #[test]
+    fn interns_within_a_request() {
+        let mut b = LabelBuilder::new();
+        let lim = Limits::default();
+        let mut r1 = raw(&[(b"__name__", b"up"), (b"job", b"a")]);
+        let mut r2 = raw(&[(b"__name__", b"up"), (b"job", b"b")]);
+        let a = b.build(&mut r1, 2, &lim, Source::Bytes, None).unwrap();
+        let c = b.build(&mut r2, 2, &lim, Source::Bytes, Some(&a)).unwrap();
+        assert!(Arc::ptr_eq(&a.as_slice()[0].value, &c.as_slice()[0].value));
+        assert_eq!(c.get("job"), Some("b"));
+    }
+
+    #[test]
+    fn previous_labels_are_reused_only_when_equal() {
+        let mut b = LabelBuilder::new();
+        let lim = Limits::default();
+        let mut r1 = raw(&[(b"__name__", b"up"), (b"a", b"1"), (b"job", b"x")]);
+        let first = b.build(&mut r1, 3, &lim, Source::Bytes, None).unwrap();
+        // Same slots, different values; one slot shifted by an extra label.
+        let mut r2 = raw(&[
+            (b"__name__", b"up"),
+            (b"a", b"2"),
+            (b"b", b"0"),
+            (b"job", b"x"),
+        ]);
+        let second = b
+            .build(&mut r2, 4, &lim, Source::Bytes, Some(&first))
+            .unwrap();
+        assert_eq!(second.to_string(), "up{a=\"2\", b=\"0\", job=\"x\"}");
+        assert!(Arc::ptr_eq(
+            &first.as_slice()[0].value,
+            &second.as_slice()[0].value
+        ));
+        // An unrelated `previous` set changes nothing.
+        let mut r3 = raw(&[(b"__name__", b"m"), (b"z", b"9")]);
+        let third = b
+            .build(&mut r3, 2, &lim, Source::Bytes, Some(&second))
+            .unwrap();
+        assert_eq!(third.to_string(), "m{z=\"9\"}");
+    }
+
+    #[test]
+    fn describe_is_bounded() {
+        let v = vec![b'x'; 1000];
+        let d = describe(&raw(&[(b"__name__", b"up"), (b"a", &v)]), 2);
+        assert!(d.len() < 260, "{}", d.len());
+        assert!(d.starts_with("up{a="));
+    }
+}

@@ -1,0 +1,201 @@
+//! `POST /api/v1/write` (and `/api/v1/push`) and `POST /api/v1/import/prometheus`.
+//!
+//! Order of work for a remote-write request, cheapest check first:
+//! 1. negotiate the protocol from the headers (415 on anything unknown, before the body);
+//! 2. take an in-flight write slot, waiting at most `limits.write_queue_wait` (then 503 with
+//!    `Retry-After`, which every sender retries), so memory and CPU are bounded by
+//!    `max_inflight_writes * max_body_bytes` plus decoding;
+//! 3. read the body with the size bound (413);
+//! 4. decode, validate and append on the blocking pool, never on the reactor;
+//! 5. answer 204 when everything was stored, 400 with the problems as text otherwise (the
+//!    valid series of a partial write are stored), or the ingest error's status.
+//!
+//! Remote-write 2.0 replies always carry the three `X-Prometheus-Remote-Write-*-Written`
+//! headers, also on errors (0 when nothing was stored).
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use hyper::{Request, StatusCode};
+use strata_ingest::{Protocol, WriteSummary};
+
+use crate::api_query::now_ms;
+use crate::body::{empty, read_bounded, response, text_error, Resp};
+use crate::error::{Error, Result};
+use crate::metrics::Rejection;
+use crate::router::{blocking, State};
+
+fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Waits for a write slot or fails with 503.
+async fn write_slot(state: &State) -> Result<tokio::sync::SemaphorePermit<'_>> {
+    if state.is_shutting_down() {
+        return Err(Error::ShuttingDown);
+    }
+    let wait = state.config.limits.write_queue_wait;
+    match tokio::time::timeout(wait, state.write_slots.acquire()).await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(_)) => Err(Error::ShuttingDown),
+        Err(_) => {
+            state.metrics.overloaded();
+            Err(Error::Overloaded("too many write requests in flight"))
+        }
+    }
+}
+
+/// Handles a remote-write request.
+pub async fn remote_write(state: &Arc<State>, req: Request<Incoming>) -> Result<Resp> {
+    let proto = match strata_ingest::negotiate(
+        header(&req, CONTENT_TYPE),
+        header(&req, CONTENT_ENCODING),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            state.metrics.rejected(Rejection::BadRequest, 1);
+            // Without a known protocol there is no v2 to set headers for.
+            return Err(Error::Ingest(e));
+        }
+    };
+    let outcome = write_inner(state, req, proto).await;
+    let (mut resp, summary) = match outcome {
+        Ok(summary) if summary.is_clean() => (empty(StatusCode::NO_CONTENT), Some(summary)),
+        Ok(summary) => {
+            let mut text = summary.problems.join("\n");
+            if text.is_empty() {
+                text = format!(
+                    "{} series and {} samples rejected",
+                    summary.series_rejected, summary.samples_rejected
+                );
+            }
+            text.push('\n');
+            (
+                response(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", text),
+                Some(summary),
+            )
+        }
+        Err(e) => {
+            if e.status().is_client_error() {
+                state.metrics.rejected(Rejection::BadRequest, 1);
+            }
+            (text_error(&e), None)
+        }
+    };
+    if let Some(s) = &summary {
+        record(state, s);
+    }
+    if proto == Protocol::V2 {
+        let s = summary.unwrap_or_default();
+        let h = resp.headers_mut();
+        for (name, n) in [
+            (
+                "x-prometheus-remote-write-samples-written",
+                s.samples_written,
+            ),
+            (
+                "x-prometheus-remote-write-histograms-written",
+                s.histograms_written,
+            ),
+            (
+                "x-prometheus-remote-write-exemplars-written",
+                s.exemplars_written,
+            ),
+        ] {
+            h.insert(name, HeaderValue::from(n));
+        }
+    }
+    Ok(resp)
+}
+
+async fn write_inner(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    proto: Protocol,
+) -> Result<WriteSummary> {
+    let _slot = write_slot(state).await?;
+    let (parts, body) = req.into_parts();
+    let bytes = read_bounded(
+        body,
+        &parts.headers,
+        state.config.limits.max_body_bytes,
+        state.config.limits.body_timeout,
+    )
+    .await?;
+    let st = state.clone();
+    blocking(move || {
+        let limits = st.config.ingest_limits();
+        Ok(strata_ingest::write(&st.db, proto, &bytes, &limits)?)
+    })
+    .await
+}
+
+fn record(state: &State, s: &WriteSummary) {
+    let m = &state.metrics;
+    m.ingested(s.samples_written, s.histograms_written, s.exemplars_written);
+    m.rejected(Rejection::OutOfOrder, s.append.out_of_order);
+    m.rejected(Rejection::DuplicateTimestamp, s.append.duplicate_timestamp);
+    let other = s
+        .samples_rejected
+        .saturating_sub(s.append.out_of_order + s.append.duplicate_timestamp);
+    m.rejected(Rejection::InvalidSeries, other);
+}
+
+/// Handles a text-format import. Samples without a timestamp get the `timestamp` parameter
+/// (ms) or the current time. Replies with JSON counts: 200 when everything was stored, 400
+/// (`bad_data`, the problems in `error`, the counts still in `data`) otherwise.
+pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<Resp> {
+    let default_ts = match req.uri().query() {
+        Some(q) => {
+            let p = crate::params::Params::parse(Some(q), None)?;
+            match p.get_nonempty("timestamp") {
+                Some(t) => t.parse::<i64>().map_err(|_| {
+                    Error::BadData(format!(
+                        "invalid parameter \"timestamp\": {t:?} is not an integer number of ms"
+                    ))
+                })?,
+                None => now_ms(),
+            }
+        }
+        None => now_ms(),
+    };
+    let _slot = write_slot(state).await?;
+    let (parts, body) = req.into_parts();
+    let bytes = read_bounded(
+        body,
+        &parts.headers,
+        state.config.limits.max_body_bytes,
+        state.config.limits.body_timeout,
+    )
+    .await?;
+    let st = state.clone();
+    let summary = blocking(move || {
+        let limits = st.config.ingest_limits();
+        Ok(strata_ingest::import_text(
+            &st.db, &bytes, default_ts, &limits,
+        )?)
+    })
+    .await?;
+    state.metrics.ingested(summary.samples_imported, 0, 0);
+    state
+        .metrics
+        .rejected(Rejection::OutOfOrder, summary.append.out_of_order);
+    state.metrics.rejected(
+        Rejection::DuplicateTimestamp,
+        summary.append.duplicate_timestamp,
+    );
+    let data = format!(
+        "{{\"samplesImported\":{},\"series\":{}}}",
+        summary.samples_imported, summary.series
+    );
+    if summary.is_clean() {
+        return Ok(crate::body::json_ok(crate::json::success(&data, &[], &[])));
+    }
+    let mut body = String::from("{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":");
+    crate::json::write_str(&mut body, &summary.problems.join("\n"));
+    body.push_str(",\"data\":");
+    body.push_str(&data);
+    body.push('}');
+    Ok(response(StatusCode::BAD_REQUEST, "application/json", body))
+}

@@ -1,0 +1,130 @@
+//! Reading request bodies with a size bound, and building responses.
+//!
+//! The bound is checked against `Content-Length` before anything is buffered and again as
+//! frames arrive (chunked bodies have no length), so a client cannot make the server allocate
+//! more than the bound. A rejected body is drained, up to a fixed cap and without keeping the
+//! bytes, so the client can read the 413 instead of seeing a reset connection.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{HeaderMap, Response, StatusCode};
+
+use crate::error::{Error, Result};
+
+/// The response type of every handler.
+pub type Resp = Response<Full<Bytes>>;
+
+/// How many bytes of an oversized body are read and discarded before answering.
+const DRAIN_CAP: u64 = 256 << 20;
+/// How long draining an oversized body may take.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// The declared `Content-Length`, if present and numeric.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads the whole body within `timeout`, failing with [`Error::BodyTooLarge`] past `limit`
+/// bytes and [`Error::BodyTimeout`] when the sender stalls.
+pub async fn read_bounded(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Bytes> {
+    match tokio::time::timeout(timeout, read_bounded_inner(body, headers, limit)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::BodyTimeout(timeout)),
+    }
+}
+
+async fn read_bounded_inner(mut body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes> {
+    let declared = content_length(headers);
+    if declared.is_some_and(|n| n > limit) {
+        drain(body, 0).await;
+        return Err(Error::BodyTooLarge { limit });
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::BodyRead(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() as u64 + data.len() as u64 > limit {
+                let seen = buf.len() as u64 + data.len() as u64;
+                drop(buf);
+                drain(body, seen).await;
+                return Err(Error::BodyTooLarge { limit });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads and discards the rest of a body, within [`DRAIN_CAP`] and [`DRAIN_TIME`].
+async fn drain(mut body: Incoming, mut seen: u64) {
+    let work = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(d) = frame.into_data() {
+                seen += d.len() as u64;
+                if seen > DRAIN_CAP {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, work).await;
+}
+
+/// A response with a body and content type.
+pub fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A `200 application/json` response.
+pub fn json_ok(body: String) -> Resp {
+    response(StatusCode::OK, "application/json", body)
+}
+
+/// An empty response with `status` (e.g. 204).
+pub fn empty(status: StatusCode) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+/// A JSON API error response in Prometheus's envelope.
+pub fn json_error(e: &Error) -> Resp {
+    let mut r = response(
+        e.status(),
+        "application/json",
+        crate::json::error(e.error_type(), &e.to_string()),
+    );
+    add_retry_after(&mut r, e);
+    r
+}
+
+/// A plain-text error response (remote-write senders log the body verbatim).
+pub fn text_error(e: &Error) -> Resp {
+    let mut r = response(e.status(), "text/plain; charset=utf-8", format!("{e}\n"));
+    add_retry_after(&mut r, e);
+    r
+}
+
+fn add_retry_after(r: &mut Resp, e: &Error) {
+    if let Some(s) = e.retry_after() {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            r.headers_mut().insert("retry-after", v);
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! Server configuration: embedded defaults, an optional YAML file, then command-line flags.
+//!
+//! Every field has a default, so `strata serve` with no flags and no file gives a working
+//! server (data in `./data`, listening on `127.0.0.1:9201`). Durations in the file use
+//! Prometheus's syntax (`30s`, `2m`, `100ms`). Unknown keys in the file are an error, so a
+//! typo does not silently fall back to a default.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::params::parse_prom_duration;
+
+/// The complete server configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on (`host:port`; port 0 picks a free one).
+    pub listen: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Request limits.
+    pub limits: Limits,
+    /// WAL fsync policy.
+    pub wal: WalConfig,
+    /// Query settings.
+    pub query: QueryConfig,
+    /// How long shutdown waits for in-flight requests before closing anyway.
+    pub shutdown_timeout: Duration,
+    /// Required credentials (none by default).
+    pub auth: AuthConfig,
+}
+
+/// Optional authentication; any configured credential is accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Accept `Authorization: Bearer <token>`.
+    pub bearer_token: Option<String>,
+    /// Accept HTTP basic auth with this user name and password.
+    pub basic: Option<(String, String)>,
+}
+
+/// Bounds on requests.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest accepted request body (compressed, as sent), bytes. Larger bodies get 413.
+    pub max_body_bytes: u64,
+    /// Largest accepted decompressed remote-write body, bytes.
+    pub max_decoded_bytes: u64,
+    /// Remote-write/import requests processed at once; more wait up to `write_queue_wait`,
+    /// then get 503 with `Retry-After`.
+    pub max_inflight_writes: usize,
+    /// How long a write may wait for a slot.
+    pub write_queue_wait: Duration,
+    /// Largest accepted form body of an API request, bytes.
+    pub max_form_bytes: u64,
+    /// How long reading one request body may take; a stalled sender would otherwise hold a
+    /// write slot forever. Past it the request fails with 408.
+    pub body_timeout: Duration,
+    /// Most labels one series may carry (ingest).
+    pub max_labels_per_series: usize,
+    /// Longest label name, bytes (ingest).
+    pub max_label_name_bytes: usize,
+    /// Longest label value, bytes (ingest).
+    pub max_label_value_bytes: usize,
+    /// How far ahead of the server's clock a sample may be (ingest).
+    pub max_future: Duration,
+}
+
+/// When the WAL is fsynced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WalConfig {
+    /// fsync before every acknowledgement (group commit).
+    Always,
+    /// fsync in the background at this interval.
+    Interval(Duration),
+}
+
+/// Query engine settings.
+#[derive(Clone, Debug)]
+pub struct QueryConfig {
+    /// Server-wide query timeout; the `timeout` parameter can only lower it.
+    pub timeout: Duration,
+    /// Queries evaluated at once.
+    pub max_concurrent: usize,
+    /// Samples a query may hold in memory.
+    pub max_samples: usize,
+    /// Default lookback of instant selectors.
+    pub lookback_delta: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:9201".into(),
+            data_dir: PathBuf::from("./data"),
+            limits: Limits::default(),
+            wal: WalConfig::Interval(Duration::from_millis(100)),
+            query: QueryConfig::default(),
+            shutdown_timeout: Duration::from_secs(30),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let ingest = strata_ingest::Limits::default();
+        Limits {
+            max_body_bytes: 32 << 20,
+            max_decoded_bytes: 32 << 20,
+            max_inflight_writes: 32,
+            write_queue_wait: Duration::from_secs(2),
+            max_form_bytes: 10 << 20,
+            body_timeout: Duration::from_secs(60),
+            max_labels_per_series: ingest.max_labels_per_series,
+            max_label_name_bytes: ingest.max_label_name_bytes,
+            max_label_value_bytes: ingest.max_label_value_bytes,
+            max_future: Duration::from_millis(ingest.max_future_ms.max(0) as u64),
+        }
+    }
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            timeout: Duration::from_secs(120),
+            max_concurrent: 20,
+            max_samples: 50_000_000,
+            lookback_delta: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The YAML file's shape; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    shutdown_timeout: Option<String>,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    wal: FileWal,
+    #[serde(default)]
+    query: FileQuery,
+    #[serde(default)]
+    auth: FileAuth,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuth {
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_body_bytes: Option<u64>,
+    max_decoded_bytes: Option<u64>,
+    max_inflight_writes: Option<usize>,
+    write_queue_wait: Option<String>,
+    max_form_bytes: Option<u64>,
+    body_timeout: Option<String>,
+    max_labels_per_series: Option<usize>,
+    max_label_name_bytes: Option<usize>,
+    max_label_value_bytes: Option<usize>,
+    max_future: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWal {
+    /// `always` or `interval`.
+    fsync: Option<String>,
+    fsync_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileQuery {
+    timeout: Option<String>,
+    max_concurrent: Option<usize>,
+    max_samples: Option<usize>,
+    lookback_delta: Option<String>,
+}
+
+fn duration(key: &str, s: &str) -> Result<Duration> {
+    let ms = parse_prom_duration(s)
+        .ok_or_else(|| Error::Config(format!("{key}: cannot parse {s:?} as a duration")))?;
+    Ok(Duration::from_millis(ms as u64))
+}
+
+impl Config {
+    /// Reads a YAML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        Config::from_yaml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses YAML text over the defaults.
+    pub fn from_yaml(text: &str) -> Result<Config> {
+        let f: FileConfig = if text.trim().is_empty() {
+            FileConfig::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| Error::Config(e.to_string()))?
+        };
+        let mut c = Config::default();
+        if let Some(l) = f.listen {
+            c.listen = l;
+        }
+        if let Some(d) = f.data_dir {
+            c.data_dir = d;
+        }
+        if let Some(s) = f.shutdown_timeout {
+            c.shutdown_timeout = duration("shutdown_timeout", &s)?;
+        }
+        let l = &mut c.limits;
+        if let Some(v) = f.limits.max_body_bytes {
+            l.max_body_bytes = v;
+        }
+        if let Some(v) = f.limits.max_decoded_bytes {
+            l.max_decoded_bytes = v;
+        }
+        if let Some(v) = f.limits.max_inflight_writes {
+            if v == 0 {
+                return Err(Error::Config(
+                    "limits.max_inflight_writes must be > 0".into(),
+                ));
+            }
+            l.max_inflight_writes = v;
+        }
+        if let Some(s) = f.limits.write_queue_wait {
+            l.write_queue_wait = duration("limits.write_queue_wait", &s)?;
+        }
+        if let Some(v) = f.limits.max_form_bytes {
+            l.max_form_bytes = v;
+        }
+        if let Some(s) = f.limits.body_timeout {
+            l.body_timeout = duration("limits.body_timeout", &s)?;
+        }
+        if let Some(v) = f.limits.max_labels_per_series {
+            l.max_labels_per_series = v;
+        }
+        if let Some(v) = f.limits.max_label_name_bytes {
+            l.max_label_name_bytes = v;
+        }
+        if let Some(v) = f.limits.max_label_value_bytes {
+            l.max_label_value_bytes = v;
+        }
+        if let Some(s) = f.limits.max_future {
+            l.max_future = duration("limits.max_future", &s)?;
+        }
+        let interval = match f.wal.fsync_interval {
+            Some(s) => Some(duration("wal.fsync_interval", &s)?),
+            None => None,
+        };
+        c.wal = match (f.wal.fsync.as_deref(), interval) {
+            (None, None) => c.wal.clone(),
+            (Some("always"), None) => WalConfig::Always,
+            (None | Some("interval"), Some(d)) => WalConfig::Interval(d),
+            (Some("interval"), None) => WalConfig::Interval(Duration::from_millis(100)),
+            (Some("always"), Some(_)) => {
+                return Err(Error::Config(
+                    "wal.fsync_interval is set but wal.fsync is \"always\"".into(),
+                ))
+            }
+            (Some(other), _) => {
+                return Err(Error::Config(format!(
+                    "wal.fsync: {other:?} is not \"always\" or \"interval\""
+                )))
+            }
+        };
+        let a = f.auth;
+        c.auth.bearer_token = match (a.bearer_token, a.bearer_token_file) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "auth: set bearer_token or bearer_token_file, not both".into(),
+                ))
+            }
+            (Some(t), None) => Some(t),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| Error::io("read", path, e))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        if c.auth.bearer_token.as_deref() == Some("") {
+            return Err(Error::Config("auth: the bearer token is empty".into()));
+        }
+        c.auth.basic = match (a.username, a.password) {
+            (Some(u), Some(p)) if !u.is_empty() => Some((u, p)),
+            (None, None) => None,
+            _ => {
+                return Err(Error::Config(
+                    "auth: basic auth needs a non-empty username and a password".into(),
+                ))
+            }
+        };
+        let q = &mut c.query;
+        if let Some(s) = f.query.timeout {
+            q.timeout = duration("query.timeout", &s)?;
+        }
+        if let Some(v) = f.query.max_concurrent {
+            if v == 0 {
+                return Err(Error::Config("query.max_concurrent must be > 0".into()));
+            }
+            q.max_concurrent = v;
+        }
+        if let Some(v) = f.query.max_samples {
+            q.max_samples = v;
+        }
+        if let Some(s) = f.query.lookback_delta {
+            q.lookback_delta = duration("query.lookback_delta", &s)?;
+        }
+        Ok(c)
+    }
+
+    /// The engine's options for this configuration.
+    pub fn db_options(&self) -> strata_engine::Options {
+        let mut o = strata_engine::Options::default();
+        o.wal.sync = match self.wal {
+            WalConfig::Always => strata_engine::wal::SyncPolicy::Always,
+            WalConfig::Interval(d) => strata_engine::wal::SyncPolicy::Interval(d),
+        };
+        o
+    }
+
+    /// The ingest limits for this configuration.
+    pub fn ingest_limits(&self) -> strata_ingest::Limits {
+        strata_ingest::Limits {
+            max_body_bytes: self.limits.max_body_bytes as usize,
+            max_decoded_bytes: self.limits.max_decoded_bytes as usize,
+            max_labels_per_series: self.limits.max_labels_per_series,
+            max_label_name_bytes: self.limits.max_label_name_bytes,
+            max_label_value_bytes: self.limits.max_label_value_bytes,
+            max_future_ms: self.limits.max_future.as_millis() as i64,
+        }
+    }
+
+    /// The query engine's options for this configuration.
+    pub fn engine_options(&self) -> strata_query::EngineOptions {
+        strata_query::EngineOptions {
+            lookback_delta: self.query.lookback_delta.as_millis() as i64,
+            max_samples: self.query.max_samples,
+            timeout: self.query.timeout,
+            max_concurrent: self.query.max_concurrent,
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_defaults() {
+        let c = Config::from_yaml("").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9201");
+        assert_eq!(c.wal, WalConfig::Interval(Duration::from_millis(100)));
+        let c = Config::from_yaml("wal:\n  fsync: always").unwrap();
+        assert_eq!(c.wal, WalConfig::Always);
+    }
+
+    #[test]
+    fn full_file() {
+        let c = Config::from_yaml(
+            "listen: 0.0.0.0:1234\ndata_dir: /tmp/x\nlimits:\n  max_body_bytes: 100\n\
+             \x20 max_labels_per_series: 10\n  max_future: 1h\n\
+             wal:\n  fsync: interval\n  fsync_interval: 250ms\nquery:\n  timeout: 30s\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:1234");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.limits.max_body_bytes, 100);
+        let il = c.ingest_limits();
+        assert_eq!(il.max_labels_per_series, 10);
+        assert_eq!(il.max_future_ms, 3_600_000);
+        assert_eq!(il.max_body_bytes, 100);
+        assert_eq!(c.wal, WalConfig::Interval(Duration::from_millis(250)));
+        assert_eq!(c.query.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        assert!(Config::from_yaml("lisen: x").is_err());
+        assert!(Config::from_yaml("query:\n  timeout: soon").is_err());
+        assert!(Config::from_yaml("wal:\n  fsync: never").is_err());
+        assert!(Config::from_yaml("limits: [1,2]").is_err());
+        assert!(Config::from_yaml("auth:\n  username: u").is_err());
+        assert!(Config::from_yaml("auth:\n  bearer_token: \"\"").is_err());
+        let c =
+            Config::from_yaml("auth:\n  bearer_token: t\n  username: u\n  password: p").unwrap();
+        assert_eq!(c.auth.bearer_token.as_deref(), Some("t"));
+        assert_eq!(c.auth.basic, Some(("u".into(), "p".into())));
+    }
+}

@@ -1,0 +1,77 @@
+//! The `strata` binary: `strata serve` runs the server until SIGTERM or SIGINT.
+#![forbid(unsafe_code)]
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use strata_server::cli::{self, Command};
+use strata_server::Server;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match cli::parse(&args) {
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!(
+                "strata {} (Prometheus API compatible with {})",
+                env!("CARGO_PKG_VERSION"),
+                strata_server::PROMETHEUS_COMPAT_VERSION
+            );
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Serve(c)) => *c,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("strata")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("strata: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        let server = Server::bind(config).await?;
+        println!("listening on http://{}", server.local_addr());
+        let _ = std::io::stdout().flush();
+        server.run(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => {
+            eprintln!("strata: shut down cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("strata: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    eprintln!("strata: shutdown requested, finishing in-flight requests");
+}

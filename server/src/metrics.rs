@@ -1,0 +1,273 @@
+//! Strata's own metrics, exposed on `/metrics` in the Prometheus text format.
+//!
+//! Hand-written: a few atomic counters for the ingest path, and a mutex-guarded map of
+//! per-handler request counts and latency histograms (one lock per request is cheap next to
+//! the request itself). Series and sample gauges are read from the [`Db`] at scrape time.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use strata_engine::Db;
+
+/// Upper bounds (seconds) of the request duration histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// Why samples were rejected, as a `reason` label.
+#[derive(Clone, Copy, Debug)]
+pub enum Rejection {
+    /// Older than the series' last sample.
+    OutOfOrder,
+    /// Same timestamp, other value.
+    DuplicateTimestamp,
+    /// Series with invalid labels.
+    InvalidSeries,
+    /// Whole request rejected (decode error, size, content type).
+    BadRequest,
+}
+
+impl Rejection {
+    const ALL: [Rejection; 4] = [
+        Rejection::OutOfOrder,
+        Rejection::DuplicateTimestamp,
+        Rejection::InvalidSeries,
+        Rejection::BadRequest,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Rejection::OutOfOrder => "out_of_order",
+            Rejection::DuplicateTimestamp => "duplicate_timestamp",
+            Rejection::InvalidSeries => "invalid_series",
+            Rejection::BadRequest => "bad_request",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The server's counters.
+#[derive(Default)]
+pub struct Metrics {
+    samples_ingested: AtomicU64,
+    histograms_ingested: AtomicU64,
+    exemplars_ingested: AtomicU64,
+    rejected: [AtomicU64; 4],
+    write_requests_overloaded: AtomicU64,
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    durations: Mutex<BTreeMap<&'static str, Histogram>>,
+}
+
+impl Metrics {
+    /// Counts stored samples, histograms and exemplars.
+    pub fn ingested(&self, samples: u64, histograms: u64, exemplars: u64) {
+        self.samples_ingested.fetch_add(samples, Ordering::Relaxed);
+        self.histograms_ingested
+            .fetch_add(histograms, Ordering::Relaxed);
+        self.exemplars_ingested
+            .fetch_add(exemplars, Ordering::Relaxed);
+    }
+
+    /// Counts rejected samples (or requests, for [`Rejection::BadRequest`]).
+    pub fn rejected(&self, why: Rejection, n: u64) {
+        self.rejected[why as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts a write turned away for lack of capacity.
+    pub fn overloaded(&self) {
+        self.write_requests_overloaded
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one finished request.
+    pub fn request(&self, handler: &'static str, code: u16, took: Duration) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((handler, code)).or_default() += 1;
+        }
+        if let Ok(mut m) = self.durations.lock() {
+            let h = m.entry(handler).or_default();
+            let secs = took.as_secs_f64();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if secs <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += secs;
+        }
+    }
+
+    /// Renders everything in the text format, reading head gauges from `db`.
+    pub fn render(&self, db: &Db) -> String {
+        let mut o = String::with_capacity(4096);
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        counter(
+            &mut o,
+            "strata_ingest_samples_total",
+            "Float samples stored by remote-write and import.",
+            self.samples_ingested.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "strata_ingest_histograms_total",
+            "Native histogram samples stored.",
+            self.histograms_ingested.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "strata_ingest_exemplars_total",
+            "Exemplars stored.",
+            self.exemplars_ingested.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP strata_ingest_rejected_total Samples (or, for reason=\"bad_request\", whole \
+             requests) not stored, by reason.\n# TYPE strata_ingest_rejected_total counter"
+        );
+        for (r, c) in Rejection::ALL.iter().zip(&self.rejected) {
+            let _ = writeln!(
+                o,
+                "strata_ingest_rejected_total{{reason=\"{}\"}} {}",
+                r.name(),
+                c.load(Ordering::Relaxed)
+            );
+        }
+        counter(
+            &mut o,
+            "strata_write_requests_overloaded_total",
+            "Write requests answered 503 because too many were in flight.",
+            self.write_requests_overloaded.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP strata_http_requests_total HTTP requests by handler and status code.\n\
+             # TYPE strata_http_requests_total counter"
+        );
+        if let Ok(m) = self.requests.lock() {
+            for ((h, code), n) in m.iter() {
+                let _ = writeln!(
+                    o,
+                    "strata_http_requests_total{{handler=\"{h}\",code=\"{code}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            o,
+            "# HELP strata_http_request_duration_seconds HTTP request latency by handler.\n\
+             # TYPE strata_http_request_duration_seconds histogram"
+        );
+        if let Ok(m) = self.durations.lock() {
+            for (h, hist) in m.iter() {
+                for (b, c) in BUCKETS.iter().zip(hist.counts) {
+                    let _ = writeln!(
+                        o,
+                        "strata_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"{b}\"}} {c}"
+                    );
+                }
+                let _ = writeln!(
+                    o,
+                    "strata_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"+Inf\"}} {}\n\
+                     strata_http_request_duration_seconds_sum{{handler=\"{h}\"}} {}\n\
+                     strata_http_request_duration_seconds_count{{handler=\"{h}\"}} {}",
+                    hist.count, hist.sum, hist.count
+                );
+            }
+        }
+        let stats = db.stats();
+        let gauge = |o: &mut String, name: &str, help: &str, v: String| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge(
+            &mut o,
+            "strata_head_series",
+            "Series in the head.",
+            stats.series.to_string(),
+        );
+        gauge(
+            &mut o,
+            "strata_head_samples",
+            "Samples in the head.",
+            stats.samples.to_string(),
+        );
+        gauge(
+            &mut o,
+            "strata_head_chunk_bytes",
+            "Bytes of encoded chunk data in the head.",
+            stats.chunk_bytes.to_string(),
+        );
+        gauge(
+            &mut o,
+            "strata_head_symbols",
+            "Distinct interned label strings in the head.",
+            stats.symbols.to_string(),
+        );
+        let wal = db.wal_stats();
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        counter(
+            &mut o,
+            "strata_wal_fsyncs_total",
+            "WAL fsync rounds (one covers every write before it).",
+            wal.sync_rounds,
+        );
+        counter(
+            &mut o,
+            "strata_wal_writes_total",
+            "WAL write calls.",
+            wal.writes,
+        );
+        counter(
+            &mut o,
+            "strata_wal_bytes_total",
+            "Bytes appended to the WAL.",
+            wal.bytes,
+        );
+        let replay = db.replay_report();
+        gauge(
+            &mut o,
+            "strata_wal_replay_records",
+            "WAL records replayed when the database was opened.",
+            replay.records.to_string(),
+        );
+        gauge(
+            &mut o,
+            "strata_wal_replay_truncated_bytes",
+            "Bytes of a torn or corrupt WAL tail cut off when the database was opened.",
+            replay.truncated_bytes.to_string(),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP strata_build_info Strata's version and the Prometheus API version it \
+             reports.\n# TYPE strata_build_info gauge\n\
+             strata_build_info{{version=\"{}\",prometheus_compat=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            crate::PROMETHEUS_COMPAT_VERSION
+        );
+        if let (Some(min), Some(max)) = (stats.min_time, stats.max_time) {
+            gauge(
+                &mut o,
+                "strata_head_min_time_seconds",
+                "Oldest sample in the head, Unix seconds.",
+                (min as f64 / 1000.0).to_string(),
+            );
+            gauge(
+                &mut o,
+                "strata_head_max_time_seconds",
+                "Newest sample in the head, Unix seconds.",
+                (max as f64 / 1000.0).to_string(),
+            );
+        }
+        o
+    }
+}

@@ -1,0 +1,292 @@
+//! Shared server state and request routing.
+//!
+//! [`handle`] is the hyper service: it picks the handler from the path and method, turns the
+//! handler's error into a response (JSON envelope for the API, plain text for remote-write)
+//! and records the request in [`Metrics`]. Methods follow Prometheus: GET+POST endpoints
+//! answer both, GET-only ones answer 405 to POST (Grafana then retries with GET), and
+//! `OPTIONS` on `/api/v1/*` answers the CORS preflight.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Method, Request, StatusCode};
+use strata_engine::Db;
+use strata_query::Engine;
+use tokio::sync::Semaphore;
+
+use crate::auth::Auth;
+use crate::body::{empty, json_error, response, text_error, Resp};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::params::Params;
+
+/// Everything handlers share.
+pub struct State {
+    /// The database.
+    pub db: Arc<Db>,
+    /// The PromQL engine over `db`.
+    pub engine: Engine,
+    /// The configuration in force.
+    pub config: Config,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Slots for in-flight writes (bounds memory and CPU of the ingest path).
+    pub write_slots: Semaphore,
+    /// Slots for running queries; extra queries queue here, as in Prometheus.
+    pub query_slots: Semaphore,
+    /// Credentials checked on every request.
+    pub auth: Auth,
+    /// Set when shutdown starts: `/-/ready` turns 503 and writes are refused.
+    pub shutting_down: AtomicBool,
+}
+
+impl State {
+    /// Builds the state over an open database.
+    pub fn new(db: Arc<Db>, config: Config) -> State {
+        let engine = Engine::with_options(db.clone(), config.engine_options());
+        let auth = Auth::new(
+            config.auth.bearer_token.as_deref(),
+            config
+                .auth
+                .basic
+                .as_ref()
+                .map(|(u, p)| (u.as_str(), p.as_str())),
+        );
+        State {
+            auth,
+            write_slots: Semaphore::new(config.limits.max_inflight_writes),
+            query_slots: Semaphore::new(config.query.max_concurrent),
+            db,
+            engine,
+            config,
+            metrics: Metrics::default(),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// True once shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// Which methods a route answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Methods {
+    Get,
+    GetPost,
+}
+
+/// The hyper service function.
+pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let started = Instant::now();
+    let path = req.uri().path().to_string();
+    let has_origin = req.headers().contains_key("origin");
+    let authorized = req.method() == Method::OPTIONS
+        || state.auth.allows(
+            &path,
+            req.headers()
+                .get(hyper::header::AUTHORIZATION)
+                .map(|v| v.as_bytes()),
+        );
+    let (name, mut resp) = if authorized {
+        route(&state, &path, req).await
+    } else {
+        ("unauthorized", unauthorized(&state))
+    };
+    if has_origin && path.starts_with("/api/") {
+        set_cors(&mut resp);
+    }
+    state
+        .metrics
+        .request(name, resp.status().as_u16(), started.elapsed());
+    Ok(resp)
+}
+
+/// A plain-text 401, as Prometheus's web toolkit answers, with a basic-auth challenge when
+/// basic auth is configured.
+fn unauthorized(state: &State) -> Resp {
+    let mut r = text_error(&Error::Unauthorized);
+    if state.auth.has_basic() {
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"strata\""),
+        );
+    }
+    r
+}
+
+/// CORS headers as Prometheus sets them with its default `--web.cors.origin=.*`: only for
+/// requests that carry an `Origin`, any origin allowed.
+fn set_cors(resp: &mut Resp) {
+    let h = resp.headers_mut();
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("Accept, Authorization, Content-Type, Origin"),
+    );
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("Date"),
+    );
+    h.insert("vary", HeaderValue::from_static("Origin"));
+}
+
+/// Finds the handler; returns the handler's metric name and its response.
+async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'static str, Resp) {
+    use crate::{api_meta as meta, api_query as query, api_write as write};
+
+    // Remote-write answers in plain text (senders log the body); import in JSON.
+    let write_route = match path {
+        "/api/v1/write" | "/api/v1/push" => Some("write"),
+        "/api/v1/import/prometheus" => Some("import"),
+        _ => None,
+    };
+    if let Some(name) = write_route {
+        if req.method() != Method::POST {
+            return (name, text_error(&Error::MethodNotAllowed));
+        }
+        let resp = if name == "write" {
+            write::remote_write(state, req)
+                .await
+                .unwrap_or_else(|e| text_error(&e))
+        } else {
+            write::import_text(state, req)
+                .await
+                .unwrap_or_else(|e| json_error(&e))
+        };
+        return (name, resp);
+    }
+
+    let (name, methods) = match path {
+        "/api/v1/query" => ("query", Methods::GetPost),
+        "/api/v1/query_range" => ("query_range", Methods::GetPost),
+        "/api/v1/format_query" => ("format_query", Methods::GetPost),
+        "/api/v1/parse_query" => ("parse_query", Methods::GetPost),
+        "/api/v1/series" => ("series", Methods::GetPost),
+        "/api/v1/labels" => ("labels", Methods::GetPost),
+        "/api/v1/query_exemplars" => ("query_exemplars", Methods::GetPost),
+        "/api/v1/metadata" => ("metadata", Methods::Get),
+        "/api/v1/rules" => ("rules", Methods::Get),
+        "/api/v1/alerts" => ("alerts", Methods::Get),
+        "/api/v1/targets" => ("targets", Methods::Get),
+        "/api/v1/status/buildinfo" => ("buildinfo", Methods::Get),
+        "/api/v1/status/tsdb" => ("tsdb_status", Methods::Get),
+        "/-/healthy" => ("healthy", Methods::Get),
+        "/-/ready" => ("ready", Methods::Get),
+        "/metrics" => ("metrics", Methods::Get),
+        p if p.starts_with("/api/v1/label/") && p.ends_with("/values") => {
+            ("label_values", Methods::Get)
+        }
+        p if p.starts_with("/api/v1/") => ("not_found", Methods::GetPost),
+        _ => ("other", Methods::GetPost),
+    };
+    let json_api = path.starts_with("/api/");
+    let method = req.method().clone();
+    if json_api && method == Method::OPTIONS {
+        return (name, empty(StatusCode::OK));
+    }
+    let allowed = match methods {
+        Methods::Get => method == Method::GET || method == Method::HEAD,
+        Methods::GetPost => {
+            method == Method::GET || method == Method::HEAD || method == Method::POST
+        }
+    };
+    let result = if name == "not_found" || name == "other" {
+        Err(Error::NotFound)
+    } else if !allowed {
+        Err(Error::MethodNotAllowed)
+    } else {
+        match name {
+            "healthy" => Ok(response(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "Strata is Healthy.\n",
+            )),
+            "ready" if state.is_shutting_down() => Err(Error::ShuttingDown),
+            "ready" => Ok(response(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "Strata is Ready.\n",
+            )),
+            "metrics" => Ok(response(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                state.metrics.render(&state.db),
+            )),
+            _ => match read_params(state, req).await {
+                Err(e) => Err(e),
+                Ok(p) => match name {
+                    "query" => query::instant(state, p).await,
+                    "query_range" => query::range(state, p).await,
+                    "format_query" => query::format_query(p),
+                    "parse_query" => query::parse_query(p),
+                    "series" => meta::series(state, p).await,
+                    "labels" => meta::labels(state, p).await,
+                    "label_values" => meta::label_values(state, path, p).await,
+                    "query_exemplars" => meta::query_exemplars(p),
+                    "metadata" => Ok(meta::fixed("{}")),
+                    "rules" => Ok(meta::fixed("{\"groups\":[]}")),
+                    "alerts" => Ok(meta::fixed("{\"alerts\":[]}")),
+                    "targets" => Ok(meta::fixed("{\"activeTargets\":[],\"droppedTargets\":[]}")),
+                    "buildinfo" => Ok(meta::buildinfo()),
+                    "tsdb_status" => meta::tsdb_status(state, p).await,
+                    _ => Err(Error::NotFound),
+                },
+            },
+        }
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) if json_api => json_error(&e),
+        Err(e) => text_error(&e),
+    };
+    (name, resp)
+}
+
+/// URL parameters plus, for a form POST, the body's.
+async fn read_params(state: &State, req: Request<Incoming>) -> Result<Params> {
+    let (parts, body) = req.into_parts();
+    let query = parts.uri.query().map(str::to_string);
+    let is_form = parts.method == Method::POST
+        && parts
+            .headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.split(';').next().is_some_and(|m| {
+                    m.trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                })
+            });
+    if is_form {
+        let bytes = crate::body::read_bounded(
+            body,
+            &parts.headers,
+            state.config.limits.max_form_bytes,
+            state.config.limits.body_timeout,
+        )
+        .await?;
+        Params::parse(query.as_deref(), Some(&bytes))
+    } else {
+        Params::parse(query.as_deref(), None)
+    }
+}
+
+/// Runs CPU-bound or blocking work off the reactor.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("worker task failed: {e}")))?
+}
