@@ -276,6 +276,8 @@ impl Db {
                             last = Some(s);
                         }
                         Verdict::Duplicate => report.duplicates += 1,
+                        // A retry re-sends samples already stored: idempotent, not an error.
+                        Verdict::Reject(_) if st.contains(s) => report.duplicates += 1,
                         Verdict::Reject(why) => report.reject(why, &series.labels, s.t),
                     }
                 }

@@ -125,6 +125,21 @@ fn rejections_and_duplicates_are_counted() {
     let r = db.append(&b).unwrap();
     assert_eq!((r.appended, r.out_of_order), (2, 1));
 
+    // A retried request re-sends older samples that are stored already: no-ops, not errors.
+    let mut b = Batch::new();
+    let retry: Vec<Sample> = [(10, 1.0), (20, 2.0), (30, 4.0), (40, 5.0), (50, 6.0)]
+        .iter()
+        .map(|&(t, v)| Sample::new(t, v))
+        .collect();
+    b.push(l.clone(), retry);
+    let r = db.append(&b).unwrap();
+    assert_eq!((r.appended, r.duplicates, r.rejected()), (0, 5, 0));
+    // ...but an older sample with another value is still out of order.
+    let mut b = Batch::new();
+    b.push(l.clone(), vec![Sample::new(30, 9.0), Sample::new(31, 1.0)]);
+    let r = db.append(&b).unwrap();
+    assert_eq!((r.appended, r.out_of_order), (0, 2));
+
     let mut b = Batch::new();
     b.push(Labels::empty(), vec![Sample::new(1, 1.0)]);
     assert!(matches!(db.append(&b), Err(Error::InvalidLabels(_))));

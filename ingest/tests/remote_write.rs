@@ -683,3 +683,43 @@ fn v2_series_without_samples_is_accepted() {
     assert_eq!(d.series.len(), 1);
     assert_eq!(d.num_samples(), 1);
 }
+
+/// Bytes written by hand from the protobuf encoding rules (independent of `encode`), so that
+/// the encoder and the decoder cannot share a misreading of the wire format.
+#[test]
+fn wire_bytes_match_the_protobuf_encoding_rules() {
+    let name = b"__name__";
+    // Sample { value = 1.0 (field 1, I64), timestamp = 1000 (field 2, varint e8 07) }.
+    let sample: Vec<u8> = [&[0x09][..], &1.0f64.to_le_bytes(), &[0x10, 0xe8, 0x07]].concat();
+    assert_eq!(sample.len(), 12);
+    // v1: Label { name = 1, value = 2 } inside TimeSeries field 1, Sample in field 2.
+    let label: Vec<u8> = [&[0x0a, 0x08][..], name, &[0x12, 0x02], b"up"].concat();
+    let series: Vec<u8> = [&[0x0a, 14][..], &label, &[0x12, 12], &sample].concat();
+    let v1: Vec<u8> = [&[0x0a, 30][..], &series].concat();
+    let ts = ts(&[("__name__", "up")], &[(1000, 1.0)]);
+    assert_eq!(encode::write_request_v1(std::slice::from_ref(&ts)), v1);
+    let d = dec(Protocol::V1, &v1).unwrap();
+    assert_eq!(d.series[0].0, labels(&[("__name__", "up")]));
+    assert_eq!(d.series[0].1, vec![Sample::new(1000, 1.0)]);
+    // v2: symbols (field 4) "", "__name__", "up"; TimeSeries (field 5) with packed
+    // labels_refs [1, 2] (field 1) and the same sample (field 2).
+    let v2: Vec<u8> = [
+        &[0x22, 0x00, 0x22, 0x08][..],
+        name,
+        &[0x22, 0x02],
+        b"up",
+        &[0x2a, 18, 0x0a, 0x02, 0x01, 0x02, 0x12, 12],
+        &sample,
+    ]
+    .concat();
+    assert_eq!(encode::write_request_v2(std::slice::from_ref(&ts)), v2);
+    let d = dec(Protocol::V2, &v2).unwrap();
+    assert_eq!(d.series[0].0, labels(&[("__name__", "up")]));
+    assert_eq!(d.series[0].1, vec![Sample::new(1000, 1.0)]);
+    // A negative timestamp is a 10-byte two's-complement varint, not zig-zag.
+    let neg = encode::sample(-1, 0.0);
+    assert_eq!(
+        &neg[9..],
+        &[0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]
+    );
+}

@@ -1,1 +1,5 @@
 //! Helpers for Strata integration tests. (In progress.)
+
+pub mod differential;
+pub mod promqltest;
+pub mod server_harness;

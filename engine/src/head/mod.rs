@@ -61,6 +61,25 @@ impl Default for SeriesState {
 }
 
 impl SeriesState {
+    /// True if the series already holds exactly `s` (same timestamp, same value bits). Used
+    /// to treat a retried request's older samples as no-ops; decodes at most one chunk.
+    pub fn contains(&self, s: Sample) -> bool {
+        let hit = |c: &Chunk| {
+            c.iter()
+                .seek(s.t)
+                .is_some_and(|x| x.t == s.t && x.v.to_bits() == s.v.to_bits())
+        };
+        if let Some(lo) = self.open.min_time() {
+            if s.t >= lo {
+                return hit(&self.open.snapshot());
+            }
+        }
+        let i = self.sealed.partition_point(|c| c.max_time() < s.t);
+        self.sealed
+            .get(i)
+            .is_some_and(|c| c.min_time() <= s.t && hit(c))
+    }
+
     /// Appends a sample already checked to be newer than `last`.
     pub fn push(&mut self, s: Sample) -> bool {
         let mut sealed_one = false;

@@ -1,0 +1,51 @@
+//! Fuzz target: arbitrary bytes as an encoded chunk.
+//!
+//! Invariants checked (input capped at 64 KiB):
+//! - `Chunk::from_bytes` returns `Ok` or `Err`, never panics;
+//! - iterating an accepted chunk never panics and ends after at most `num_samples()`
+//!   samples; fewer samples only with `err()` set; timestamps strictly increase and lie in
+//!   `[min_time, max_time]`;
+//! - `seek` agrees with `next`: seeking to each timestamp of a fresh iteration finds it;
+//! - whatever decodes completely re-encodes (with the smallest encoding) to a chunk that
+//!   decodes to the same samples, bit for bit.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use strata_engine::chunk::Chunk;
+
+const MAX_INPUT: usize = 64 * 1024;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    let Ok(chunk) = Chunk::from_bytes(data.to_vec()) else {
+        return;
+    };
+    let mut it = chunk.iter();
+    let mut ts = Vec::new();
+    let mut vs = Vec::new();
+    for s in it.by_ref() {
+        assert!(ts.len() < chunk.num_samples(), "more samples than the header says");
+        if let Some(&prev) = ts.last() {
+            assert!(s.t > prev, "timestamps not increasing");
+        }
+        assert!(s.t >= chunk.min_time() && s.t <= chunk.max_time());
+        ts.push(s.t);
+        vs.push(s.v);
+    }
+    if it.err().is_some() {
+        return;
+    }
+    assert_eq!(ts.len(), chunk.num_samples(), "short iteration without an error");
+
+    let mut seeker = chunk.iter();
+    for &t in &ts {
+        assert_eq!(seeker.seek(t).map(|s| s.t), Some(t));
+    }
+
+    let again = Chunk::encode(&ts, &vs).expect("decoded samples re-encode");
+    let back: Vec<(i64, u64)> = again.iter().map(|s| (s.t, s.v.to_bits())).collect();
+    let want: Vec<(i64, u64)> = ts.iter().zip(&vs).map(|(&t, v)| (t, v.to_bits())).collect();
+    assert_eq!(back, want);
+});
