@@ -1,121 +1,246 @@
-//! Compressed sample chunks. (Interface fixed; implementation in progress.)
+//! Compressed sample chunks: the encodings, the immutable [`Chunk`], its iterator and the
+//! open [`ChunkBuilder`] of the head.
 //!
-//! See `docs/format/chunks.md` for the byte layout.
+//! The byte layout of every encoding is drawn in `docs/format/chunks.md`. In short, a chunk
+//! is a common header (encoding byte, sample count, first timestamp, time span; see
+//! `header.rs`) followed by an encoding-specific body:
+//!
+//! - [`Encoding::Xor`]: Gorilla delta-of-delta timestamps and XOR values, appended one sample
+//!   at a time. The head's open chunk is always Xor; `snapshot` copies it.
+//! - [`Encoding::IntDelta`]: integer and short-decimal values as mantissas, frame-of-reference
+//!   bit packed (with deltas, sparse bitmaps and exceptions) together with the timestamps.
+//! - [`Encoding::FloatDelta`]: the same packing applied to raw float bit patterns.
+//!
+//! `seal` tries them all and keeps the smallest. Invariants:
+//! - Lossless: every `f64` bit pattern round-trips (NaN payloads, the staleness marker,
+//!   `-0.0`, infinities, subnormals), and every strictly increasing `i64` timestamp sequence.
+//! - Multi-byte header fields are little-endian or LEB128 varints; bit streams are
+//!   LSB-first (see `bitstream.rs`, the only code that touches bits).
+//! - Untrusted bytes: [`Chunk::from_bytes`] validates the header (and the whole layout of
+//!   packed bodies); iteration over corrupt bytes stops with [`ChunkIter::err`] set. Nothing
+//!   panics, loops forever or allocates in proportion to a count read from the bytes.
 
-use crate::error::Result;
-use crate::Sample;
+mod bitstream;
+mod builder;
+mod column;
+mod float_delta;
+mod header;
+mod int_delta;
+mod iter;
+mod packed;
+mod varint;
+mod xor;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use builder::ChunkBuilder;
+pub use iter::ChunkIter;
+
+use crate::error::{Error, Result};
+use header::Header;
 
 /// Most samples a head chunk holds before it is sealed.
 pub const MAX_SAMPLES_PER_CHUNK: usize = 120;
 
+/// Most samples any chunk may hold (the decoder rejects larger counts).
+pub const MAX_SAMPLES_HARD: usize = u16::MAX as usize;
+
 /// How a chunk's samples are encoded; stored in the chunk header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum Encoding {
     /// Gorilla: delta-of-delta timestamps, XOR-compressed float values.
     Xor = 1,
-    /// Delta-of-delta timestamps, zig-zag delta-of-delta integer values.
+    /// Frame-of-reference packed timestamps and integer (or short decimal) values.
     IntDelta = 2,
+    /// Frame-of-reference packed timestamps and float bit patterns.
+    FloatDelta = 3,
 }
+
+impl Encoding {
+    /// Every encoding.
+    pub const ALL: [Encoding; 3] = [Encoding::Xor, Encoding::IntDelta, Encoding::FloatDelta];
+
+    /// The encoding of a header byte.
+    pub fn from_u8(b: u8) -> Option<Encoding> {
+        match b {
+            1 => Some(Encoding::Xor),
+            2 => Some(Encoding::IntDelta),
+            3 => Some(Encoding::FloatDelta),
+            _ => None,
+        }
+    }
+}
+
+/// Zero bytes kept after a chunk's bytes so that decoders can always load 8 bytes (plus
+/// one for fields wider than 56 bits) at any field offset without a bounds fallback.
+const PAD: usize = 16;
 
 /// An immutable encoded chunk; cloning is cheap (shared bytes).
-#[derive(Clone, Debug)]
-pub struct Chunk {}
+#[derive(Clone)]
+pub struct Chunk {
+    /// The encoded bytes followed by `PAD` zero bytes.
+    bytes: Arc<[u8]>,
+    header: Header,
+}
+
+impl fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chunk")
+            .field("encoding", &self.header.enc)
+            .field("samples", &self.header.n)
+            .field("min_time", &self.header.min_t)
+            .field("max_time", &self.header.max_t)
+            .field("bytes", &self.as_bytes().len())
+            .finish()
+    }
+}
 
 impl Chunk {
-    /// Validates the header of `bytes` and wraps them.
-    pub fn from_bytes(_bytes: Vec<u8>) -> Result<Chunk> {
-        todo!()
+    /// Wraps bytes known to be valid (written by this module), adding the padding.
+    pub(crate) fn from_trusted(mut bytes: Vec<u8>, header: Header) -> Chunk {
+        bytes.extend_from_slice(&[0u8; PAD]);
+        Chunk {
+            bytes: bytes.into(),
+            header,
+        }
     }
+
+    /// The body (after the header) including the padding, and its length without it.
+    pub(crate) fn body(&self) -> (&[u8], usize) {
+        let body = self.bytes.get(self.header.body..).unwrap_or(&[]);
+        (body, body.len().saturating_sub(PAD))
+    }
+
+    /// Validates the header of `bytes` and wraps them. For the packed encodings the whole
+    /// layout is validated too; an Xor body is validated while iterating.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Chunk> {
+        let h = header::parse(&bytes)?;
+        let body = &bytes[h.body..];
+        match (h.enc, h.n) {
+            (_, 0) => {
+                if !body.is_empty() {
+                    return Err(Error::CorruptChunk("bytes after an empty chunk".into()));
+                }
+            }
+            (Encoding::Xor, n) => {
+                // The first value takes 64 bits; no sample takes more than 4 + 64 + 13 + 64 bits.
+                let max = 8 + (n as u64 - 1) * 19;
+                if (body.len() as u64) < 8 || body.len() as u64 > max {
+                    return Err(Error::CorruptChunk(format!(
+                        "xor body of {} bytes cannot hold {n} samples",
+                        body.len()
+                    )));
+                }
+            }
+            (enc, n) => {
+                packed::PackedLayout::parse(body, body.len(), enc, n)?;
+            }
+        }
+        Ok(Chunk::from_trusted(bytes, h))
+    }
+
+    /// Encodes samples (timestamps strictly increasing, as many values as timestamps, at most
+    /// [`MAX_SAMPLES_HARD`]) with the smallest encoding.
+    pub fn encode(ts: &[i64], vs: &[f64]) -> Result<Chunk> {
+        check_input(ts, vs)?;
+        let mut b = ChunkBuilder::new();
+        for (&t, &v) in ts.iter().zip(vs) {
+            b.push(t, v);
+        }
+        Ok(b.seal())
+    }
+
+    /// Encodes samples with the given encoding; an error if the input is invalid or the
+    /// values do not suit the encoding (IntDelta with many non-decimal values).
+    pub fn encode_as(enc: Encoding, ts: &[i64], vs: &[f64]) -> Result<Chunk> {
+        check_input(ts, vs)?;
+        let bytes = if enc == Encoding::Xor {
+            let mut b = ChunkBuilder::new();
+            for (&t, &v) in ts.iter().zip(vs) {
+                b.push(t, v);
+            }
+            return Ok(b.snapshot());
+        } else {
+            builder::with_scratch(|sc| packed::encode_as(enc, ts, vs, &mut sc.s)).ok_or_else(
+                || Error::CorruptChunk(format!("values cannot be encoded as {enc:?}")),
+            )?
+        };
+        let h = header::parse(&bytes)?;
+        Ok(Chunk::from_trusted(bytes, h))
+    }
+
     /// The encoded bytes, header included.
     pub fn as_bytes(&self) -> &[u8] {
-        todo!()
+        &self.bytes[..self.bytes.len() - PAD]
     }
+
     /// The encoding chosen for this chunk.
     pub fn encoding(&self) -> Encoding {
-        todo!()
+        self.header.enc
     }
+
     /// Number of samples.
     pub fn num_samples(&self) -> usize {
-        todo!()
+        self.header.n
     }
-    /// Timestamp of the first sample.
+
+    /// Timestamp of the first sample (0 for an empty chunk).
     pub fn min_time(&self) -> i64 {
-        todo!()
+        self.header.min_t
     }
-    /// Timestamp of the last sample.
+
+    /// Timestamp of the last sample (0 for an empty chunk).
     pub fn max_time(&self) -> i64 {
-        todo!()
+        self.header.max_t
     }
+
     /// Iterates the samples in time order.
+    #[inline]
     pub fn iter(&self) -> ChunkIter<'_> {
-        todo!()
+        ChunkIter::new(self)
+    }
+
+    /// Appends all samples to column vectors (the columnar read path).
+    pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        let mut it = self.iter();
+        ts.reserve(self.num_samples());
+        vs.reserve(self.num_samples());
+        for s in it.by_ref() {
+            ts.push(s.t);
+            vs.push(s.v);
+        }
+        match it.take_err() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
-/// Iterator over a chunk's samples. Corrupt bytes end the iteration and leave an error in
-/// [`ChunkIter::err`]; they never panic.
-pub struct ChunkIter<'a> {
-    _c: &'a Chunk,
-}
-
-impl ChunkIter<'_> {
-    /// Advances to the first sample with timestamp `>= t` and returns it.
-    pub fn seek(&mut self, _t: i64) -> Option<Sample> {
-        todo!()
+fn check_input(ts: &[i64], vs: &[f64]) -> Result<()> {
+    if ts.len() != vs.len() {
+        return Err(Error::CorruptChunk(format!(
+            "{} timestamps but {} values",
+            ts.len(),
+            vs.len()
+        )));
     }
-    /// The decoding error that ended iteration early, if any.
-    pub fn err(&self) -> Option<&crate::Error> {
-        todo!()
+    if ts.len() > MAX_SAMPLES_HARD {
+        return Err(Error::CorruptChunk(format!(
+            "{} samples exceed the limit",
+            ts.len()
+        )));
     }
-}
-
-impl Iterator for ChunkIter<'_> {
-    type Item = Sample;
-    fn next(&mut self) -> Option<Sample> {
-        todo!()
+    if let Some(i) = ts.windows(2).position(|w| w[1] <= w[0]) {
+        return Err(Error::CorruptChunk(format!(
+            "timestamps not strictly increasing at index {}",
+            i + 1
+        )));
     }
-}
-
-/// The open (head) chunk of a series: appends, cheap snapshots for readers, and sealing.
-#[derive(Debug, Default)]
-pub struct ChunkBuilder {}
-
-impl ChunkBuilder {
-    /// An empty builder.
-    pub fn new() -> ChunkBuilder {
-        ChunkBuilder {}
-    }
-    /// Appends a sample. The caller guarantees `t` is greater than the last timestamp.
-    pub fn push(&mut self, _t: i64, _v: f64) {
-        todo!()
-    }
-    /// Number of samples held.
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-    /// True if no sample is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Timestamp of the first sample, if any.
-    pub fn min_time(&self) -> Option<i64> {
-        todo!()
-    }
-    /// The last sample, if any.
-    pub fn last(&self) -> Option<Sample> {
-        todo!()
-    }
-    /// Bytes of memory held by the encoded data.
-    pub fn memory_bytes(&self) -> usize {
-        todo!()
-    }
-    /// The samples so far as an immutable chunk (a copy of the encoded bytes, no re-encoding).
-    pub fn snapshot(&self) -> Chunk {
-        todo!()
-    }
-    /// Seals the chunk, choosing the smaller encoding, and resets the builder.
-    pub fn seal(&mut self) -> Chunk {
-        todo!()
-    }
+    Ok(())
 }

@@ -34,7 +34,7 @@ pub const CHUNK_RANGE_MS: i64 = 2 * 60 * 60 * 1000;
 const SHARDS: usize = 64;
 
 /// Mutable per-series state, behind the series' mutex.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct SeriesState {
     /// Sealed chunks, oldest first.
     pub sealed: Vec<Chunk>,
@@ -46,18 +46,6 @@ pub struct SeriesState {
     pub min_time: Option<i64>,
     /// True once the series' definition is in the WAL.
     pub logged: bool,
-}
-
-impl Default for SeriesState {
-    fn default() -> Self {
-        SeriesState {
-            sealed: Vec::new(),
-            open: ChunkBuilder::new(),
-            last: None,
-            min_time: None,
-            logged: false,
-        }
-    }
 }
 
 impl SeriesState {
