@@ -1,0 +1,19 @@
+//! The load generator behind `strata-loadgen`: a canary-fleet workload, pre-built
+//! remote-write payloads on disk, and a replayer that measures the receiving server.
+//!
+//! - [`workload`]: the fleet model (counters with resets, classic histograms, gauges, `up`,
+//!   15 s scrapes with jitter and a few late scrapes).
+//! - [`generate`]: the fleet as remote-write 1.0 request bodies, ~2000 series per request.
+//! - [`payload`]: the on-disk format of those bodies and the manifest.
+//! - [`http`]: a minimal blocking HTTP/1.1 keep-alive client.
+//! - [`replay`]: sends the bodies round by round with C connections and measures.
+//! - [`procstat`]: CPU time and RSS of a process from `/proc`.
+//!
+//! See `benches/README.md` for usage.
+
+pub mod generate;
+pub mod http;
+pub mod payload;
+pub mod procstat;
+pub mod replay;
+pub mod workload;
