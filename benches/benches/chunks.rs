@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p strata-benches --bench chunks -- --warm-up-time 1 --measurement-time 3`
 //! Criterion reports throughput in elements (samples) per second; ns/sample = 1e9 / that.
+//! `decode/*/<enc>` iterates (`Chunk::iter`), `decode/*/decode_into/<enc>` decodes columns.
+//! Run with a filter that matches nothing (e.g. `-- none`) to print only the size and CPU
+//! time tables; `CHUNKS_TABLES=0` skips them.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -147,7 +150,7 @@ fn print_cpu_times() {
     }
     println!("CPU ns/sample (thread CPU time; encode: xor = push, seal = push + seal, packed = encode_as)");
     println!(
-        "{:<10} {:>8} {:>8} {:>10} {:>10} | {:>8} {:>10} {:>10} {:>8}",
+        "{:<10} {:>8} {:>8} {:>10} {:>10} | {:>8} {:>10} {:>10} {:>8} {:>8}",
         "series",
         "enc xor",
         "seal",
@@ -156,7 +159,8 @@ fn print_cpu_times() {
         "dec xor",
         "int_delta",
         "float_dlt",
-        "sealed"
+        "sealed",
+        "sealed_di"
     );
     for (name, series) in bench_groups() {
         let samples: usize = series.iter().map(|s| s.ts.len()).sum();
@@ -196,8 +200,9 @@ fn print_cpu_times() {
         }
         let sealed: Vec<Chunk> = series.iter().map(seal).collect();
         let dec_sealed = cpu_ns_per_sample(samples, || decode_all(&sealed));
+        let di_sealed = cpu_ns_per_sample(samples, || decode_columns(&sealed));
         println!(
-            "{:<10} {:>8} {:>8} {:>10} {:>10} | {:>8} {:>10} {:>10} {:>8}",
+            "{:<10} {:>8} {:>8} {:>10} {:>10} | {:>8} {:>10} {:>10} {:>8} {:>8}",
             name,
             fmt(push),
             fmt(seal_t),
@@ -206,7 +211,8 @@ fn print_cpu_times() {
             fmt(dec_t[0]),
             fmt(dec_t[1]),
             fmt(dec_t[2]),
-            fmt(dec_sealed)
+            fmt(dec_sealed),
+            fmt(di_sealed)
         );
     }
     println!();
@@ -220,6 +226,17 @@ fn decode_all(chunks: &[Chunk]) {
         }
     }
     black_box(acc);
+}
+
+/// The columnar read path (`Chunk::decode_into`, as the PromQL evaluator uses it).
+fn decode_columns(chunks: &[Chunk]) {
+    let (mut ts, mut vs) = (Vec::with_capacity(256), Vec::with_capacity(256));
+    for c in chunks {
+        ts.clear();
+        vs.clear();
+        c.decode_into(&mut ts, &mut vs).expect("valid chunk");
+        black_box((&ts, &vs));
+    }
 }
 
 fn bench_groups() -> Vec<(&'static str, Vec<Series>)> {
@@ -296,13 +313,21 @@ fn decode(c: &mut Criterion) {
         for (label, chunks) in &sets {
             g.bench_function(*label, |b| b.iter(|| decode_all(chunks)));
         }
+        for (label, chunks) in &sets {
+            g.bench_function(BenchmarkId::new("decode_into", label), |b| {
+                b.iter(|| decode_columns(chunks))
+            });
+        }
         g.finish();
     }
 }
 
 fn main() {
-    print_sizes();
-    print_cpu_times();
+    // CHUNKS_TABLES=0 skips the tables (e.g. to profile one criterion benchmark).
+    if std::env::var_os("CHUNKS_TABLES").is_none_or(|v| v != "0") {
+        print_sizes();
+        print_cpu_times();
+    }
     let mut c = Criterion::default().configure_from_args();
     encode(&mut c);
     decode(&mut c);

@@ -287,7 +287,7 @@ fn load_word_tail(data: &[u8], off: usize) -> u64 {
 
 /// Reads the `w`-bit field (`w` in `0..=64`) starting at bit `bitpos` of a fixed-width packed
 /// section. Bits past the end of `data` read as zero.
-#[inline]
+#[inline(always)]
 pub(crate) fn read_field(data: &[u8], bitpos: u64, w: u32) -> u64 {
     let off = (bitpos >> 3) as usize;
     let sh = (bitpos & 7) as u32;
@@ -303,6 +303,22 @@ pub(crate) fn read_field(data: &[u8], bitpos: u64, w: u32) -> u64 {
         };
         (lo | hi) & mask(w)
     }
+}
+
+/// The stream bits from `bitpos` on as one word (bit 0 = the bit at `bitpos`), and how
+/// many of its bits are stream bits (`64 - bitpos % 8`, at least 57); zeros past the end of
+/// `data`.
+#[inline(always)]
+pub(crate) fn window(data: &[u8], bitpos: u64) -> (u64, u32) {
+    let sh = (bitpos & 7) as u32;
+    (load_word(data, (bitpos >> 3) as usize) >> sh, 64 - sh)
+}
+
+/// Like [`read_field`], for sequential decoders that track their own bit position: the
+/// `w`-bit field (`w` in `0..=64`) at bit `bitpos`, zeros past the end of `data`.
+#[inline(always)]
+pub(crate) fn peek_bits(data: &[u8], bitpos: u64, w: u32) -> u64 {
+    read_field(data, bitpos, w)
 }
 
 #[cfg(test)]

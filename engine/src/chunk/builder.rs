@@ -1,16 +1,17 @@
 //! The open (head) chunk: streaming XOR appends, cheap snapshots, and sealing.
 //!
-//! Invariants: the builder holds only the XOR bit stream plus the first timestamp and the
-//! last sample (both derivable from the stream); a snapshot copies the bytes written so far
-//! behind a freshly written header and never re-encodes; `seal` decodes the stream once,
-//! re-encodes it with every packed encoding's best plan and keeps the smallest result (the
-//! XOR stream itself if nothing is smaller).
+//! Invariants: the builder holds only the XOR bit stream plus the first timestamp (the last
+//! sample is the appender's own state; both are derivable from the stream); a snapshot
+//! copies the bytes written so far behind a freshly written header and never re-encodes;
+//! `seal` decodes the stream once (with the whole-body fast decoder), re-encodes it with
+//! every packed encoding's best plan and keeps the smallest result (the XOR stream itself
+//! if nothing is smaller).
 
 use std::cell::RefCell;
 
 use super::header::{self, Header};
 use super::packed::{self, Scratch};
-use super::xor::{XorAppender, XorDecoder};
+use super::xor::{self, XorAppender};
 use super::{Chunk, Encoding, MAX_SAMPLES_HARD};
 use crate::Sample;
 
@@ -19,7 +20,6 @@ use crate::Sample;
 pub struct ChunkBuilder {
     xor: XorAppender,
     min_t: i64,
-    last: Option<Sample>,
 }
 
 /// Per-thread buffers reused by every seal and encode.
@@ -54,7 +54,6 @@ impl ChunkBuilder {
         ChunkBuilder {
             xor: XorAppender::new(),
             min_t: 0,
-            last: None,
         }
     }
 
@@ -63,7 +62,8 @@ impl ChunkBuilder {
     /// either rule is dropped (and trips a debug assertion).
     #[inline]
     pub fn push(&mut self, t: i64, v: f64) {
-        let ok = self.last.is_none_or(|l| t > l.t) && self.xor.len() < MAX_SAMPLES_HARD;
+        let n = self.xor.len();
+        let ok = (n == 0 || t > self.xor.last_t()) && n < MAX_SAMPLES_HARD;
         debug_assert!(
             ok,
             "ChunkBuilder::push: non-increasing timestamp or full chunk"
@@ -71,11 +71,10 @@ impl ChunkBuilder {
         if !ok {
             return;
         }
-        if self.last.is_none() {
+        if n == 0 {
             self.min_t = t;
         }
         self.xor.push(t, v);
-        self.last = Some(Sample::new(t, v));
     }
 
     /// Number of samples held.
@@ -90,12 +89,12 @@ impl ChunkBuilder {
 
     /// Timestamp of the first sample, if any.
     pub fn min_time(&self) -> Option<i64> {
-        self.last.map(|_| self.min_t)
+        (!self.is_empty()).then_some(self.min_t)
     }
 
     /// The last sample, if any.
     pub fn last(&self) -> Option<Sample> {
-        self.last
+        (!self.is_empty()).then(|| Sample::new(self.xor.last_t(), self.xor.last_v()))
     }
 
     /// Bytes of memory held by the encoded data.
@@ -108,7 +107,11 @@ impl ChunkBuilder {
             enc: Encoding::Xor,
             n: self.len(),
             min_t: self.min_t,
-            max_t: self.last.map_or(0, |l| l.t),
+            max_t: if self.is_empty() {
+                0
+            } else {
+                self.xor.last_t()
+            },
             body: 0,
         }
     }
@@ -140,9 +143,8 @@ impl ChunkBuilder {
             sc.vs.clear();
             sc.vs.resize(n, 0.0);
             let h = xor_chunk.header;
-            let mut d = XorDecoder::new(xor_chunk.body().0, n, h.min_t);
-            let (k, err) = d.decode_into(&mut sc.ts, &mut sc.vs);
-            if k != n || err.is_some() {
+            let (body, body_len) = xor_chunk.body();
+            if !xor::decode_all_fast(body, body_len, n, h.min_t, &mut sc.ts, &mut sc.vs) {
                 // Cannot happen for a stream this builder wrote; keep the stream as it is.
                 return xor_chunk.clone();
             }

@@ -122,9 +122,66 @@ pub(crate) fn plan_quick(ys: &[i64], xs: &[i64], order: u8, slope: i64) -> Colum
     }
 }
 
+/// [`plan_quick`] of orders 0 (slope 0), 1 and 2 of `ys` (at least 3 values) without
+/// materialising the transforms: one pass for the extremes, one for the entries on the
+/// minimum.
+fn plan_quick_orders(ys: &[i64]) -> [ColumnPlan; 3] {
+    debug_assert!(ys.len() >= 3);
+    let mut lo = [i64::MAX; 3];
+    let mut hi = [i64::MIN; 3];
+    let mut prev = ys[0];
+    let mut prev_d = 0i64;
+    for (i, &y) in ys.iter().enumerate() {
+        let d = y.wrapping_sub(prev);
+        let dd = d.wrapping_sub(prev_d);
+        lo[0] = lo[0].min(y);
+        hi[0] = hi[0].max(y);
+        if i >= 1 {
+            lo[1] = lo[1].min(d);
+            hi[1] = hi[1].max(d);
+        }
+        if i >= 2 {
+            lo[2] = lo[2].min(dd);
+            hi[2] = hi[2].max(dd);
+        }
+        prev = y;
+        prev_d = d;
+    }
+    let width = |k: usize| bit_width(hi[k].wrapping_sub(lo[k]) as u64);
+    let w = [width(0), width(1), width(2)];
+    let mut zeros = [0usize; 3];
+    let (mut prev, mut prev_d) = (ys[0], 0i64);
+    for (i, &y) in ys.iter().enumerate() {
+        let d = y.wrapping_sub(prev);
+        let dd = d.wrapping_sub(prev_d);
+        zeros[0] += usize::from(y == lo[0]);
+        zeros[1] += usize::from(i >= 1 && d == lo[1]);
+        zeros[2] += usize::from(i >= 2 && dd == lo[2]);
+        prev = y;
+        prev_d = d;
+    }
+    let plan = |k: usize| {
+        let cnt = ys.len() - k;
+        let zeros = if w[k] == 0 { cnt } else { zeros[k] };
+        let (payload, sparse) = payload_bytes(cnt, cnt, zeros, w[k]);
+        ColumnPlan {
+            order: k as u8,
+            slope: 0,
+            base: lo[k],
+            hi: hi[k],
+            width: w[k],
+            sparse,
+            n_exc: 0,
+            bytes: fixed_bytes(ys, k as u8, 0, lo[k]) + 1 + payload,
+        }
+    };
+    [plan(0), plan(1), plan(2)]
+}
+
 /// A plan that also considers turning the few smallest and/or largest entries into
 /// exceptions, which pays when one outlier (a counter reset, a late scrape) would otherwise
 /// widen every packed value.
+#[cfg(test)]
 pub(crate) fn plan_full(ys: &[i64], xs: &[i64], order: u8, slope: i64) -> ColumnPlan {
     refine(ys, xs, plan_quick(ys, xs, order, slope))
 }
@@ -273,21 +330,27 @@ pub(crate) fn plan_timestamps(us: &[i64], xs: &mut Vec<i64>) -> ColumnPlan {
 /// The best plan for a column of integer values (decimal mantissas or float bit patterns).
 pub(crate) fn plan_values(ys: &[i64], xs: &mut Vec<i64>) -> ColumnPlan {
     let n = ys.len();
-    transform(ys, 0, 0, xs);
-    let q0 = plan_quick(ys, xs, 0, 0);
-    if q0.width == 0 || n < 2 {
+    let (q0, q1, q2) = if n >= 3 {
+        // The quick plans of all three orders in two passes (the plans `plan_quick` makes).
+        let [q0, q1, q2] = plan_quick_orders(ys);
+        (q0, q1, Some(q2))
+    } else {
+        transform(ys, 0, 0, xs);
+        let q0 = plan_quick(ys, xs, 0, 0);
+        if q0.width == 0 || n < 2 {
+            return q0;
+        }
+        transform(ys, 1, 0, xs);
+        (q0, plan_quick(ys, xs, 1, 0), None)
+    };
+    if q0.width == 0 {
         return q0;
     }
     // Deltas (order 1) win for counters and buckets: always look for their exceptions (a
     // counter reset). Orders 0 and 2 are refined only when their quick plan is better.
     transform(ys, 1, 0, xs);
-    let mut best = plan_full(ys, xs, 1, 0);
-    let q2 = if n >= 3 && best.width > 0 {
-        transform(ys, 2, 0, xs);
-        Some(plan_quick(ys, xs, 2, 0))
-    } else {
-        None
-    };
+    let mut best = refine(ys, xs, q1);
+    let q2 = q2.filter(|_| best.width > 0);
     for q in std::iter::once(q0).chain(q2) {
         if q.bytes < best.bytes {
             transform(ys, q.order, q.slope, xs);
@@ -380,12 +443,16 @@ pub(crate) struct ColumnLayout<'a> {
     packed: &'a [u8],
 }
 
+#[cold]
+#[inline(never)]
 fn corrupt(what: &str) -> Error {
     Error::CorruptChunk(format!("column: {what}"))
 }
 
 impl<'a> ColumnLayout<'a> {
     /// Parses and validates a column of `n` values at the cursor, leaving the cursor after it.
+    /// (Inlined: returning the layout through a `Result` would copy it several times.)
+    #[inline(always)]
     pub(crate) fn parse(cur: &mut ByteCursor<'a>, n: usize) -> Result<Self, Error> {
         let flags = cur.u8().ok_or_else(|| corrupt("truncated header"))?;
         let order = flags & 3;
@@ -471,6 +538,294 @@ impl ColumnLayout<'_> {
         } else {
             self.firsts[0] = self.firsts[0].wrapping_add(delta);
         }
+    }
+}
+
+/// Unpacks consecutive `W`-bit fields (`W` in `1..=56`) from the start of `packed` into
+/// `out`. Eight fields span exactly `W` bytes, so each group of eight is one bounds check
+/// and eight loads at constant offsets; the tail (and a short `packed`) takes the generic
+/// path.
+#[inline(always)]
+fn unpack_const<const W: usize>(packed: &[u8], out: &mut [i64], base: i64) {
+    let m = mask(W as u32);
+    let mut groups = out.chunks_exact_mut(8);
+    let mut g = 0usize;
+    for o8 in groups.by_ref() {
+        let at = g * W;
+        let Some(src) = packed.get(at..at + W + 8) else {
+            break;
+        };
+        for (k, o) in o8.iter_mut().enumerate() {
+            let bit = k * W;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&src[bit >> 3..(bit >> 3) + 8]);
+            *o = (((u64::from_le_bytes(a) >> (bit & 7)) & m) as i64).wrapping_add(base);
+        }
+        g += 1;
+    }
+    let done = g * 8;
+    unpack_generic(packed, (done * W) as u64, W as u32, &mut out[done..], base);
+}
+
+/// Unpacks `w`-bit fields (`w` in `0..=64`) starting at bit `pos`, one load per field.
+fn unpack_generic(packed: &[u8], pos: u64, w: u32, out: &mut [i64], base: i64) {
+    if w <= 56 {
+        let m = mask(w);
+        for (j, o) in out.iter_mut().enumerate() {
+            let bit = pos + j as u64 * u64::from(w);
+            *o = (((load_word(packed, (bit >> 3) as usize) >> (bit & 7)) & m) as i64)
+                .wrapping_add(base);
+        }
+    } else {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = (read_field(packed, pos + j as u64 * u64::from(w), w) as i64).wrapping_add(base);
+        }
+    }
+}
+
+/// Unpacks `out.len()` fields of `w` bits from the start of `packed`, dispatching to a
+/// width-specialised loop.
+fn unpack_dense(packed: &[u8], w: u32, out: &mut [i64], base: i64) {
+    macro_rules! dispatch {
+        ($($n:literal)*) => {
+            match w {
+                0 => out.fill(base),
+                $($n => unpack_const::<$n>(packed, out, base),)*
+                _ => unpack_generic(packed, 0, w, out, base),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28
+        29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56);
+}
+
+/// Replaces each `x_c` by `start + sum_{j <= c} x_j` (wrapping): one add per entry on the
+/// loop-carried chain (the frame of reference was added while unpacking).
+#[inline(always)]
+fn prefix_sum(xs: &mut [i64], start: i64) {
+    let mut y = start;
+    for x in xs.iter_mut() {
+        y = y.wrapping_add(*x);
+        *x = y;
+    }
+}
+
+impl ColumnLayout<'_> {
+    /// Unpacks the entries (bitmap, exceptions and frame of reference applied) into
+    /// `out[order..]`; `out[..order]` is left for the first values.
+    #[inline(always)]
+    fn unpack_entries(&self, out: &mut [i64]) -> Result<(), Error> {
+        let order = usize::from(self.order);
+        if out.len() < order {
+            return Err(corrupt("column shorter than its order"));
+        }
+        let xs = &mut out[order..];
+        let cnt = xs.len();
+        let base = self.base;
+        if self.sparse {
+            // The m set entries are unpacked into the tail of `xs`, then spread forward: the
+            // read index never falls behind the write index (it starts cnt - m ahead and
+            // gains one per clear bit), so this works in place.
+            let m: usize = self.bitmap.iter().map(|b| b.count_ones() as usize).sum();
+            let m = m.min(cnt);
+            let from = cnt - m;
+            unpack_dense(self.packed, self.width, &mut xs[from..], 0);
+            let mut j = from;
+            for (c8, &byte) in self.bitmap.iter().enumerate() {
+                let lo = c8 * 8;
+                let hi = (lo + 8).min(cnt);
+                let Some(block) = xs.get_mut(lo..hi) else {
+                    break;
+                };
+                if byte == 0 {
+                    // Clear positions lie strictly before the read index: nothing unread.
+                    block.fill(base);
+                    continue;
+                }
+                for c in lo..hi {
+                    let bit = (byte >> (c - lo)) & 1;
+                    let keep = 0i64.wrapping_sub(i64::from(bit));
+                    let v = xs.get(j).copied().unwrap_or(0);
+                    xs[c] = (v & keep).wrapping_add(base);
+                    j += usize::from(bit);
+                }
+            }
+        } else {
+            unpack_dense(self.packed, self.width, xs, base);
+        }
+        if self.n_exc > 0 {
+            let mut cur = ByteCursor::new(self.exc);
+            let mut next = 0usize;
+            for _ in 0..self.n_exc {
+                let gap = cur.uvarint().ok_or_else(|| corrupt("exceptions"))?;
+                let p = cur.zvarint().ok_or_else(|| corrupt("exceptions"))?;
+                let idx = usize::try_from(gap)
+                    .ok()
+                    .and_then(|g| next.checked_add(g))
+                    .ok_or_else(|| corrupt("exceptions"))?;
+                *xs.get_mut(idx).ok_or_else(|| corrupt("exceptions"))? = p.wrapping_add(base);
+                next = idx + 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes the whole column into `out` (exactly the `n` values it was parsed for), adding
+    /// `offset` to every value (the chunk's `min_time` for timestamp offsets). Two tight
+    /// passes: unpack the fields (bitmap and exceptions applied), then add the frame of
+    /// reference and undo the transform in place.
+    ///
+    /// With `prove` (a timestamp column), the result also says whether the layout alone
+    /// proves that the values strictly increase without wrapping, given that the caller
+    /// checks the first and last values against the header (then no per-sample check is
+    /// needed). `Ok(false)` proves nothing: the caller checks every sample.
+    pub(crate) fn decode_all(
+        &self,
+        out: &mut [i64],
+        offset: i64,
+        prove: bool,
+    ) -> Result<bool, Error> {
+        self.unpack_entries(out)?;
+        let order = usize::from(self.order);
+        let (firsts, xs) = out.split_at_mut(order);
+        let cnt = xs.len();
+        let proved = match order {
+            0 => {
+                let slope = self.slope;
+                let mut line = offset;
+                for x in xs.iter_mut() {
+                    *x = x.wrapping_add(line);
+                    line = line.wrapping_add(slope);
+                }
+                // x_c = base + c * slope + p_c with 0 <= p_c < 2^w: steps of at least
+                // slope - (2^w - 1) >= 1, and no wrapping if the extreme line fits an i64.
+                // Exceptions are checked one by one against their neighbours.
+                prove && self.width < 63 && slope > 0 && {
+                    let spread = (1i128 << self.width) - 1;
+                    let lo = i128::from(offset) + i128::from(self.base);
+                    let hi = lo + (cnt.max(1) as i128 - 1) * i128::from(slope) + spread;
+                    i128::from(slope) > spread
+                        && lo >= i128::from(i64::MIN)
+                        && hi <= i128::from(i64::MAX)
+                        && (self.n_exc == 0 || self.exceptions_fit_line(xs, offset))
+                }
+            }
+            1 => {
+                let y = self.firsts[0].wrapping_add(offset);
+                firsts[0] = y;
+                if prove {
+                    // Every step non-zero and below 2^63 (so positive), and cnt steps of at
+                    // most `or` cannot sum past 2^64: the sum is then exact, and equals the
+                    // span once the caller has checked the last value.
+                    let (mut or, mut zero) = (0u64, false);
+                    let mut y = y;
+                    for x in xs.iter_mut() {
+                        or |= *x as u64;
+                        zero |= *x == 0;
+                        y = y.wrapping_add(*x);
+                        *x = y;
+                    }
+                    !zero && or >> 63 == 0 && (cnt as u128) * u128::from(or) <= u128::from(u64::MAX)
+                } else {
+                    prefix_sum(xs, y);
+                    false
+                }
+            }
+            _ => {
+                let mut y = self.firsts[0].wrapping_add(offset);
+                let d = self.firsts[1];
+                firsts[0] = y;
+                y = y.wrapping_add(d);
+                firsts[1] = y;
+                // Deltas first (a running sum of base + x from d), then values from y.
+                prefix_sum(xs, d);
+                prefix_sum(xs, y);
+                false
+            }
+        };
+        Ok(proved)
+    }
+
+    /// For an order-0 column already decoded into `xs` (with `offset`): true if every
+    /// exception's exact value (computed in `i128`) fits an `i64`, so the decoded value is
+    /// exact, and lies strictly between its decoded neighbours.
+    fn exceptions_fit_line(&self, xs: &[i64], offset: i64) -> bool {
+        let mut cur = ByteCursor::new(self.exc);
+        let mut next = 0usize;
+        for _ in 0..self.n_exc {
+            let (Some(gap), Some(p)) = (cur.uvarint(), cur.zvarint()) else {
+                return false;
+            };
+            let Some(idx) = usize::try_from(gap).ok().and_then(|g| next.checked_add(g)) else {
+                return false;
+            };
+            let Some(&x) = xs.get(idx) else {
+                return false;
+            };
+            let exact = i128::from(offset)
+                + i128::from(self.base)
+                + i128::from(p)
+                + idx as i128 * i128::from(self.slope);
+            let before = idx.checked_sub(1).and_then(|j| xs.get(j));
+            if exact != i128::from(x)
+                || before.is_some_and(|&b| b >= x)
+                || xs.get(idx + 1).is_some_and(|&a| a <= x)
+            {
+                return false;
+            }
+            next = idx + 1;
+        }
+        true
+    }
+
+    /// Decodes the whole column like [`ColumnLayout::decode_all`] (no offset) and writes
+    /// `f(value)` to `out`, fusing the conversion into the inverse transform; `scratch` (as
+    /// long as `out`) receives the unpacked entries.
+    #[inline(always)]
+    pub(crate) fn decode_map(
+        &self,
+        scratch: &mut [i64],
+        out: &mut [f64],
+        f: impl Fn(i64) -> f64,
+    ) -> Result<(), Error> {
+        self.unpack_entries(scratch)?;
+        let order = usize::from(self.order);
+        let n = scratch.len().min(out.len());
+        let (Some(xs), Some(out)) = (scratch.get(order..n), out.get_mut(..n)) else {
+            return Err(corrupt("column shorter than its order"));
+        };
+        let (firsts, rest) = out.split_at_mut(order);
+        match order {
+            0 => {
+                let slope = self.slope;
+                let mut line = 0i64;
+                for (o, &x) in rest.iter_mut().zip(xs) {
+                    *o = f(x.wrapping_add(line));
+                    line = line.wrapping_add(slope);
+                }
+            }
+            1 => {
+                let mut y = self.firsts[0];
+                firsts[0] = f(y);
+                for (o, &x) in rest.iter_mut().zip(xs) {
+                    y = y.wrapping_add(x);
+                    *o = f(y);
+                }
+            }
+            _ => {
+                let mut y = self.firsts[0];
+                let mut d = self.firsts[1];
+                firsts[0] = f(y);
+                y = y.wrapping_add(d);
+                firsts[1] = f(y);
+                for (o, &x) in rest.iter_mut().zip(xs) {
+                    d = d.wrapping_add(x);
+                    y = y.wrapping_add(d);
+                    *o = f(y);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -676,7 +1031,7 @@ mod tests {
         let mut cur = ByteCursor::new(&out);
         let l = ColumnLayout::parse(&mut cur, ys.len()).expect("parse");
         assert_eq!(cur.remaining(), 0, "plan {plan:?}");
-        let mut d = ColumnDecoder::new(l).expect("decoder");
+        let mut d = ColumnDecoder::new(l.clone()).expect("decoder");
         let mut got = vec![0i64; ys.len()];
         // Odd block sizes exercise the state carried between blocks.
         let mut at = 0;
@@ -688,11 +1043,26 @@ mod tests {
             step = step % 7 + 3;
         }
         assert_eq!(got, ys, "plan {plan:?}");
+        // The whole-column decoder agrees, and its proof of increase holds.
+        for prove in [false, true] {
+            let mut all = vec![0i64; ys.len()];
+            let proved = l.decode_all(&mut all, 0, prove).expect("decode_all");
+            assert_eq!(all, ys, "plan {plan:?}");
+            check_proof(&all, proved);
+        }
         let est = plan.bytes as i64;
         assert!(
             (out.len() as i64 - est).abs() <= 4 * (ys.len() as i64 / 8 + 1),
             "size estimate"
         );
+    }
+
+    /// A proof of increase, together with the caller's check that the last value is above
+    /// the first, means strictly increasing.
+    fn check_proof(out: &[i64], proved: bool) {
+        if proved && (out.len() < 2 || out[out.len() - 1] > out[0]) {
+            assert!(out.windows(2).all(|w| w[1] > w[0]), "{out:?}");
+        }
     }
 
     fn series() -> impl Strategy<Value = Vec<i64>> {
@@ -728,6 +1098,13 @@ mod tests {
                 round_trip(&ys, &f);
                 prop_assert!(f.bytes <= q.bytes);
             }
+            if ys.len() >= 3 {
+                let all = plan_quick_orders(&ys);
+                for order in 0..=2u8 {
+                    transform(&ys, order, 0, &mut xs);
+                    prop_assert_eq!(all[usize::from(order)], plan_quick(&ys, &xs, order, 0));
+                }
+            }
             if !ys.is_empty() {
                 round_trip(&ys, &plan_values(&ys, &mut xs));
                 let us: Vec<i64> = ys.iter().map(|y| y.wrapping_sub(ys[0])).collect();
@@ -739,6 +1116,12 @@ mod tests {
         fn parse_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64), n in 0usize..300) {
             let mut cur = ByteCursor::new(&bytes);
             if let Ok(l) = ColumnLayout::parse(&mut cur, n) {
+                let mut out = vec![0i64; n];
+                for offset in [0, i64::MIN, i64::MAX] {
+                    if let Ok(proved) = l.decode_all(&mut out, offset, true) {
+                        check_proof(&out, proved);
+                    }
+                }
                 if let Ok(mut d) = ColumnDecoder::new(l) {
                     let mut out = vec![0i64; n];
                     let _ = d.decode(&mut out);

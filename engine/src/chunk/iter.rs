@@ -1,30 +1,172 @@
-//! Iteration over a chunk: block decoding into small buffers, validation, and `seek`.
+//! Iteration over a chunk, whole-chunk decoding ([`decode_chunk`], also behind
+//! `Chunk::decode_into`), validation, and `seek`.
 //!
-//! Samples are decoded [`BLOCK`] at a time by the encoding's decoder; `next` then only reads
-//! the buffers. Every block is checked as it is produced: the first timestamp must equal the
-//! header's `min_time`, timestamps must strictly increase, and the last must equal
-//! `max_time`. The first violation (or decoding error) truncates the iteration and is kept in
-//! [`ChunkIter::err`]; nothing panics, and since at most `n` samples are ever decoded and `n`
-//! is bounded by the header check, iteration always ends.
+//! A chunk of at most [`BLOCK`] samples (every head chunk: 120) is decoded whole, on the
+//! first `next` or `seek`, into the iterator's inline buffers (no allocation); `next` then
+//! only reads them. Larger chunks go through boxed block decoders, [`BLOCK`] samples at a
+//! time. Timestamps are checked as they are produced: the first must equal the header's
+//! `min_time`, they must strictly increase, and the last must equal `max_time` (for a whole
+//! chunk, a cheap sufficient test or a proof from the timestamp column's layout usually
+//! stands in for the per-sample check). The first violation (or decoding error) truncates
+//! the iteration and is kept in [`ChunkIter::err`]; nothing panics, and since at most `n`
+//! samples are ever decoded and `n` is bounded by the header check, iteration always ends.
 
 use super::header::Header;
-use super::packed::{PackedDecoder, PackedLayout};
-use super::xor::XorDecoder;
+use super::packed::{self, PackedDecoder, PackedLayout};
+use super::xor::{self, XorDecoder};
 use super::{Chunk, Encoding};
 use crate::{Error, Sample};
 
 /// Samples decoded per block.
 pub(crate) const BLOCK: usize = 128;
 
-// Kept inline: boxing the packed decoder would cost an allocation per chunk iterated.
-#[allow(clippy::large_enum_variant)]
+/// Block decoders, used only for chunks of more than [`BLOCK`] samples (boxed: such chunks
+/// are rare and the allocation is amortised over many samples).
 #[derive(Clone, Debug)]
 enum Decoder<'a> {
-    /// Not started: nothing parsed or allocated yet.
+    /// Not started: nothing parsed yet.
     Pending(&'a Chunk),
-    Xor(XorDecoder<'a>),
-    Packed(PackedDecoder<'a>),
+    Xor(Box<XorDecoder<'a>>),
+    Packed(Box<PackedDecoder<'a>>),
     Done,
+}
+
+/// Decodes every sample of `c` into the first `n` entries of `ts` and `vs` (both at least
+/// `n = c.num_samples()` long) and checks the timestamps: the first equals `min_time`, they
+/// strictly increase, the last equals `max_time`. Returns how many samples are valid (a
+/// prefix) and the error that ended decoding early, if any.
+pub(crate) fn decode_chunk(c: &Chunk, ts: &mut [i64], vs: &mut [f64]) -> (usize, Option<Error>) {
+    let h: Header = c.header;
+    let n = h.n;
+    if n == 0 {
+        return (0, None);
+    }
+    let (Some(ts), Some(vs)) = (ts.get_mut(..n), vs.get_mut(..n)) else {
+        return (0, Some(Error::CorruptChunk("output too short".into())));
+    };
+    let (body, body_len) = c.body();
+    let (k, e) = match h.enc {
+        Encoding::Xor => {
+            // The slow path reads the exact body: running out of bits must be an error.
+            if xor::decode_all_fast(body, body_len, n, h.min_t, ts, vs) {
+                (n, None)
+            } else {
+                let exact = body.get(..body_len).unwrap_or(&[]);
+                XorDecoder::new(exact, n, h.min_t).decode_into(ts, vs)
+            }
+        }
+        Encoding::IntDelta | Encoding::FloatDelta => {
+            match packed::decode_all(body, body_len, h.enc, n, h.min_t, ts, vs) {
+                Ok(true) if ts[0] == h.min_t && ts[n - 1] == h.max_t => return (n, None),
+                Ok(_) => (n, None),
+                Err(e) => (0, Some(e)),
+            }
+        }
+    };
+    if e.is_none() && k == n && whole_chunk_times_ok(ts, h.min_t, h.max_t) {
+        return (n, None);
+    }
+    let (good, bad) = check_block(&ts[..k], None, h.min_t, h.max_t, 0);
+    if let Some(e) = bad {
+        return (good, Some(e));
+    }
+    if e.is_some() {
+        return (good, e);
+    }
+    if ts[n - 1] != h.max_t {
+        return (
+            good,
+            Some(Error::CorruptChunk(
+                "last timestamp differs from the header's max time".into(),
+            )),
+        );
+    }
+    (good, None)
+}
+
+/// A cheap sufficient test that the timestamps of a whole chunk are valid (first = `min_t`,
+/// strictly increasing, last = `max_t`), without 64-bit compares (which SSE2 lacks): every
+/// wrapping difference `d` is non-zero, the differences (all `<= or`, the OR of them all)
+/// cannot sum past 2^64 since `(n - 1) * or` fits, and their sum is the span. Then the
+/// exact partial sums stay within `[min_t, max_t]`, so no wrapping happened and every step
+/// is positive. False does not mean invalid: the caller then checks sample by sample.
+#[inline]
+fn whole_chunk_times_ok(ts: &[i64], min_t: i64, max_t: i64) -> bool {
+    let Some(&first) = ts.first() else {
+        return true;
+    };
+    let (mut sum, mut or, mut zero) = (0u64, 0u64, 0u64);
+    for (p, q) in ts[1..].iter().zip(ts) {
+        let d = p.wrapping_sub(*q) as u64;
+        sum = sum.wrapping_add(d);
+        or |= d;
+        zero |= u64::from(d == 0);
+    }
+    let bound = (ts.len() as u128 - 1) * u128::from(or);
+    first == min_t
+        && zero == 0
+        && bound <= u128::from(u64::MAX)
+        && sum == max_t.wrapping_sub(min_t) as u64
+}
+
+/// True if `ts` strictly increases. Branch-free over fixed groups so that it vectorises.
+#[inline]
+fn increasing(ts: &[i64]) -> bool {
+    let (Some(a), Some(b)) = (ts.get(1..), ts.get(..ts.len().saturating_sub(1))) else {
+        return true;
+    };
+    let mut bad = 0u64;
+    for (x, y) in a.chunks(16).zip(b.chunks(16)) {
+        let mut g = 0u64;
+        for (p, q) in x.iter().zip(y) {
+            g |= u64::from(p <= q);
+        }
+        bad |= g;
+    }
+    bad == 0
+}
+
+/// Checks decoded timestamps: strictly increasing, joined to `prev` (the previous block's
+/// last timestamp) or starting at `min_t`, and at most `max_t`. Returns the length of the
+/// valid prefix and, if shorter than `block`, the error.
+#[inline]
+fn check_block(
+    block: &[i64],
+    prev: Option<i64>,
+    min_t: i64,
+    max_t: i64,
+    first_index: usize,
+) -> (usize, Option<Error>) {
+    // Fast check (vectorisable): increasing within the block, joined to the previous block
+    // or starting at min_time, ending at or before max_time.
+    let joined = match (prev, block.first()) {
+        (_, None) => true,
+        (None, Some(&t)) => t == min_t,
+        (Some(p), Some(&t)) => t > p,
+    };
+    let fine = joined && block.last().is_none_or(|&t| t <= max_t) && increasing(block);
+    if fine {
+        return (block.len(), None);
+    }
+    let mut prev = prev;
+    for (j, &t) in block.iter().enumerate() {
+        let ok = t <= max_t
+            && match prev {
+                None => t == min_t,
+                Some(p) => t > p,
+            };
+        if !ok {
+            return (
+                j,
+                Some(Error::CorruptChunk(format!(
+                    "sample {} has timestamp {t} out of order or outside the header's range",
+                    first_index + j
+                ))),
+            );
+        }
+        prev = Some(t);
+    }
+    (block.len(), None)
 }
 
 /// Iterator over a chunk's samples. Corrupt bytes end the iteration and leave an error in
@@ -36,8 +178,10 @@ enum Decoder<'a> {
 /// same sample, and `next` after `seek` returns the sample after the one found).
 pub struct ChunkIter<'a> {
     dec: Decoder<'a>,
-    ts: Box<[i64]>,
-    vs: Box<[f64]>,
+    /// The decoded block, inline: a chunk of at most [`BLOCK`] samples (the usual 120) is
+    /// decoded whole on first use, without allocating.
+    ts: [i64; BLOCK],
+    vs: [f64; BLOCK],
     len: usize,
     pos: usize,
     /// The last sample of the previous block (consumed), for `seek`.
@@ -59,10 +203,8 @@ impl<'a> ChunkIter<'a> {
             } else {
                 Decoder::Pending(c)
             },
-            // Allocated on the first refill: an iterator that is only created (or sought
-            // past the chunk's end) costs nothing.
-            ts: Box::default(),
-            vs: Box::default(),
+            ts: [0; BLOCK],
+            vs: [0.0; BLOCK],
             len: 0,
             pos: 0,
             before: None,
@@ -74,23 +216,34 @@ impl<'a> ChunkIter<'a> {
         }
     }
 
-    /// Builds the decoder and the block buffers (boxed, so that moving the iterator copies a
-    /// few hundred bytes, not 2 KiB).
+    /// First use: decodes a small chunk whole into the inline buffers, or builds the block
+    /// decoder of a large one. True if samples are ready in the buffers.
     #[cold]
-    fn start(&mut self, c: &'a Chunk) {
+    fn start(&mut self, c: &'a Chunk) -> bool {
         let h: Header = c.header;
+        if h.n <= BLOCK {
+            let (k, e) = decode_chunk(c, &mut self.ts, &mut self.vs);
+            self.len = k;
+            self.pos = 0;
+            self.decoded = h.n;
+            self.dec = Decoder::Done;
+            if let Some(e) = e {
+                self.err = Some(e);
+            }
+            return true;
+        }
         let (body, body_len) = c.body();
         self.dec = match h.enc {
             Encoding::Xor => {
                 // The exact body: running out of bits must be an error, not padding.
                 let exact = body.get(..body_len).unwrap_or(&[]);
-                Decoder::Xor(XorDecoder::new(exact, h.n, h.min_t))
+                Decoder::Xor(Box::new(XorDecoder::new(exact, h.n, h.min_t)))
             }
             Encoding::IntDelta | Encoding::FloatDelta => {
                 match PackedLayout::parse(body, body_len, h.enc, h.n)
                     .and_then(|l| PackedDecoder::new(l, h.n, h.min_t))
                 {
-                    Ok(d) => Decoder::Packed(d),
+                    Ok(d) => Decoder::Packed(Box::new(d)),
                     Err(e) => {
                         self.err = Some(e);
                         Decoder::Done
@@ -98,9 +251,7 @@ impl<'a> ChunkIter<'a> {
                 }
             }
         };
-        // (`vec!` of zeros becomes a zeroed allocation, never a stack copy.)
-        self.ts = vec![0i64; BLOCK].into_boxed_slice();
-        self.vs = vec![0f64; BLOCK].into_boxed_slice();
+        false
     }
 
     /// Decodes the next block; false at the end (or on error).
@@ -112,45 +263,25 @@ impl<'a> ChunkIter<'a> {
         self.len = 0;
         self.pos = 0;
         if let Decoder::Pending(c) = self.dec {
-            self.start(c);
+            if self.start(c) {
+                return self.len > 0;
+            }
         }
         let (k, e) = match &mut self.dec {
             Decoder::Xor(d) => d.decode_into(&mut self.ts[..], &mut self.vs[..]),
             Decoder::Packed(d) => d.decode_into(&mut self.ts[..], &mut self.vs[..]),
             Decoder::Pending(_) | Decoder::Done => return false,
         };
-        let mut prev = self.before.map(|s| s.t);
-        let mut good = k;
-        let block = &self.ts[..k];
-        // Fast check (vectorisable): increasing within the block, joined to the previous
-        // block or starting at min_time, ending at or before max_time.
-        let joined = match (prev, block.first()) {
-            (_, None) => true,
-            (None, Some(&t)) => t == self.min_t,
-            (Some(p), Some(&t)) => t > p,
+        let prev = self.before.map(|s| s.t);
+        let (good, bad) = check_block(&self.ts[..k], prev, self.min_t, self.max_t, self.decoded);
+        if let Some(e) = bad {
+            self.fail(e);
+        }
+        let prev = if good > 0 {
+            Some(self.ts[good - 1])
+        } else {
+            prev
         };
-        let fine = joined
-            && block.last().is_none_or(|&t| t <= self.max_t)
-            && block.windows(2).fold(true, |ok, w| ok & (w[1] > w[0]));
-        if fine {
-            prev = block.last().copied().or(prev);
-        }
-        for (j, &t) in self.ts[..if fine { 0 } else { k }].iter().enumerate() {
-            let ok = t <= self.max_t
-                && match prev {
-                    None => t == self.min_t,
-                    Some(p) => t > p,
-                };
-            if !ok {
-                good = j;
-                self.fail(Error::CorruptChunk(format!(
-                    "sample {} has timestamp {t} out of order or outside the header's range",
-                    self.decoded + j
-                )));
-                break;
-            }
-            prev = Some(t);
-        }
         self.decoded += good;
         if let Some(e) = e {
             self.fail(e);
@@ -208,10 +339,6 @@ impl<'a> ChunkIter<'a> {
                 return None;
             }
         }
-    }
-
-    pub(crate) fn take_err(&mut self) -> Option<Error> {
-        self.err.take()
     }
 
     /// The decoding error that ended iteration early, if any.

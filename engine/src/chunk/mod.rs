@@ -206,16 +206,18 @@ impl Chunk {
         ChunkIter::new(self)
     }
 
-    /// Appends all samples to column vectors (the columnar read path).
+    /// Appends all samples to column vectors (the columnar read path). The whole chunk is
+    /// decoded straight into the vectors' new tails; on corrupt bytes the valid prefix is
+    /// kept and the error returned.
     pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
-        let mut it = self.iter();
-        ts.reserve(self.num_samples());
-        vs.reserve(self.num_samples());
-        for s in it.by_ref() {
-            ts.push(s.t);
-            vs.push(s.v);
-        }
-        match it.take_err() {
+        let n = self.num_samples();
+        let (t0, v0) = (ts.len(), vs.len());
+        ts.resize(t0 + n, 0);
+        vs.resize(v0 + n, 0.0);
+        let (k, e) = iter::decode_chunk(self, &mut ts[t0..], &mut vs[v0..]);
+        ts.truncate(t0 + k);
+        vs.truncate(v0 + k);
+        match e {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -137,6 +137,8 @@ pub(crate) struct PackedLayout<'a> {
     patches: &'a [u8],
 }
 
+#[cold]
+#[inline(never)]
 fn corrupt(what: &str) -> Error {
     Error::CorruptChunk(format!("packed body: {what}"))
 }
@@ -144,6 +146,7 @@ fn corrupt(what: &str) -> Error {
 impl<'a> PackedLayout<'a> {
     /// Parses and validates the body of an IntDelta or FloatDelta chunk of `n >= 1` samples:
     /// the first `len` bytes of `body` (the rest is padding that decoders may over-read).
+    #[inline(always)]
     pub(crate) fn parse(
         body: &'a [u8],
         len: usize,
@@ -190,6 +193,49 @@ impl<'a> PackedLayout<'a> {
             patches,
         })
     }
+}
+
+/// Decodes a whole packed body of `n` samples whose first timestamp is `t0` into `ts` and
+/// `vs` (both at least `n` long; only the first `n` entries are written). The body is parsed
+/// (and validated) once, then each column is unpacked in one tight pass straight into the
+/// output: the values through `ts` as integer scratch space, then the timestamps. True if
+/// the timestamp layout proves them increasing (see `ColumnLayout::decode_all`).
+pub(crate) fn decode_all(
+    body: &[u8],
+    len: usize,
+    enc: Encoding,
+    n: usize,
+    t0: i64,
+    ts: &mut [i64],
+    vs: &mut [f64],
+) -> Result<bool, Error> {
+    let l = PackedLayout::parse(body, len, enc, n)?;
+    let (Some(ts), Some(vs)) = (ts.get_mut(..n), vs.get_mut(..n)) else {
+        return Err(corrupt("output shorter than the sample count"));
+    };
+    match l.kind {
+        ValueKind::Decimal(0) => l.vals.decode_map(ts, vs, |m| m as f64)?,
+        ValueKind::Decimal(scale) => {
+            let p = int_delta::POW10[scale];
+            l.vals.decode_map(ts, vs, |m| m as f64 / p)?
+        }
+        ValueKind::Bits => l.vals.decode_map(ts, vs, |m| f64::from_bits(m as u64))?,
+    }
+    if l.n_patches > 0 {
+        let mut cur = ByteCursor::new(l.patches);
+        let mut next = 0usize;
+        for _ in 0..l.n_patches {
+            let gap = cur.uvarint().ok_or_else(|| corrupt("patches"))?;
+            let bits = cur.u64_le().ok_or_else(|| corrupt("patches"))?;
+            let idx = usize::try_from(gap)
+                .ok()
+                .and_then(|g| next.checked_add(g))
+                .ok_or_else(|| corrupt("patches"))?;
+            *vs.get_mut(idx).ok_or_else(|| corrupt("patches"))? = f64::from_bits(bits);
+            next = idx + 1;
+        }
+    }
+    l.ts.decode_all(ts, t0, true)
 }
 
 /// Block decoder of a packed body.

@@ -110,6 +110,14 @@ fn check_chunk(c: &Chunk, ts: &[i64], vs: &[f64]) -> std::result::Result<(), Tes
     let (mut cts, mut cvs) = (Vec::new(), Vec::new());
     again.decode_into(&mut cts, &mut cvs).expect("decode_into");
     prop_assert_eq!(&cts, &ts.to_vec());
+    let bits: Vec<u64> = cvs.iter().map(|v| v.to_bits()).collect();
+    let want: Vec<u64> = vs.iter().map(|v| v.to_bits()).collect();
+    prop_assert_eq!(bits, want);
+    // decode_into appends after what the vectors already hold.
+    c.decode_into(&mut cts, &mut cvs)
+        .expect("decode_into again");
+    prop_assert_eq!(cts.len(), 2 * ts.len());
+    prop_assert_eq!(&cts[ts.len()..], ts);
     Ok(())
 }
 
@@ -257,6 +265,14 @@ fn decode_all(bytes: Vec<u8>) {
             for &t in &ts {
                 assert_eq!(seeker.seek(t).map(|s| s.t), Some(t));
             }
+        }
+        // The columnar path returns the same samples and fails exactly when iteration does.
+        let (mut cts, mut cvs) = (Vec::new(), Vec::new());
+        let res = c.decode_into(&mut cts, &mut cvs);
+        assert_eq!(res.is_ok(), it.err().is_none());
+        assert_eq!(cvs.len(), cts.len());
+        if res.is_ok() {
+            assert_eq!(cts, ts);
         }
         let mut it = c.iter();
         let _ = it.seek(c.min_time().wrapping_add(1));

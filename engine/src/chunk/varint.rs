@@ -90,6 +90,7 @@ impl<'a> ByteCursor<'a> {
     }
 
     /// Reads one byte.
+    #[inline]
     pub(crate) fn u8(&mut self) -> Option<u8> {
         if self.pos >= self.end {
             return None;
@@ -115,8 +116,21 @@ impl<'a> ByteCursor<'a> {
         Some(s)
     }
 
-    /// Reads an unsigned varint.
+    /// Reads an unsigned varint (inlined fast path for one-byte varints).
+    #[inline]
     pub(crate) fn uvarint(&mut self) -> Option<u64> {
+        if self.pos < self.end {
+            if let Some(&b) = self.data.get(self.pos) {
+                if b < 0x80 {
+                    self.pos += 1;
+                    return Some(u64::from(b));
+                }
+            }
+        }
+        self.uvarint_slow()
+    }
+
+    fn uvarint_slow(&mut self) -> Option<u64> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let b = self.u8()?;
@@ -132,6 +146,7 @@ impl<'a> ByteCursor<'a> {
     }
 
     /// Reads a zig-zag varint.
+    #[inline]
     pub(crate) fn zvarint(&mut self) -> Option<i64> {
         self.uvarint().map(unzigzag)
     }

@@ -18,7 +18,7 @@
 //! window fits in 64 bits, and stops with an error at the first violation or at the end of
 //! the bytes. The appender holds no state that is not derivable from the stream.
 
-use super::bitstream::{mask, sign_extend, BitReader, BitWriter};
+use super::bitstream::{mask, peek_bits, sign_extend, window, BitReader, BitWriter};
 use crate::Error;
 
 /// Payload widths of the timestamp dod buckets, indexed by the number of prefix one bits.
@@ -64,61 +64,62 @@ impl XorAppender {
         self.n
     }
 
+    /// Timestamp of the last sample (meaningless when empty).
+    #[inline]
+    pub(crate) fn last_t(&self) -> i64 {
+        self.t
+    }
+
+    /// Value of the last sample (meaningless when empty).
+    #[inline]
+    pub(crate) fn last_v(&self) -> f64 {
+        f64::from_bits(self.v)
+    }
+
     /// The bit writer holding the body.
     pub(crate) fn writer(&self) -> &BitWriter {
         &self.w
     }
 
     /// Appends a sample (the caller checks that `t` is greater than the previous one).
+    ///
+    /// The timestamp code and the value code's control bits (at most 24 + 13 bits) go out
+    /// in one write, the value's meaningful bits in a second: two writes per sample.
     #[inline]
     pub(crate) fn push(&mut self, t: i64, v: f64) {
         let bits = v.to_bits();
         if self.n == 0 {
             self.w.write(bits, 64);
-        } else {
-            let delta = t.wrapping_sub(self.t);
-            let dod = delta.wrapping_sub(self.delta);
-            self.delta = delta;
-            self.write_dod(dod);
-            self.write_xor(bits ^ self.v);
+            self.t = t;
+            self.v = bits;
+            self.n = 1;
+            return;
         }
+        let delta = t.wrapping_sub(self.t);
+        let dod = delta.wrapping_sub(self.delta);
+        self.delta = delta;
+        let (code, len) = match dod_code(dod) {
+            Some(c) => c,
+            None => {
+                self.w.write(0b1111, 4);
+                self.w.write(dod as u64, 64);
+                (0, 0)
+            }
+        };
+        let x = bits ^ self.v;
         self.t = t;
         self.v = bits;
         self.n += 1;
-    }
-
-    #[inline]
-    fn write_dod(&mut self, dod: i64) {
-        if dod == 0 {
-            self.w.write(0, 1);
-            return;
-        }
-        // Smallest bucket whose signed payload range holds dod.
-        for (k, &w) in DOD_WIDTHS.iter().enumerate().skip(1).take(3) {
-            let lim = 1i64 << (w - 1);
-            if dod >= -lim && dod < lim {
-                let k = k as u32;
-                let prefix = (1u64 << k) - 1; // k ones then a zero
-                self.w
-                    .write(prefix | (((dod as u64) & mask(w)) << (k + 1)), k + 1 + w);
-                return;
-            }
-        }
-        self.w.write(0b1111, 4);
-        self.w.write(dod as u64, 64);
-    }
-
-    #[inline]
-    fn write_xor(&mut self, x: u64) {
         if x == 0 {
-            self.w.write(0, 1);
+            self.w.write(code, len + 1);
             return;
         }
         let lz = x.leading_zeros();
         let tz = x.trailing_zeros();
         if self.lead != NO_WINDOW && lz >= self.lead && tz >= self.trail {
+            // "10": the first bit read is 1.
             let sig = 64 - self.lead - self.trail;
-            self.w.write(0b01, 2);
+            self.w.write(code | (1 << len), len + 2);
             self.w.write(x >> self.trail, sig);
             return;
         }
@@ -127,9 +128,32 @@ impl XorAppender {
         self.lead = lz;
         self.trail = tz;
         // "11", 5 bits leading zeros, 6 bits length (64 stored as 0).
-        self.w
-            .write(0b11 | (u64::from(lz) << 2) | (u64::from(sig & 63) << 7), 13);
+        let hdr = 0b11 | (u64::from(lz) << 2) | (u64::from(sig & 63) << 7);
+        self.w.write(code | (hdr << len), len + 13);
         self.w.write(x >> tz, sig);
+    }
+}
+
+/// The timestamp code of `dod` as (bits, length), `None` for the 64-bit bucket: `k` one bits,
+/// a zero, then the payload of the smallest bucket that holds it.
+#[inline(always)]
+fn dod_code(dod: i64) -> Option<(u64, u32)> {
+    let payload = |k: u32, w: u32| -> (u64, u32) {
+        (
+            ((1u64 << k) - 1) | (((dod as u64) & mask(w)) << (k + 1)),
+            k + 1 + w,
+        )
+    };
+    if dod == 0 {
+        Some((0, 1))
+    } else if (-32..32).contains(&dod) {
+        Some(payload(1, 6))
+    } else if (-8192..8192).contains(&dod) {
+        Some(payload(2, 14))
+    } else if (-524_288..524_288).contains(&dod) {
+        Some(payload(3, 20))
+    } else {
+        None
     }
 }
 
@@ -258,9 +282,169 @@ impl<'a> XorDecoder<'a> {
     }
 }
 
+/// Decodes a whole XOR body of `n` samples starting at `t0` into `ts[..n]` and `vs[..n]` in
+/// one tight loop. `body` may run on into zero padding; `len` is the body's real length in
+/// bytes. Each code is decoded from one 64-bit window at the current bit position (see
+/// `bitstream::peek_bits`), with no per-field end checks: instead the loop stops at the first
+/// invalid code and the bits consumed are compared with `len` at the end. False if anything
+/// is wrong (corrupt or truncated); the caller then decodes with [`XorDecoder`], which
+/// finds the exact sample and error.
+pub(crate) fn decode_all_fast(
+    body: &[u8],
+    len: usize,
+    n: usize,
+    t0: i64,
+    ts: &mut [i64],
+    vs: &mut [f64],
+) -> bool {
+    let (Some(ts), Some(vs)) = (ts.get_mut(..n), vs.get_mut(..n)) else {
+        return false;
+    };
+    let (Some(t_first), Some(v_first)) = (ts.first_mut(), vs.first_mut()) else {
+        return true;
+    };
+    if len < 8 {
+        return false;
+    }
+    let mut pos = 0u64;
+    let mut v = peek_bits(body, pos, 64);
+    pos += 64;
+    *t_first = t0;
+    *v_first = f64::from_bits(v);
+    let (mut t, mut delta) = (t0, 0i64);
+    let (mut lead, mut trail) = (NO_WINDOW, 0u32);
+    for (ot, ov) in ts[1..].iter_mut().zip(vs[1..].iter_mut()) {
+        // One window per sample: bits pos .. pos + avail are valid (avail >= 57), and a
+        // jittered timestamp code plus a value code of a slowly changing series fit in it.
+        // One window per sample: bits pos .. pos + avail are valid (avail >= 57), and a
+        // jittered timestamp code plus a value code of a slowly changing series fit in it.
+        let (mut word, mut avail) = window(body, pos);
+        let mut used;
+        if word & 1 == 0 {
+            used = 1;
+        } else {
+            let k = (!word).trailing_zeros().min(4);
+            if k < 4 {
+                // DOD_WIDTHS[k] by shifting a constant: no dependent table load.
+                let w = (0x14_0e_06_00u32 >> (8 * k)) & 0xff;
+                delta = delta.wrapping_add(sign_extend((word >> (k + 1)) & mask(w), w));
+                used = k + 1 + w;
+            } else {
+                delta = delta.wrapping_add(peek_bits(body, pos + 4, 64) as i64);
+                pos += 68;
+                (word, avail) = window(body, pos);
+                used = 0;
+            }
+        }
+        let next = t.wrapping_add(delta);
+        if next <= t {
+            return false;
+        }
+        t = next;
+        // used <= 24 < avail, so the shift is in range.
+        let vw = word >> used;
+        let avail = avail - used;
+        if vw & 1 != 0 {
+            let (skip, sig) = if vw & 2 == 0 {
+                if lead == NO_WINDOW {
+                    return false;
+                }
+                (2, 64 - lead - trail)
+            } else {
+                let hdr = (vw >> 2) & 0x7ff;
+                let lz = (hdr & 31) as u32;
+                let sig = match (hdr >> 5) as u32 {
+                    0 => 64,
+                    s => s,
+                };
+                if lz + sig > 64 {
+                    return false;
+                }
+                lead = lz;
+                trail = 64 - lz - sig;
+                (13, sig)
+            };
+            let x = if skip + sig <= avail {
+                (vw >> skip) & mask(sig)
+            } else {
+                peek_bits(body, pos + u64::from(used + skip), sig)
+            };
+            v ^= x << trail;
+            used += skip + sig;
+        } else {
+            used += 1;
+        }
+        pos += u64::from(used);
+        *ot = t;
+        *ov = f64::from_bits(v);
+        if pos > len as u64 * 8 {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The fast whole-body decoder agrees with the streaming one on any bytes: both succeed
+    /// with the same samples, or both fail.
+    fn fast_matches_slow(body: &[u8], n: usize, t0: i64) -> Result<(), TestCaseError> {
+        let mut padded = body.to_vec();
+        padded.extend_from_slice(&[0u8; 16]);
+        let (mut fts, mut fvs) = (vec![0i64; n], vec![0f64; n]);
+        let fast = decode_all_fast(&padded, body.len(), n, t0, &mut fts, &mut fvs);
+        let (mut sts, mut svs) = (vec![0i64; n], vec![0f64; n]);
+        let (k, err) = XorDecoder::new(body, n, t0).decode_into(&mut sts, &mut svs);
+        prop_assert_eq!(fast, k == n && err.is_none(), "n {} k {} {:?}", n, k, err);
+        if fast {
+            prop_assert_eq!(&fts, &sts);
+            let fb: Vec<u64> = fvs.iter().map(|v| v.to_bits()).collect();
+            let sb: Vec<u64> = svs.iter().map(|v| v.to_bits()).collect();
+            prop_assert_eq!(fb, sb);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn fast_decoder_matches_on_arbitrary_bytes(
+            body in proptest::collection::vec(any::<u8>(), 0..80),
+            n in 0usize..40,
+            t0 in any::<i64>(),
+        ) {
+            fast_matches_slow(&body, n, t0)?;
+        }
+
+        #[test]
+        fn fast_decoder_matches_on_real_streams(
+            gaps in proptest::collection::vec(
+                prop_oneof![1i64..5, 14_990i64..15_010, 1i64..1 << 40],
+                0..150,
+            ),
+            vals in proptest::collection::vec(
+                prop_oneof![any::<u64>(), 0u64..4, Just(0x4059_0000_0000_0000u64)],
+                150,
+            ),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut a = XorAppender::new();
+            let mut t = -7i64;
+            a.push(t, f64::from_bits(vals[0]));
+            for (g, &v) in gaps.iter().zip(&vals[1..]) {
+                t += g;
+                a.push(t, f64::from_bits(v));
+            }
+            let n = a.len();
+            let body = a.writer().clone().finish();
+            fast_matches_slow(&body, n, -7)?;
+            // Truncated bodies and bigger claimed counts fail the same way.
+            fast_matches_slow(&body[..cut.index(body.len() + 1)], n, -7)?;
+            fast_matches_slow(&body, n + 1, -7)?;
+        }
+    }
 
     #[test]
     fn extreme_deltas_and_windows() {
