@@ -7,7 +7,7 @@
 //! `without (l...)` removes the listed labels and always `__name__`; no clause gives `{}`.
 //! `topk`/`bottomk` keep their input series unchanged.
 
-use std::collections::HashMap;
+use super::hash::{map_with_capacity, FxHashMap};
 
 use strata_engine::{Labels, METRIC_NAME};
 
@@ -224,7 +224,7 @@ pub fn eval_aggregate(ev: &Evaluator<'_>, a: &AggregateExpr, steps: &Steps) -> R
     }
 
     // Groups, in first-seen order.
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = map_with_capacity(0);
     let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
     for (i, s) in input.iter().enumerate() {
         let g = group_labels(&s.labels, &a.grouping);
@@ -354,7 +354,7 @@ fn count_values(
     grouping: &Option<Grouping>,
     n: usize,
 ) -> Result<Val> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = map_with_capacity(0);
     let mut out: Vec<StepSeries> = Vec::new();
     for s in &input {
         ev.check_deadline()?;

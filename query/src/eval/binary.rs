@@ -10,7 +10,7 @@
 //! * group_left/right: two results with the same labels at one step are an error
 //!   (`multiple matches for labels: grouping labels must ensure unique results`).
 
-use std::collections::HashMap;
+use super::hash::{map_with_capacity, FxHashMap};
 
 use strata_engine::{Labels, METRIC_NAME};
 
@@ -142,16 +142,11 @@ fn vector_scalar(
                     }
                 })
                 .collect();
-            let s = StepSeries { vals, ..series };
-            if drop {
-                ev.drop_name(s)
-            } else {
-                s
-            }
+            StepSeries { vals, ..series }
         })
         .collect();
     if drop {
-        Ok(Val::Vector(ev.merge_same_labels(out)?))
+        Ok(Val::Vector(ev.drop_names(out)?))
     } else {
         Ok(Val::Vector(
             out.into_iter().filter(|s| !s.is_empty()).collect(),
@@ -235,7 +230,7 @@ fn group_ids(
     rhs: &[StepSeries],
     m: &VectorMatching,
 ) -> (Vec<usize>, Vec<usize>, usize) {
-    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut ids: FxHashMap<String, usize> = map_with_capacity(0);
     let mut id = |s: &StepSeries| {
         let n = ids.len();
         *ids.entry(signature(&s.labels, m)).or_insert(n)

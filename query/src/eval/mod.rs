@@ -28,19 +28,26 @@
 //! * series in a vector have pairwise distinct label sets (checked with
 //!   [`Evaluator::merge_same_labels`] whenever labels are rewritten, which reports
 //!   `vector cannot contain metrics with the same labelset` exactly when two series would
-//!   hold a value at the same step);
+//!   hold a value at the same step; [`Evaluator::drop_names`] skips that check when dropping
+//!   `__name__` cannot make two sets equal);
+//! * grouping maps (label sets, match signatures) use the Fx hasher of [`hash`]; their
+//!   iteration order is never used, outputs keep first-seen order;
+//! * per-series selection and range-function work may run on several threads
+//!   ([`parallel`]), always producing the sequential order and results.
 //! * range windows are left-open, `(ref - range, ref]`, and the instant lookback window is
 //!   `(ref - lookback, ref]` (Prometheus 3.x).
 
 pub mod aggregate;
 pub mod binary;
+pub mod hash;
+pub mod parallel;
 #[cfg(test)]
 mod proptests;
 pub mod selector;
 pub mod subquery;
 
+use hash::{map_with_capacity, FxHashMap};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::time::Instant;
 
 use strata_engine::{Labels, Sample, METRIC_NAME};
@@ -169,24 +176,37 @@ impl Windowed {
         samples: &[Sample],
         mut f: impl FnMut(usize, &[Sample]) -> Option<f64>,
     ) -> Vec<Option<f64>> {
-        let mut out = Vec::with_capacity(self.ends.len());
-        let (mut lo, mut hi) = (0usize, 0usize);
-        for (i, &end) in self.ends.iter().enumerate() {
-            let start = end.saturating_sub(self.range);
-            while hi < samples.len() && samples[hi].t <= end {
-                hi += 1;
-            }
-            while lo < samples.len() && samples[lo].t <= start {
-                lo += 1;
-            }
-            if lo < hi {
-                out.push(f(i, &samples[lo..hi]));
-            } else {
-                out.push(None);
-            }
-        }
-        out
+        for_each_window_range(&self.ends, self.range, samples, |i, win| {
+            f(i, &samples[win])
+        })
     }
+}
+
+/// Like [`Windowed::for_each_window`], but passes each non-empty window as the index range
+/// `lo..hi` of `samples` (for functions that keep per-series state across windows).
+pub fn for_each_window_range(
+    ends: &[i64],
+    range: i64,
+    samples: &[Sample],
+    mut f: impl FnMut(usize, std::ops::Range<usize>) -> Option<f64>,
+) -> Vec<Option<f64>> {
+    let mut out = Vec::with_capacity(ends.len());
+    let (mut lo, mut hi) = (0usize, 0usize);
+    for (i, &end) in ends.iter().enumerate() {
+        let start = end.saturating_sub(range);
+        while hi < samples.len() && samples[hi].t <= end {
+            hi += 1;
+        }
+        while lo < samples.len() && samples[lo].t <= start {
+            lo += 1;
+        }
+        if lo < hi {
+            out.push(f(i, lo..hi));
+        } else {
+            out.push(None);
+        }
+    }
+    out
 }
 
 /// Evaluation context shared by every node of one query.
@@ -354,10 +374,10 @@ impl<'a> Evaluator<'a> {
                             .into_iter()
                             .map(|s| {
                                 let vals = s.vals.iter().map(|v| v.map(|x| -x)).collect();
-                                self.drop_name(StepSeries { vals, ..s })
+                                StepSeries { vals, ..s }
                             })
                             .collect();
-                        Ok(Val::Vector(self.merge_same_labels(out)?))
+                        Ok(Val::Vector(self.drop_names(out)?))
                     }
                     (_, other) => Err(Error::Execution(format!(
                         "unary expression only allowed on expressions of type scalar or instant vector, got {}",
@@ -423,10 +443,39 @@ impl<'a> Evaluator<'a> {
     pub fn drop_name(&self, mut s: StepSeries) -> StepSeries {
         if self.delayed_name_removal {
             s.drop_name = true;
-        } else {
-            s.labels = s.labels.without(METRIC_NAME);
+        } else if s.labels.metric_name().is_some() {
+            // Same as `labels.without(METRIC_NAME)`, reusing the label vector instead of
+            // cloning it.
+            let mut v = std::mem::take(&mut s.labels).into_vec();
+            if let Ok(i) = v.binary_search_by(|l| (*l.name).cmp(METRIC_NAME)) {
+                v.remove(i);
+            }
+            s.labels = Labels::from_sorted_unchecked(v);
         }
         s
+    }
+
+    /// [`Evaluator::drop_name`] on every series of a vector whose label sets are pairwise
+    /// distinct, then [`Evaluator::merge_same_labels`]. The merge (hashing every label set)
+    /// is skipped when dropping cannot make two label sets equal: in delayed mode (labels
+    /// are kept) and when all series carry the same `__name__` (or none); then only the
+    /// series without any value are removed, which is all the merge would do.
+    pub fn drop_names(&self, series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+        let mut names = series.iter().map(|s| s.labels.metric_name());
+        let same_name = match names.next() {
+            Some(first) => names.all(|n| n == first),
+            None => true,
+        };
+        if self.delayed_name_removal || same_name {
+            Ok(series
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| self.drop_name(s))
+                .collect())
+        } else {
+            let out = series.into_iter().map(|s| self.drop_name(s)).collect();
+            self.merge_same_labels(out)
+        }
     }
 
     /// Applies pending name removals (delayed mode) and checks the result for label-set
@@ -452,7 +501,7 @@ impl<'a> Evaluator<'a> {
     /// a value at the same step is the `vector cannot contain metrics with the same labelset`
     /// error; otherwise their steps are combined. Drops series without any value.
     pub fn merge_same_labels(&self, series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
-        let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+        let mut index: FxHashMap<Labels, usize> = map_with_capacity(series.len());
         let mut out: Vec<StepSeries> = Vec::with_capacity(series.len());
         for s in series {
             if s.is_empty() {
@@ -485,7 +534,7 @@ impl<'a> Evaluator<'a> {
 /// same labels at different steps (they become one series); the same labels twice at one step
 /// is [`SAME_LABELSET`].
 pub struct Collector {
-    index: HashMap<Labels, usize>,
+    index: FxHashMap<Labels, usize>,
     out: Vec<StepSeries>,
     n: usize,
 }
@@ -494,7 +543,7 @@ impl Collector {
     /// A collector for a grid of `n` steps.
     pub fn new(n: usize) -> Collector {
         Collector {
-            index: HashMap::new(),
+            index: map_with_capacity(0),
             out: Vec::new(),
             n,
         }

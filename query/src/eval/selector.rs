@@ -21,27 +21,63 @@ pub trait Storage {
 }
 
 impl Storage for Db {
-    /// Decodes each selected series' chunks column-wise (block decoding, no per-sample
-    /// iterator) and keeps the samples inside `[mint, maxt]`. A chunk that fails to decode is
-    /// an [`Error::Storage`], never a silently shortened series.
+    /// Decodes each selected series' chunks that overlap `[mint, maxt]` column-wise (block
+    /// decoding, no per-sample iterator) into buffers reused across series, and copies the
+    /// samples inside `[mint, maxt]` into one exactly sized `Vec` per series. With many
+    /// samples to decode, contiguous runs of series are decoded on several threads
+    /// ([`super::parallel`]); the order of the result does not change. A chunk that fails to
+    /// decode is an [`Error::Storage`], never a silently shortened series.
     fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<RawSeries>> {
         if maxt < mint {
             return Ok(Vec::new());
         }
         let q = self.querier(mint, maxt);
         let series = q.select(matchers)?;
-        let mut out = Vec::with_capacity(series.len());
-        let (mut ts, mut vs) = (Vec::new(), Vec::new());
-        for s in series {
-            ts.clear();
-            vs.clear();
-            for c in s.chunks() {
-                c.decode_into(&mut ts, &mut vs)?;
+        let work: usize = series
+            .iter()
+            .flat_map(|s| s.chunks())
+            .map(|c| c.num_samples())
+            .sum();
+        super::parallel::map_parts(series, work, |part| decode_series(part, mint, maxt))
+    }
+}
+
+/// The samples in `[mint, maxt]` of each of `series` (series without any are left out).
+fn decode_series(
+    series: Vec<strata_engine::Series>,
+    mint: i64,
+    maxt: i64,
+) -> Result<Vec<RawSeries>> {
+    let mut out = Vec::with_capacity(series.len());
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    for s in series {
+        ts.clear();
+        vs.clear();
+        for c in s.chunks() {
+            if c.num_samples() == 0 || c.max_time() < mint || c.min_time() > maxt {
+                continue;
             }
+            c.decode_into(&mut ts, &mut vs)?;
+        }
+        let samples = if ts.windows(2).all(|w| w[0] < w[1]) {
+            // The usual case, chunks in order: the samples in range are one run.
+            let lo = ts.partition_point(|&t| t < mint);
+            let hi = ts.partition_point(|&t| t <= maxt);
+            let mut samples = Vec::with_capacity(hi.saturating_sub(lo));
+            if lo < hi {
+                samples.extend(
+                    ts[lo..hi]
+                        .iter()
+                        .zip(&vs[lo..hi])
+                        .map(|(&t, &v)| Sample::new(t, v)),
+                );
+            }
+            samples
+        } else {
             let mut samples: Vec<Sample> = ts
                 .iter()
                 .zip(&vs)
-                .filter(|(t, _)| **t >= mint && **t <= maxt)
+                .filter(|(&t, _)| t >= mint && t <= maxt)
                 .map(|(&t, &v)| Sample::new(t, v))
                 .collect();
             if samples.windows(2).any(|w| w[1].t <= w[0].t) {
@@ -50,15 +86,16 @@ impl Storage for Db {
                 samples.sort_by_key(|x| x.t);
                 samples.dedup_by_key(|x| x.t);
             }
-            if !samples.is_empty() {
-                out.push(RawSeries {
-                    labels: s.labels,
-                    samples,
-                });
-            }
+            samples
+        };
+        if !samples.is_empty() {
+            out.push(RawSeries {
+                labels: s.labels,
+                samples,
+            });
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 impl Storage for Arc<Db> {

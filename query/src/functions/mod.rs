@@ -15,7 +15,7 @@ pub mod rate;
 pub mod sort;
 pub mod time;
 
-use std::collections::HashMap;
+use crate::eval::hash::{map_with_capacity, FxHashMap};
 
 use strata_engine::{Labels, MatchOp, Sample, METRIC_NAME};
 
@@ -67,12 +67,49 @@ fn unwrap_parens(mut e: &Expr) -> &Expr {
 /// Drops `__name__` from every series (or marks it, in delayed mode) and merges/validates
 /// collisions.
 fn finish(ev: &Evaluator<'_>, series: Vec<StepSeries>, keep_name: bool) -> Result<Val> {
-    let out = if keep_name {
-        series
-    } else {
-        series.into_iter().map(|s| ev.drop_name(s)).collect()
-    };
-    Ok(Val::Vector(ev.merge_same_labels(out)?))
+    if keep_name {
+        // Labels are unchanged and pairwise distinct: merging would only drop empty series.
+        return Ok(Val::Vector(
+            series.into_iter().filter(|s| !s.is_empty()).collect(),
+        ));
+    }
+    Ok(Val::Vector(ev.drop_names(series)?))
+}
+
+/// Applies `f(prep, samples, window_end, range, window)` to every series' windows, where
+/// `prep = prepare(samples)` is computed once per series and `window` is the index range of
+/// the step's window in the series' `samples`. With many samples, contiguous runs of series
+/// are processed on several threads ([`crate::eval::parallel`]), in the same order.
+fn over_windowed_prepared<P>(
+    ev: &Evaluator<'_>,
+    w: Windowed,
+    keep_name: bool,
+    prepare: impl Fn(&[Sample]) -> P + Sync,
+    f: impl Fn(&P, &[Sample], i64, i64, std::ops::Range<usize>) -> Option<f64> + Sync,
+) -> Result<Val> {
+    let total = w.num_samples();
+    let Windowed {
+        series,
+        ends,
+        range,
+    } = w;
+    ev.check_deadline()?;
+    let work = total + series.len() * ends.len();
+    let out = crate::eval::parallel::map_parts(series, work, |part| {
+        let mut out = Vec::with_capacity(part.len());
+        for s in part {
+            let p = prepare(&s.samples);
+            let vals = crate::eval::for_each_window_range(&ends, range, &s.samples, |i, win| {
+                f(&p, &s.samples, ends[i], range, win)
+            });
+            out.push(StepSeries::new(s.labels, vals));
+        }
+        Ok::<_, Error>(out)
+    })?;
+    ev.check_deadline()?;
+    ev.release(total);
+    ev.account_points(&out)?;
+    finish(ev, out, keep_name)
 }
 
 /// Applies `f(step, window_end, range, window)` to every series' windows.
@@ -94,13 +131,21 @@ fn over_windowed(
     keep_name: bool,
     mut f: impl FnMut(usize, i64, i64, &[Sample]) -> Option<f64>,
 ) -> Result<Val> {
-    let mut out = Vec::with_capacity(w.series.len());
-    for s in &w.series {
+    let total = w.num_samples();
+    let Windowed {
+        series,
+        ends,
+        range,
+    } = w;
+    let mut out = Vec::with_capacity(series.len());
+    for s in series {
         ev.check_deadline()?;
-        let vals = w.for_each_window(&s.samples, |i, win| f(i, w.ends[i], w.range, win));
-        out.push(StepSeries::new(s.labels.clone(), vals));
+        let vals = crate::eval::for_each_window_range(&ends, range, &s.samples, |i, win| {
+            f(i, ends[i], range, &s.samples[win])
+        });
+        out.push(StepSeries::new(s.labels, vals));
     }
-    ev.release(w.num_samples());
+    ev.release(total);
     ev.account_points(&out)?;
     finish(ev, out, keep_name)
 }
@@ -204,9 +249,15 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
             if is_counter {
                 counter_info(ev, &w);
             }
-            over_windowed(ev, w, false, |_, end, range, w| {
-                rate::extrapolated_rate(w, end, range, is_counter, is_rate)
-            })
+            over_windowed_prepared(
+                ev,
+                w,
+                false,
+                |s| rate::SeriesDeltas::new(s, false),
+                |d, s, end, range, win| {
+                    rate::extrapolated_rate_in(s, d, win, end, range, is_counter, is_rate)
+                },
+            )
         }
         "irate" | "idelta" => {
             let is_rate = name == "irate";
@@ -221,12 +272,23 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 rate::predict_linear(w, steps.t(i), ahead[i])
             })
         }
-        "resets" => over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w| {
-            Some(rate::resets(w))
-        }),
-        "changes" => over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w| {
-            Some(rate::changes(w))
-        }),
+        "resets" | "changes" => {
+            let w = ev.windowed(arg(c, 0)?, steps)?;
+            let is_changes = name == "changes";
+            over_windowed_prepared(
+                ev,
+                w,
+                false,
+                |s| rate::SeriesDeltas::new(s, is_changes),
+                |d, _, _, _, win| {
+                    Some(if is_changes {
+                        d.changes(win.start, win.end)
+                    } else {
+                        d.resets(win.start, win.end)
+                    })
+                },
+            )
+        }
         "min_over_time" | "max_over_time" => {
             let w = ev.windowed(arg(c, 0)?, steps)?;
             let mut out = Vec::with_capacity(w.series.len());
@@ -496,7 +558,7 @@ fn classic_histogram(
     n: usize,
     mut f: impl FnMut(usize, Vec<histogram::Bucket>) -> (f64, bool),
 ) -> Result<Val> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = map_with_capacity(0);
     let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
     for (i, s) in v.iter().enumerate() {
         let Some(le) = s.labels.get("le") else {
@@ -539,9 +601,9 @@ fn classic_histogram(
             }
             *slot = Some(r);
         }
-        out.push(ev.drop_name(StepSeries::new(labels, vals)));
+        out.push(StepSeries::new(labels, vals));
     }
-    Ok(Val::Vector(ev.merge_same_labels(out)?))
+    Ok(Val::Vector(ev.drop_names(out)?))
 }
 
 #[cfg(test)]

@@ -8,6 +8,70 @@ use strata_engine::Sample;
 
 use crate::eval::aggregate::kahan_inc;
 
+/// Positions of a series' counter resets and value changes, computed once per series so
+/// that each window's corrections cost O(resets in the window) instead of O(window).
+///
+/// Pair `i` (for `i >= 1`) is the step from sample `i - 1` to sample `i`; a window
+/// `s[lo..hi]` holds the pairs `lo + 1 .. hi`. Reset corrections are added one by one in
+/// pair order, exactly as the straightforward scan of the window adds them, so results stay
+/// bit-identical; counts are integers and so exact in any order.
+#[derive(Debug, Default)]
+pub struct SeriesDeltas {
+    /// Pairs `i` with `s[i].v < s[i - 1].v`, ascending.
+    resets: Vec<usize>,
+    /// `changes[k]`: number of changed pairs `i <= k` (`changes[0] = 0`); empty unless
+    /// requested.
+    changes: Vec<usize>,
+}
+
+/// True if the step from `a` to `b` is a `changes()` change (NaN to NaN is none).
+fn changed(a: f64, b: f64) -> bool {
+    b != a && !(b.is_nan() && a.is_nan())
+}
+
+impl SeriesDeltas {
+    /// Reset positions of `s` (and change counts if `with_changes`).
+    pub fn new(s: &[Sample], with_changes: bool) -> SeriesDeltas {
+        let mut resets = Vec::new();
+        for (i, w) in s.windows(2).enumerate() {
+            if w[1].v < w[0].v {
+                resets.push(i + 1);
+            }
+        }
+        let mut changes = Vec::new();
+        if with_changes {
+            changes.reserve(s.len());
+            let mut n = 0usize;
+            changes.push(0);
+            for w in s.windows(2) {
+                n += usize::from(changed(w[0].v, w[1].v));
+                changes.push(n);
+            }
+        }
+        SeriesDeltas { resets, changes }
+    }
+
+    /// Indices into `resets` of the resets inside window `s[lo..hi]`.
+    fn resets_in(&self, lo: usize, hi: usize) -> std::ops::Range<usize> {
+        let a = self.resets.partition_point(|&i| i <= lo);
+        let b = a + self.resets[a..].partition_point(|&i| i < hi);
+        a..b
+    }
+
+    /// `resets()` of window `s[lo..hi]`.
+    pub fn resets(&self, lo: usize, hi: usize) -> f64 {
+        self.resets_in(lo, hi).len() as f64
+    }
+
+    /// `changes()` of window `s[lo..hi]` (needs `with_changes`).
+    pub fn changes(&self, lo: usize, hi: usize) -> f64 {
+        if hi <= lo + 1 {
+            return 0.0;
+        }
+        (self.changes[hi - 1] - self.changes[lo]) as f64
+    }
+}
+
 /// `rate` / `increase` / `delta` with Prometheus 3.x extrapolation. The window is
 /// `(range_end - range, range_end]` (ms).
 pub fn extrapolated_rate(
@@ -20,7 +84,6 @@ pub fn extrapolated_rate(
     if s.len() < 2 {
         return None;
     }
-    let range_start = range_end.saturating_sub(range);
     let first = s[0];
     let last = s[s.len() - 1];
     let mut result = last.v - first.v;
@@ -33,6 +96,47 @@ pub fn extrapolated_rate(
             prev = x.v;
         }
     }
+    extrapolate(s, result, range_end, range, is_counter, is_rate)
+}
+
+/// [`extrapolated_rate`] of the window `s[win]` (`win = lo..hi`) of a whole series `s`, with the counter
+/// reset corrections taken from `d` (built from the same `s`). Bit-identical to
+/// `extrapolated_rate(&s[lo..hi], ..)`.
+pub fn extrapolated_rate_in(
+    s: &[Sample],
+    d: &SeriesDeltas,
+    win: std::ops::Range<usize>,
+    range_end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let (lo, hi) = (win.start, win.end);
+    if hi < lo + 2 {
+        return None;
+    }
+    let w = &s[lo..hi];
+    let mut result = w[w.len() - 1].v - w[0].v;
+    if is_counter {
+        for &i in &d.resets[d.resets_in(lo, hi)] {
+            result += s[i - 1].v;
+        }
+    }
+    extrapolate(w, result, range_end, range, is_counter, is_rate)
+}
+
+/// The extrapolation step of [`extrapolated_rate`] given the raw (reset-corrected) result.
+fn extrapolate(
+    s: &[Sample],
+    result: f64,
+    range_end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let range_start = range_end.saturating_sub(range);
+    let first = s[0];
+    let last = s[s.len() - 1];
     let mut dur_start = (first.t - range_start) as f64 / 1000.0;
     let mut dur_end = (range_end - last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
@@ -137,9 +241,7 @@ pub fn resets(s: &[Sample]) -> f64 {
 
 /// `changes`: number of value changes (NaN to NaN is no change).
 pub fn changes(s: &[Sample]) -> f64 {
-    s.windows(2)
-        .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
-        .count() as f64
+    s.windows(2).filter(|w| changed(w[0].v, w[1].v)).count() as f64
 }
 
 #[cfg(test)]
@@ -198,6 +300,116 @@ mod tests {
         assert!((predict_linear(&s, 30_000, 10.0).unwrap() - 4.0).abs() < 1e-9);
         let c = series(10, &[f64::INFINITY, f64::INFINITY]);
         assert!(deriv(&c).unwrap().is_nan());
+    }
+
+    /// Deterministic xorshift generator, so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A random counter-like series with resets, NaNs, repeated values and irregular gaps.
+    fn random_series(rng: &mut Rng, len: usize) -> Vec<Sample> {
+        let mut t = rng.below(100_000) as i64;
+        let mut v = 0.0f64;
+        let mut out = Vec::with_capacity(len);
+        for _ in 0..len {
+            t += match rng.below(10) {
+                0 => 1 + rng.below(600_000) as i64, // a gap
+                _ => 15_000 + rng.below(2_000) as i64 - 1_000,
+            };
+            v = match rng.below(20) {
+                0 => 0.0,                           // reset to zero
+                1 => v * 0.3,                       // partial reset
+                2 => f64::NAN,                      // NaN
+                3 if v.is_nan() => f64::NAN,        // NaN run
+                4 => v,                             // unchanged
+                5 => -(rng.below(50) as f64) * 0.7, // negative
+                _ if v.is_nan() => rng.below(1000) as f64 / 3.0,
+                _ => v + rng.below(1000) as f64 / 7.0,
+            };
+            out.push(Sample::new(t, v));
+        }
+        out
+    }
+
+    fn bits(v: &[Option<f64>]) -> Vec<Option<u64>> {
+        v.iter().map(|x| x.map(f64::to_bits)).collect()
+    }
+
+    #[test]
+    fn incremental_window_functions_match_direct_scan() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..300 {
+            let len = rng.below(400) as usize;
+            let s = random_series(&mut rng, len);
+            let d = SeriesDeltas::new(&s, true);
+            let range = 1 + rng.below(3_600_000) as i64;
+            let step = 1 + rng.below(120_000) as i64;
+            let t0 = s.first().map_or(0, |x| x.t) - rng.below(600_000) as i64;
+            let ends: Vec<i64> = (0..1 + rng.below(80) as i64)
+                .map(|i| t0 + i * step)
+                .collect();
+            for (is_counter, is_rate) in [(true, true), (true, false), (false, false)] {
+                let direct = crate::eval::for_each_window_range(&ends, range, &s, |i, w| {
+                    extrapolated_rate(&s[w], ends[i], range, is_counter, is_rate)
+                });
+                let incr = crate::eval::for_each_window_range(&ends, range, &s, |i, w| {
+                    extrapolated_rate_in(&s, &d, w, ends[i], range, is_counter, is_rate)
+                });
+                assert_eq!(bits(&direct), bits(&incr), "round {round}");
+            }
+            let direct =
+                crate::eval::for_each_window_range(&ends, range, &s, |_, w| Some(resets(&s[w])));
+            let incr = crate::eval::for_each_window_range(&ends, range, &s, |_, w| {
+                Some(d.resets(w.start, w.end))
+            });
+            assert_eq!(direct, incr, "resets, round {round}");
+            let direct =
+                crate::eval::for_each_window_range(&ends, range, &s, |_, w| Some(changes(&s[w])));
+            let incr = crate::eval::for_each_window_range(&ends, range, &s, |_, w| {
+                Some(d.changes(w.start, w.end))
+            });
+            assert_eq!(direct, incr, "changes, round {round}");
+        }
+    }
+
+    #[test]
+    fn incremental_window_every_sub_range() {
+        // Every window [lo, hi) of a short series with resets and NaNs.
+        let vals = [
+            3.0,
+            1.0,
+            f64::NAN,
+            f64::NAN,
+            2.0,
+            2.0,
+            0.5,
+            7.0,
+            1.0,
+            f64::NAN,
+            4.0,
+        ];
+        let s = series(15, &vals);
+        let d = SeriesDeltas::new(&s, true);
+        for lo in 0..s.len() {
+            for hi in lo + 1..=s.len() {
+                let end = s[hi - 1].t + 5_000;
+                let a = extrapolated_rate(&s[lo..hi], end, 200_000, true, true);
+                let b = extrapolated_rate_in(&s, &d, lo..hi, end, 200_000, true, true);
+                assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{lo}..{hi}");
+                assert_eq!(resets(&s[lo..hi]), d.resets(lo, hi), "{lo}..{hi}");
+                assert_eq!(changes(&s[lo..hi]), d.changes(lo, hi), "{lo}..{hi}");
+            }
+        }
     }
 
     #[test]
