@@ -82,6 +82,10 @@ pub(crate) fn encode_best(
         }
         _ => return None,
     }
+    // The plan's size is an estimate; never hand back more bytes than the XOR stream holds.
+    if xor_len.is_some_and(|l| out.len() >= l) {
+        return None;
+    }
     Some((enc, out))
 }
 
