@@ -15,19 +15,26 @@
 //! 5. only if the WAL write succeeded, apply the accepted samples to the head;
 //! 6. release the series locks, then wait for durability per the fsync policy.
 //!
+//! Step 1 may already be done: [`Db::resolve`] turns borrowed label pairs into a
+//! [`SeriesHandle`] (creating the series if new, exactly like step 1 would), and entries added
+//! with [`Batch::push_series`] carry that handle, so `append` skips their lookup. A series
+//! created by `resolve` is not logged yet either way: its WAL series record is written by the
+//! first append that carries samples for it (the `logged` flag), before those samples.
+//!
 //! Because a series stays locked from decision to WAL write, the WAL holds the samples of each
 //! series in the order they were applied, so replay re-creates exactly the acknowledged head.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::chunk::{Chunk, ChunkIter};
 use crate::error::{Error, Result};
-use crate::head::{chunks_in_range, overlaps, verdict, Head, MemSeries, Verdict};
-use crate::labels::Labels;
+use crate::head::{chunks_in_range, overlaps, verdict, Head, MemSeries, SeriesHandle, Verdict};
+use crate::labels::{hash_pairs, Labels};
 use crate::matcher::Matcher;
 use crate::wal::{Record, ReplayReport, SampleRecord, SeriesRecord, Wal, WalOptions};
 use crate::Sample;
@@ -39,10 +46,21 @@ pub struct Options {
     pub wal: WalOptions,
 }
 
-/// Samples to append, grouped by series. Build with [`Batch::push`].
+/// Which series a batch entry is for.
+#[derive(Clone, Debug)]
+enum Target {
+    Labels(Labels),
+    Series(SeriesHandle),
+}
+
+/// Samples to append, grouped by series. Build with [`Batch::push`] or, for series already
+/// resolved with [`Db::resolve`], [`Batch::push_series`]. Samples of every entry share one
+/// buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
-    series: Vec<(Labels, Vec<Sample>)>,
+    /// (series, start, end) into `samples`.
+    series: Vec<(Target, usize, usize)>,
+    samples: Vec<Sample>,
 }
 
 impl Batch {
@@ -50,9 +68,27 @@ impl Batch {
     pub fn new() -> Batch {
         Batch::default()
     }
+    /// An empty batch with room for `series` entries and `samples` samples.
+    pub fn with_capacity(series: usize, samples: usize) -> Batch {
+        Batch {
+            series: Vec::with_capacity(series),
+            samples: Vec::with_capacity(samples),
+        }
+    }
     /// Adds samples (in time order) for the series `labels`.
     pub fn push(&mut self, labels: Labels, samples: Vec<Sample>) {
-        self.series.push((labels, samples));
+        self.push_target(Target::Labels(labels), &samples);
+    }
+    /// Adds samples (in time order) for a series resolved with [`Db::resolve`]. Appending the
+    /// batch to the database that resolved the handle skips the series lookup; another
+    /// database looks the series up by its labels, as for [`Batch::push`].
+    pub fn push_series(&mut self, series: SeriesHandle, samples: &[Sample]) {
+        self.push_target(Target::Series(series), samples);
+    }
+    fn push_target(&mut self, target: Target, samples: &[Sample]) {
+        let start = self.samples.len();
+        self.samples.extend_from_slice(samples);
+        self.series.push((target, start, self.samples.len()));
     }
     /// Number of series entries.
     pub fn len(&self) -> usize {
@@ -64,13 +100,17 @@ impl Batch {
     }
     /// Total samples.
     pub fn num_samples(&self) -> usize {
-        self.series.iter().map(|(_, s)| s.len()).sum()
+        self.samples.len()
     }
     /// Removes every entry, keeping the allocation.
     pub fn clear(&mut self) {
         self.series.clear();
+        self.samples.clear();
     }
 }
+
+/// Source of the `Db::id` values.
+static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Why a sample was not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,6 +192,8 @@ struct Inner {
 /// A Strata database. `Send + Sync`: share it as `Arc<Db>`.
 pub struct Db {
     inner: Arc<Inner>,
+    /// Unique per opened `Db` in this process: tells whose [`SeriesHandle`] is whose.
+    id: u64,
     dir: PathBuf,
     lock: Mutex<Option<File>>,
     replay: ReplayReport,
@@ -207,6 +249,7 @@ impl Db {
         }
         Ok(Db {
             inner: Arc::new(Inner { head, wal }),
+            id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
             dir,
             lock: Mutex::new(Some(lock)),
             replay,
@@ -223,29 +266,79 @@ impl Db {
         &self.replay
     }
 
+    /// Resolves a series from borrowed `(name, value)` pairs, creating it (in the head and
+    /// index, not yet in the WAL) if it does not exist. Pairs with an empty value are
+    /// skipped, as in [`Labels::from_pairs`].
+    ///
+    /// Fast path: pairs sorted by name with unique names (what a validated remote-write
+    /// series is) are hashed and compared in place, so an existing series costs no
+    /// allocation. Other pairs are accepted too, and go through [`Labels::from_pairs`].
+    ///
+    /// Errors: [`Error::InvalidLabels`] for an empty or duplicate name, or a set with no
+    /// non-empty value.
+    pub fn resolve(&self, pairs: &[(&str, &str)]) -> Result<SeriesHandle> {
+        let h = hash_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()).copied());
+        self.resolve_hashed(h, pairs)
+    }
+
+    /// [`Db::resolve`] with the hash of the non-empty pairs computed (tests force collisions).
+    fn resolve_hashed(&self, h: u64, pairs: &[(&str, &str)]) -> Result<SeriesHandle> {
+        let head = &self.inner.head;
+        let handle = |series, created| SeriesHandle {
+            series,
+            db: self.id,
+            created,
+        };
+        if let Some(s) = head.get_by_pairs(h, pairs) {
+            return Ok(handle(s, false));
+        }
+        let labels = Labels::from_pairs(pairs)?;
+        if labels.is_empty() {
+            return Err(Error::InvalidLabels(format!(
+                "empty label set ({labels}) cannot identify a series"
+            )));
+        }
+        // Unsorted pairs hashed differently from the canonical set.
+        let h = if labels.eq_pairs(pairs) {
+            h
+        } else {
+            labels.stable_hash()
+        };
+        let (s, created) = head.get_or_create_hashed(h, &labels);
+        Ok(handle(s, created))
+    }
+
     /// Appends a batch; returns once the accepted samples are in the WAL (and durable as the
     /// fsync policy requires). Rejected samples are counted in the report, not errors; an `Err`
     /// means nothing of this batch was stored.
     pub fn append(&self, batch: &Batch) -> Result<AppendReport> {
         let head = &self.inner.head;
         let mut report = AppendReport::default();
-        if let Some((l, _)) = batch.series.iter().find(|(l, _)| l.is_empty()) {
+        let empty = batch.series.iter().find_map(|(t, _, _)| match t {
+            Target::Labels(l) if l.is_empty() => Some(l),
+            _ => None,
+        });
+        if let Some(l) = empty {
             return Err(Error::InvalidLabels(format!(
                 "empty label set ({l}) cannot identify a series"
             )));
         }
-        // 1. Resolve series.
-        let mut entries: Vec<(Arc<MemSeries>, &[Sample])> = Vec::with_capacity(batch.len());
-        for (labels, samples) in &batch.series {
+        // 1. Resolve series (entries pushed with a handle of this Db are resolved already).
+        let mut entries: Vec<(Arc<MemSeries>, &[Sample], bool)> = Vec::with_capacity(batch.len());
+        for (target, start, end) in &batch.series {
+            let samples = &batch.samples[*start..*end];
             if samples.is_empty() {
                 continue;
             }
-            let (s, created) = head.get_or_create(labels);
-            report.new_series += created as u64;
-            entries.push((s, samples));
+            let (s, created) = match target {
+                Target::Labels(labels) => head.get_or_create(labels),
+                Target::Series(h) if h.db == self.id => (h.series.clone(), h.created),
+                Target::Series(h) => head.get_or_create(&h.series.labels),
+            };
+            entries.push((s, samples, created));
         }
         // 2. Lock in reference order; one guard per distinct series.
-        entries.sort_by_key(|(s, _)| s.sref);
+        entries.sort_by_key(|(s, _, _)| s.sref);
         let mut guards = Vec::with_capacity(entries.len());
         let mut new_series = Vec::new();
         let mut accepted: Vec<SampleRecord> = Vec::with_capacity(batch.num_samples());
@@ -264,7 +357,9 @@ impl Db {
             // 3. Decide every sample of every entry for this series, in batch order.
             let mut last = st.last;
             let start = accepted.len();
+            let mut created = false;
             while i < entries.len() && Arc::ptr_eq(&entries[i].0, series) {
+                created |= entries[i].2;
                 for &s in entries[i].1 {
                     match verdict(last, s) {
                         Verdict::Append => {
@@ -283,6 +378,7 @@ impl Db {
                 }
                 i += 1;
             }
+            report.new_series += created as u64;
             spans.push((guards.len(), start, accepted.len()));
             guards.push(st);
         }
@@ -606,5 +702,61 @@ impl Iterator for SeriesIter<'_> {
                 None => self.end_chunk(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::Matcher;
+
+    fn values(db: &Db, job: &str) -> Vec<f64> {
+        let q = db.querier(i64::MIN, i64::MAX);
+        let got = q.select(&[Matcher::equal("job", job)]).unwrap();
+        assert_eq!(got.len(), 1, "one series for job {job}");
+        got[0].samples().iter().map(|s| s.v).collect()
+    }
+
+    #[test]
+    fn resolve_with_colliding_hashes_finds_the_right_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let a: &[(&str, &str)] = &[("__name__", "up"), ("job", "a")];
+        let b: &[(&str, &str)] = &[("__name__", "up"), ("job", "b")];
+        // Both sets filed under one forced hash, as a real collision would be.
+        let ha = db.resolve_hashed(7, a).unwrap();
+        let hb = db.resolve_hashed(7, b).unwrap();
+        assert!(ha.created() && hb.created());
+        assert_ne!(ha.series_ref(), hb.series_ref());
+        let (ha2, hb2) = (
+            db.resolve_hashed(7, a).unwrap(),
+            db.resolve_hashed(7, b).unwrap(),
+        );
+        assert!(!ha2.created() && !hb2.created());
+        assert_eq!(ha2.series_ref(), ha.series_ref());
+        assert_eq!(hb2.series_ref(), hb.series_ref());
+        assert_eq!(hb2.labels(), &Labels::from_pairs(b).unwrap());
+
+        let mut batch = Batch::new();
+        batch.push_series(hb2, &[Sample::new(1, 2.0)]);
+        batch.push_series(ha2, &[Sample::new(1, 1.0)]);
+        batch.push_series(hb, &[Sample::new(2, 20.0)]);
+        let r = db.append(&batch).unwrap();
+        // `new_series` counts series whose creating handle is in the batch: `hb`, not `ha2`.
+        assert_eq!((r.appended, r.new_series), (3, 1));
+        assert_eq!(values(&db, "a"), vec![1.0]);
+        assert_eq!(values(&db, "b"), vec![2.0, 20.0]);
+        drop(db);
+
+        // Replay files them under their real hashes; the borrowed path still finds them.
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let ha = db.resolve(a).unwrap();
+        assert!(!ha.created());
+        let mut batch = Batch::new();
+        batch.push_series(ha, &[Sample::new(3, 3.0)]);
+        assert_eq!(db.append(&batch).unwrap().new_series, 0);
+        assert_eq!(values(&db, "a"), vec![1.0, 3.0]);
+        assert_eq!(values(&db, "b"), vec![2.0, 20.0]);
+        assert_eq!(db.stats().series, 2);
     }
 }

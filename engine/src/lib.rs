@@ -17,6 +17,7 @@ pub mod wal;
 
 pub use db::{AppendReport, Batch, Db, Options, Querier, RejectReason, Series, SeriesIter, Stats};
 pub use error::{Error, Result};
+pub use head::SeriesHandle;
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
 

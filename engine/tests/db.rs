@@ -426,3 +426,111 @@ fn kill_9_loses_no_acknowledged_batch() {
     }
     assert!(acked.unwrap_or(0) > 0, "the child made progress");
 }
+
+#[test]
+fn resolve_matches_labels_based_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    // An existing series, created through `Batch::push`.
+    let mut batch = Batch::new();
+    batch.push(series("m", 0), vec![Sample::new(1, 1.0)]);
+    assert_eq!(db.append(&batch).unwrap().new_series, 1);
+
+    // The borrowed path finds it (empty values are skipped, as `Labels` drops them).
+    let existing = db
+        .resolve(&[("__name__", "m"), ("a", ""), ("i", "0"), ("job", "api")])
+        .unwrap();
+    assert!(!existing.created());
+    assert_eq!(existing.labels(), &series("m", 0));
+    // Unsorted pairs take the slow path and still find the same series.
+    let unsorted = db
+        .resolve(&[("job", "api"), ("i", "0"), ("__name__", "m")])
+        .unwrap();
+    assert!(!unsorted.created());
+    assert_eq!(unsorted.series_ref(), existing.series_ref());
+
+    // A new series, created through the borrowed path...
+    let new = db
+        .resolve(&[("__name__", "m"), ("i", "1"), ("job", "api")])
+        .unwrap();
+    assert!(new.created());
+    assert_eq!(new.labels(), &series("m", 1));
+    let again = db
+        .resolve(&[("__name__", "m"), ("i", "1"), ("job", "api")])
+        .unwrap();
+    assert!(!again.created());
+    assert_eq!(again.series_ref(), new.series_ref());
+
+    // ...is the one a `Labels`-based append uses, counted as new once.
+    let mut batch = Batch::new();
+    batch.push_series(existing, &[Sample::new(2, 2.0)]);
+    batch.push_series(new.clone(), &[Sample::new(1, 10.0)]);
+    batch.push(series("m", 1), vec![Sample::new(2, 11.0)]);
+    batch.push_series(new, &[]);
+    let r = db.append(&batch).unwrap();
+    assert_eq!((r.appended, r.new_series), (3, 1));
+    let got = select_all(&db, "m");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, series("m", 0));
+    assert_eq!(got[0].1, vec![Sample::new(1, 1.0), Sample::new(2, 2.0)]);
+    assert_eq!(got[1].0, series("m", 1));
+    assert_eq!(got[1].1, vec![Sample::new(1, 10.0), Sample::new(2, 11.0)]);
+    assert_eq!(db.stats().series, 2);
+
+    // Invalid sets are errors, not series.
+    assert!(matches!(db.resolve(&[]), Err(Error::InvalidLabels(_))));
+    assert!(matches!(
+        db.resolve(&[("a", "")]),
+        Err(Error::InvalidLabels(_))
+    ));
+    assert!(matches!(
+        db.resolve(&[("a", "1"), ("a", "2")]),
+        Err(Error::InvalidLabels(_))
+    ));
+    assert!(matches!(
+        db.resolve(&[("", "1")]),
+        Err(Error::InvalidLabels(_))
+    ));
+    assert_eq!(db.stats().series, 2);
+}
+
+#[test]
+fn series_created_through_resolve_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mut batch = Batch::new();
+        for i in 0..50 {
+            let i = i.to_string();
+            let h = db
+                .resolve(&[("__name__", "r"), ("i", &i), ("job", "api")])
+                .unwrap();
+            assert!(h.created());
+            batch.push_series(h, &[Sample::new(10, 1.0), Sample::new(20, 2.0)]);
+        }
+        let r = db.append(&batch).unwrap();
+        assert_eq!((r.appended, r.new_series), (100, 50));
+        // A resolved series with no samples appended is not logged and is not replayed.
+        db.resolve(&[("__name__", "unlogged")]).unwrap();
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(db.replay_report().damage.is_none());
+    let got = select_all(&db, "r");
+    assert_eq!(got.len(), 50);
+    for (l, s) in &got {
+        assert_eq!(s, &vec![Sample::new(10, 1.0), Sample::new(20, 2.0)], "{l}");
+    }
+    assert!(select_all(&db, "unlogged").is_empty());
+    assert_eq!(db.stats().series, 50);
+    // After replay the borrowed path resolves the replayed series without creating any.
+    let h = db
+        .resolve(&[("__name__", "r"), ("i", "7"), ("job", "api")])
+        .unwrap();
+    assert!(!h.created());
+    let mut batch = Batch::new();
+    batch.push_series(h, &[Sample::new(30, 3.0)]);
+    let r = db.append(&batch).unwrap();
+    assert_eq!((r.appended, r.new_series), (1, 0));
+    assert_eq!(db.stats().series, 50);
+}

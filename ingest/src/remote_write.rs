@@ -1,9 +1,13 @@
 //! Remote-write request decoding: snappy block, then `prometheus.WriteRequest` (v1) or
 //! `io.prometheus.write.v2.Request` (v2), straight into a [`Batch`].
 //!
-//! Decoding borrows every label string from the decompressed buffer; a series costs one
-//! [`Labels`] (strings interned per request) and one sample vector. The whole body is decoded
-//! before anything is appended, so a protobuf error anywhere stores nothing; series-level
+//! Decoding borrows every label string from the decompressed buffer. [`decode`] builds one
+//! [`Labels`] (strings interned per request) and one sample vector per series. [`write`]
+//! builds neither: it keeps each valid series as `&str` pairs borrowed from the buffer plus a
+//! span of one shared sample buffer, then resolves the series with [`Db::resolve`], which
+//! finds an existing series without allocating; only new series get an owned, interned label
+//! set. Both apply the same validation. The whole body is decoded before anything is
+//! appended (or resolved), so a protobuf error anywhere stores nothing; series-level
 //! problems (bad labels, native histograms, future timestamps) are collected and the valid
 //! series are still stored. Metric metadata is collected for the server (best effort).
 //!
@@ -27,7 +31,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strata_engine::{Batch, Db, Labels, Sample};
+use strata_engine::{Batch, Db, Label, Labels, Sample};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -35,7 +39,7 @@ use crate::metadata::{family_name, MetadataSet, MetricMetadata, MetricType};
 use crate::negotiate::Protocol;
 use crate::proto::{DResult, Kind, Reader, I64, LEN, VARINT};
 use crate::summary::{Problems, WriteSummary};
-use crate::validate::{describe, LabelBuilder, RawLabel, Reject, Source};
+use crate::validate::{describe, validate_pairs, LabelBuilder, RawLabel, Reject, Source};
 
 /// The first bytes of a framed ("streaming") snappy body: a stream identifier chunk.
 const FRAMED_SNAPPY_MAGIC: [u8; 10] = [0xff, 0x06, 0x00, 0x00, b's', b'N', b'a', b'P', b'p', b'Y'];
@@ -72,19 +76,22 @@ impl DecodedWrite {
 /// [`Error::Protobuf`]. Invalid series and samples are reported in the summary instead.
 pub fn decode(proto: Protocol, body: &[u8], limits: &Limits, now_ms: i64) -> Result<DecodedWrite> {
     let buf = decompress(body, limits)?;
-    let mut sink = Sink::new(limits, now_ms);
-    let res = match proto {
-        Protocol::V1 => decode_v1(&buf, &mut sink),
-        Protocol::V2 => decode_v2(&buf, &mut sink),
-    };
-    res.map_err(|e| Error::Protobuf(format!("{}: {e}", proto.message_name())))?;
-    let mut summary = sink.summary;
-    summary.problems = sink.problems.finish();
-    summary.metadata = sink.metadata.into_vec();
+    let mut sink = Sink::new(limits, now_ms, false);
+    run(proto, &buf, &mut sink)?;
+    let series = std::mem::take(&mut sink.series);
     Ok(DecodedWrite {
-        series: sink.series,
-        summary,
+        series,
+        summary: sink.finish(),
     })
+}
+
+/// Decodes and validates `buf` into `sink`.
+fn run<'a>(proto: Protocol, buf: &'a [u8], sink: &mut Sink<'a>) -> Result<()> {
+    let res = match proto {
+        Protocol::V1 => decode_v1(buf, sink),
+        Protocol::V2 => decode_v2(buf, sink),
+    };
+    res.map_err(|e| Error::Protobuf(format!("{}: {e}", proto.message_name())))
 }
 
 /// Decompresses, decodes, validates and appends a remote-write body to `db`.
@@ -93,7 +100,16 @@ pub fn decode(proto: Protocol, body: &[u8], limits: &Limits, now_ms: i64) -> Res
 /// or a storage failure. Partial problems are in the returned [`WriteSummary`]; check
 /// [`WriteSummary::is_clean`].
 pub fn write(db: &Db, proto: Protocol, body: &[u8], limits: &Limits) -> Result<WriteSummary> {
-    let (batch, mut summary) = decode(proto, body, limits, now_ms())?.into_batch();
+    let buf = decompress(body, limits)?;
+    let mut sink = Sink::new(limits, now_ms(), true);
+    run(proto, &buf, &mut sink)?;
+    // Decoded as a whole: only now may series be created.
+    let mut batch = Batch::with_capacity(sink.spans.len(), sink.samples.len());
+    for &(p0, p1, s0, s1) in &sink.spans {
+        let series = db.resolve(&sink.pairs[p0..p1])?;
+        batch.push_series(series, &sink.samples[s0..s1]);
+    }
+    let mut summary = sink.finish();
     if !batch.is_empty() {
         let report = db.append(&batch)?;
         let mut p = Problems::default();
@@ -181,32 +197,52 @@ impl<'a> Scratch<'a> {
         self.exemplars = 0;
         self.bad_exemplar = None;
         self.meta = None;
-        // `samples` is moved out by `Sink::finish_series`.
+        // `samples` is moved out (or copied and cleared) by `Sink::finish_series`.
     }
 }
 
-/// Validates decoded series and collects them into a batch.
+/// Validates decoded series and collects them: as owned label sets in `series` ([`decode`]),
+/// or, when `borrowed` ([`write`]), as borrowed pairs and sample spans.
 struct Sink<'a> {
     limits: &'a Limits,
     max_t: i64,
     builder: LabelBuilder<'a>,
     series: Vec<(Labels, Vec<Sample>)>,
+    borrowed: bool,
+    /// Labels of the valid series, in name order, without empty values (when `borrowed`).
+    pairs: Vec<(&'a str, &'a str)>,
+    /// Samples of the valid series (when `borrowed`).
+    samples: Vec<Sample>,
+    /// Per valid series: its range in `pairs`, then its range in `samples`.
+    spans: Vec<(usize, usize, usize, usize)>,
     summary: WriteSummary,
     problems: Problems,
     metadata: MetadataSet,
 }
 
 impl<'a> Sink<'a> {
-    fn new(limits: &'a Limits, now_ms: i64) -> Self {
+    fn new(limits: &'a Limits, now_ms: i64, borrowed: bool) -> Self {
         Sink {
             limits,
             max_t: now_ms.saturating_add(limits.max_future_ms),
             builder: LabelBuilder::new(),
             series: Vec::new(),
+            borrowed,
+            pairs: Vec::new(),
+            samples: Vec::new(),
+            spans: Vec::new(),
             summary: WriteSummary::default(),
             problems: Problems::default(),
             metadata: MetadataSet::default(),
         }
+    }
+
+    /// The summary of the decoding (`append` still empty).
+    fn finish(&mut self) -> WriteSummary {
+        let mut summary = std::mem::take(&mut self.summary);
+        summary.problems = std::mem::take(&mut self.problems).finish();
+        summary.metadata = std::mem::take(&mut self.metadata).into_vec();
+        summary
     }
 
     fn reject_series(&mut self, s: &mut Scratch<'a>, why: &Reject) {
@@ -228,6 +264,31 @@ impl<'a> Sink<'a> {
             self.reject_series(s, &why);
             return;
         }
+        if self.borrowed {
+            let start = self.pairs.len();
+            let valid = validate_pairs(&mut s.labels, s.label_count, self.limits, &mut self.pairs);
+            if let Err(why) = valid {
+                self.reject_series(s, &why);
+                return;
+            }
+            let pairs = &self.pairs[start..];
+            let show = || {
+                Labels::from_sorted_unchecked(
+                    pairs.iter().map(|&(n, v)| Label::new(n, v)).collect(),
+                )
+            };
+            series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
+            if s.samples.is_empty() {
+                self.pairs.truncate(start);
+            } else {
+                let s0 = self.samples.len();
+                self.samples.extend_from_slice(&s.samples);
+                self.spans
+                    .push((start, self.pairs.len(), s0, self.samples.len()));
+                s.samples.clear();
+            }
+            return;
+        }
         let prev = self.series.last().map(|(l, _)| l);
         let built = self
             .builder
@@ -239,37 +300,57 @@ impl<'a> Sink<'a> {
                 return;
             }
         };
-        if s.histograms > 0 {
-            self.summary.histograms_rejected += s.histograms;
-            let n = s.histograms;
-            self.problems.push(|| {
-                format!(
-                    "series {labels}: native histograms are not supported ({n} histogram \
-                     samples rejected)"
-                )
-            });
-        }
-        if let Some(why) = s.bad_exemplar.take() {
-            self.problems.push(|| format!("series {labels}: {why}"));
-        }
-        self.summary.exemplars_written += s.exemplars;
-        let max_t = self.max_t;
-        if s.samples.iter().any(|x| x.t > max_t) {
-            let first = s.samples.iter().find(|x| x.t > max_t).map_or(0, |x| x.t);
-            let before = s.samples.len();
-            s.samples.retain(|x| x.t <= max_t);
-            let n = (before - s.samples.len()) as u64;
-            self.summary.samples_rejected += n;
-            self.problems.push(|| {
-                format!(
-                    "series {labels}: {n} samples too far in the future (first at timestamp \
-                     {first}, limit {max_t})"
-                )
-            });
-        }
+        series_problems(
+            &mut self.summary,
+            &mut self.problems,
+            s,
+            self.max_t,
+            &|| labels.clone(),
+        );
         if !s.samples.is_empty() {
             self.series.push((labels, std::mem::take(&mut s.samples)));
         }
+    }
+}
+
+/// The problems of a series with valid labels (shown by `labels`, called only for a message):
+/// native histograms, a bad exemplar, samples too far in the future (removed from
+/// `s.samples`).
+fn series_problems(
+    summary: &mut WriteSummary,
+    problems: &mut Problems,
+    s: &mut Scratch<'_>,
+    max_t: i64,
+    labels: &dyn Fn() -> Labels,
+) {
+    if s.histograms > 0 {
+        summary.histograms_rejected += s.histograms;
+        let n = s.histograms;
+        problems.push(|| {
+            format!(
+                "series {}: native histograms are not supported ({n} histogram \
+                 samples rejected)",
+                labels()
+            )
+        });
+    }
+    if let Some(why) = s.bad_exemplar.take() {
+        problems.push(|| format!("series {}: {why}", labels()));
+    }
+    summary.exemplars_written += s.exemplars;
+    if s.samples.iter().any(|x| x.t > max_t) {
+        let first = s.samples.iter().find(|x| x.t > max_t).map_or(0, |x| x.t);
+        let before = s.samples.len();
+        s.samples.retain(|x| x.t <= max_t);
+        let n = (before - s.samples.len()) as u64;
+        summary.samples_rejected += n;
+        problems.push(|| {
+            format!(
+                "series {}: {n} samples too far in the future (first at timestamp \
+                 {first}, limit {max_t})",
+                labels()
+            )
+        });
     }
 }
 
@@ -484,7 +565,9 @@ fn decode_v2<'a>(buf: &'a [u8], sink: &mut Sink<'a>) -> DResult<()> {
         return Ok(());
     }
     // Pass 2: the series.
-    sink.builder.set_symbol_count(symbols.len());
+    if !sink.borrowed {
+        sink.builder.set_symbol_count(symbols.len());
+    }
     let mut r = Reader::new(buf);
     let mut s = Scratch::new();
     let max_refs = sink.limits.max_labels_per_series.saturating_mul(2);

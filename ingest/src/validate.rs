@@ -9,6 +9,8 @@
 //!
 //! Strings are interned per request in [`LabelBuilder`], keyed by their raw bytes, so that the
 //! `job`, `instance` and `__name__` strings repeated across a request share one `Arc<str>`.
+//! [`validate_pairs`] applies the same rules without building anything: it yields the labels
+//! as `&str` pairs borrowed from the request, for `Db::resolve` on the remote-write path.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -238,48 +240,7 @@ impl<'a> LabelBuilder<'a> {
         source: Source,
         previous: Option<&Labels>,
     ) -> Result<Labels, Reject> {
-        if count > limits.max_labels_per_series {
-            return Err(Reject::TooManyLabels {
-                count,
-                limit: limits.max_labels_per_series,
-            });
-        }
-        let mut sorted = true;
-        let mut prev: &[u8] = b"";
-        for (i, l) in raw.iter().enumerate() {
-            if l.name.is_empty() {
-                return Err(Reject::EmptyName);
-            }
-            if l.name.len() > limits.max_label_name_bytes {
-                return Err(Reject::NameTooLong {
-                    len: l.name.len(),
-                    limit: limits.max_label_name_bytes,
-                });
-            }
-            if l.value.len() > limits.max_label_value_bytes {
-                return Err(Reject::ValueTooLong {
-                    name: String::from_utf8_lossy(l.name).into_owned(),
-                    len: l.value.len(),
-                    limit: limits.max_label_value_bytes,
-                });
-            }
-            if i > 0 && !strictly_after(l.name, prev) {
-                sorted = false;
-            }
-            prev = l.name;
-        }
-        if !sorted {
-            raw.sort_unstable_by(|a, b| a.name.cmp(b.name));
-            if let Some(w) = raw.windows(2).find(|w| w[0].name == w[1].name) {
-                return Err(Reject::Duplicate(
-                    String::from_utf8_lossy(w[0].name).into_owned(),
-                ));
-            }
-        }
-        match raw.binary_search_by(|l| l.name.cmp(METRIC_NAME.as_bytes())) {
-            Ok(i) if !raw[i].value.is_empty() => {}
-            _ => return Err(Reject::MissingName),
-        }
+        check(raw, count, limits)?;
         self.out.clear();
         self.out.reserve(raw.len());
         for l in raw.iter() {
@@ -322,6 +283,88 @@ impl<'a> LabelBuilder<'a> {
         }
         Ok(Labels::from_sorted_unchecked(self.out.split_off(0)))
     }
+}
+
+/// The checks of a label set that need no string building: label count, empty and oversized
+/// names and values, order (sorting `raw` in place if needed), duplicate names, and a
+/// non-empty `__name__`. UTF-8 is checked by the callers, label by label in name order,
+/// skipping empty values.
+fn check(raw: &mut [RawLabel<'_>], count: usize, limits: &Limits) -> Result<(), Reject> {
+    if count > limits.max_labels_per_series {
+        return Err(Reject::TooManyLabels {
+            count,
+            limit: limits.max_labels_per_series,
+        });
+    }
+    let mut sorted = true;
+    let mut prev: &[u8] = b"";
+    for (i, l) in raw.iter().enumerate() {
+        if l.name.is_empty() {
+            return Err(Reject::EmptyName);
+        }
+        if l.name.len() > limits.max_label_name_bytes {
+            return Err(Reject::NameTooLong {
+                len: l.name.len(),
+                limit: limits.max_label_name_bytes,
+            });
+        }
+        if l.value.len() > limits.max_label_value_bytes {
+            return Err(Reject::ValueTooLong {
+                name: String::from_utf8_lossy(l.name).into_owned(),
+                len: l.value.len(),
+                limit: limits.max_label_value_bytes,
+            });
+        }
+        if i > 0 && !strictly_after(l.name, prev) {
+            sorted = false;
+        }
+        prev = l.name;
+    }
+    if !sorted {
+        raw.sort_unstable_by(|a, b| a.name.cmp(b.name));
+        if let Some(w) = raw.windows(2).find(|w| w[0].name == w[1].name) {
+            return Err(Reject::Duplicate(
+                String::from_utf8_lossy(w[0].name).into_owned(),
+            ));
+        }
+    }
+    match raw.binary_search_by(|l| l.name.cmp(METRIC_NAME.as_bytes())) {
+        Ok(i) if !raw[i].value.is_empty() => {}
+        _ => return Err(Reject::MissingName),
+    }
+    Ok(())
+}
+
+/// Validates `raw` exactly as [`LabelBuilder::build`] does (same checks, same order, same
+/// reasons) and, if valid, appends its labels to `out` as `&str` pairs borrowed from the
+/// request, in name order, without the labels whose value is empty: what
+/// `strata_engine::Db::resolve` takes. Nothing is allocated or interned. On error `out` is
+/// left as it was.
+pub(crate) fn validate_pairs<'a>(
+    raw: &mut [RawLabel<'a>],
+    count: usize,
+    limits: &Limits,
+    out: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(), Reject> {
+    check(raw, count, limits)?;
+    let start = out.len();
+    for l in raw.iter() {
+        if l.value.is_empty() {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(l.name) else {
+            out.truncate(start);
+            return Err(Reject::InvalidUtf8Name);
+        };
+        let Ok(value) = std::str::from_utf8(l.value) else {
+            out.truncate(start);
+            return Err(Reject::InvalidUtf8Value {
+                name: name.to_string(),
+            });
+        };
+        out.push((name, value));
+    }
+    Ok(())
 }
 
 /// `a > b` in byte order, deciding on the first byte when it differs (the common case for
@@ -381,10 +424,24 @@ mod tests {
         pairs.iter().map(|&(n, v)| RawLabel::new(n, v)).collect()
     }
 
+    /// Builds through [`LabelBuilder::build`], checking that [`validate_pairs`] (the
+    /// borrowed path of `write`) agrees on the outcome and the labels.
     fn build(pairs: &[(&[u8], &[u8])]) -> Result<Labels, Reject> {
         let mut raw = raw(pairs);
         let n = raw.len();
-        LabelBuilder::new().build(&mut raw, n, &Limits::default(), Source::Bytes, None)
+        let built =
+            LabelBuilder::new().build(&mut raw.clone(), n, &Limits::default(), Source::Bytes, None);
+        let mut out = vec![("before", "x")];
+        let borrowed = validate_pairs(&mut raw, n, &Limits::default(), &mut out);
+        match (&built, borrowed) {
+            (Ok(l), Ok(())) => assert!(l.eq_pairs(&out[1..]), "{l} vs {out:?}"),
+            (Err(a), Err(b)) => {
+                assert_eq!(a, &b);
+                assert_eq!(out, vec![("before", "x")], "left as it was");
+            }
+            (a, b) => panic!("build {a:?}, validate_pairs {b:?}"),
+        }
+        built
     }
 
     #[test]

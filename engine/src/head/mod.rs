@@ -14,6 +14,7 @@ mod append;
 mod read;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -100,9 +101,70 @@ pub struct MemSeries {
     pub state: Mutex<SeriesState>,
 }
 
+/// A series of one `Db`, resolved by `Db::resolve`: pass it to `Batch::push_series` to append
+/// without looking the series up again. Cheap to clone (a reference count).
+#[derive(Clone, Debug)]
+pub struct SeriesHandle {
+    pub(crate) series: Arc<MemSeries>,
+    /// Id of the `Db` that resolved it.
+    pub(crate) db: u64,
+    pub(crate) created: bool,
+}
+
+impl SeriesHandle {
+    /// The series' labels (interned).
+    pub fn labels(&self) -> &Labels {
+        &self.series.labels
+    }
+    /// The series' reference.
+    pub fn series_ref(&self) -> SeriesRef {
+        self.series.sref
+    }
+    /// True if the `Db::resolve` call that returned this handle created the series.
+    pub fn created(&self) -> bool {
+        self.created
+    }
+}
+
+/// Hasher of the series map, whose keys already are label-set hashes: one xxh3 round over
+/// the 8-byte key, keyed with a per-process random seed. Much cheaper than the default
+/// SipHash; the seed keeps senders, who choose the label sets and can compute their
+/// unkeyed stable hashes offline, from steering many series into one probe sequence.
+#[derive(Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Default for KeyHasher {
+    #[inline]
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        KeyHasher(*SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5354_5241_5441_u64)
+        }))
+    }
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.write(&n.to_le_bytes());
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Series by label-set hash; several series share a bucket only on a hash collision.
+type ByHash = HashMap<u64, Vec<Arc<MemSeries>>, BuildHasherDefault<KeyHasher>>;
+
 /// The head.
 pub struct Head {
-    by_hash: Vec<RwLock<HashMap<u64, Vec<Arc<MemSeries>>>>>,
+    by_hash: Vec<RwLock<ByHash>>,
     by_ref: Vec<RwLock<HashMap<SeriesRef, Arc<MemSeries>>>>,
     index: RwLock<MemIndex>,
     symbols: SymbolTable,
@@ -137,13 +199,33 @@ impl Head {
             .and_then(|v| v.iter().find(|s| &s.labels == labels).cloned())
     }
 
+    /// The series whose labels equal the borrowed `pairs` (in name order; pairs with an empty
+    /// value are skipped, see [`Labels::eq_pairs`]), looked up under `hash`, which must be
+    /// [`crate::labels::hash_pairs`] of the non-empty pairs. Allocates nothing.
+    pub fn get_by_pairs(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<Arc<MemSeries>> {
+        let shard = self.by_hash[(hash as usize) % SHARDS].read();
+        shard
+            .get(&hash)
+            .and_then(|v| v.iter().find(|s| s.labels.eq_pairs(pairs)).cloned())
+    }
+
     /// The series for `labels`, created if absent; the flag is true if it was created.
     pub fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
-        if let Some(s) = self.get(labels) {
+        self.get_or_create_hashed(labels.stable_hash(), labels)
+    }
+
+    /// [`Head::get_or_create`] with the labels' hash already computed. `hash` must be
+    /// `labels.stable_hash()` (tests pass others to force collisions).
+    pub(crate) fn get_or_create_hashed(&self, h: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        let shard_of = (h as usize) % SHARDS;
+        if let Some(s) = self.by_hash[shard_of]
+            .read()
+            .get(&h)
+            .and_then(|v| v.iter().find(|s| &s.labels == labels).cloned())
+        {
             return (s, false);
         }
-        let h = labels.stable_hash();
-        let mut shard = self.by_hash[(h as usize) % SHARDS].write();
+        let mut shard = self.by_hash[shard_of].write();
         let bucket = shard.entry(h).or_default();
         if let Some(s) = bucket.iter().find(|s| &s.labels == labels) {
             return (s.clone(), false);
@@ -255,5 +337,34 @@ impl Head {
             }
         }
         (chunks, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::hash_pairs;
+
+    #[test]
+    fn colliding_hashes_keep_series_apart() {
+        let head = Head::default();
+        let a = Labels::from_pairs(&[("__name__", "up"), ("job", "a")]).unwrap();
+        let b = Labels::from_pairs(&[("__name__", "up"), ("job", "b")]).unwrap();
+        // Force both sets under one hash, as a real xxh3 collision would.
+        let (sa, created_a) = head.get_or_create_hashed(42, &a);
+        let (sb, created_b) = head.get_or_create_hashed(42, &b);
+        assert!(created_a && created_b);
+        assert_ne!(sa.sref, sb.sref);
+        let by_pairs = |p: &[(&str, &str)]| head.get_by_pairs(42, p).map(|s| s.sref);
+        assert_eq!(by_pairs(&[("__name__", "up"), ("job", "a")]), Some(sa.sref));
+        assert_eq!(by_pairs(&[("__name__", "up"), ("job", "b")]), Some(sb.sref));
+        assert_eq!(by_pairs(&[("__name__", "up"), ("job", "c")]), None);
+        let (again, created) = head.get_or_create_hashed(42, &b);
+        assert!(!created && Arc::ptr_eq(&again, &sb));
+        // The real hash finds nothing: the sets were filed under the forced one.
+        let real = hash_pairs([("__name__", "up"), ("job", "a")].into_iter());
+        assert!(head
+            .get_by_pairs(real, &[("__name__", "up"), ("job", "a")])
+            .is_none());
     }
 }
