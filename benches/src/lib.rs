@@ -1,4 +1,5 @@
-//! Strata benchmark support: workload generators. (In progress.)
+//! Strata benchmark support: workload generators, the load generator, shared CLI parsing.
 
+pub mod cli;
 pub mod loadgen;
 pub mod series_gen;

@@ -13,11 +13,11 @@
 //! The exit status is 0 when the run completed, even with failed requests (they are counted);
 //! 2 for bad arguments; 1 for other errors.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use strata_benches::cli::{opt, parse_opts};
 use strata_benches::loadgen::generate::{generate, GenerateSpec};
 use strata_benches::loadgen::http::Url;
 use strata_benches::loadgen::replay::{replay, ReplaySpec};
@@ -29,44 +29,6 @@ usage:
   strata-loadgen replay --write-url URL --dir DIR [--concurrency 4] [--pid PID]
                         [--timeout-seconds 30] [--max-seconds 900] [--settle-seconds 2]
                         [--retries 0]";
-
-/// `--name value` pairs; every option takes a value.
-fn parse_opts(args: &[String], allowed: &[&str]) -> Result<HashMap<String, String>, String> {
-    let mut out = HashMap::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let name = a
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {a:?}"))?;
-        let (name, value) = match name.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => {
-                let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                (name.to_string(), v.clone())
-            }
-        };
-        if !allowed.contains(&name.as_str()) {
-            return Err(format!("unknown option --{name}"));
-        }
-        if out.insert(name.clone(), value).is_some() {
-            return Err(format!("--{name} given twice"));
-        }
-    }
-    Ok(out)
-}
-
-fn get<T: std::str::FromStr>(
-    opts: &HashMap<String, String>,
-    name: &str,
-    default: Option<T>,
-) -> Result<T, String> {
-    match opts.get(name) {
-        Some(v) => v
-            .parse()
-            .map_err(|_| format!("--{name}: invalid value {v:?}")),
-        None => default.ok_or_else(|| format!("--{name} is required")),
-    }
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -87,13 +49,13 @@ fn cmd_generate(args: &[String]) -> Result<(), String> {
             .map_err(|_| format!("--end-time: expected milliseconds or \"now\", got {v:?}"))?,
     };
     let spec = GenerateSpec {
-        series: get(&o, "series", None)?,
-        hours: get(&o, "hours", None)?,
+        series: opt(&o, "series", None)?,
+        hours: opt(&o, "hours", None)?,
         end_ms,
-        batch_series: get(&o, "batch-series", Some(2000))?,
-        seed: get(&o, "seed", Some(1))?,
+        batch_series: opt(&o, "batch-series", Some(2000))?,
+        seed: opt(&o, "seed", Some(1))?,
     };
-    let out: PathBuf = get(&o, "out", None)?;
+    let out: PathBuf = opt(&o, "out", None)?;
     let started = std::time::Instant::now();
     let m = generate(&spec, &out)?;
     eprintln!(
@@ -128,23 +90,23 @@ fn cmd_replay(args: &[String]) -> Result<(), String> {
             "retries",
         ],
     )?;
-    let url_text: String = get(&o, "write-url", None)?;
-    let timeout: f64 = get(&o, "timeout-seconds", Some(30.0))?;
+    let url_text: String = opt(&o, "write-url", None)?;
+    let timeout: f64 = opt(&o, "timeout-seconds", Some(30.0))?;
     if !(timeout > 0.0 && timeout <= 3600.0) {
         return Err("--timeout-seconds must be in (0, 3600]".into());
     }
     let spec = ReplaySpec {
         url: Url::parse(&url_text)?,
-        dir: get(&o, "dir", None)?,
-        concurrency: get(&o, "concurrency", Some(4))?,
+        dir: opt(&o, "dir", None)?,
+        concurrency: opt(&o, "concurrency", Some(4))?,
         pid: match o.get("pid") {
-            Some(_) => Some(get(&o, "pid", None)?),
+            Some(_) => Some(opt(&o, "pid", None)?),
             None => None,
         },
         timeout: Duration::from_secs_f64(timeout),
-        max_seconds: get(&o, "max-seconds", Some(900.0))?,
-        settle_seconds: get(&o, "settle-seconds", Some(2.0))?,
-        retries: get(&o, "retries", Some(0))?,
+        max_seconds: opt(&o, "max-seconds", Some(900.0))?,
+        settle_seconds: opt(&o, "settle-seconds", Some(2.0))?,
+        retries: opt(&o, "retries", Some(0))?,
     };
     let report = replay(&spec)?;
     print!("{}", report.to_text());
@@ -191,24 +153,6 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
-    }
-
-    #[test]
-    fn options_parse_and_reject() {
-        let o = parse_opts(&args("--series 10 --out=/tmp/x"), &["series", "out"]).unwrap();
-        assert_eq!(get::<usize>(&o, "series", None).unwrap(), 10);
-        assert_eq!(
-            get::<PathBuf>(&o, "out", None).unwrap(),
-            PathBuf::from("/tmp/x")
-        );
-        assert_eq!(get::<usize>(&o, "batch-series", Some(2000)).unwrap(), 2000);
-        assert!(get::<usize>(&o, "hours", None).is_err());
-        assert!(parse_opts(&args("--series"), &["series"]).is_err());
-        assert!(parse_opts(&args("--bogus 1"), &["series"]).is_err());
-        assert!(parse_opts(&args("--series 1 --series 2"), &["series"]).is_err());
-        assert!(parse_opts(&args("series 1"), &["series"]).is_err());
-        let o = parse_opts(&args("--series ten"), &["series"]).unwrap();
-        assert!(get::<usize>(&o, "series", None).is_err());
     }
 
     #[test]

@@ -40,6 +40,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
+use strata_benches::cli::{opt, parse_opts};
 use strata_benches::loadgen::procstat;
 
 /// One benchmark query: a short name and its PromQL text. `$SPAN` is replaced by `--span`.
@@ -148,44 +149,6 @@ fn main() -> ExitCode {
 
 // ---------------------------------------------------------------------------------------------
 // Command line
-
-/// `--name value` (or `--name=value`) pairs; every option takes a value.
-fn parse_opts(args: &[String], allowed: &[&str]) -> Result<HashMap<String, String>, String> {
-    let mut out = HashMap::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let name = a
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {a:?}"))?;
-        let (name, value) = match name.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => {
-                let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                (name.to_string(), v.clone())
-            }
-        };
-        if !allowed.contains(&name.as_str()) {
-            return Err(format!("unknown option --{name}"));
-        }
-        if out.insert(name.clone(), value).is_some() {
-            return Err(format!("--{name} given twice"));
-        }
-    }
-    Ok(out)
-}
-
-fn opt<T: std::str::FromStr>(
-    opts: &HashMap<String, String>,
-    name: &str,
-    default: Option<T>,
-) -> Result<T, String> {
-    match opts.get(name) {
-        Some(v) => v
-            .parse()
-            .map_err(|_| format!("--{name}: invalid value {v:?}")),
-        None => default.ok_or_else(|| format!("--{name} is required")),
-    }
-}
 
 fn expand(promql: &str, span: &str) -> String {
     promql.replace("$SPAN", span)
