@@ -1,50 +1,12 @@
-//! Remote-write 1.0: arbitrary bytes as a snappy body and as raw protobuf must decode to
-//! `Ok` or `Err`, never panic or allocate past the limits. Whatever decodes is re-encoded and
-//! must decode again to the same series, bit for bit.
+//! Remote-write 1.0 decoding under arbitrary bytes; see `common/remote_write.rs`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use strata_ingest::encode::{self, TimeSeries};
-use strata_ingest::{decode, Limits, Protocol};
+use strata_ingest::{encode, Protocol};
+
+#[path = "common/remote_write.rs"]
+mod remote_write;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits {
-        max_body_bytes: 1 << 20,
-        max_decoded_bytes: 4 << 20,
-        ..Limits::default()
-    };
-    // As a (possibly invalid) snappy block.
-    let _ = decode(Protocol::V1, data, &limits, 0);
-    // As a protobuf body behind a valid snappy block; a clock at the end of time so that no
-    // sample is "in the future" and every decoded sample takes part in the round trip.
-    let Ok(first) = decode(Protocol::V1, &encode::snappy(data), &limits, i64::MAX) else {
-        return;
-    };
-    let series: Vec<TimeSeries> = first
-        .series
-        .iter()
-        .map(|(l, s)| TimeSeries {
-            labels: l
-                .iter()
-                .map(|l| (l.name.to_string(), l.value.to_string()))
-                .collect(),
-            samples: s.iter().map(|x| (x.t, x.v)).collect(),
-        })
-        .collect();
-    let again = decode(
-        Protocol::V1,
-        &encode::snappy(&encode::write_request_v1(&series)),
-        &limits,
-        i64::MAX,
-    )
-    .expect("re-encoded request must decode");
-    assert!(again.summary.is_clean(), "{:?}", again.summary.problems);
-    assert_eq!(again.series.len(), first.series.len());
-    for (a, b) in again.series.iter().zip(&first.series) {
-        assert_eq!(a.0, b.0);
-        let bits = |s: &[strata_engine::Sample]| -> Vec<(i64, u64)> {
-            s.iter().map(|x| (x.t, x.v.to_bits())).collect()
-        };
-        assert_eq!(bits(&a.1), bits(&b.1));
-    }
+    remote_write::check(Protocol::V1, encode::write_request_v1, data);
 });
