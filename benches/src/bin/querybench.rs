@@ -34,13 +34,13 @@
 //! `http://` only, `Content-Length`, chunked and read-to-close bodies, no compression).
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use strata_benches::cli::{opt, parse_opts};
+use strata_benches::loadgen::http::{Client, Response, Url};
 use strata_benches::loadgen::procstat;
 
 /// One benchmark query: a short name and its PromQL text. `$SPAN` is replaced by `--span`.
@@ -109,9 +109,7 @@ const QUERIES: [QuerySpec; 11] = [
 const RANGE_SECONDS: f64 = 3600.0;
 /// Step of the range queries, seconds.
 const STEP_SECONDS: f64 = 60.0;
-/// Largest response header block accepted.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
-/// Largest response body accepted.
+/// Largest response body kept (a longer one is cut and then fails as JSON).
 const MAX_BODY_BYTES: usize = 512 << 20;
 
 const USAGE: &str = "\
@@ -234,8 +232,9 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
     if let Some(p) = pid {
         procstat::sample(p)?;
     }
-    let url = BaseUrl::parse(&base)?;
-    let mut client = Client::new(url, timeout);
+    let url = Url::parse(&base)?;
+    let prefix = url.path.trim_end_matches('/').to_string();
+    let mut client = Client::new(&url, timeout)?.keep_body_up_to(MAX_BODY_BYTES);
     let start = end - RANGE_SECONDS;
     let mut rows = Vec::new();
     eprintln!(
@@ -265,7 +264,16 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
                     fmt_seconds(STEP_SECONDS)
                 ),
             };
-            let row = measure(&mut client, pid, q.name, kind, &promql, &target, repeat);
+            let row = measure(
+                &mut client,
+                &prefix,
+                pid,
+                q.name,
+                kind,
+                &promql,
+                &target,
+                repeat,
+            );
             eprintln!(
                 "  {:<20} {:<7} median {:>9.2} ms  min {:>9.2} ms  series {:>6}{}",
                 row.name,
@@ -302,8 +310,10 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
 }
 
 /// One warm-up request, then `repeat` timed ones; stops at the first failure.
+#[allow(clippy::too_many_arguments)]
 fn measure(
     client: &mut Client,
+    prefix: &str,
     pid: Option<u32>,
     name: &str,
     kind: Kind,
@@ -325,7 +335,7 @@ fn measure(
         if i == 1 {
             cpu_before = pid.and_then(|p| procstat::sample(p).ok());
         }
-        let (elapsed, resp) = match client.get(target) {
+        let (elapsed, resp) = match timed_get(client, prefix, target) {
             Ok(x) => x,
             Err(e) => {
                 row.error = format!("transport: {e}");
@@ -676,300 +686,24 @@ fn fmt_ms(ms: f64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A minimal blocking HTTP/1.1 client
+// HTTP
 
-/// `http://host:port[/prefix]`.
-#[derive(Clone, Debug)]
-struct BaseUrl {
-    /// `host:port` as sent in the `Host` header.
-    authority: String,
-    addr: SocketAddr,
-    /// Path prefix without a trailing slash (may be empty).
-    prefix: String,
-}
-
-impl BaseUrl {
-    fn parse(s: &str) -> Result<BaseUrl, String> {
-        let rest = s
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("{s:?}: only http:// URLs are supported"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        if authority.is_empty() {
-            return Err(format!("{s:?}: no host"));
-        }
-        let with_port = if authority.contains(':') && !authority.ends_with(']') {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        let addr = with_port
-            .to_socket_addrs()
-            .map_err(|e| format!("{s:?}: cannot resolve: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{s:?}: no address"))?;
-        Ok(BaseUrl {
-            authority: authority.to_string(),
-            addr,
-            prefix: path.trim_end_matches('/').to_string(),
-        })
-    }
-}
-
-/// A response: status and decoded body.
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-/// One keep-alive connection, reopened when the server closes it.
-struct Client {
-    url: BaseUrl,
-    timeout: Duration,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-impl Client {
-    fn new(url: BaseUrl, timeout: Duration) -> Client {
-        Client {
-            url,
-            timeout,
-            conn: None,
-        }
-    }
-
-    fn connect(&self) -> io::Result<BufReader<TcpStream>> {
-        let s = TcpStream::connect_timeout(&self.url.addr, self.timeout)?;
-        s.set_read_timeout(Some(self.timeout))?;
-        s.set_write_timeout(Some(self.timeout))?;
-        s.set_nodelay(true)?;
-        Ok(BufReader::with_capacity(256 * 1024, s))
-    }
-
-    /// GETs `prefix + target`; returns the time from writing the request to reading the last
-    /// body byte. A request that fails on a reused connection is retried once on a new one
-    /// (the server may have closed an idle keep-alive connection).
-    fn get(&mut self, target: &str) -> io::Result<(Duration, Response)> {
-        let req = format!(
-            "GET {}{} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n\
-             User-Agent: strata-querybench\r\n\r\n",
-            self.url.prefix, target, self.url.authority
-        );
-        let reused = self.conn.is_some();
-        match self.send(req.as_bytes()) {
-            Ok(x) => Ok(x),
-            Err(_) if reused => {
-                self.conn = None;
-                self.send(req.as_bytes())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn send(&mut self, req: &[u8]) -> io::Result<(Duration, Response)> {
-        if self.conn.is_none() {
-            self.conn = Some(self.connect()?);
-        }
-        let conn = self.conn.as_mut().expect("connection was just set");
-        let t0 = Instant::now();
-        let result = conn
-            .get_mut()
-            .write_all(req)
-            .and_then(|()| read_response(conn));
-        let elapsed = t0.elapsed();
-        match result {
-            Ok((resp, keep)) => {
-                if !keep {
-                    self.conn = None;
-                }
-                Ok((elapsed, resp))
-            }
-            Err(e) => {
-                self.conn = None;
-                Err(e)
-            }
-        }
-    }
-}
-
-fn invalid(msg: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.into())
-}
-
-/// Reads one CRLF-terminated line (without the CRLF), bounded by `*budget` bytes.
-fn read_line<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<String> {
-    let mut line = Vec::new();
-    let n = r
-        .by_ref()
-        .take(*budget as u64 + 1)
-        .read_until(b'\n', &mut line)?;
-    if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed",
-        ));
-    }
-    if n > *budget || line.last() != Some(&b'\n') {
-        return Err(invalid("response header line too long or truncated"));
-    }
-    *budget -= n;
-    while matches!(line.last(), Some(b'\n' | b'\r')) {
-        line.pop();
-    }
-    String::from_utf8(line).map_err(|_| invalid("response header is not UTF-8"))
-}
-
-/// Reads a response; returns it and whether the connection may be reused.
-fn read_response<R: BufRead>(r: &mut R) -> io::Result<(Response, bool)> {
-    let mut budget = MAX_HEADER_BYTES;
-    let mut status_line = read_line(r, &mut budget)?;
-    let mut status = parse_status(&status_line)?;
-    // Skip interim 1xx responses.
-    while (100..200).contains(&status) {
-        while !read_line(r, &mut budget)?.is_empty() {}
-        status_line = read_line(r, &mut budget)?;
-        status = parse_status(&status_line)?;
-    }
-    let http10 = status_line.starts_with("HTTP/1.0");
-    let mut length: Option<usize> = None;
-    let mut chunked = false;
-    let mut close = http10;
-    loop {
-        let line = read_line(r, &mut budget)?;
-        if line.is_empty() {
-            break;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(invalid(format!("bad header line {line:?}")));
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(
-                value
-                    .parse()
-                    .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.to_ascii_lowercase().contains("chunked");
-        } else if name.eq_ignore_ascii_case("connection") {
-            let v = value.to_ascii_lowercase();
-            if v.contains("close") {
-                close = true;
-            } else if v.contains("keep-alive") {
-                close = false;
-            }
-        }
-    }
-    let body = if status == 204 || status == 304 {
-        Vec::new()
-    } else if chunked {
-        read_chunked(r)?
-    } else if let Some(n) = length {
-        if n > MAX_BODY_BYTES {
-            return Err(invalid(format!("body of {n} bytes is too large")));
-        }
-        let mut b = vec![0; n];
-        r.read_exact(&mut b)?;
-        b
-    } else {
-        close = true;
-        let mut b = Vec::new();
-        r.take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut b)?;
-        if b.len() > MAX_BODY_BYTES {
-            return Err(invalid("body too large"));
-        }
-        b
-    };
-    Ok((Response { status, body }, !close))
-}
-
-fn parse_status(line: &str) -> io::Result<u16> {
-    let mut parts = line.split(' ');
-    let version = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") {
-        return Err(invalid(format!("bad status line {line:?}")));
-    }
-    parts
-        .next()
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| invalid(format!("bad status line {line:?}")))
-}
-
-fn read_chunked<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let mut budget = 4096;
-        let line = read_line(r, &mut budget)?;
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| invalid(format!("bad chunk size {line:?}")))?;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            let mut budget = MAX_HEADER_BYTES;
-            while !read_line(r, &mut budget)?.is_empty() {}
-            return Ok(body);
-        }
-        if body.len() + size > MAX_BODY_BYTES {
-            return Err(invalid("body too large"));
-        }
-        let at = body.len();
-        body.resize(at + size, 0);
-        r.read_exact(&mut body[at..])?;
-        let mut budget = 2;
-        if !read_line(r, &mut budget)?.is_empty() {
-            return Err(invalid("chunk not followed by CRLF"));
-        }
-    }
+/// GETs `prefix + target`, timing from sending the request to reading the last body byte.
+fn timed_get(client: &mut Client, prefix: &str, target: &str) -> io::Result<(Duration, Response)> {
+    let t0 = Instant::now();
+    let resp = client.get(
+        &format!("{prefix}{target}"),
+        &[
+            ("Accept", "application/json"),
+            ("User-Agent", "strata-querybench"),
+        ],
+    )?;
+    Ok((t0.elapsed(), resp))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(raw: &str) -> io::Result<(Response, bool)> {
-        read_response(&mut BufReader::new(raw.as_bytes()))
-    }
-
-    #[test]
-    fn content_length_body() {
-        let (r, keep) = parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA").unwrap();
-        assert_eq!(
-            (r.status, r.body.as_slice(), keep),
-            (200, &b"abc"[..], true)
-        );
-    }
-
-    #[test]
-    fn chunked_body_with_trailer_and_extension() {
-        let raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
-                   3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nX-T: 1\r\n\r\n";
-        let (r, keep) = parse(raw).unwrap();
-        assert_eq!((r.body.as_slice(), keep), (&b"abcde"[..], true));
-    }
-
-    #[test]
-    fn close_and_read_to_end() {
-        let (r, keep) = parse("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it").unwrap();
-        assert_eq!((r.body.as_slice(), keep), (&b"all of it"[..], false));
-        let (_, keep) = parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
-        assert!(!keep);
-    }
-
-    #[test]
-    fn interim_response_is_skipped() {
-        let raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 NF\r\nContent-Length: 1\r\n\r\nx";
-        assert_eq!(parse(raw).unwrap().0.status, 404);
-    }
-
-    #[test]
-    fn malformed_responses_are_errors() {
-        assert!(parse("garbage\r\n\r\n").is_err());
-        assert!(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err());
-        assert!(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab").is_err());
-        assert!(parse("HTTP/1.1 200 OK\r\nno colon\r\n\r\n").is_err());
-    }
 
     #[test]
     fn url_encoding_and_times() {
@@ -979,14 +713,6 @@ mod tests {
         );
         assert_eq!(fmt_seconds(1_700_000_000.0), "1700000000");
         assert_eq!(fmt_seconds(1_700_000_000.25), "1700000000.250");
-    }
-
-    #[test]
-    fn base_url_keeps_prefix() {
-        let u = BaseUrl::parse("http://127.0.0.1:9090/select/0/prometheus/").unwrap();
-        assert_eq!(u.authority, "127.0.0.1:9090");
-        assert_eq!(u.prefix, "/select/0/prometheus");
-        assert!(BaseUrl::parse("https://x").is_err());
     }
 
     #[test]

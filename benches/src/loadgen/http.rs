@@ -1,11 +1,12 @@
-//! A minimal blocking HTTP/1.1 client for POSTing remote-write bodies over one keep-alive
-//! connection.
+//! A minimal blocking HTTP/1.1 client over one keep-alive connection, shared by the load
+//! generator (remote-write `POST`s) and the query benchmark (`GET`s).
 //!
-//! Only what a remote-write sender needs: `POST` with a body, a response with
-//! `Content-Length`, `Transfer-Encoding: chunked` or no body (204), and `Connection: close`.
-//! A request that fails on a reused connection before any response byte arrived is retried
-//! once on a fresh connection (the server may have closed an idle keep-alive connection).
-//! Responses are bounded: headers to 64 KiB, bodies to 1 MiB kept (the rest is drained).
+//! Responses may carry `Content-Length`, `Transfer-Encoding: chunked`, no body (204) or a body
+//! up to EOF; interim 1xx responses are skipped; `Connection: close` is honoured. A request
+//! that fails on a reused connection before any response byte arrived is retried once on a
+//! fresh connection (the server may have closed an idle keep-alive connection). Responses are
+//! bounded: headers to 64 KiB, bodies to 1 MiB kept by default (the rest is drained; see
+//! [`Client::keep_body_up_to`]).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -74,6 +75,7 @@ pub struct Client {
     host: String,
     conn: Option<BufReader<TcpStream>>,
     timeout: Duration,
+    max_kept_body: usize,
     /// Connections opened so far.
     pub connects: u64,
 }
@@ -101,8 +103,15 @@ impl Client {
             host: url.authority.clone(),
             conn: None,
             timeout,
+            max_kept_body: MAX_KEPT_BODY,
             connects: 0,
         })
+    }
+
+    /// Keeps up to `n` bytes of each response body instead of 1 MiB.
+    pub fn keep_body_up_to(mut self, n: usize) -> Client {
+        self.max_kept_body = n;
+        self
     }
 
     fn connect(&mut self) -> io::Result<()> {
@@ -122,30 +131,46 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response> {
+        self.request("POST", path, headers, body)
+    }
+
+    /// GETs `path` (with its query) with `headers`; reconnects as needed.
+    pub fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> io::Result<Response> {
+        self.request("GET", path, headers, b"")
+    }
+
+    fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Response> {
         let reused = self.conn.is_some();
         if !reused {
             self.connect()?;
         }
-        match self.try_post(path, headers, body) {
+        match self.try_request(method, path, headers, body) {
             Ok(r) => Ok(r),
-            Err(Failure::BeforeResponse(e)) if reused => {
-                let _ = e;
+            Err(Failure::BeforeResponse(_)) if reused => {
                 self.connect()?;
-                self.try_post(path, headers, body).map_err(|f| match f {
-                    Failure::BeforeResponse(e) | Failure::Other(e) => e,
-                })
+                self.try_request(method, path, headers, body)
+                    .map_err(|f| match f {
+                        Failure::BeforeResponse(e) | Failure::Other(e) => e,
+                    })
             }
             Err(Failure::BeforeResponse(e)) | Err(Failure::Other(e)) => Err(e),
         }
     }
 
-    fn try_post(
+    fn try_request(
         &mut self,
+        method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, Failure> {
-        let result = self.exchange(path, headers, body);
+        let result = self.exchange(method, path, headers, body);
         if !matches!(result, Ok((_, true))) {
             self.conn = None;
         }
@@ -155,6 +180,7 @@ impl Client {
     /// Sends one request and reads its response; the bool says the connection may be reused.
     fn exchange(
         &mut self,
+        method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
@@ -164,7 +190,7 @@ impl Client {
             .as_mut()
             .ok_or_else(|| Failure::BeforeResponse(io::Error::other("not connected")))?;
         let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
             self.host,
             body.len()
         );
@@ -190,7 +216,7 @@ impl Client {
                 "connection closed before the response",
             )));
         }
-        read_response(conn, &line).map_err(Failure::Other)
+        read_response(conn, &line, self.max_kept_body).map_err(Failure::Other)
     }
 }
 
@@ -198,8 +224,8 @@ fn invalid(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
-/// Parses the rest of a response whose status line is `status_line`.
-fn read_response<R: BufRead>(r: &mut R, status_line: &str) -> io::Result<(Response, bool)> {
+/// Parses the status line's version and code.
+fn parse_status(status_line: &str) -> io::Result<(&str, u16)> {
     let mut parts = status_line.trim_end().splitn(3, ' ');
     let version = parts.next().unwrap_or("");
     if !version.starts_with("HTTP/1.") {
@@ -209,21 +235,42 @@ fn read_response<R: BufRead>(r: &mut R, status_line: &str) -> io::Result<(Respon
         .next()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| invalid(format!("bad status line {status_line:?}")))?;
+    Ok((version, status))
+}
+
+/// Reads one header line (without its line end); `budget` bounds all header bytes.
+fn header_line<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<String> {
+    let mut line = String::new();
+    let n = r.read_line(&mut line)?;
+    if n == 0 {
+        return Err(invalid("connection closed inside the headers"));
+    }
+    *budget = budget
+        .checked_sub(n)
+        .ok_or_else(|| invalid("response headers too large"))?;
+    Ok(line.trim_end().to_string())
+}
+
+/// Parses the rest of a response whose status line is `status_line`, skipping interim 1xx
+/// responses and keeping up to `max_kept` body bytes.
+fn read_response<R: BufRead>(
+    r: &mut R,
+    status_line: &str,
+    max_kept: usize,
+) -> io::Result<(Response, bool)> {
+    let mut budget = MAX_HEADER_BYTES.saturating_sub(status_line.len());
+    let mut status_line = status_line.to_string();
+    let (mut version, mut status) = parse_status(&status_line)?;
+    while (100..200).contains(&status) {
+        while !header_line(r, &mut budget)?.is_empty() {}
+        status_line = header_line(r, &mut budget)?;
+        (version, status) = parse_status(&status_line)?;
+    }
     let mut keep_alive = version == "HTTP/1.1";
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
-    let mut header_bytes = status_line.len();
     loop {
-        let mut line = String::new();
-        let n = r.read_line(&mut line)?;
-        if n == 0 {
-            return Err(invalid("connection closed inside the headers"));
-        }
-        header_bytes += n;
-        if header_bytes > MAX_HEADER_BYTES {
-            return Err(invalid("response headers too large"));
-        }
-        let line = line.trim_end();
+        let line = header_line(r, &mut budget)?;
         if line.is_empty() {
             break;
         }
@@ -249,7 +296,7 @@ fn read_response<R: BufRead>(r: &mut R, status_line: &str) -> io::Result<(Respon
         }
     }
     let mut body = Vec::new();
-    let no_body = status == 204 || status == 304 || (100..200).contains(&status);
+    let no_body = status == 204 || status == 304;
     if no_body {
     } else if chunked {
         loop {
@@ -270,26 +317,26 @@ fn read_response<R: BufRead>(r: &mut R, status_line: &str) -> io::Result<(Respon
                 }
                 break;
             }
-            read_body(r, size, &mut body)?;
+            read_body(r, size, &mut body, max_kept)?;
             let mut crlf = String::new();
             r.read_line(&mut crlf)?;
         }
     } else if let Some(len) = content_length {
-        read_body(r, len, &mut body)?;
+        read_body(r, len, &mut body, max_kept)?;
     } else {
         // Body until EOF.
         keep_alive = false;
         let mut rest = Vec::new();
-        r.take(MAX_KEPT_BODY as u64).read_to_end(&mut rest)?;
+        r.take(max_kept as u64).read_to_end(&mut rest)?;
         body = rest;
         io::copy(r, &mut io::sink())?;
     }
     Ok((Response { status, body }, keep_alive))
 }
 
-/// Reads exactly `len` bytes, keeping up to [`MAX_KEPT_BODY`] of them.
-fn read_body<R: Read>(r: &mut R, len: u64, body: &mut Vec<u8>) -> io::Result<()> {
-    let keep = (MAX_KEPT_BODY.saturating_sub(body.len()) as u64).min(len);
+/// Reads exactly `len` bytes, keeping the body at most `max_kept` bytes long.
+fn read_body<R: Read>(r: &mut R, len: u64, body: &mut Vec<u8>, max_kept: usize) -> io::Result<()> {
+    let keep = (max_kept.saturating_sub(body.len()) as u64).min(len);
     let start = body.len();
     body.resize(start + keep as usize, 0);
     r.read_exact(&mut body[start..])?;
@@ -315,7 +362,21 @@ mod tests {
         let mut r = io::BufReader::new(raw.as_bytes());
         let mut first = String::new();
         r.read_line(&mut first)?;
-        read_response(&mut r, &first)
+        read_response(&mut r, &first, MAX_KEPT_BODY)
+    }
+
+    #[test]
+    fn trailers_interim_responses_and_limits() {
+        let raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                   3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nX-T: 1\r\n\r\n";
+        let (r, keep) = parse(raw).unwrap();
+        assert_eq!((&r.body[..], keep), (&b"abcde"[..], true));
+        let raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 NF\r\nContent-Length: 1\r\n\r\nx";
+        assert_eq!(parse(raw).unwrap().0.status, 404);
+        assert!(parse("HTTP/1.1 200 OK\r\nno colon\r\n\r\n").is_err());
+        let mut r = io::BufReader::new(&b"Content-Length: 5\r\n\r\nhello"[..]);
+        let (resp, _) = read_response(&mut r, "HTTP/1.1 200 OK\r\n", 2).unwrap();
+        assert_eq!(&resp.body[..], b"he");
     }
 
     #[test]
