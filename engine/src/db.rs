@@ -342,8 +342,8 @@ impl Db {
         let mut guards = Vec::with_capacity(entries.len());
         let mut new_series = Vec::new();
         let mut accepted: Vec<SampleRecord> = Vec::with_capacity(batch.num_samples());
-        // (guard index, start, end) into `accepted` for applying later.
-        let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(entries.len());
+        // Per guard, its range of `accepted`, for applying later.
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(entries.len());
         let mut i = 0;
         while i < entries.len() {
             let series = &entries[i].0;
@@ -379,7 +379,7 @@ impl Db {
                 i += 1;
             }
             report.new_series += created as u64;
-            spans.push((guards.len(), start, accepted.len()));
+            spans.push((start, accepted.len()));
             guards.push(st);
         }
         if accepted.is_empty() && new_series.is_empty() {
@@ -400,8 +400,7 @@ impl Db {
         let Some(Record::Samples(accepted)) = records.last() else {
             unreachable!("samples record pushed last")
         };
-        for &(g, start, end) in &spans {
-            let st = &mut guards[g];
+        for (st, &(start, end)) in guards.iter_mut().zip(&spans) {
             st.logged = true;
             for s in &accepted[start..end] {
                 st.push(Sample::new(s.t, s.v));
