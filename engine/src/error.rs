@@ -48,12 +48,52 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A block (or one of its files) failed a check: bad magic or version, a checksum
+    /// mismatch, an entry that does not decode.
+    #[error("corrupt block data in {path}: {section}: {reason}")]
+    CorruptBlock {
+        /// The block directory or file.
+        path: PathBuf,
+        /// Which part: "meta", "index", "symbols", "series", "postings", "chunks", ...
+        section: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A file was written by a format version this build cannot read. Nothing is repaired
+    /// or deleted: upgrade Strata or move the file away.
+    #[error("{path} has format version {found}, but this build reads only version {supported}; refusing to touch it")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Version found.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// The data directory does not exist (read-only opening never creates one).
+    #[error("data directory {0} does not exist")]
+    NotFound(PathBuf),
+    /// A write was attempted on a database opened read-only.
+    #[error("the database is open read-only")]
+    ReadOnly,
+    /// An argument was invalid (e.g. a snapshot name with a path separator).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// The database was closed.
     #[error("database is closed")]
     Closed,
 }
 
 impl Error {
+    /// Builds an [`Error::CorruptBlock`].
+    pub fn corrupt_block(path: impl Into<PathBuf>, section: &'static str, reason: String) -> Self {
+        Error::CorruptBlock {
+            path: path.into(),
+            section,
+            reason,
+        }
+    }
+
     /// Builds an [`Error::Io`].
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

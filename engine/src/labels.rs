@@ -340,6 +340,19 @@ impl SymbolTable {
         self.len() == 0
     }
 
+    /// Drops every string that nothing but the table holds any more (after series left the
+    /// head and blocks were deleted). Returns how many were dropped.
+    pub fn gc(&self) -> usize {
+        let mut dropped = 0;
+        for shard in &self.shards {
+            let mut set = shard.lock();
+            let before = set.len();
+            set.retain(|s| Arc::strong_count(s) > 1);
+            dropped += before - set.len();
+        }
+        dropped
+    }
+
     /// Interns every string of `labels`.
     pub fn intern_labels(&self, labels: &Labels) -> Labels {
         Labels(

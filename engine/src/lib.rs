@@ -4,15 +4,19 @@
 //! The engine knows nothing of PromQL or HTTP. Times are `i64` milliseconds since the Unix
 //! epoch; values are `f64` stored bit-exactly (NaN payloads and the stale marker survive).
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod block;
 pub mod chunk;
 mod db;
+mod encoding;
 pub mod error;
 pub mod head;
 pub mod index;
 pub mod labels;
 pub mod matcher;
+pub mod owned_bytes;
 pub mod wal;
 
 pub use db::{AppendReport, Batch, Db, Options, Querier, RejectReason, Series, SeriesIter, Stats};

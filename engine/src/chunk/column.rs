@@ -22,7 +22,7 @@
 //! `m` is `cnt` (dense) or the bitmap's population count (sparse).
 
 use super::bitstream::{bit_width, load_word, mask, pack_into, read_field};
-use super::varint::{put_uvarint, put_zvarint, uvarint_len, zvarint_len, ByteCursor};
+use crate::encoding::{put_uvarint, put_zvarint, uvarint_len, zvarint_len, ByteCursor};
 use crate::Error;
 
 /// Most entries equal to an extreme that may be turned into exceptions.

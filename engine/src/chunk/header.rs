@@ -11,8 +11,8 @@
 //! when `n = 1`, a span of at least `n - 1` ms when `n >= 2` (timestamps strictly increase),
 //! and `min_time + span` representable as `i64`.
 
-use super::varint::{put_uvarint, put_zvarint, ByteCursor};
 use super::{Encoding, MAX_SAMPLES_HARD};
+use crate::encoding::{put_uvarint, put_zvarint, ByteCursor};
 use crate::Error;
 
 /// A parsed header.

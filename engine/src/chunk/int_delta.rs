@@ -20,7 +20,7 @@
 //! ```
 
 use super::column::{self, ColumnPlan};
-use super::varint::{put_uvarint, uvarint_len};
+use crate::encoding::{put_uvarint, uvarint_len};
 
 /// Largest decimal scale.
 pub(crate) const MAX_SCALE: usize = 18;

@@ -28,19 +28,20 @@ mod header;
 mod int_delta;
 mod iter;
 mod packed;
-mod varint;
+mod summary;
 mod xor;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
-use std::sync::Arc;
 
 pub use builder::ChunkBuilder;
 pub use iter::ChunkIter;
+pub use summary::ChunkSummary;
 
 use crate::error::{Error, Result};
+use crate::owned_bytes::OwnedBytes;
 use header::Header;
 
 /// Most samples a head chunk holds before it is sealed.
@@ -77,15 +78,21 @@ impl Encoding {
     }
 }
 
-/// Zero bytes kept after a chunk's bytes so that decoders can always load 8 bytes (plus
-/// one for fields wider than 56 bits) at any field offset without a bounds fallback.
-const PAD: usize = 16;
+/// Readable bytes that must follow a chunk's bytes so that decoders can always load 8 bytes
+/// (plus one for fields wider than 56 bits) at any field offset without a bounds fallback.
+/// Their content does not matter: decoders mask or length-check everything they read past
+/// the chunk (heap chunks use zeros; a chunk in a block file is followed by its checksum and
+/// the next chunk, and the file ends with `PAD` zero bytes).
+pub const PAD: usize = 16;
 
-/// An immutable encoded chunk; cloning is cheap (shared bytes).
+/// An immutable encoded chunk; cloning is cheap (shared bytes, on the heap or in a mapped
+/// block file).
 #[derive(Clone)]
 pub struct Chunk {
-    /// The encoded bytes followed by `PAD` zero bytes.
-    bytes: Arc<[u8]>,
+    /// The encoded bytes followed by at least `PAD` readable bytes.
+    bytes: OwnedBytes,
+    /// Length of the encoded bytes (without the padding).
+    len: usize,
     header: Header,
 }
 
@@ -104,9 +111,11 @@ impl fmt::Debug for Chunk {
 impl Chunk {
     /// Wraps bytes known to be valid (written by this module), adding the padding.
     pub(crate) fn from_trusted(mut bytes: Vec<u8>, header: Header) -> Chunk {
+        let len = bytes.len();
         bytes.extend_from_slice(&[0u8; PAD]);
         Chunk {
-            bytes: bytes.into(),
+            bytes: OwnedBytes::from_vec(bytes),
+            len,
             header,
         }
     }
@@ -114,13 +123,37 @@ impl Chunk {
     /// The body (after the header) including the padding, and its length without it.
     pub(crate) fn body(&self) -> (&[u8], usize) {
         let body = self.bytes.get(self.header.body..).unwrap_or(&[]);
-        (body, body.len().saturating_sub(PAD))
+        (body, self.len.saturating_sub(self.header.body))
     }
 
     /// Validates the header of `bytes` and wraps them. For the packed encodings the whole
     /// layout is validated too; an Xor body is validated while iterating.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Chunk> {
+        Chunk::validate(&bytes)?;
         let h = header::parse(&bytes)?;
+        Ok(Chunk::from_trusted(bytes, h))
+    }
+
+    /// Validates the chunk in the first `len` bytes of `bytes` and wraps them without copying.
+    /// `bytes` must hold at least [`PAD`] more readable bytes after the chunk (any content).
+    pub fn from_owned(bytes: OwnedBytes, len: usize) -> Result<Chunk> {
+        if bytes.len() < len.saturating_add(PAD) {
+            return Err(Error::CorruptChunk(format!(
+                "{len}-byte chunk without {PAD} bytes of padding after it"
+            )));
+        }
+        let h = Chunk::validate(&bytes[..len])?;
+        Ok(Chunk {
+            bytes,
+            len,
+            header: h,
+        })
+    }
+
+    /// Checks the header (and the layout of a packed body) of the chunk that is exactly
+    /// `bytes`.
+    fn validate(bytes: &[u8]) -> Result<Header> {
+        let h = header::parse(bytes)?;
         let body = &bytes[h.body..];
         match (h.enc, h.n) {
             (_, 0) => {
@@ -142,7 +175,7 @@ impl Chunk {
                 packed::PackedLayout::parse(body, body.len(), enc, n)?;
             }
         }
-        Ok(Chunk::from_trusted(bytes, h))
+        Ok(h)
     }
 
     /// Encodes samples (timestamps strictly increasing, as many values as timestamps, at most
@@ -177,7 +210,7 @@ impl Chunk {
 
     /// The encoded bytes, header included.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.bytes.len() - PAD]
+        &self.bytes[..self.len]
     }
 
     /// The encoding chosen for this chunk.

@@ -9,8 +9,8 @@
 use super::column::{self, ColumnDecoder, ColumnLayout};
 use super::header;
 use super::int_delta::{self, from_decimal, MAX_SCALE};
-use super::varint::ByteCursor;
 use super::{float_delta, Encoding};
+use crate::encoding::ByteCursor;
 use crate::Error;
 
 /// Reusable buffers for encoding.

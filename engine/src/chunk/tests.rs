@@ -132,6 +132,16 @@ proptest! {
                 Ok(c) => {
                     prop_assert_eq!(c.encoding(), enc);
                     check_chunk(&c, &ts, &vs)?;
+                    // The padding rule: whatever follows the chunk (a checksum and the next
+                    // chunk in a block file) does not change what decodes.
+                    for fill in [0xffu8, 0xa5] {
+                        let mut b = c.as_bytes().to_vec();
+                        let len = b.len();
+                        b.extend(std::iter::repeat_n(fill, PAD + 3));
+                        let mapped = Chunk::from_owned(crate::owned_bytes::OwnedBytes::from_vec(b), len)
+                            .expect("valid chunk with garbage padding");
+                        check_chunk(&mapped, &ts, &vs)?;
+                    }
                 }
                 Err(_) => {
                     // Only IntDelta may refuse, and only non-decimal values.
@@ -317,6 +327,12 @@ fn stale_marker_at_the_end_is_a_patch() {
 
 #[test]
 fn bad_input_is_an_error() {
+    // A chunk without room for its padding is refused, not read out of bounds.
+    let c = Chunk::encode(&[1, 2], &[1.0, 2.0]).unwrap();
+    let b = c.as_bytes().to_vec();
+    let len = b.len();
+    assert!(Chunk::from_owned(crate::owned_bytes::OwnedBytes::from_vec(b), len).is_err());
+
     assert!(Chunk::encode(&[1, 1], &[0.0, 0.0]).is_err());
     assert!(Chunk::encode(&[1, 2], &[0.0]).is_err());
     assert!(Chunk::from_bytes(vec![]).is_err());

@@ -1,4 +1,6 @@
-//! The in-memory inverted index: label name -> label value -> postings (ascending series refs).
+//! Inverted indexes: the head's in-memory [`MemIndex`] (label name -> label value -> postings
+//! of ascending series refs), a block's on-disk index ([`writer`], [`reader`]), and the
+//! matcher resolution both share ([`select`]).
 //!
 //! Matcher resolution follows Prometheus: a matcher that does not accept the empty string
 //! selects the union of the postings of the values it accepts; one that accepts the empty
@@ -7,13 +9,35 @@
 //! list of their own label name.
 
 pub mod postings;
+pub mod reader;
+pub mod writer;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::chunk::ChunkSummary;
 use crate::labels::Labels;
 use crate::matcher::Matcher;
 use postings::SeriesRef;
+
+/// Where a chunk lives in a block's chunk segments: `segment << 32 | offset`.
+pub type ChunkRef = u64;
+
+/// What a block's index records of one chunk.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChunkMeta {
+    /// First sample's timestamp.
+    pub min_time: i64,
+    /// Last sample's timestamp.
+    pub max_time: i64,
+    /// Samples in the chunk, staleness markers included.
+    pub num_samples: u32,
+    /// Where the chunk's bytes are.
+    pub chunk_ref: ChunkRef,
+    /// Aggregates of the chunk's samples.
+    pub summary: ChunkSummary,
+}
 
 /// Label name -> value -> postings, plus the list of all series.
 #[derive(Default)]
@@ -39,52 +63,40 @@ impl MemIndex {
 
     /// Series matching every matcher, ascending. No matchers selects every series.
     pub fn select(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
-        let mut positive: Option<Vec<SeriesRef>> = None;
-        let mut negative: Vec<Vec<SeriesRef>> = Vec::new();
-        for m in matchers {
-            let values = self.names.get(m.name.as_str());
-            if m.matches_empty() {
-                // Series without the label match; drop those whose value is rejected.
-                if let Some(values) = values {
-                    let rejected: Vec<&[SeriesRef]> = values
-                        .iter()
-                        .filter(|(v, _)| !m.matches(v))
-                        .map(|(_, p)| p.as_slice())
-                        .collect();
-                    if !rejected.is_empty() {
-                        negative.push(postings::union(&rejected));
-                    }
-                }
-            } else {
-                let Some(values) = values else {
-                    return Vec::new();
-                };
-                let accepted: Vec<&[SeriesRef]> = match m.op {
-                    crate::MatchOp::Equal => values
-                        .get(m.value.as_str())
-                        .map(|p| vec![p.as_slice()])
-                        .unwrap_or_default(),
-                    _ => values
-                        .iter()
-                        .filter(|(v, _)| m.matches(v))
-                        .map(|(_, p)| p.as_slice())
-                        .collect(),
-                };
-                let set = postings::union(&accepted);
-                positive = Some(match positive {
-                    None => set,
-                    Some(p) => postings::intersect(&p, &set),
-                });
-                if positive.as_ref().is_some_and(|p| p.is_empty()) {
-                    return Vec::new();
-                }
+        match select(self, matchers) {
+            Ok(v) => v,
+            Err(e) => match e {},
+        }
+    }
+
+    /// Removes series (with their labels) from every postings list, dropping values and names
+    /// left without series. One pass per affected list, whatever the number of series.
+    pub fn remove(&mut self, series: &[(SeriesRef, &Labels)]) {
+        if series.is_empty() {
+            return;
+        }
+        let gone: std::collections::HashSet<SeriesRef> = series.iter().map(|(r, _)| *r).collect();
+        let mut pairs: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+        for (_, labels) in series {
+            for l in labels.iter() {
+                pairs.insert((&l.name, &l.value));
             }
         }
-        let mut result = positive.unwrap_or_else(|| self.all.clone());
-        for n in &negative {
-            result = postings::subtract(&result, n);
+        for (name, value) in pairs {
+            let Some(values) = self.names.get_mut(name) else {
+                continue;
+            };
+            if let Some(p) = values.get_mut(value) {
+                p.retain(|r| !gone.contains(r));
+                if p.is_empty() {
+                    values.remove(value);
+                }
+            }
+            if values.is_empty() {
+                self.names.remove(name);
+            }
         }
-        result
+        self.all.retain(|r| !gone.contains(r));
     }
 
     /// Label names, sorted.
@@ -119,6 +131,114 @@ impl MemIndex {
     }
 }
 
+/// Which values of a label name a matcher asks postings for.
+pub(crate) enum ValueFilter<'a> {
+    /// Exactly this value.
+    Equal(&'a str),
+    /// The values the matcher accepts.
+    Accepted(&'a Matcher),
+    /// The values the matcher rejects.
+    Rejected(&'a Matcher),
+}
+
+/// An inverted index the matcher resolution of [`select`] runs over: the in-memory head
+/// index and a block's on-disk index.
+pub(crate) trait LabelIndex {
+    /// Error of reading the index (`Infallible` in memory).
+    type Error;
+    /// Every series, ascending.
+    fn all_postings(&self) -> Result<Cow<'_, [SeriesRef]>, Self::Error>;
+    /// `None` if no series has label `name`; otherwise the postings of the values of `name`
+    /// that `filter` picks, one list per value.
+    #[allow(clippy::type_complexity)]
+    fn postings_of(
+        &self,
+        name: &str,
+        filter: ValueFilter<'_>,
+    ) -> Result<Option<Vec<Cow<'_, [SeriesRef]>>>, Self::Error>;
+}
+
+/// Series matching every matcher, ascending, with Prometheus's semantics: a matcher that does
+/// not accept the empty string selects the union of the postings of the values it accepts;
+/// one that does (and so also matches series lacking the label) subtracts the postings of the
+/// values it rejects.
+pub(crate) fn select<I: LabelIndex>(
+    idx: &I,
+    matchers: &[Matcher],
+) -> Result<Vec<SeriesRef>, I::Error> {
+    let mut positive: Option<Vec<SeriesRef>> = None;
+    let mut negative: Vec<Vec<SeriesRef>> = Vec::new();
+    for m in matchers {
+        if m.matches_empty() {
+            if let Some(rejected) = idx.postings_of(&m.name, ValueFilter::Rejected(m))? {
+                if !rejected.is_empty() {
+                    let lists: Vec<&[SeriesRef]> = rejected.iter().map(|c| c.as_ref()).collect();
+                    negative.push(postings::union(&lists));
+                }
+            }
+        } else {
+            let filter = match m.op {
+                crate::MatchOp::Equal => ValueFilter::Equal(&m.value),
+                _ => ValueFilter::Accepted(m),
+            };
+            let Some(accepted) = idx.postings_of(&m.name, filter)? else {
+                return Ok(Vec::new());
+            };
+            let lists: Vec<&[SeriesRef]> = accepted.iter().map(|c| c.as_ref()).collect();
+            let set = postings::union(&lists);
+            positive = Some(match positive {
+                None => set,
+                Some(p) => postings::intersect(&p, &set),
+            });
+            if positive.as_ref().is_some_and(|p| p.is_empty()) {
+                return Ok(Vec::new());
+            }
+        }
+    }
+    let mut result = match positive {
+        Some(p) => p,
+        None => idx.all_postings()?.into_owned(),
+    };
+    for n in &negative {
+        result = postings::subtract(&result, n);
+    }
+    Ok(result)
+}
+
+impl LabelIndex for MemIndex {
+    type Error = std::convert::Infallible;
+    fn all_postings(&self) -> Result<Cow<'_, [SeriesRef]>, Self::Error> {
+        Ok(Cow::Borrowed(&self.all))
+    }
+    fn postings_of(
+        &self,
+        name: &str,
+        filter: ValueFilter<'_>,
+    ) -> Result<Option<Vec<Cow<'_, [SeriesRef]>>>, Self::Error> {
+        let Some(values) = self.names.get(name) else {
+            return Ok(None);
+        };
+        let picked = match filter {
+            ValueFilter::Equal(v) => values
+                .get(v)
+                .map(|p| Cow::Borrowed(p.as_slice()))
+                .into_iter()
+                .collect(),
+            ValueFilter::Accepted(m) => values
+                .iter()
+                .filter(|(v, _)| m.matches(v))
+                .map(|(_, p)| Cow::Borrowed(p.as_slice()))
+                .collect(),
+            ValueFilter::Rejected(m) => values
+                .iter()
+                .filter(|(v, _)| !m.matches(v))
+                .map(|(_, p)| Cow::Borrowed(p.as_slice()))
+                .collect(),
+        };
+        Ok(Some(picked))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +265,20 @@ mod tests {
             .map(|(o, n, v)| Matcher::new(*o, *n, *v).unwrap())
             .collect();
         i.select(&ms)
+    }
+
+    #[test]
+    fn removal_drops_empty_values_and_names() {
+        let mut i = idx();
+        let l3 =
+            Labels::from_pairs(&[("__name__", "req"), ("job", "api"), ("env", "dev")]).unwrap();
+        let l2 =
+            Labels::from_pairs(&[("__name__", "up"), ("job", "web"), ("env", "prod")]).unwrap();
+        i.remove(&[(3, &l3), (2, &l2)]);
+        assert_eq!(i.all(), &[1]);
+        assert_eq!(i.label_names(), vec!["__name__", "job"]);
+        assert_eq!(i.label_values("job"), vec!["api"]);
+        assert_eq!(sel(&i, &[(MatchOp::Equal, "__name__", "up")]), vec![1]);
     }
 
     #[test]

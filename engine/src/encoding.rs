@@ -1,5 +1,6 @@
-//! Byte-level integer encodings used by chunk headers: LEB128 unsigned varints and zig-zag
-//! signed varints.
+//! Byte-level encodings shared by every on-disk format (chunk headers, blocks, index): LEB128
+//! unsigned varints, zig-zag signed varints, little-endian fixed-width fields, CRC32C trailers,
+//! and the bounds-checked [`ByteCursor`] that every read of those formats goes through.
 //!
 //! Invariants: a varint is at most 10 bytes; the decoder rejects truncated input, encodings
 //! longer than 10 bytes and a 10th byte carrying more than the single remaining bit (values
@@ -18,6 +19,37 @@ pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
 /// Appends `v` zig-zag encoded (0, -1, 1, -2, ... map to 0, 1, 2, 3, ...) as a varint.
 pub(crate) fn put_zvarint(out: &mut Vec<u8>, v: i64) {
     put_uvarint(out, zigzag(v));
+}
+
+/// Appends a little-endian u32.
+pub(crate) fn put_u32_le(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a little-endian u64.
+pub(crate) fn put_u64_le(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a string as a uvarint byte length and the UTF-8 bytes.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_uvarint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Appends the CRC32C of `out[from..]` (little-endian): a checksummed section or entry.
+pub(crate) fn put_crc_of(out: &mut Vec<u8>, from: usize) {
+    let crc = crc32c::crc32c(&out[from..]);
+    put_u32_le(out, crc);
+}
+
+/// Splits `data` into its body and a 4-byte little-endian CRC32C trailer and checks the
+/// trailer; `None` if `data` is too short or the checksum does not match.
+pub(crate) fn verify_crc(data: &[u8]) -> Option<&[u8]> {
+    let split = data.len().checked_sub(4)?;
+    let (body, crc) = data.split_at(split);
+    let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    (crc32c::crc32c(body) == want).then_some(body)
 }
 
 /// Zig-zag maps a signed integer to an unsigned one so small magnitudes stay small.
@@ -98,6 +130,34 @@ impl<'a> ByteCursor<'a> {
         let b = *self.data.get(self.pos)?;
         self.pos += 1;
         Some(b)
+    }
+
+    /// True once every byte (before the padding) is consumed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    /// Reads a little-endian u32.
+    pub(crate) fn u32_le(&mut self) -> Option<u32> {
+        let b = self.take(4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Reads a little-endian f64 (bit-exact).
+    pub(crate) fn f64_le(&mut self) -> Option<f64> {
+        self.u64_le().map(f64::from_bits)
+    }
+
+    /// Reads a uvarint length and that many bytes as UTF-8.
+    pub(crate) fn str(&mut self) -> Option<&'a str> {
+        let n = usize::try_from(self.uvarint()?).ok()?;
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+
+    /// Reads a uvarint that must fit in a `usize` and be at most `max` (a count checked
+    /// against what the remaining bytes can hold before anything is allocated from it).
+    pub(crate) fn count(&mut self, max: usize) -> Option<usize> {
+        usize::try_from(self.uvarint()?).ok().filter(|&n| n <= max)
     }
 
     /// Reads a little-endian u64.

@@ -1,0 +1,207 @@
+//! A block's chunk segment files (`<block>/chunks/000001`, ...): the encoded chunks of every
+//! series, referenced from the index. Layout in `docs/format/block.md`.
+//!
+//! ```text
+//! segment: "SCHK" | version u8 = 1 | 3 zero bytes | record* | 16 zero bytes
+//! record:  uvarint len | chunk bytes (len) | crc32c(chunk bytes) u32 LE
+//! ref:     segment number << 32 | byte offset of the record in the segment
+//! ```
+//!
+//! Invariants: a segment is at most [`MAX_SEGMENT_BYTES`] plus one record (so offsets fit in
+//! 32 bits); the 16 zero bytes at the end give the last chunk the readable padding the chunk
+//! decoders need ([`crate::chunk::PAD`]); every other chunk is followed by its checksum and
+//! the next record, whose content does not matter to the decoders. A chunk is handed out only
+//! after its checksum matched, and is then validated by [`Chunk::from_owned`].
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::mmap::MappedFile;
+use crate::chunk::{Chunk, PAD};
+use crate::encoding::{put_uvarint, ByteCursor};
+use crate::error::{Error, Result};
+use crate::owned_bytes::OwnedBytes;
+
+/// Magic bytes at the start of every chunk segment.
+pub const MAGIC: &[u8; 4] = b"SCHK";
+/// Format version of chunk segments.
+pub const VERSION: u8 = 1;
+/// Length of the segment header.
+pub const HEADER_LEN: usize = 8;
+/// A new segment is started once a segment holds this many bytes.
+pub const MAX_SEGMENT_BYTES: u64 = 512 << 20;
+
+pub use crate::index::ChunkRef;
+
+/// Path of segment `n` in a block's chunk directory.
+pub fn segment_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join(format!("{n:06}"))
+}
+
+/// Writes chunk segments, starting a new one past [`MAX_SEGMENT_BYTES`].
+pub struct ChunkWriter {
+    dir: PathBuf,
+    seg: u32,
+    out: Option<BufWriter<File>>,
+    offset: u64,
+    /// Bytes written over all segments, padding included.
+    written: u64,
+}
+
+impl ChunkWriter {
+    /// A writer creating segments in `dir` (which must exist).
+    pub fn new(dir: &Path) -> ChunkWriter {
+        ChunkWriter {
+            dir: dir.to_path_buf(),
+            seg: 0,
+            out: None,
+            offset: 0,
+            written: 0,
+        }
+    }
+
+    fn start_segment(&mut self) -> Result<()> {
+        self.finish_segment()?;
+        self.seg += 1;
+        let path = segment_path(&self.dir, self.seg);
+        let f = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut h = [0u8; HEADER_LEN];
+        h[..4].copy_from_slice(MAGIC);
+        h[4] = VERSION;
+        w.write_all(&h).map_err(|e| Error::io("write", &path, e))?;
+        self.out = Some(w);
+        self.offset = HEADER_LEN as u64;
+        self.written += HEADER_LEN as u64;
+        Ok(())
+    }
+
+    fn finish_segment(&mut self) -> Result<()> {
+        if let Some(mut w) = self.out.take() {
+            let path = segment_path(&self.dir, self.seg);
+            w.write_all(&[0u8; PAD])
+                .map_err(|e| Error::io("write", &path, e))?;
+            self.written += PAD as u64;
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io("write", &path, e.into_error()))?;
+            f.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Appends one chunk and returns its reference.
+    pub fn write(&mut self, chunk: &Chunk) -> Result<ChunkRef> {
+        if self.out.is_none() || self.offset >= MAX_SEGMENT_BYTES {
+            self.start_segment()?;
+        }
+        let bytes = chunk.as_bytes();
+        let mut head = Vec::with_capacity(10);
+        put_uvarint(&mut head, bytes.len() as u64);
+        let crc = crc32c::crc32c(bytes).to_le_bytes();
+        let path = segment_path(&self.dir, self.seg);
+        let w = self.out.as_mut().expect("segment started above");
+        let r = (u64::from(self.seg) << 32) | self.offset;
+        w.write_all(&head)
+            .and_then(|()| w.write_all(bytes))
+            .and_then(|()| w.write_all(&crc))
+            .map_err(|e| Error::io("write", &path, e))?;
+        let n = (head.len() + bytes.len() + 4) as u64;
+        self.offset += n;
+        self.written += n;
+        Ok(r)
+    }
+
+    /// Pads and fsyncs the last segment. Returns the bytes written.
+    pub fn finish(mut self) -> Result<u64> {
+        self.finish_segment()?;
+        Ok(self.written)
+    }
+}
+
+/// Reads chunks from a block's mapped segments.
+pub struct ChunkReader {
+    segments: Vec<OwnedBytes>,
+}
+
+impl ChunkReader {
+    /// Maps every segment of `dir` (numbered from 1 without gaps) and checks their headers.
+    pub fn open(dir: &Path) -> Result<ChunkReader> {
+        let mut names: Vec<u32> = Vec::new();
+        let rd = std::fs::read_dir(dir).map_err(|e| Error::io("read dir", dir, e))?;
+        for e in rd {
+            let e = e.map_err(|e| Error::io("read dir", dir, e))?;
+            if let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
+                names.push(n);
+            }
+        }
+        names.sort_unstable();
+        let mut segments = Vec::with_capacity(names.len());
+        for (i, &n) in names.iter().enumerate() {
+            let path = segment_path(dir, n);
+            if n as usize != i + 1 {
+                return Err(Error::corrupt_block(
+                    dir,
+                    "chunks",
+                    format!("segment {} missing", i + 1),
+                ));
+            }
+            let map = MappedFile::open(&path)?;
+            let bytes = OwnedBytes::new(Arc::new(map));
+            if bytes.len() < HEADER_LEN + PAD
+                || &bytes[..4] != MAGIC
+                || bytes[4] != VERSION
+                || bytes[bytes.len() - PAD..].iter().any(|&b| b != 0)
+            {
+                return Err(Error::corrupt_block(
+                    &path,
+                    "chunks",
+                    "bad segment header or end padding".into(),
+                ));
+            }
+            segments.push(bytes);
+        }
+        Ok(ChunkReader { segments })
+    }
+
+    /// The chunk at `r`, checksum verified and header validated.
+    pub fn chunk(&self, r: ChunkRef) -> std::result::Result<Chunk, String> {
+        let seg = (r >> 32) as usize;
+        let off = (r & 0xffff_ffff) as usize;
+        let bytes = seg
+            .checked_sub(1)
+            .and_then(|i| self.segments.get(i))
+            .ok_or_else(|| format!("chunk ref {r:#x}: no segment {seg}"))?;
+        let data_end = bytes.len() - PAD;
+        if off < HEADER_LEN || off >= data_end {
+            return Err(format!("chunk ref {r:#x}: offset outside segment {seg}"));
+        }
+        let mut c = ByteCursor::with_end(&bytes[off..], data_end - off);
+        let len = c
+            .uvarint()
+            .and_then(|l| usize::try_from(l).ok())
+            .ok_or_else(|| format!("chunk ref {r:#x}: bad length"))?;
+        let start = off + c.pos();
+        let end = start
+            .checked_add(len)
+            .filter(|&e| e + 4 <= data_end)
+            .ok_or_else(|| format!("chunk ref {r:#x}: length {len} runs past the segment"))?;
+        let crc = ByteCursor::new(&bytes[end..end + 4])
+            .u32_le()
+            .ok_or_else(|| format!("chunk ref {r:#x}: truncated checksum"))?;
+        if crc32c::crc32c(&bytes[start..end]) != crc {
+            return Err(format!("chunk ref {r:#x}: checksum mismatch"));
+        }
+        let view = bytes
+            .slice(start..end + PAD)
+            .ok_or_else(|| format!("chunk ref {r:#x}: no room for padding"))?;
+        Chunk::from_owned(view, len).map_err(|e| format!("chunk ref {r:#x}: {e}"))
+    }
+
+    /// Bytes of all segments.
+    pub fn size(&self) -> u64 {
+        self.segments.iter().map(|s| s.len() as u64).sum()
+    }
+}

@@ -1,0 +1,217 @@
+//! Blocks: immutable, memory-mapped directories holding the data of one time range.
+//!
+//! ```text
+//! <data>/blocks/<ulid>/
+//!     meta.json        id, time range [min, max), counts, compaction level and lineage
+//!     index            symbols, series with chunk metas and summaries, postings, label table
+//!     chunks/000001    chunk segments (512 MiB each at most)
+//!     tombstones       deleted ranges per series (optional; replaced by rename)
+//! ```
+//! Formats: `docs/format/block.md` and `docs/format/index.md`. Module map: `mmap.rs` (the
+//! only `unsafe` code of the workspace), `chunks.rs` (segments), `meta.rs`, `tombstones.rs`,
+//! `writer.rs` (tmp dir, fsync, rename); the index lives in `crate::index::{reader,writer}`.
+//!
+//! Invariants: a block directory without the `.tmp` suffix is complete (it was renamed into
+//! place after everything in it was fsynced) and never changes except for its tombstones
+//! file; a block is read only through [`Block`], which verifies checksums before trusting a
+//! byte (small sections at open, series entries, postings lists and chunks at every read).
+
+pub mod chunks;
+pub mod meta;
+pub mod mmap;
+pub mod tombstones;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::chunk::Chunk;
+use crate::error::{Error, Result};
+use crate::index::postings::SeriesRef;
+use crate::index::reader::IndexReader;
+use crate::index::{ChunkMeta, ChunkRef};
+use crate::labels::{Labels, SymbolTable};
+use crate::matcher::Matcher;
+use crate::owned_bytes::OwnedBytes;
+use chunks::ChunkReader;
+use meta::BlockMeta;
+use mmap::MappedFile;
+use tombstones::Tombstones;
+
+/// An open block.
+pub struct Block {
+    dir: PathBuf,
+    meta: BlockMeta,
+    index: IndexReader,
+    chunks: ChunkReader,
+    tombstones: RwLock<Arc<Tombstones>>,
+    size: u64,
+}
+
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Block")
+            .field("ulid", &self.meta.ulid)
+            .field("min_time", &self.meta.min_time)
+            .field("max_time", &self.meta.max_time)
+            .finish()
+    }
+}
+
+/// One series of a block selected for a time range.
+#[derive(Clone, Debug)]
+pub struct BlockSeries {
+    /// Its labels.
+    pub labels: Labels,
+    /// Its reference in the block (for tombstones).
+    pub sref: SeriesRef,
+    /// Chunks overlapping the range.
+    pub chunks: Vec<ChunkMeta>,
+    /// Deleted intervals of the series (sorted, disjoint, inclusive).
+    pub deleted: Vec<(i64, i64)>,
+}
+
+impl Block {
+    /// Opens the block in `dir`: reads the meta and tombstones, maps the index and chunk
+    /// segments, and checks the index's small sections. Chunks are not read.
+    pub fn open(dir: &Path, interner: &SymbolTable) -> Result<Block> {
+        let meta = BlockMeta::read(dir)?;
+        let ipath = dir.join("index");
+        let imap = OwnedBytes::new(Arc::new(MappedFile::open(&ipath)?));
+        let index = IndexReader::open(imap, &ipath, interner)?;
+        let chunks = ChunkReader::open(&dir.join("chunks"))?;
+        let tombstones = Tombstones::read(dir)?;
+        Ok(Block {
+            size: dir_size(dir),
+            dir: dir.to_path_buf(),
+            meta,
+            index,
+            chunks,
+            tombstones: RwLock::new(Arc::new(tombstones)),
+        })
+    }
+
+    /// The block's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Its meta.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// Its id.
+    pub fn ulid(&self) -> &str {
+        &self.meta.ulid
+    }
+
+    /// Bytes on disk.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The index.
+    pub fn index(&self) -> &IndexReader {
+        &self.index
+    }
+
+    /// Current tombstones.
+    pub fn tombstones(&self) -> Arc<Tombstones> {
+        self.tombstones.read().clone()
+    }
+
+    /// Replaces the tombstones, on disk first.
+    pub fn set_tombstones(&self, t: Tombstones) -> Result<()> {
+        t.write(&self.dir)?;
+        *self.tombstones.write() = Arc::new(t);
+        Ok(())
+    }
+
+    /// Series matching `matchers` with chunks overlapping `[mint, maxt]`, in label order,
+    /// with their tombstones. Series whose every chunk there is deleted are left out.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<BlockSeries>> {
+        if !self.meta.overlaps(mint, maxt) {
+            return Ok(Vec::new());
+        }
+        let refs = self.index.select(matchers)?;
+        let tomb = self.tombstones();
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let (labels, chunks) = self.index.series(r, mint, maxt)?;
+            if chunks.is_empty() {
+                continue;
+            }
+            let deleted = tomb.get(r).to_vec();
+            if !deleted.is_empty()
+                && chunks
+                    .iter()
+                    .all(|c| covered(&deleted, c.min_time, c.max_time))
+            {
+                continue;
+            }
+            out.push(BlockSeries {
+                labels,
+                sref: r,
+                chunks,
+                deleted,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The chunk at `r`, checksum verified.
+    pub fn chunk(&self, r: ChunkRef) -> Result<Chunk> {
+        self.chunks
+            .chunk(r)
+            .map_err(|e| Error::corrupt_block(self.dir.join("chunks"), "chunks", e))
+    }
+}
+
+/// True if `[lo, hi]` lies inside one of the sorted disjoint `intervals`.
+pub fn covered(intervals: &[(i64, i64)], lo: i64, hi: i64) -> bool {
+    let i = intervals.partition_point(|iv| iv.1 < lo);
+    intervals.get(i).is_some_and(|iv| iv.0 <= lo && iv.1 >= hi)
+}
+
+/// Writes `path` via a temporary file, fsyncs it, renames it into place and fsyncs the
+/// directory.
+pub(crate) fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", &tmp, e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// fsyncs a directory (so renames and new entries in it are durable).
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io("fsync", dir, e))
+}
+
+/// Total bytes of the files under `dir` (0 if unreadable).
+pub(crate) fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
+}

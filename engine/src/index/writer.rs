@@ -1,0 +1,234 @@
+//! Writing a block's index file. The layout is drawn in `docs/format/index.md`:
+//!
+//! ```text
+//! header "SIDX" | version u8 = 1 | 3 zero bytes
+//! symbols        u32 len | body | crc32c        (sorted, unique strings)
+//! series entry*  uvarint len | body | crc32c    (in label order; a series ref is the offset
+//!                                                of its entry in the file)
+//! postings list* uvarint len | body | crc32c    (first: every series; then one per label
+//!                                                pair, in (name, value) order)
+//! label table    u32 len | body | crc32c        (name -> value -> postings offset)
+//! TOC            5 x u64 | crc32c               (offsets of the five parts above)
+//! ```
+//!
+//! Invariants the writer keeps and the reader checks: series are added in strictly
+//! increasing label order; every string a series uses is in the symbol table given up front;
+//! a series' chunks are in time order and do not overlap.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::ChunkMeta;
+use crate::encoding::{put_crc_of, put_str, put_u32_le, put_u64_le, put_uvarint, put_zvarint};
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+
+/// Magic bytes of an index file.
+pub const MAGIC: &[u8; 4] = b"SIDX";
+/// Format version of the index file.
+pub const VERSION: u8 = 1;
+/// Length of the file header.
+pub const HEADER_LEN: usize = 8;
+/// Length of the table of contents at the end of the file.
+pub const TOC_LEN: usize = 5 * 8 + 4;
+
+/// Streams a block's index to a file.
+pub struct IndexWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    pos: u64,
+    symbols: HashMap<Arc<str>, u32>,
+    symbols_off: u64,
+    series_off: u64,
+    /// Postings per (name symbol, value symbol).
+    postings: HashMap<(u32, u32), Vec<u64>>,
+    all: Vec<u64>,
+    last: Option<Labels>,
+    buf: Vec<u8>,
+}
+
+impl IndexWriter {
+    /// Creates the index file with the given symbols (every label name and value of the
+    /// series to come; sorted and deduplicated here).
+    pub fn create(path: &Path, symbols: impl IntoIterator<Item = Arc<str>>) -> Result<IndexWriter> {
+        let f = File::create(path).map_err(|e| Error::io("create", path, e))?;
+        let mut syms: Vec<Arc<str>> = symbols.into_iter().collect();
+        syms.sort_unstable();
+        syms.dedup();
+        let mut w = IndexWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, f),
+            pos: 0,
+            symbols: HashMap::with_capacity(syms.len()),
+            symbols_off: HEADER_LEN as u64,
+            series_off: 0,
+            postings: HashMap::new(),
+            all: Vec::new(),
+            last: None,
+            buf: Vec::new(),
+        };
+        let mut header = [0u8; HEADER_LEN];
+        header[..4].copy_from_slice(MAGIC);
+        header[4] = VERSION;
+        w.write(&header.clone())?;
+        let mut body = Vec::new();
+        put_uvarint(&mut body, syms.len() as u64);
+        for s in &syms {
+            put_str(&mut body, s);
+        }
+        w.write_section(&body)?;
+        for (i, s) in syms.into_iter().enumerate() {
+            w.symbols.insert(s, i as u32);
+        }
+        w.series_off = w.pos;
+        Ok(w)
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<()> {
+        self.out
+            .write_all(b)
+            .map_err(|e| Error::io("write", &self.path, e))?;
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    /// `u32 len | body | crc32c(body)`.
+    fn write_section(&mut self, body: &[u8]) -> Result<()> {
+        let len = u32::try_from(body.len()).map_err(|_| {
+            Error::InvalidArgument(format!("index section of {} bytes", body.len()))
+        })?;
+        let mut b = Vec::with_capacity(body.len() + 8);
+        put_u32_le(&mut b, len);
+        b.extend_from_slice(body);
+        put_crc_of(&mut b, 4);
+        self.write(&b)
+    }
+
+    /// `uvarint len | body | crc32c(body)`; returns the offset of the entry.
+    fn write_entry(&mut self, body: &[u8]) -> Result<u64> {
+        let at = self.pos;
+        let mut b = Vec::with_capacity(body.len() + 14);
+        put_uvarint(&mut b, body.len() as u64);
+        let from = b.len();
+        b.extend_from_slice(body);
+        put_crc_of(&mut b, from);
+        self.write(&b)?;
+        Ok(at)
+    }
+
+    fn sym(&self, s: &str) -> Result<u32> {
+        self.symbols.get(s).copied().ok_or_else(|| {
+            Error::InvalidArgument(format!("index writer: {s:?} missing from the symbol table"))
+        })
+    }
+
+    /// Adds a series with its chunks (labels strictly after the previous series').
+    pub fn add_series(&mut self, labels: &Labels, chunks: &[ChunkMeta]) -> Result<()> {
+        if self.last.as_ref().is_some_and(|l| l >= labels) {
+            return Err(Error::InvalidArgument(format!(
+                "index writer: series {labels} out of order"
+            )));
+        }
+        let mut body = std::mem::take(&mut self.buf);
+        body.clear();
+        put_uvarint(&mut body, labels.len() as u64);
+        let mut pairs = Vec::with_capacity(labels.len());
+        for l in labels.iter() {
+            let (n, v) = (self.sym(&l.name)?, self.sym(&l.value)?);
+            put_uvarint(&mut body, u64::from(n));
+            put_uvarint(&mut body, u64::from(v));
+            pairs.push((n, v));
+        }
+        put_uvarint(&mut body, chunks.len() as u64);
+        let mut prev: Option<&ChunkMeta> = None;
+        for c in chunks {
+            match prev {
+                None => {
+                    put_zvarint(&mut body, c.min_time);
+                }
+                Some(p) => {
+                    if c.min_time <= p.max_time || c.chunk_ref <= p.chunk_ref {
+                        return Err(Error::InvalidArgument(format!(
+                            "index writer: chunks of {labels} overlap or are out of order"
+                        )));
+                    }
+                    put_zvarint(&mut body, c.min_time.wrapping_sub(p.max_time));
+                }
+            }
+            put_uvarint(&mut body, c.max_time.wrapping_sub(c.min_time) as u64);
+            put_uvarint(&mut body, u64::from(c.num_samples));
+            put_uvarint(&mut body, c.chunk_ref - prev.map_or(0, |p| p.chunk_ref));
+            c.summary.encode(&mut body, c.min_time, c.max_time);
+            prev = Some(c);
+        }
+        let at = self.write_entry(&body)?;
+        self.buf = body;
+        self.all.push(at);
+        for p in pairs {
+            self.postings.entry(p).or_default().push(at);
+        }
+        self.last = Some(labels.clone());
+        Ok(())
+    }
+
+    fn postings_body(list: &[u64]) -> Vec<u8> {
+        let mut b = Vec::with_capacity(list.len() * 2 + 8);
+        put_uvarint(&mut b, list.len() as u64);
+        let mut prev = 0;
+        for &r in list {
+            put_uvarint(&mut b, r - prev);
+            prev = r;
+        }
+        b
+    }
+
+    /// Writes postings, the label table and the TOC, and fsyncs. Returns the file size.
+    pub fn finish(mut self) -> Result<u64> {
+        let postings_off = self.pos;
+        let all = std::mem::take(&mut self.all);
+        let all_off = self.write_entry(&Self::postings_body(&all))?;
+        let mut keys: Vec<(u32, u32)> = self.postings.keys().copied().collect();
+        keys.sort_unstable();
+        let mut table = Vec::new();
+        let names = keys.chunk_by(|a, b| a.0 == b.0).count();
+        put_uvarint(&mut table, names as u64);
+        let mut prev_off = 0u64;
+        for group in keys.chunk_by(|a, b| a.0 == b.0) {
+            put_uvarint(&mut table, u64::from(group[0].0));
+            put_uvarint(&mut table, group.len() as u64);
+            let mut prev_val = 0u32;
+            for (i, &(n, v)) in group.iter().enumerate() {
+                let list = self.postings.remove(&(n, v)).unwrap_or_default();
+                let off = self.write_entry(&Self::postings_body(&list))?;
+                put_uvarint(&mut table, u64::from(if i == 0 { v } else { v - prev_val }));
+                put_uvarint(&mut table, off - prev_off);
+                prev_val = v;
+                prev_off = off;
+            }
+        }
+        let table_off = self.pos;
+        self.write_section(&table)?;
+        let mut toc = Vec::with_capacity(TOC_LEN);
+        for off in [
+            self.symbols_off,
+            self.series_off,
+            postings_off,
+            table_off,
+            all_off,
+        ] {
+            put_u64_le(&mut toc, off);
+        }
+        put_crc_of(&mut toc, 0);
+        self.write(&toc)?;
+        let f = self
+            .out
+            .into_inner()
+            .map_err(|e| Error::io("write", &self.path, e.into_error()))?;
+        f.sync_all()
+            .map_err(|e| Error::io("fsync", &self.path, e))?;
+        Ok(self.pos)
+    }
+}
