@@ -9,6 +9,7 @@
 
 pub mod block;
 pub mod chunk;
+pub mod compact;
 mod db;
 mod encoding;
 pub mod error;
@@ -17,13 +18,19 @@ pub mod index;
 pub mod labels;
 pub mod matcher;
 pub mod owned_bytes;
+pub mod querier;
 pub mod wal;
 
-pub use db::{AppendReport, Batch, Db, Options, Querier, RejectReason, Series, SeriesIter, Stats};
+pub use db::{
+    compaction_ranges, AppendReport, Batch, Db, EngineCounters, Options, RejectReason,
+    ReplayProgress, Stats, DEFAULT_BLOCK_RANGE_MS, DEFAULT_RETENTION_MS,
+};
+pub use db::{DeleteReport, MaintainReport};
 pub use error::{Error, Result};
 pub use head::SeriesHandle;
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
+pub use querier::{Querier, Series, SeriesChunk, SeriesIter};
 
 /// The bit pattern of Prometheus's staleness marker (a NaN).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;

@@ -19,6 +19,7 @@ use strata_engine::{Error, Labels};
 enum Rec {
     Series(Vec<(u64, Labels)>),
     Samples(Vec<(u64, i64, u64)>),
+    Other(String),
 }
 
 fn norm(r: &Record) -> Rec {
@@ -27,6 +28,7 @@ fn norm(r: &Record) -> Rec {
         Record::Samples(s) => {
             Rec::Samples(s.iter().map(|s| (s.sref, s.t, s.v.to_bits())).collect())
         }
+        other => Rec::Other(format!("{other:?}")),
     }
 }
 
@@ -189,6 +191,7 @@ fn concurrent_writers_replay_every_record_once_in_order() {
                     samples.entry(*sref).or_default().push(*t);
                 }
             }
+            Rec::Other(o) => panic!("unexpected record {o}"),
         }
     }
     assert_eq!(defined.len() as u64, threads * per_thread);
@@ -349,47 +352,55 @@ fn bit_flip_mid_segment_keeps_the_prefix_and_stays_appendable() {
 }
 
 #[test]
-fn damage_in_an_earlier_segment_drops_later_segments() {
+fn damage_in_an_earlier_segment_keeps_later_segments() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(1024, SyncPolicy::Always);
     let (wal, _, _) = open(dir.path(), o.clone());
-    write_batches(&wal, 0..60);
+    let all = write_batches(&wal, 0..60);
     let segs = wal.segments().unwrap();
     assert!(segs.len() >= 5);
+    let end = wal.end();
     wal.close().unwrap();
     drop(wal);
-    // Corrupt the first frame's CRC in segment 3.
+    // Which records each segment holds, by replaying the segments one at a time.
+    let per_segment: Vec<usize> = segs
+        .iter()
+        .map(|n| {
+            let b = std::fs::read(dir.path().join(format!("{n:08}"))).unwrap();
+            strata_engine::wal::scan_segment_bytes(&b, |_| {}).records as usize
+        })
+        .collect();
+    // Corrupt the first frame's CRC in segment 3: all of segment 3 is lost, nothing else.
     let p = dir.path().join("00000003");
     let mut b = std::fs::read(&p).unwrap();
     b[SEGMENT_HEADER_LEN as usize + 6] ^= 0xff;
     std::fs::write(&p, &b).unwrap();
-    let later: u64 = segs[3..]
-        .iter()
-        .map(|n| {
-            std::fs::metadata(dir.path().join(format!("{n:08}")))
-                .unwrap()
-                .len()
-        })
-        .sum();
-
-    let mut seen_before_3 = 0;
+    let before: usize = per_segment[..2].iter().sum();
+    let lost = per_segment[2];
     {
         let (wal, report, got) = open(dir.path(), o.clone());
-        assert!(report.damage.unwrap().contains("checksum"));
-        assert_eq!(report.segments, 3);
-        assert_eq!(
-            report.truncated_bytes,
-            later + b.len() as u64 - SEGMENT_HEADER_LEN
+        let damage = report.damage.clone().unwrap();
+        assert!(
+            damage.contains("checksum") && damage.contains("segment 3"),
+            "{damage}"
         );
-        assert_eq!(wal.segments().unwrap(), vec![1, 2, 3]);
-        assert_eq!(wal.end().segment, 3);
-        assert_eq!(wal.end().offset, SEGMENT_HEADER_LEN);
-        seen_before_3 += got.len();
+        assert_eq!(report.segments, segs.len() as u64);
+        assert_eq!(report.repairs, 1);
+        assert_eq!(report.truncated_bytes, b.len() as u64 - SEGMENT_HEADER_LEN);
+        let mut want = all[..before].to_vec();
+        want.extend_from_slice(&all[before + lost..]);
+        assert_eq!(got, want, "every record outside segment 3 replays");
+        assert_eq!(wal.segments().unwrap(), segs);
+        assert_eq!(
+            wal.end(),
+            end,
+            "appending resumes at the end of the last segment"
+        );
         write_batches(&wal, 1000..1003);
     }
     let (_, report, got) = open(dir.path(), o);
     assert_eq!(report.damage, None);
-    assert_eq!(got.len(), seen_before_3 + 6);
+    assert_eq!(got.len(), all.len() - lost + 6);
 }
 
 #[test]
@@ -450,7 +461,7 @@ fn torn_segment_header_is_rewritten() {
 }
 
 #[test]
-fn missing_segment_drops_what_follows() {
+fn missing_segment_keeps_what_follows() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(1024, SyncPolicy::Always);
     let (wal, _, _) = open(dir.path(), o.clone());
@@ -461,8 +472,31 @@ fn missing_segment_drops_what_follows() {
     std::fs::remove_file(dir.path().join("00000002")).unwrap();
     let (wal, report, _) = open(dir.path(), o);
     assert!(report.damage.unwrap().contains("missing"));
-    assert_eq!(report.segments, 1);
-    assert_eq!(wal.segments().unwrap(), vec![1]);
+    assert_eq!(report.segments, segs.len() as u64 - 1);
+    let mut want = segs.clone();
+    want.retain(|&n| n != 2);
+    assert_eq!(wal.segments().unwrap(), want);
+}
+
+#[test]
+fn unknown_segment_version_stops_the_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(1024, SyncPolicy::Always);
+    let (wal, _, _) = open(dir.path(), o.clone());
+    write_batches(&wal, 0..10);
+    drop(wal);
+    let p = dir.path().join("00000001");
+    let mut b = std::fs::read(&p).unwrap();
+    b[4] = 9;
+    std::fs::write(&p, &b).unwrap();
+    let err = Wal::open(dir.path(), o, |_| {}).unwrap_err();
+    assert!(
+        matches!(err, Error::UnsupportedVersion { found: 9, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("version 9"), "{err}");
+    // Nothing was touched.
+    assert_eq!(std::fs::read(&p).unwrap(), b);
 }
 
 #[test]
@@ -607,6 +641,14 @@ fn mutated_segments_replay_a_prefix_without_panicking() {
         // Replay from a directory holding the mutated segment.
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("00000001"), &b).unwrap();
+        if b.len() >= 5 && b[..4] == *b"SWAL" && b[4] != 1 {
+            // Another format version is refused, never repaired.
+            assert!(
+                Wal::open(d.path(), o.clone(), |_| {}).is_err(),
+                "case {case}"
+            );
+            continue;
+        }
         let (wal, report, got) = open(d.path(), o.clone());
         assert!(got.len() <= expect.len(), "case {case}");
         // Every delivered record is one of the originals, in order: damage only shortens.

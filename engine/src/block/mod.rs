@@ -26,6 +26,7 @@ pub mod writer;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -51,6 +52,8 @@ pub struct Block {
     chunks: ChunkReader,
     tombstones: RwLock<Arc<Tombstones>>,
     size: u64,
+    /// Set when a read found damage; the database then moves the block aside.
+    damaged: AtomicBool,
 }
 
 impl std::fmt::Debug for Block {
@@ -93,7 +96,24 @@ impl Block {
             index,
             chunks,
             tombstones: RwLock::new(Arc::new(tombstones)),
+            damaged: AtomicBool::new(false),
         })
+    }
+
+    /// True once a read of this block found damage (a checksum mismatch, an entry that does
+    /// not decode).
+    pub fn is_damaged(&self) -> bool {
+        self.damaged.load(Ordering::Relaxed)
+    }
+
+    /// Records damage found by a read and passes the error on.
+    fn damage<T>(&self, r: Result<T>) -> Result<T> {
+        if let Err(e @ Error::CorruptBlock { .. }) = &r {
+            if !self.damaged.swap(true, Ordering::Relaxed) {
+                eprintln!("strata: damage found in block {}: {e}", self.dir.display());
+            }
+        }
+        r
     }
 
     /// The block's directory.
@@ -139,11 +159,11 @@ impl Block {
         if !self.meta.overlaps(mint, maxt) {
             return Ok(Vec::new());
         }
-        let refs = self.index.select(matchers)?;
+        let refs = self.damage(self.index.select(matchers))?;
         let tomb = self.tombstones();
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
-            let (labels, chunks) = self.index.series(r, mint, maxt)?;
+            let (labels, chunks) = self.damage(self.index.series(r, mint, maxt))?;
             if chunks.is_empty() {
                 continue;
             }
@@ -167,9 +187,21 @@ impl Block {
 
     /// The chunk at `r`, checksum verified.
     pub fn chunk(&self, r: ChunkRef) -> Result<Chunk> {
-        self.chunks
-            .chunk(r)
-            .map_err(|e| Error::corrupt_block(self.dir.join("chunks"), "chunks", e))
+        self.damage(
+            self.chunks
+                .chunk(r)
+                .map_err(|e| Error::corrupt_block(self.dir.join("chunks"), "chunks", e)),
+        )
+    }
+
+    /// Series `r` with all its chunks (for compaction), damage recorded.
+    pub fn series(&self, r: SeriesRef) -> Result<(Labels, Vec<ChunkMeta>)> {
+        self.damage(self.index.series(r, i64::MIN, i64::MAX))
+    }
+
+    /// Every series ref, in label order (for compaction), damage recorded.
+    pub fn all_series(&self) -> Result<Vec<SeriesRef>> {
+        self.damage(self.index.select(&[]))
     }
 }
 

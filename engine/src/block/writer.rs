@@ -92,11 +92,31 @@ impl BlockWriter {
     }
 
     /// Adds a series (labels strictly after the previous series') with its chunks in time
-    /// order, none overlapping, all inside the block's range. Series without samples are
-    /// skipped.
+    /// order, none overlapping, all inside the block's range. Each chunk is decoded once to
+    /// compute its summary. Series without samples are skipped.
     pub fn add_series(&mut self, labels: &Labels, chunks: &[Chunk]) -> Result<()> {
-        self.metas.clear();
+        let mut with = Vec::with_capacity(chunks.len());
         for c in chunks {
+            if c.num_samples() == 0 {
+                continue;
+            }
+            self.ts.clear();
+            self.vs.clear();
+            c.decode_into(&mut self.ts, &mut self.vs)?;
+            with.push((c.clone(), ChunkSummary::compute(&self.ts, &self.vs)));
+        }
+        self.add_series_summarised(labels, &with)
+    }
+
+    /// [`BlockWriter::add_series`] for chunks whose summaries are known (copied from another
+    /// block's index): the chunks are not decoded.
+    pub fn add_series_summarised(
+        &mut self,
+        labels: &Labels,
+        chunks: &[(Chunk, ChunkSummary)],
+    ) -> Result<()> {
+        self.metas.clear();
+        for (c, summary) in chunks {
             if c.num_samples() == 0 {
                 continue;
             }
@@ -109,17 +129,13 @@ impl BlockWriter {
                     self.max_time
                 )));
             }
-            self.ts.clear();
-            self.vs.clear();
-            c.decode_into(&mut self.ts, &mut self.vs)?;
-            let summary = ChunkSummary::compute(&self.ts, &self.vs);
             let chunk_ref = self.chunks.write(c)?;
             self.metas.push(ChunkMeta {
                 min_time: c.min_time(),
                 max_time: c.max_time(),
                 num_samples: c.num_samples() as u32,
                 chunk_ref,
-                summary,
+                summary: *summary,
             });
             self.stats.num_samples += c.num_samples() as u64;
         }

@@ -4,14 +4,22 @@
 //!   path: an append to existing series takes one shard read lock and the series' own mutex).
 //! - Each [`MemSeries`] owns its sealed (immutable, shared) chunks and one open
 //!   [`ChunkBuilder`]. A chunk is sealed when it holds [`MAX_SAMPLES_PER_CHUNK`] samples or when
-//!   the next sample falls into another aligned [`CHUNK_RANGE_MS`] span.
+//!   the next sample falls into another aligned span of the head's chunk range (the block
+//!   range, [`CHUNK_RANGE_MS`] by default), so no chunk ever straddles a block boundary.
+//! - The head holds data from its lower bound (`min_valid`) on: everything older is in
+//!   blocks. A sample older than the bound is rejected as out of bounds.
+//! - Truncation (`truncate.rs`) drops chunks that went into a block and removes series left
+//!   without data (marking them `removed` under their lock, so an append that raced with the
+//!   removal retries with a fresh series instead of writing into a dead one).
 //! - Per series, samples are strictly increasing in time. An older sample is rejected as out of
 //!   order, one with the last timestamp and other value bits as a duplicate timestamp; one with
 //!   the same timestamp and identical bits is a no-op.
 //! - Series references are dense, handed out in ascending order, never reused.
 
 mod append;
+mod delete;
 mod read;
+mod truncate;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -47,6 +55,8 @@ pub struct SeriesState {
     pub min_time: Option<i64>,
     /// True once the series' definition is in the WAL.
     pub logged: bool,
+    /// True once truncation removed the series from the head (appenders must re-resolve).
+    pub removed: bool,
 }
 
 impl SeriesState {
@@ -69,12 +79,13 @@ impl SeriesState {
             .is_some_and(|c| c.min_time() <= s.t && hit(c))
     }
 
-    /// Appends a sample already checked to be newer than `last`.
-    pub fn push(&mut self, s: Sample) -> bool {
+    /// Appends a sample already checked to be newer than `last`; chunks never straddle an
+    /// aligned span of `chunk_range` ms.
+    pub fn push(&mut self, s: Sample, chunk_range: i64) -> bool {
         let mut sealed_one = false;
         if let Some(first) = self.open.min_time() {
             if self.open.len() >= MAX_SAMPLES_PER_CHUNK
-                || first.div_euclid(CHUNK_RANGE_MS) != s.t.div_euclid(CHUNK_RANGE_MS)
+                || first.div_euclid(chunk_range) != s.t.div_euclid(chunk_range)
             {
                 let c = self.open.seal();
                 self.sealed.push(c);
@@ -172,10 +183,20 @@ pub struct Head {
     samples: AtomicU64,
     min_time: AtomicI64,
     max_time: AtomicI64,
+    /// Samples older than this are in blocks (or were never accepted): the head's bound.
+    min_valid: AtomicI64,
+    chunk_range: i64,
 }
 
 impl Default for Head {
     fn default() -> Self {
+        Head::new(CHUNK_RANGE_MS)
+    }
+}
+
+impl Head {
+    /// An empty head whose chunks never straddle an aligned span of `chunk_range` ms.
+    pub fn new(chunk_range: i64) -> Head {
         Head {
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
             by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
@@ -185,11 +206,30 @@ impl Default for Head {
             samples: AtomicU64::new(0),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
+            min_valid: AtomicI64::new(i64::MIN),
+            chunk_range: chunk_range.max(1),
         }
     }
-}
 
-impl Head {
+    /// The chunk range (ms): chunks never straddle an aligned span of it.
+    pub fn chunk_range(&self) -> i64 {
+        self.chunk_range
+    }
+
+    /// The lower bound: samples older than this are refused (they belong in blocks).
+    pub fn min_valid(&self) -> i64 {
+        self.min_valid.load(Ordering::Acquire)
+    }
+
+    /// Raises the lower bound (never lowers it).
+    pub(crate) fn raise_min_valid(&self, t: i64) {
+        self.min_valid.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// The symbol table (shared with the blocks' indexes).
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
     /// The series with exactly these labels, if present.
     pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
         let h = labels.stable_hash();
@@ -288,6 +328,19 @@ impl Head {
     /// Number of series.
     pub fn num_series(&self) -> u64 {
         self.index.read().all().len() as u64
+    }
+
+    /// Every series (aliases from replay counted once), in no particular order.
+    pub fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        let mut out = Vec::new();
+        for shard in &self.by_ref {
+            for (&r, s) in shard.read().iter() {
+                if r == s.sref {
+                    out.push(s.clone());
+                }
+            }
+        }
+        out
     }
 
     /// Number of samples appended.

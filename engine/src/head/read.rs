@@ -27,3 +27,20 @@ pub fn overlaps(st: &SeriesState, mint: i64, maxt: i64) -> bool {
         _ => false,
     }
 }
+
+impl super::Head {
+    /// Every series' chunks that may hold samples at or after `from` (sealed ones shared, the
+    /// open one as a snapshot), sorted by labels; the head is not changed.
+    pub fn snapshot_chunks(&self, from: i64) -> Vec<(crate::labels::Labels, Vec<Chunk>)> {
+        let mut out: Vec<_> = self
+            .all_series()
+            .into_iter()
+            .filter_map(|s| {
+                let chunks = chunks_in_range(&s.state.lock(), from, i64::MAX);
+                (!chunks.is_empty()).then(|| (s.labels.clone(), chunks))
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}

@@ -280,6 +280,11 @@ impl IndexReader {
             .collect()
     }
 
+    /// Every symbol, sorted.
+    pub fn symbols(&self) -> &[Arc<str>] {
+        &self.symbols
+    }
+
     /// Number of symbols.
     pub fn num_symbols(&self) -> usize {
         self.symbols.len()

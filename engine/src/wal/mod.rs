@@ -30,6 +30,7 @@
 //! frame scanning in `reader.rs`, replay and repair in `repair.rs`, and the append path with
 //! group commit in `writer.rs`.
 
+mod checkpoint;
 mod reader;
 mod record;
 mod repair;
@@ -46,8 +47,9 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 
+pub use checkpoint::{checkpoint_path, list_checkpoints, CheckpointWriter};
 pub use reader::{scan_segment_bytes, Damage, SegmentScan};
-pub use record::{KIND_SAMPLES, KIND_SERIES, MAX_PAYLOAD_BYTES};
+pub use record::{KIND_CHUNKS, KIND_DELETES, KIND_SAMPLES, KIND_SERIES, MAX_PAYLOAD_BYTES};
 pub use segment::{segment_header, segment_name, SEGMENT_HEADER_LEN};
 
 /// A series definition: the dense reference and its labels.
@@ -70,6 +72,28 @@ pub struct SampleRecord {
     pub v: f64,
 }
 
+/// Sealed chunks of one series (a checkpoint's copy of the head), oldest first, as encoded
+/// chunk bytes (`docs/format/chunks.md`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChunksRecord {
+    /// Series reference (defined by an earlier series record).
+    pub sref: u64,
+    /// Encoded chunks.
+    pub chunks: Vec<Vec<u8>>,
+}
+
+/// A range deleted from a head series: samples with `mint <= t <= maxt` written before this
+/// record are gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeleteRecord {
+    /// Series reference.
+    pub sref: u64,
+    /// First deleted timestamp (inclusive).
+    pub mint: i64,
+    /// Last deleted timestamp (inclusive).
+    pub maxt: i64,
+}
+
 /// A WAL record.
 #[derive(Clone, Debug)]
 pub enum Record {
@@ -77,6 +101,10 @@ pub enum Record {
     Series(Vec<SeriesRecord>),
     /// Samples.
     Samples(Vec<SampleRecord>),
+    /// Sealed head chunks (checkpoints only).
+    Chunks(Vec<ChunksRecord>),
+    /// Deleted ranges of head series.
+    Deletes(Vec<DeleteRecord>),
 }
 
 impl Record {
@@ -85,6 +113,8 @@ impl Record {
         match self {
             Record::Series(s) => s.len(),
             Record::Samples(s) => s.len(),
+            Record::Chunks(c) => c.len(),
+            Record::Deletes(d) => d.len(),
         }
     }
 
@@ -104,6 +134,8 @@ impl Record {
                         x.sref == y.sref && x.t == y.t && x.v.to_bits() == y.v.to_bits()
                     })
             }
+            (Record::Chunks(a), Record::Chunks(b)) => a == b,
+            (Record::Deletes(a), Record::Deletes(b)) => a == b,
             _ => false,
         }
     }
@@ -152,10 +184,14 @@ pub struct ReplayReport {
     pub records: u64,
     /// Segments read.
     pub segments: u64,
-    /// Bytes cut off a torn or corrupt tail (0 if none).
+    /// Bytes dropped by repairs (0 if none).
     pub truncated_bytes: u64,
-    /// Description of the damage found, if any.
+    /// Description of the first damage found, if any.
     pub damage: Option<String>,
+    /// Number of repairs (damaged files, missing segments).
+    pub repairs: u64,
+    /// The checkpoint replay started from, if any.
+    pub checkpoint: Option<u64>,
 }
 
 /// Counters since [`Wal::open`], for the server's own metrics.
@@ -195,9 +231,20 @@ impl Wal {
     pub fn open(
         dir: &Path,
         opts: WalOptions,
-        mut on_record: impl FnMut(Record),
+        on_record: impl FnMut(Record),
     ) -> Result<(Wal, ReplayReport)> {
-        let rec = repair::replay(dir, &mut on_record)?;
+        Wal::open_with_progress(dir, opts, on_record, |_, _| {})
+    }
+
+    /// [`Wal::open`] reporting progress: `on_progress(files_done, files_total)` after the
+    /// checkpoint and after each segment.
+    pub fn open_with_progress(
+        dir: &Path,
+        opts: WalOptions,
+        mut on_record: impl FnMut(Record),
+        mut on_progress: impl FnMut(u64, u64),
+    ) -> Result<(Wal, ReplayReport)> {
+        let rec = repair::replay(dir, &mut on_record, &mut on_progress)?;
         let state = writer::WriterState {
             segment: rec.segment,
             file: Arc::new(rec.file),
@@ -306,6 +353,38 @@ impl Wal {
             self.shared.rotate(&mut st)?;
         }
         Ok(st.segment)
+    }
+
+    /// Starts `checkpoint.N` in this WAL's directory, standing for segments `1..=N` (all of
+    /// which must be closed: call [`Wal::cut`] first and use one less than its result).
+    /// Finishing it deletes those segments.
+    pub fn checkpoint(&self, n: u64) -> Result<CheckpointWriter> {
+        if n >= self.shared.state.lock().segment {
+            return Err(Error::InvalidArgument(format!(
+                "checkpoint {n} would cover the segment being written"
+            )));
+        }
+        CheckpointWriter::create(&self.shared.dir, n)
+    }
+
+    /// Replays the WAL in `dir` without taking it over: nothing is created, repaired or
+    /// deleted (for reading a directory another process writes). Damage ends the replay of
+    /// the damaged file and is reported.
+    pub fn replay_read_only(dir: &Path, mut on_record: impl FnMut(Record)) -> Result<ReplayReport> {
+        repair::replay_read_only(dir, &mut on_record)
+    }
+
+    /// Bytes of the segments and checkpoint on disk.
+    pub fn disk_size(&self) -> u64 {
+        std::fs::read_dir(&self.shared.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 
     /// Deletes every segment numbered below `segment` (never the one being written), once a

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::labels::{Label, Labels};
 
-use super::{Record, SampleRecord, SeriesRecord};
+use super::{ChunksRecord, DeleteRecord, Record, SampleRecord, SeriesRecord};
 
 /// Bytes of a frame header: kind, body length, CRC.
 pub const FRAME_HEADER_LEN: usize = 9;
@@ -22,6 +22,10 @@ pub const FRAME_HEADER_LEN: usize = 9;
 pub const KIND_SERIES: u8 = 1;
 /// Record kind byte of a samples record.
 pub const KIND_SAMPLES: u8 = 2;
+/// Record kind byte of a chunks record (sealed head chunks, written by checkpoints).
+pub const KIND_CHUNKS: u8 = 3;
+/// Record kind byte of a deletes record (ranges deleted from head series).
+pub const KIND_DELETES: u8 = 4;
 
 /// Largest uncompressed payload a reader accepts (and a writer produces).
 pub const MAX_PAYLOAD_BYTES: usize = 64 << 20;
@@ -249,11 +253,87 @@ fn decode_samples(payload: &[u8]) -> Result<Vec<SampleRecord>, DecodeError> {
     Ok(out)
 }
 
+/// Encodes a chunks payload: count, then per entry the series ref, the number of chunks and
+/// each chunk as a length-prefixed byte string.
+fn encode_chunks(buf: &mut Vec<u8>, entries: &[ChunksRecord]) {
+    put_uvarint(buf, entries.len() as u64);
+    for e in entries {
+        put_uvarint(buf, e.sref);
+        put_uvarint(buf, e.chunks.len() as u64);
+        for c in &e.chunks {
+            put_uvarint(buf, c.len() as u64);
+            buf.extend_from_slice(c);
+        }
+    }
+}
+
+fn decode_chunks(payload: &[u8]) -> Result<Vec<ChunksRecord>, DecodeError> {
+    let mut d = Dec::new(payload);
+    // An entry is at least a ref byte and a count byte; a chunk at least a length byte and
+    // one byte.
+    let n = d.count(2, "chunks entry")?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let sref = d.uvarint()?;
+        let k = d.count(2, "chunk")?;
+        let mut chunks = Vec::with_capacity(k);
+        for _ in 0..k {
+            let len = d.uvarint()?;
+            if len == 0 || len > d.remaining() as u64 {
+                return err(format!("series {sref}: chunk length {len} is impossible"));
+            }
+            chunks.push(d.bytes(len as usize)?.to_vec());
+        }
+        out.push(ChunksRecord { sref, chunks });
+    }
+    if d.remaining() != 0 {
+        return err(format!(
+            "{} trailing bytes after chunks payload",
+            d.remaining()
+        ));
+    }
+    Ok(out)
+}
+
+fn encode_deletes(buf: &mut Vec<u8>, entries: &[DeleteRecord]) {
+    put_uvarint(buf, entries.len() as u64);
+    for e in entries {
+        put_uvarint(buf, e.sref);
+        put_varint(buf, e.mint);
+        put_varint(buf, e.maxt);
+    }
+}
+
+fn decode_deletes(payload: &[u8]) -> Result<Vec<DeleteRecord>, DecodeError> {
+    let mut d = Dec::new(payload);
+    let n = d.count(3, "delete")?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let sref = d.uvarint()?;
+        let (mint, maxt) = (d.varint()?, d.varint()?);
+        if mint > maxt {
+            return err(format!(
+                "series {sref}: delete range [{mint}, {maxt}] is empty"
+            ));
+        }
+        out.push(DeleteRecord { sref, mint, maxt });
+    }
+    if d.remaining() != 0 {
+        return err(format!(
+            "{} trailing bytes after deletes payload",
+            d.remaining()
+        ));
+    }
+    Ok(out)
+}
+
 /// Decodes an uncompressed payload of record kind `kind`.
 pub fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record, DecodeError> {
     match kind {
         KIND_SERIES => decode_series(payload).map(Record::Series),
         KIND_SAMPLES => decode_samples(payload).map(Record::Samples),
+        KIND_CHUNKS => decode_chunks(payload).map(Record::Chunks),
+        KIND_DELETES => decode_deletes(payload).map(Record::Deletes),
         k => err(format!("unknown record kind {k}")),
     }
 }
@@ -273,6 +353,14 @@ pub fn encode_payload(record: &Record) -> (u8, Vec<u8>) {
         Record::Samples(samples) => {
             encode_samples(&mut buf, samples);
             (KIND_SAMPLES, buf)
+        }
+        Record::Chunks(entries) => {
+            encode_chunks(&mut buf, entries);
+            (KIND_CHUNKS, buf)
+        }
+        Record::Deletes(entries) => {
+            encode_deletes(&mut buf, entries);
+            (KIND_DELETES, buf)
         }
     }
 }
@@ -373,6 +461,38 @@ pub fn encode_frames(out: &mut Vec<u8>, records: &[Record]) -> Result<(), Decode
                         push_frame(out, enc, KIND_SAMPLES, payload)?;
                     }
                 }
+                Record::Chunks(entries) => {
+                    // Split by series so that payloads stay near the split size.
+                    let mut start = 0;
+                    let mut size = 0;
+                    for (i, e) in entries.iter().enumerate() {
+                        size += 16 + e.chunks.iter().map(|c| c.len() + 4).sum::<usize>();
+                        if size > SPLIT_PAYLOAD_BYTES || i + 1 == entries.len() {
+                            payload.clear();
+                            encode_chunks(payload, &entries[start..=i]);
+                            push_frame(out, enc, KIND_CHUNKS, payload)?;
+                            start = i + 1;
+                            size = 0;
+                        }
+                    }
+                    if entries.is_empty() {
+                        payload.clear();
+                        encode_chunks(payload, entries);
+                        push_frame(out, enc, KIND_CHUNKS, payload)?;
+                    }
+                }
+                Record::Deletes(entries) => {
+                    for part in entries.chunks(1 << 16) {
+                        payload.clear();
+                        encode_deletes(payload, part);
+                        push_frame(out, enc, KIND_DELETES, payload)?;
+                    }
+                    if entries.is_empty() {
+                        payload.clear();
+                        encode_deletes(payload, entries);
+                        push_frame(out, enc, KIND_DELETES, payload)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -418,7 +538,7 @@ impl FrameHeader {
         let kind = b[0];
         let len = u32::from_le_bytes([b[1], b[2], b[3], b[4]]);
         let crc = u32::from_le_bytes([b[5], b[6], b[7], b[8]]);
-        if kind != KIND_SERIES && kind != KIND_SAMPLES {
+        if !(KIND_SERIES..=KIND_DELETES).contains(&kind) {
             return err(format!("unknown record kind {kind}"));
         }
         if len == 0 {
@@ -717,7 +837,44 @@ mod tests {
         p.push(0);
         assert!(decode_payload(KIND_SAMPLES, &p).is_err());
         assert!(decode_payload(0, &[]).is_err());
-        assert!(decode_payload(3, &[0]).is_err());
+        assert!(decode_payload(5, &[0]).is_err());
+        // Chunks and deletes: counts beyond the bytes, empty chunks, empty ranges.
+        assert!(decode_payload(KIND_CHUNKS, &[5, 1]).is_err());
+        assert!(decode_payload(KIND_CHUNKS, &[1, 7, 1, 0]).is_err());
+        assert!(decode_payload(KIND_DELETES, &[1, 7, 4, 2]).is_err());
+        assert!(decode_payload(KIND_DELETES, &[1, 7, 2, 4, 0]).is_err());
+    }
+
+    #[test]
+    fn chunks_and_deletes_round_trip() {
+        let recs = [
+            Record::Chunks(vec![
+                ChunksRecord {
+                    sref: 7,
+                    chunks: vec![vec![1, 2, 3], vec![4]],
+                },
+                ChunksRecord {
+                    sref: 9,
+                    chunks: vec![],
+                },
+            ]),
+            Record::Deletes(vec![
+                DeleteRecord {
+                    sref: 3,
+                    mint: -5,
+                    maxt: 5,
+                },
+                DeleteRecord {
+                    sref: u64::MAX,
+                    mint: i64::MIN,
+                    maxt: i64::MAX,
+                },
+            ]),
+        ];
+        for r in &recs {
+            let frames = encode_record(r).unwrap();
+            assert!(decode_frame(&frames).unwrap().same_as(r));
+        }
     }
 
     #[test]

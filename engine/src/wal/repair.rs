@@ -1,25 +1,36 @@
 //! Replay on open, and repair of whatever replay finds damaged.
 //!
-//! Replay reads the segments in number order and delivers every good record. The first damage
-//! anywhere (a torn or corrupt frame, a bad segment header, a missing segment number) ends the
-//! log: the damaged segment is truncated at its last good record, every later segment is
-//! deleted, and appending resumes at the cut. Dropping what follows mid-log damage is a
-//! deliberate choice: a later record may use a series defined in the lost part, so replaying
-//! past a hole could build a head that never existed; and a hole in the middle means the disk
-//! lost acknowledged data, which the operator learns about from the stderr line and the
-//! [`ReplayReport`].
+//! Replay first reads the newest checkpoint (`checkpoint.N`, see `checkpoint.rs`), which
+//! stands for every segment numbered `N` or less, then the segments after `N` in number
+//! order, and delivers every good record. Leftovers of an interrupted checkpoint (a
+//! `.tmp` file, older checkpoints, segments the checkpoint covers) are deleted.
+//!
+//! Damage drops only what is damaged:
+//! - a torn or corrupt frame ends its segment: the segment is truncated at the last good
+//!   record (records after the damage *in that segment* are lost), and replay goes on with
+//!   the next segment, whose records are independent frames;
+//! - a segment whose header is unreadable (bad magic, torn) loses its contents and is reset
+//!   to an empty segment; a missing segment number is reported and skipped;
+//! - a segment with a good magic but a format version this build does not know stops the
+//!   open with [`Error::UnsupportedVersion`]: it was written by another Strata version, and
+//!   nothing is deleted or rewritten.
+//!
+//! Records after a hole may refer to series whose definitions were in the lost part; the
+//! caller counts those samples and reports them instead of guessing the series. Every
+//! repair is one line on stderr and is summed up in the [`ReplayReport`].
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
+use super::checkpoint::{list_checkpoints, remove_stale_checkpoints};
 use super::reader::scan_segment;
 use super::segment::{
     create_segment, list_segments, open_segment, segment_header, segment_path, sync_dir,
-    SEGMENT_HEADER_LEN,
+    SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION,
 };
 use super::{Record, ReplayReport};
 
@@ -31,89 +42,169 @@ pub(super) struct Recovered {
     pub report: ReplayReport,
 }
 
-/// Where the log must be cut.
-struct Cut {
-    /// Index (into the segment list) of the segment to keep as the last one.
-    keep: usize,
-    /// Offset to truncate it at (`None`: keep it whole).
-    at: Option<u64>,
-    /// Its length before the cut.
-    len: u64,
-    reason: String,
+/// Errors out if `path` starts with Strata's segment magic but a version this build does not
+/// read (a file from another version is never "repaired").
+pub(super) fn check_version(path: &Path) -> Result<()> {
+    let mut h = [0u8; 5];
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut h))
+        .map_err(|e| Error::io("read", path, e))?;
+    if n == 5 && h[..4] == SEGMENT_MAGIC && h[4] != SEGMENT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: u32::from(h[4]),
+            supported: u32::from(SEGMENT_VERSION),
+        });
+    }
+    Ok(())
+}
+
+/// Replays one file of segment format into `on_record`; returns its length and the damage.
+fn replay_file(
+    path: &Path,
+    on_record: &mut dyn FnMut(Record),
+    report: &mut ReplayReport,
+) -> Result<(u64, Option<super::Damage>)> {
+    check_version(path)?;
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
+    let scan = scan_segment(
+        BufReader::with_capacity(1 << 20, file),
+        len,
+        &mut *on_record,
+    )
+    .map_err(|e| Error::io("read", path, e))?;
+    report.records += scan.records;
+    Ok((len, scan.damage))
+}
+
+/// Notes one repair in the report and on stderr.
+fn note(report: &mut ReplayReport, dir: &Path, what: String, dropped: u64) {
+    eprintln!("strata: WAL repair in {}: {what}", dir.display());
+    report.truncated_bytes += dropped;
+    report.repairs += 1;
+    if report.damage.is_none() {
+        report.damage = Some(what);
+    }
 }
 
 /// Replays the WAL in `dir` (creating the directory and a first segment if needed), repairs
-/// damage, and opens the last segment for appending.
-pub(super) fn replay(dir: &Path, on_record: &mut dyn FnMut(Record)) -> Result<Recovered> {
+/// damage, and opens the last segment for appending. `on_progress(done, total)` is called
+/// after each file (checkpoint and segments) is read.
+pub(super) fn replay(
+    dir: &Path,
+    on_record: &mut dyn FnMut(Record),
+    on_progress: &mut dyn FnMut(u64, u64),
+) -> Result<Recovered> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create dir", dir, e))?;
-    let segs = list_segments(dir)?;
     let mut report = ReplayReport::default();
+    let checkpoint = list_checkpoints(dir)?.into_iter().max();
+    let covered = checkpoint.unwrap_or(0);
+    let segs: Vec<u64> = list_segments(dir)?
+        .into_iter()
+        .filter(|&n| n > covered)
+        .collect();
+    let total = segs.len() as u64 + u64::from(checkpoint.is_some());
+    let mut done = 0;
+    if let Some(n) = checkpoint {
+        let path = super::checkpoint::checkpoint_path(dir, n);
+        let (_, damage) = replay_file(&path, on_record, &mut report)?;
+        if let Some(d) = damage {
+            // A checkpoint is never appended to: report the loss, keep the file as it is.
+            note(
+                &mut report,
+                dir,
+                format!(
+                    "{}",
+                    Error::CorruptWal {
+                        segment: n,
+                        offset: d.offset,
+                        reason: format!("checkpoint: {}", d.reason),
+                    }
+                ),
+                0,
+            );
+        }
+        report.checkpoint = Some(n);
+        done += 1;
+        on_progress(done, total);
+    }
+    remove_stale_checkpoints(dir, checkpoint)?;
+
     if segs.is_empty() {
-        let file = create_segment(dir, 1)?;
-        let path = segment_path(dir, 1);
+        let n = covered + 1;
+        let file = create_segment(dir, n)?;
+        let path = segment_path(dir, n);
         file.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
         sync_dir(dir)?;
         return Ok(Recovered {
-            segment: 1,
+            segment: n,
             file,
             offset: SEGMENT_HEADER_LEN,
             report,
         });
     }
 
-    let mut cut: Option<Cut> = None;
-    let mut last_len = 0;
+    let mut last_len = SEGMENT_HEADER_LEN;
     for (i, &n) in segs.iter().enumerate() {
         if i > 0 && n != segs[i - 1] + 1 {
-            cut = Some(Cut {
-                keep: i - 1,
-                at: None,
-                len: last_len,
-                reason: format!("segment {} is missing (next is {n})", segs[i - 1] + 1),
-            });
-            break;
+            note(
+                &mut report,
+                dir,
+                format!(
+                    "segments {} to {} are missing; later segments are still replayed",
+                    segs[i - 1] + 1,
+                    n - 1
+                ),
+                0,
+            );
         }
         let path = segment_path(dir, n);
-        let file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io("stat", &path, e))?
-            .len();
-        let scan = scan_segment(
-            BufReader::with_capacity(1 << 20, file),
-            len,
-            &mut *on_record,
-        )
-        .map_err(|e| Error::io("read", &path, e))?;
+        let (len, damage) = replay_file(&path, on_record, &mut report)?;
         report.segments += 1;
-        report.records += scan.records;
         last_len = len;
-        if let Some(d) = scan.damage {
-            cut = Some(Cut {
-                keep: i,
-                at: Some(d.offset),
-                len,
-                reason: format!(
-                    "{}",
+        if let Some(d) = damage {
+            let file = open_segment(dir, n)?;
+            let dropped = if d.offset < SEGMENT_HEADER_LEN {
+                len
+            } else {
+                len - d.offset
+            };
+            let at = if d.offset < SEGMENT_HEADER_LEN {
+                // The header itself is bad: the segment starts afresh.
+                file.set_len(0)
+                    .and_then(|()| file.write_all_at(&segment_header(), 0))
+                    .map_err(|e| Error::io("truncate", &path, e))?;
+                SEGMENT_HEADER_LEN
+            } else {
+                file.set_len(d.offset)
+                    .map_err(|e| Error::io("truncate", &path, e))?;
+                d.offset
+            };
+            file.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
+            last_len = at;
+            let later = segs.len() - i - 1;
+            note(
+                &mut report,
+                dir,
+                format!(
+                    "{}; truncated segment {n} at offset {at}, dropping {dropped} bytes; {later} later segment(s) kept",
                     Error::CorruptWal {
                         segment: n,
                         offset: d.offset,
                         reason: d.reason,
-                    }
+                    },
                 ),
-            });
-            break;
+                dropped,
+            );
         }
+        done += 1;
+        on_progress(done, total);
     }
-
-    let (keep, offset) = match cut {
-        None => (segs.len() - 1, last_len),
-        Some(c) => {
-            let offset = apply_cut(dir, &segs, &c, &mut report)?;
-            (c.keep, offset)
-        }
-    };
-    let segment = segs[keep];
+    let segment = *segs.last().expect("not empty");
     let file = open_segment(dir, segment)?;
     // The previous process may have died before its last writes were fsynced; make what
     // replay saw durable before new writes are acknowledged on top of it.
@@ -122,56 +213,52 @@ pub(super) fn replay(dir: &Path, on_record: &mut dyn FnMut(Record)) -> Result<Re
     Ok(Recovered {
         segment,
         file,
-        offset,
+        offset: last_len,
         report,
     })
 }
 
-/// Truncates the kept segment, deletes the later ones, fsyncs, logs one line. Returns the
-/// offset appending resumes at.
-fn apply_cut(dir: &Path, segs: &[u64], c: &Cut, report: &mut ReplayReport) -> Result<u64> {
-    let kept = segs[c.keep];
-    let path = segment_path(dir, kept);
-    let mut dropped = 0u64;
-    let mut offset = c.len;
-    if let Some(at) = c.at {
-        let file = open_segment(dir, kept)?;
-        if at < SEGMENT_HEADER_LEN {
-            // The header itself is bad: start the segment afresh.
-            file.set_len(0)
-                .and_then(|()| file.write_all_at(&segment_header(), 0))
-                .map_err(|e| Error::io("truncate", &path, e))?;
-            offset = SEGMENT_HEADER_LEN;
-        } else {
-            file.set_len(at)
-                .map_err(|e| Error::io("truncate", &path, e))?;
-            offset = at;
+/// Replays without repairing or creating anything (read-only opening of a directory another
+/// process writes): checkpoint, then segments; damage ends a file's replay and is reported.
+pub(super) fn replay_read_only(
+    dir: &Path,
+    on_record: &mut dyn FnMut(Record),
+) -> Result<ReplayReport> {
+    let mut report = ReplayReport::default();
+    if !dir.exists() {
+        return Ok(report);
+    }
+    let checkpoint = list_checkpoints(dir)?.into_iter().max();
+    let covered = checkpoint.unwrap_or(0);
+    if let Some(n) = checkpoint {
+        let path = super::checkpoint::checkpoint_path(dir, n);
+        if let (_, Some(d)) = replay_file(&path, on_record, &mut report)? {
+            report.damage.get_or_insert(format!(
+                "checkpoint {n} at offset {}: {}",
+                d.offset, d.reason
+            ));
         }
-        file.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
-        dropped += c.len - at;
+        report.checkpoint = Some(n);
     }
-    let later = &segs[c.keep + 1..];
-    for &n in later {
-        let p = segment_path(dir, n);
-        let len = std::fs::metadata(&p)
-            .map_err(|e| Error::io("stat", &p, e))?
-            .len();
-        std::fs::remove_file(&p).map_err(|e| Error::io("remove", &p, e))?;
-        dropped += len;
+    for n in list_segments(dir)?.into_iter().filter(|&n| n > covered) {
+        let path = segment_path(dir, n);
+        match replay_file(&path, on_record, &mut report) {
+            Ok((_, damage)) => {
+                report.segments += 1;
+                if let Some(d) = damage {
+                    // The last segment's tail is usually just being written.
+                    report
+                        .damage
+                        .get_or_insert(format!("segment {n} at offset {}: {}", d.offset, d.reason));
+                }
+            }
+            // Deleted by the writer's checkpoint meanwhile: its records are in the checkpoint
+            // this replay did not see; the caller retries with a fresh listing.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::io("open", &path, source));
+            }
+            Err(e) => return Err(e),
+        }
     }
-    sync_dir(dir)?;
-    report.truncated_bytes = dropped;
-    report.damage = Some(c.reason.clone());
-    let cut_desc = match c.at {
-        Some(at) => format!("truncated segment {kept} at offset {at}"),
-        None => format!("kept segment {kept} whole"),
-    };
-    eprintln!(
-        "strata: WAL repair in {}: {}; {cut_desc}, deleted {} later segment(s), dropped {dropped} bytes; {} good records kept",
-        dir.display(),
-        c.reason,
-        later.len(),
-        report.records
-    );
-    Ok(offset)
+    Ok(report)
 }

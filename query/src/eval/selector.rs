@@ -38,57 +38,26 @@ impl Storage for Db {
             .flat_map(|s| s.chunks())
             .map(|c| c.num_samples())
             .sum();
-        super::parallel::map_parts(series, work, |part| decode_series(part, mint, maxt))
+        super::parallel::map_parts(series, work, decode_series)
     }
 }
 
 /// The samples in `[mint, maxt]` of each of `series` (series without any are left out).
-fn decode_series(
-    series: Vec<strata_engine::Series>,
-    mint: i64,
-    maxt: i64,
-) -> Result<Vec<RawSeries>> {
+/// The engine merges overlapping chunks (one sample per timestamp), applies deletes and
+/// trims to the range; a chunk that fails its checks is an error.
+fn decode_series(series: Vec<strata_engine::Series>) -> Result<Vec<RawSeries>> {
     let mut out = Vec::with_capacity(series.len());
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
     for s in series {
         ts.clear();
         vs.clear();
-        for c in s.chunks() {
-            if c.num_samples() == 0 || c.max_time() < mint || c.min_time() > maxt {
-                continue;
-            }
-            c.decode_into(&mut ts, &mut vs)?;
-        }
-        let samples = if ts.windows(2).all(|w| w[0] < w[1]) {
-            // The usual case, chunks in order: the samples in range are one run.
-            let lo = ts.partition_point(|&t| t < mint);
-            let hi = ts.partition_point(|&t| t <= maxt);
-            let mut samples = Vec::with_capacity(hi.saturating_sub(lo));
-            if lo < hi {
-                samples.extend(
-                    ts[lo..hi]
-                        .iter()
-                        .zip(&vs[lo..hi])
-                        .map(|(&t, &v)| Sample::new(t, v)),
-                );
-            }
-            samples
-        } else {
-            let mut samples: Vec<Sample> = ts
+        s.decode_into(&mut ts, &mut vs)?;
+        if !ts.is_empty() {
+            let samples = ts
                 .iter()
                 .zip(&vs)
-                .filter(|(&t, _)| t >= mint && t <= maxt)
                 .map(|(&t, &v)| Sample::new(t, v))
                 .collect();
-            if samples.windows(2).any(|w| w[1].t <= w[0].t) {
-                // Overlapping chunks (e.g. from overlapping blocks): order by time and keep
-                // one sample per timestamp, as the evaluator requires.
-                samples.sort_by_key(|x| x.t);
-                samples.dedup_by_key(|x| x.t);
-            }
-            samples
-        };
-        if !samples.is_empty() {
             out.push(RawSeries {
                 labels: s.labels,
                 samples,

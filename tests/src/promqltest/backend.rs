@@ -181,7 +181,14 @@ impl Backend for StrataBackend {
         let closed = self.close();
         self.generation += 1;
         let dir = self.root.path().join(format!("db-{}", self.generation));
-        let db = guarded(|| Db::open(&dir, strata_engine::Options::default()))
+        // Test scripts load series one after the other, each over its whole time span: no
+        // background head cut may run in between (it would refuse the next series' older
+        // samples as out of bounds). Data still moves into blocks when the runner asks.
+        let opts = strata_engine::Options {
+            background: false,
+            ..strata_engine::Options::default()
+        };
+        let db = guarded(|| Db::open(&dir, opts.clone()))
             .map_err(|p| format!("PANIC opening the database: {p}"))?
             .map_err(|e| format!("opening the database: {e}"))?;
         let db = Arc::new(db);

@@ -1,16 +1,26 @@
-//! The embedded database: one data directory with its lock, WAL and head.
+//! The embedded database: one data directory with its lock, WAL, head and blocks.
 //!
 //! Layout of a data directory:
 //! ```text
-//! <dir>/lock        held (flock) while a Db has the directory open
-//! <dir>/wal/        write-ahead log segments (docs/format/wal.md)
+//! <dir>/lock              held (flock) while a Db has the directory open for writing
+//! <dir>/wal/              write-ahead log segments and checkpoint (docs/format/wal.md)
+//! <dir>/blocks/<ulid>/    immutable blocks (docs/format/block.md)
+//! <dir>/snapshots/<name>/ hard-linked copies of blocks made by `snapshot`
+//! <dir>/corrupted/<ulid>/ blocks that failed their checks, moved aside
 //! ```
+//!
+//! Module map: appending and reading live here; opening and replay in `open.rs`; the
+//! background work (head cuts, checkpoints, compaction, retention) in `maintain.rs`;
+//! deletes, snapshots and flushes in `admin.rs`; merging blocks in `crate::compact`; reading
+//! in `crate::querier`.
 //!
 //! Append protocol (what makes acknowledged data survive `kill -9` and keeps replay equal to
 //! what was acknowledged):
 //! 1. resolve every series of the batch (creating new ones in the head and index);
 //! 2. lock the involved series in ascending reference order (no deadlock between batches);
-//! 3. decide each sample against the series' last sample (append / duplicate / reject);
+//!    a series that truncation removed meanwhile is re-resolved (the whole append restarts);
+//! 3. decide each sample against the series' last sample and the head's lower bound
+//!    (append / duplicate / reject);
 //! 4. write one WAL entry: series records for series not yet logged, then the accepted samples;
 //! 5. only if the WAL write succeeded, apply the accepted samples to the head;
 //! 6. release the series locks, then wait for durability per the fsync policy.
@@ -23,27 +33,78 @@
 //!
 //! Because a series stays locked from decision to WAL write, the WAL holds the samples of each
 //! series in the order they were applied, so replay re-creates exactly the acknowledged head.
+//!
+//! Moving data from the head into blocks (see `maintain.rs`) never shows a sample twice or
+//! not at all: the head's lower bound for appends is raised before its chunks are collected,
+//! and the new block is published together with the bound readers use for the head.
+
+mod admin;
+mod maintain;
+mod open;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::chunk::{Chunk, ChunkIter};
+use crate::block::Block;
 use crate::error::{Error, Result};
-use crate::head::{chunks_in_range, overlaps, verdict, Head, MemSeries, SeriesHandle, Verdict};
+use crate::head::{overlaps, verdict, Head, MemSeries, SeriesHandle, Verdict};
 use crate::labels::{hash_pairs, Labels};
 use crate::matcher::Matcher;
+use crate::querier::{Querier, Sources};
 use crate::wal::{Record, ReplayReport, SampleRecord, SeriesRecord, Wal, WalOptions};
 use crate::Sample;
 
+pub use admin::DeleteReport;
+pub use maintain::{compaction_ranges, MaintainReport};
+pub use open::ReplayProgress;
+
+/// Two hours: the default block range.
+pub const DEFAULT_BLOCK_RANGE_MS: i64 = 2 * 3600 * 1000;
+/// Fifteen days: the default retention, as in Prometheus.
+pub const DEFAULT_RETENTION_MS: i64 = 15 * 24 * 3600 * 1000;
+
 /// Settings of a [`Db`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// WAL settings.
     pub wal: WalOptions,
+    /// Span (ms) of head data cut into one block; chunks never straddle an aligned span of it.
+    /// The head is cut when it spans more than 1.5 times this. Default 2 h.
+    pub block_range: i64,
+    /// Blocks whose data is entirely older than this (ms, before the newest sample) are
+    /// deleted. `None` keeps everything. Default 15 d.
+    pub retention: Option<i64>,
+    /// The oldest blocks are deleted while blocks plus WAL take more bytes than this.
+    /// `None`: no size limit (the default).
+    pub retention_size: Option<u64>,
+    /// Run head cuts, checkpoints, compaction and retention on a background thread (the
+    /// default). Without it nothing moves out of the head until [`Db::maintain`] or
+    /// [`Db::flush`] is called: bulk loaders that append out of time order use that.
+    pub background: bool,
+    /// Samples per chunk when compaction re-encodes a series (0: keep the chunks as they are
+    /// unless blocks overlap or tombstones apply).
+    pub compaction_chunk_samples: usize,
+    /// Where open-time WAL replay reports its progress (for `/metrics` and readiness).
+    pub progress: Option<Arc<ReplayProgress>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            wal: WalOptions::default(),
+            block_range: DEFAULT_BLOCK_RANGE_MS,
+            retention: Some(DEFAULT_RETENTION_MS),
+            retention_size: None,
+            background: true,
+            compaction_chunk_samples: 0,
+            progress: None,
+        }
+    }
 }
 
 /// Which series a batch entry is for.
@@ -119,6 +180,8 @@ pub enum RejectReason {
     OutOfOrder,
     /// Same timestamp as the last sample, different value.
     DuplicateTimestamp,
+    /// Older than the head's lower bound: that time range is already in blocks.
+    TooOld,
 }
 
 impl RejectReason {
@@ -127,6 +190,7 @@ impl RejectReason {
         match self {
             RejectReason::OutOfOrder => "out of order sample",
             RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
+            RejectReason::TooOld => "out of bounds",
         }
     }
 }
@@ -144,6 +208,8 @@ pub struct AppendReport {
     pub out_of_order: u64,
     /// Samples rejected for a duplicate timestamp with another value.
     pub duplicate_timestamp: u64,
+    /// Samples rejected as older than the head's lower bound (already in blocks).
+    pub too_old: u64,
     /// The first rejection, for error messages: reason, series, sample timestamp.
     pub first_rejection: Option<(RejectReason, Labels, i64)>,
 }
@@ -151,13 +217,14 @@ pub struct AppendReport {
 impl AppendReport {
     /// Samples rejected for any reason.
     pub fn rejected(&self) -> u64 {
-        self.out_of_order + self.duplicate_timestamp
+        self.out_of_order + self.duplicate_timestamp + self.too_old
     }
 
     fn reject(&mut self, why: RejectReason, labels: &Labels, t: i64) {
         match why {
             RejectReason::OutOfOrder => self.out_of_order += 1,
             RejectReason::DuplicateTimestamp => self.duplicate_timestamp += 1,
+            RejectReason::TooOld => self.too_old += 1,
         }
         if self.first_rejection.is_none() {
             self.first_rejection = Some((why, labels.clone(), t));
@@ -165,10 +232,20 @@ impl AppendReport {
     }
 }
 
-/// Head statistics.
+/// Database statistics: the head, and the blocks on disk.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
-    /// Series in the head.
+    /// Blocks on disk.
+    pub blocks: u64,
+    /// Bytes of the blocks on disk.
+    pub block_bytes: u64,
+    /// Samples in blocks.
+    pub block_samples: u64,
+    /// Oldest time covered by a block, if any.
+    pub block_min_time: Option<i64>,
+    /// Bytes of the WAL (segments and checkpoint).
+    pub wal_bytes: u64,
+    /// Series in the head (active series).
     pub series: u64,
     /// Samples in the head.
     pub samples: u64,
@@ -184,9 +261,89 @@ pub struct Stats {
     pub max_time: Option<i64>,
 }
 
-struct Inner {
-    head: Head,
-    wal: Wal,
+/// Counters of the background work and of damage found, for the server's `/metrics`.
+#[derive(Debug, Default)]
+pub struct EngineCounters {
+    /// Blocks cut from the head.
+    pub head_cuts: AtomicU64,
+    /// Failed head cuts (the data stays in the head and the WAL; retried later).
+    pub head_cut_failures: AtomicU64,
+    /// Checkpoints written.
+    pub checkpoints: AtomicU64,
+    /// Failed checkpoints.
+    pub checkpoint_failures: AtomicU64,
+    /// Compactions run.
+    pub compactions: AtomicU64,
+    /// Failed compactions.
+    pub compaction_failures: AtomicU64,
+    /// Blocks deleted by retention (time or size).
+    pub retention_deletions: AtomicU64,
+    /// Blocks found corrupted and moved aside.
+    pub corrupted_blocks: AtomicU64,
+    /// Series removed from the head by truncation (churn).
+    pub series_removed: AtomicU64,
+    /// Samples dropped at replay because their series definition was lost.
+    pub replay_unknown_series_samples: AtomicU64,
+}
+
+/// What readers see: the blocks and the head's lower bound, replaced together.
+#[derive(Debug, Default)]
+pub(crate) struct Published {
+    /// Blocks, sorted by (min time, id).
+    pub blocks: Vec<Arc<Block>>,
+    /// Readers use head data from this timestamp on.
+    pub head_bound: i64,
+}
+
+/// Wakes the background worker.
+#[derive(Default)]
+pub(crate) struct Signal {
+    pending: Mutex<bool>,
+    cv: Condvar,
+    stop: AtomicBool,
+}
+
+pub(crate) struct Inner {
+    pub head: Arc<Head>,
+    /// `None` for a read-only database.
+    pub wal: Option<Wal>,
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub published: RwLock<Arc<Published>>,
+    /// Serialises head cuts, checkpoints, compaction, retention and admin operations.
+    pub maint: Mutex<()>,
+    pub counters: EngineCounters,
+    pub signal: Signal,
+}
+
+impl Inner {
+    fn wal(&self) -> Result<&Wal> {
+        self.wal.as_ref().ok_or(Error::ReadOnly)
+    }
+
+    pub(crate) fn blocks_dir(&self) -> PathBuf {
+        self.dir.join("blocks")
+    }
+
+    pub(crate) fn published(&self) -> Arc<Published> {
+        self.published.read().clone()
+    }
+
+    /// Wakes the worker if the head spans more than 1.5 block ranges.
+    fn maybe_signal(&self) {
+        if !self.opts.background {
+            return;
+        }
+        if let Some((lo, hi)) = self.head.time_range() {
+            if hi.saturating_sub(lo) > self.opts.block_range / 2 * 3 {
+                let mut p = self.signal.pending.lock();
+                if !*p {
+                    *p = true;
+                    self.signal.cv.notify_one();
+                }
+            }
+        }
+    }
 }
 
 /// A Strata database. `Send + Sync`: share it as `Arc<Db>`.
@@ -194,76 +351,25 @@ pub struct Db {
     inner: Arc<Inner>,
     /// Unique per opened `Db` in this process: tells whose [`SeriesHandle`] is whose.
     id: u64,
-    dir: PathBuf,
     lock: Mutex<Option<File>>,
     replay: ReplayReport,
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Db {
-    /// Opens (creating if needed) the data directory, taking its lock and replaying the WAL.
-    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
-        let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        let lock_path = dir.join("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io("open", &lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: dir,
-                    lock: lock_path,
-                })
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, e)),
-        }
-        let head = Head::default();
-        let mut dropped = 0u64;
-        let (wal, replay) = Wal::open(&dir.join("wal"), opts.wal, |rec| match rec {
-            Record::Series(v) => {
-                for s in v {
-                    head.restore(s.sref, &s.labels);
-                }
-            }
-            Record::Samples(v) => {
-                for s in v {
-                    let Some(series) = head.by_ref(s.sref) else {
-                        dropped += 1;
-                        continue;
-                    };
-                    let mut st = series.state.lock();
-                    let sample = Sample::new(s.t, s.v);
-                    if verdict(st.last, sample) == Verdict::Append {
-                        st.push(sample);
-                        head.note_samples(1, s.t, s.t);
-                    }
-                }
-            }
-        })?;
-        if dropped > 0 {
-            eprintln!("strata: WAL replay dropped {dropped} samples of unknown series");
-        }
-        Ok(Db {
-            inner: Arc::new(Inner { head, wal }),
-            id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
-            dir,
-            lock: Mutex::new(Some(lock)),
-            replay,
-        })
-    }
-
     /// The data directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.inner.dir
     }
 
     /// What WAL replay found when the database was opened.
     pub fn replay_report(&self) -> &ReplayReport {
         &self.replay
+    }
+
+    /// True if the database was opened with [`Db::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.wal.is_none()
     }
 
     /// Resolves a series from borrowed `(name, value)` pairs, creating it (in the head and
@@ -312,8 +418,7 @@ impl Db {
     /// fsync policy requires). Rejected samples are counted in the report, not errors; an `Err`
     /// means nothing of this batch was stored.
     pub fn append(&self, batch: &Batch) -> Result<AppendReport> {
-        let head = &self.inner.head;
-        let mut report = AppendReport::default();
+        let wal = self.inner.wal()?;
         let empty = batch.series.iter().find_map(|(t, _, _)| match t {
             Target::Labels(l) if l.is_empty() => Some(l),
             _ => None,
@@ -323,6 +428,28 @@ impl Db {
                 "empty label set ({l}) cannot identify a series"
             )));
         }
+        // A series removed by truncation between resolving and locking it makes the append
+        // start over with fresh series; truncation removes only series without recent data,
+        // so this converges at once in practice.
+        let mut attempt = 0;
+        loop {
+            if let Some(report) = self.try_append(batch, wal, attempt > 0)? {
+                return Ok(report);
+            }
+            attempt += 1;
+            std::thread::yield_now();
+        }
+    }
+
+    /// One attempt of [`Db::append`]; `None` if a series was removed under it.
+    fn try_append(
+        &self,
+        batch: &Batch,
+        wal: &Wal,
+        by_labels: bool,
+    ) -> Result<Option<AppendReport>> {
+        let head = &self.inner.head;
+        let mut report = AppendReport::default();
         // 1. Resolve series (entries pushed with a handle of this Db are resolved already).
         let mut entries: Vec<(Arc<MemSeries>, &[Sample], bool)> = Vec::with_capacity(batch.len());
         for (target, start, end) in &batch.series {
@@ -332,13 +459,14 @@ impl Db {
             }
             let (s, created) = match target {
                 Target::Labels(labels) => head.get_or_create(labels),
-                Target::Series(h) if h.db == self.id => (h.series.clone(), h.created),
+                Target::Series(h) if h.db == self.id && !by_labels => (h.series.clone(), h.created),
                 Target::Series(h) => head.get_or_create(&h.series.labels),
             };
             entries.push((s, samples, created));
         }
         // 2. Lock in reference order; one guard per distinct series.
         entries.sort_by_key(|(s, _, _)| s.sref);
+        let min_valid = head.min_valid();
         let mut guards = Vec::with_capacity(entries.len());
         let mut new_series = Vec::new();
         let mut accepted: Vec<SampleRecord> = Vec::with_capacity(batch.num_samples());
@@ -348,6 +476,12 @@ impl Db {
         while i < entries.len() {
             let series = &entries[i].0;
             let st = series.state.lock();
+            if st.removed {
+                return Ok(None);
+            }
+            // Read under the lock: a head cut raises the bound before it collects chunks
+            // (taking this lock), so a sample accepted here is either collected or refused.
+            let min_valid = min_valid.max(head.min_valid());
             if !st.logged {
                 new_series.push(SeriesRecord {
                     sref: series.sref,
@@ -362,6 +496,9 @@ impl Db {
                 created |= entries[i].2;
                 for &s in entries[i].1 {
                     match verdict(last, s) {
+                        Verdict::Append if s.t < min_valid => {
+                            report.reject(RejectReason::TooOld, &series.labels, s.t)
+                        }
                         Verdict::Append => {
                             accepted.push(SampleRecord {
                                 sref: series.sref,
@@ -373,6 +510,9 @@ impl Db {
                         Verdict::Duplicate => report.duplicates += 1,
                         // A retry re-sends samples already stored: idempotent, not an error.
                         Verdict::Reject(_) if st.contains(s) => report.duplicates += 1,
+                        Verdict::Reject(_) if s.t < min_valid => {
+                            report.reject(RejectReason::TooOld, &series.labels, s.t)
+                        }
                         Verdict::Reject(why) => report.reject(why, &series.labels, s.t),
                     }
                 }
@@ -383,7 +523,7 @@ impl Db {
             guards.push(st);
         }
         if accepted.is_empty() && new_series.is_empty() {
-            return Ok(report);
+            return Ok(Some(report));
         }
         // 4. WAL first.
         let mut records = Vec::with_capacity(2);
@@ -395,44 +535,76 @@ impl Db {
         });
         let n = accepted.len() as u64;
         records.push(Record::Samples(accepted));
-        let pos = self.inner.wal.write(&records)?;
+        let pos = wal.write(&records)?;
         // 5. Apply.
         let Some(Record::Samples(accepted)) = records.last() else {
             unreachable!("samples record pushed last")
         };
+        let range = head.chunk_range();
         for (st, &(start, end)) in guards.iter_mut().zip(&spans) {
             st.logged = true;
             for s in &accepted[start..end] {
-                st.push(Sample::new(s.t, s.v));
+                st.push(Sample::new(s.t, s.v), range);
             }
         }
         head.note_samples(n, lo, hi);
         report.appended = n;
         // 6. Durability without holding series locks.
         drop(guards);
-        self.inner.wal.sync_to(pos)?;
-        Ok(report)
+        wal.sync_to(pos)?;
+        self.inner.maybe_signal();
+        Ok(Some(report))
     }
 
-    /// A reader over `[mint, maxt]` (inclusive, ms).
+    /// A reader over `[mint, maxt]` (inclusive, ms): the head and every block overlapping
+    /// the range, as published at this moment.
     pub fn querier(&self, mint: i64, maxt: i64) -> Querier {
-        Querier {
-            inner: self.inner.clone(),
+        let p = self.inner.published();
+        let blocks = p
+            .blocks
+            .iter()
+            .filter(|b| b.meta().overlaps(mint, maxt))
+            .cloned()
+            .collect();
+        Querier::new(
+            Sources {
+                head: Some((self.inner.head.clone(), p.head_bound)),
+                blocks,
+            },
             mint,
             maxt,
-        }
+        )
     }
 
     /// Label names of series matching all `matchers` (all series if empty) with data in
-    /// `[mint, maxt]`, sorted.
+    /// `[mint, maxt]`, sorted. Without matchers, block indexes and the head index answer
+    /// without reading series (a block counts if its time range overlaps).
     pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
-        let head = &self.inner.head;
-        if matchers.is_empty() && self.covers_head(mint, maxt) {
-            return Ok(head.index().label_names());
-        }
         let mut names = std::collections::BTreeSet::new();
-        for s in self.matching_series(matchers, mint, maxt) {
-            for l in &s.labels {
+        if matchers.is_empty() {
+            let p = self.inner.published();
+            for b in p.blocks.iter().filter(|b| b.meta().overlaps(mint, maxt)) {
+                for n in b.index().label_names() {
+                    names.insert(n.to_string());
+                }
+            }
+            if self.head_overlaps(mint, maxt) {
+                if self.covers_head(mint, maxt) {
+                    names.extend(self.inner.head.index().label_names());
+                } else {
+                    for s in self.head_matching(matchers, mint, maxt) {
+                        for l in &s.labels {
+                            if !names.contains(&*l.name) {
+                                names.insert(l.name.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            return Ok(names.into_iter().collect());
+        }
+        for labels in self.series_labels_checked(matchers, mint, maxt)? {
+            for l in &labels {
                 if !names.contains(&*l.name) {
                     names.insert(l.name.to_string());
                 }
@@ -449,19 +621,45 @@ impl Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>> {
-        let head = &self.inner.head;
-        if matchers.is_empty() && self.covers_head(mint, maxt) {
-            return Ok(head.index().label_values(name));
-        }
         let mut values = std::collections::BTreeSet::new();
-        for s in self.matching_series(matchers, mint, maxt) {
-            if let Some(v) = s.labels.get(name) {
+        if matchers.is_empty() {
+            let p = self.inner.published();
+            for b in p.blocks.iter().filter(|b| b.meta().overlaps(mint, maxt)) {
+                for v in b.index().label_values(name) {
+                    values.insert(v.to_string());
+                }
+            }
+            if self.head_overlaps(mint, maxt) {
+                if self.covers_head(mint, maxt) {
+                    values.extend(self.inner.head.index().label_values(name));
+                } else {
+                    for s in self.head_matching(matchers, mint, maxt) {
+                        if let Some(v) = s.labels.get(name) {
+                            if !values.contains(v) {
+                                values.insert(v.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            return Ok(values.into_iter().collect());
+        }
+        for labels in self.series_labels_checked(matchers, mint, maxt)? {
+            if let Some(v) = labels.get(name) {
                 if !values.contains(v) {
                     values.insert(v.to_string());
                 }
             }
         }
         Ok(values.into_iter().collect())
+    }
+
+    fn head_overlaps(&self, mint: i64, maxt: i64) -> bool {
+        let bound = self.inner.published().head_bound;
+        match self.inner.head.time_range() {
+            Some((lo, hi)) => lo.max(bound) <= maxt && hi >= mint,
+            None => false,
+        }
     }
 
     fn covers_head(&self, mint: i64, maxt: i64) -> bool {
@@ -471,48 +669,90 @@ impl Db {
         }
     }
 
-    fn matching_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+    fn head_matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
         let head = &self.inner.head;
+        let lo = mint.max(self.inner.published().head_bound);
         let refs = head.index().select(matchers);
         refs.into_iter()
             .filter_map(|r| head.by_ref(r))
-            .filter(|s| overlaps(&s.state.lock(), mint, maxt))
+            .filter(|s| overlaps(&s.state.lock(), lo, maxt))
             .collect()
     }
 
     /// Label sets of the series matching all `matchers` with data in `[mint, maxt]`, sorted,
-    /// without touching their chunks.
+    /// without reading chunks. A damaged block index is reported as an error.
+    pub fn series_labels_checked(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>> {
+        if self.inner.published().blocks.is_empty() {
+            let mut v: Vec<Labels> = self
+                .head_matching(matchers, mint, maxt)
+                .into_iter()
+                .map(|s| s.labels.clone())
+                .collect();
+            v.sort();
+            return Ok(v);
+        }
+        self.querier(mint, maxt).series_labels(matchers)
+    }
+
+    /// [`Db::series_labels_checked`], with a damaged block's series left out (and reported
+    /// on stderr).
     pub fn series_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
-        let mut v: Vec<Labels> = self
-            .matching_series(matchers, mint, maxt)
-            .into_iter()
-            .map(|s| s.labels.clone())
-            .collect();
-        v.sort();
-        v
+        match self.series_labels_checked(matchers, mint, maxt) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("strata: listing series: {e}");
+                let mut v: Vec<Labels> = self
+                    .head_matching(matchers, mint, maxt)
+                    .into_iter()
+                    .map(|s| s.labels.clone())
+                    .collect();
+                v.sort();
+                v
+            }
+        }
     }
 
-    /// WAL counters (writes, bytes, fsync rounds, segments).
+    /// WAL counters (writes, bytes, fsync rounds, segments); zero for a read-only database.
     pub fn wal_stats(&self) -> crate::wal::WalStats {
-        self.inner.wal.stats()
+        self.inner
+            .wal
+            .as_ref()
+            .map(|w| w.stats())
+            .unwrap_or_default()
     }
 
-    /// Number of series per value of label `name` (for status pages).
+    /// Number of series per value of label `name` in the head (for status pages).
     pub fn postings_counts(&self, name: &str) -> Vec<(String, usize)> {
         self.inner.head.index().postings_counts(name)
     }
 
-    /// Number of distinct values per label name (for status pages).
+    /// Number of distinct values per label name in the head (for status pages).
     pub fn label_value_counts(&self) -> Vec<(String, usize)> {
         self.inner.head.index().value_counts()
     }
 
-    /// Head statistics.
+    /// Counters of background work and damage.
+    pub fn counters(&self) -> &EngineCounters {
+        &self.inner.counters
+    }
+
+    /// Statistics of the head and the blocks.
     pub fn stats(&self) -> Stats {
         let head = &self.inner.head;
         let range = head.time_range();
         let (chunks, chunk_bytes) = head.chunk_usage();
+        let p = self.inner.published();
         Stats {
+            blocks: p.blocks.len() as u64,
+            block_bytes: p.blocks.iter().map(|b| b.size()).sum(),
+            block_samples: p.blocks.iter().map(|b| b.meta().stats.num_samples).sum(),
+            block_min_time: p.blocks.iter().map(|b| b.meta().min_time).min(),
+            wal_bytes: self.inner.wal.as_ref().map_or(0, |w| w.disk_size()),
             series: head.num_series(),
             samples: head.num_samples(),
             chunk_bytes,
@@ -523,182 +763,45 @@ impl Db {
         }
     }
 
-    /// Flushes and fsyncs the WAL and releases the directory lock.
+    /// The blocks currently published, oldest first.
+    pub fn blocks(&self) -> Vec<Arc<Block>> {
+        self.inner.published().blocks.clone()
+    }
+
+    /// Stops the background worker, flushes and fsyncs the WAL and releases the directory
+    /// lock.
     pub fn close(self) -> Result<()> {
-        self.inner.wal.close()?;
+        self.stop_worker();
+        if let Some(w) = &self.inner.wal {
+            w.close()?;
+        }
         drop(self.lock.lock().take());
         Ok(())
+    }
+
+    fn stop_worker(&self) {
+        let s = &self.inner.signal;
+        s.stop.store(true, Ordering::Release);
+        {
+            let _p = s.pending.lock();
+            s.cv.notify_all();
+        }
+        if let Some(h) = self.worker.lock().take() {
+            if h.join().is_err() {
+                eprintln!("strata: background worker panicked");
+            }
+        }
     }
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
+        self.stop_worker();
         if self.lock.lock().is_some() {
-            if let Err(e) = self.inner.wal.close() {
-                eprintln!("strata: closing WAL on drop: {e}");
-            }
-        }
-    }
-}
-
-/// A read view over `[mint, maxt]`. Holds no lock; each `select` takes a consistent snapshot of
-/// every selected series.
-pub struct Querier {
-    inner: Arc<Inner>,
-    mint: i64,
-    maxt: i64,
-}
-
-impl Querier {
-    /// Series matching all `matchers` with samples in the range, sorted by labels.
-    pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
-        let head = &self.inner.head;
-        let refs = head.index().select(matchers);
-        let mut out = Vec::with_capacity(refs.len());
-        for r in refs {
-            let Some(s) = head.by_ref(r) else { continue };
-            let chunks = chunks_in_range(&s.state.lock(), self.mint, self.maxt);
-            if !chunks.is_empty() {
-                out.push(Series {
-                    labels: s.labels.clone(),
-                    chunks,
-                    mint: self.mint,
-                    maxt: self.maxt,
-                });
-            }
-        }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
-    }
-    /// Start of the range (inclusive, ms).
-    pub fn mint(&self) -> i64 {
-        self.mint
-    }
-    /// End of the range (inclusive, ms).
-    pub fn maxt(&self) -> i64 {
-        self.maxt
-    }
-}
-
-/// One selected series: its labels and the chunks overlapping the querier's range.
-#[derive(Clone, Debug)]
-pub struct Series {
-    /// The series' labels.
-    pub labels: Labels,
-    chunks: Vec<Chunk>,
-    mint: i64,
-    maxt: i64,
-}
-
-impl Series {
-    /// Iterates samples within the querier's range, in time order.
-    pub fn iter(&self) -> SeriesIter<'_> {
-        SeriesIter {
-            s: self,
-            next_chunk: 0,
-            cur: None,
-            started: false,
-            error: None,
-        }
-    }
-    /// All samples within the querier's range. Stops early at a corrupt chunk; use
-    /// [`Series::try_samples`] to see that as an error.
-    pub fn samples(&self) -> Vec<Sample> {
-        self.iter().collect()
-    }
-
-    /// All samples within the querier's range, or the decoding error of a corrupt chunk.
-    pub fn try_samples(&self) -> Result<Vec<Sample>> {
-        let mut it = self.iter();
-        let v: Vec<Sample> = it.by_ref().collect();
-        match it.error.take() {
-            Some(e) => Err(e),
-            None => Ok(v),
-        }
-    }
-    /// The chunks (oldest first) overlapping the range; they may hold samples outside it.
-    pub fn chunks(&self) -> &[Chunk] {
-        &self.chunks
-    }
-}
-
-/// Iterator over a [`Series`]' samples within the querier's range.
-pub struct SeriesIter<'a> {
-    s: &'a Series,
-    next_chunk: usize,
-    cur: Option<ChunkIter<'a>>,
-    started: bool,
-    error: Option<Error>,
-}
-
-impl SeriesIter<'_> {
-    /// Advances to the first sample with timestamp `>= t` and returns it.
-    pub fn seek(&mut self, t: i64) -> Option<Sample> {
-        let t = t.max(self.s.mint);
-        self.started = true;
-        loop {
-            match self.cur.as_mut() {
-                Some(it) => match it.seek(t) {
-                    Some(s) if s.t > self.s.maxt => return self.finish(),
-                    Some(s) => return Some(s),
-                    None => self.end_chunk(),
-                },
-                None => {
-                    // Skip whole chunks that end before t without decoding them.
-                    let chunks = &self.s.chunks;
-                    while self.next_chunk < chunks.len() && chunks[self.next_chunk].max_time() < t {
-                        self.next_chunk += 1;
-                    }
-                    let c = chunks.get(self.next_chunk)?;
-                    self.next_chunk += 1;
-                    self.cur = Some(c.iter());
+            if let Some(w) = &self.inner.wal {
+                if let Err(e) = w.close() {
+                    eprintln!("strata: closing WAL on drop: {e}");
                 }
-            }
-        }
-    }
-
-    /// The decoding error that ended iteration early, if any.
-    pub fn err(&self) -> Option<&Error> {
-        self.error.as_ref()
-    }
-
-    fn end_chunk(&mut self) {
-        if let Some(e) = self
-            .cur
-            .take()
-            .and_then(|it| it.err().map(|e| e.to_string()))
-        {
-            if self.error.is_none() {
-                self.error = Some(Error::CorruptChunk(e));
-            }
-            self.next_chunk = self.s.chunks.len();
-        }
-    }
-
-    fn finish(&mut self) -> Option<Sample> {
-        self.next_chunk = self.s.chunks.len();
-        self.cur = None;
-        None
-    }
-}
-
-impl Iterator for SeriesIter<'_> {
-    type Item = Sample;
-    fn next(&mut self) -> Option<Sample> {
-        if !self.started {
-            return self.seek(self.s.mint);
-        }
-        loop {
-            if self.cur.is_none() {
-                let c = self.s.chunks.get(self.next_chunk)?;
-                self.next_chunk += 1;
-                self.cur = Some(c.iter());
-            }
-            match self.cur.as_mut().and_then(|it| it.next()) {
-                Some(s) if s.t < self.s.mint => continue,
-                Some(s) if s.t > self.s.maxt => return self.finish(),
-                Some(s) => return Some(s),
-                None => self.end_chunk(),
             }
         }
     }

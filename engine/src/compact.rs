@@ -1,0 +1,254 @@
+//! Compaction: which blocks to merge ([`plan`]) and merging them into one ([`compact`]).
+//!
+//! Planning, in order of priority:
+//! 1. blocks that overlap in time (backfill, later the out-of-order window) are merged
+//!    whatever their level;
+//! 2. for each compaction range above the block range (2 h -> 6 h -> 24 h -> 3 d -> 9 d ->
+//!    27 d with the default 2 h, capped at a tenth of the retention and at 31 d), two or more
+//!    blocks inside one aligned window of that range are merged once the window is complete
+//!    (the head has moved past its end), or at once when flushing.
+//!
+//! Merging streams the source blocks' series in label order (a k-way merge of their
+//! indexes), so memory holds one series at a time plus the postings being built. A series
+//! whose chunks do not overlap and are untouched by tombstones keeps its chunks as they are
+//! (bytes copied, summaries reused); otherwise its samples are decoded, merged by time (one
+//! per timestamp: the older block's wins), deleted ranges dropped, and re-encoded. With
+//! `chunk_samples > 0` every series is re-encoded into chunks of that many samples.
+//!
+//! Crash safety comes from the block writer (temporary directory, fsync, rename) and from
+//! lineage: the new block lists its sources as parents, so if the process dies after the
+//! rename but before the sources are deleted, opening the directory deletes the sources;
+//! before the rename, the sources are intact and the temporary directory is deleted.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::block::meta::{BlockMeta, Compaction};
+use crate::block::tombstones::is_deleted;
+use crate::block::writer::BlockWriter;
+use crate::block::Block;
+use crate::chunk::{Chunk, ChunkSummary, MAX_SAMPLES_HARD, MAX_SAMPLES_PER_CHUNK};
+use crate::error::Result;
+use crate::index::postings::SeriesRef;
+use crate::index::ChunkMeta;
+use crate::labels::Labels;
+
+/// Picks the next group of blocks to merge, or `None`. `blocks` are sorted by min time;
+/// `ranges` ascending, the first being the block range; `head_bound` is where the head's
+/// data starts (windows ending at or before it are complete).
+pub fn plan(
+    blocks: &[Arc<Block>],
+    ranges: &[i64],
+    head_bound: i64,
+    flush: bool,
+) -> Option<Vec<Arc<Block>>> {
+    // 1. Overlapping blocks.
+    let mut i = 0;
+    while i < blocks.len() {
+        let mut end = blocks[i].meta().max_time;
+        let mut j = i + 1;
+        while j < blocks.len() && blocks[j].meta().min_time < end {
+            end = end.max(blocks[j].meta().max_time);
+            j += 1;
+        }
+        if j - i > 1 {
+            return Some(blocks[i..j].to_vec());
+        }
+        i = j;
+    }
+    // 2. Level by level, the smallest range first.
+    for &range in ranges.iter().skip(1) {
+        let mut k = 0;
+        while k < blocks.len() {
+            let w = blocks[k].meta().min_time.div_euclid(range);
+            let (lo, hi) = (
+                w.saturating_mul(range),
+                w.saturating_add(1).saturating_mul(range),
+            );
+            let mut group = Vec::new();
+            let mut j = k;
+            while j < blocks.len() && blocks[j].meta().min_time < hi {
+                group.push(blocks[j].clone());
+                j += 1;
+            }
+            let fits = group
+                .iter()
+                .all(|b| b.meta().min_time >= lo && b.meta().max_time <= hi);
+            let complete = hi <= head_bound || flush;
+            if group.len() >= 2 && fits && complete {
+                return Some(group);
+            }
+            k = j.max(k + 1);
+        }
+    }
+    None
+}
+
+/// One source block's series, streamed in label order.
+struct SourceIter {
+    block: Arc<Block>,
+    refs: Vec<SeriesRef>,
+    next: usize,
+}
+
+impl SourceIter {
+    fn next_series(&mut self) -> Result<Option<(Labels, SeriesRef, Vec<ChunkMeta>)>> {
+        let Some(&r) = self.refs.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let (labels, chunks) = self.block.series(r)?;
+        Ok(Some((labels, r, chunks)))
+    }
+}
+
+/// A chunk of a series being merged, with where it came from.
+struct Part {
+    meta: ChunkMeta,
+    block: usize,
+    deleted: Arc<[(i64, i64)]>,
+}
+
+/// Merges `sources` into one new block in `blocks_dir` and returns its meta (`None` if no
+/// data is left, e.g. everything was deleted). The sources are not touched.
+pub fn compact(
+    blocks_dir: &Path,
+    sources: &[Arc<Block>],
+    chunk_samples: usize,
+) -> Result<Option<BlockMeta>> {
+    let mint = sources.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
+    let maxt = sources.iter().map(|b| b.meta().max_time).max().unwrap_or(1);
+    let mut symbols: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut lineage: BTreeSet<String> = BTreeSet::new();
+    let mut level = 0;
+    for b in sources {
+        symbols.extend(b.index().symbols().iter().cloned());
+        lineage.extend(b.meta().compaction.sources.iter().cloned());
+        level = level.max(b.meta().compaction.level);
+    }
+    let compaction = Compaction {
+        level: level + 1,
+        sources: lineage.into_iter().collect(),
+        parents: sources.iter().map(|b| b.ulid().to_string()).collect(),
+    };
+    let mut w = BlockWriter::create(blocks_dir, mint, maxt, symbols, compaction)?;
+    let mut iters: Vec<SourceIter> = Vec::with_capacity(sources.len());
+    for b in sources {
+        iters.push(SourceIter {
+            block: b.clone(),
+            refs: b.all_series()?,
+            next: 0,
+        });
+    }
+    let tombs: Vec<_> = sources.iter().map(|b| b.tombstones()).collect();
+    let mut heads: Vec<Option<(Labels, SeriesRef, Vec<ChunkMeta>)>> =
+        Vec::with_capacity(iters.len());
+    let mut heap: BinaryHeap<Reverse<(Labels, usize)>> = BinaryHeap::new();
+    for (i, it) in iters.iter_mut().enumerate() {
+        let h = it.next_series()?;
+        if let Some((l, _, _)) = &h {
+            heap.push(Reverse((l.clone(), i)));
+        }
+        heads.push(h);
+    }
+    let mut parts: Vec<Part> = Vec::new();
+    let mut scratch = Scratch::default();
+    while let Some(Reverse((labels, first))) = heap.pop() {
+        let mut from = vec![first];
+        while heap.peek().is_some_and(|Reverse((l, _))| *l == labels) {
+            let Some(Reverse((_, i))) = heap.pop() else {
+                break;
+            };
+            from.push(i);
+        }
+        from.sort_unstable();
+        parts.clear();
+        for &i in &from {
+            let Some((_, r, chunks)) = heads[i].take() else {
+                continue;
+            };
+            let deleted: Arc<[(i64, i64)]> = tombs[i].get(r).into();
+            for meta in chunks {
+                parts.push(Part {
+                    meta,
+                    block: i,
+                    deleted: deleted.clone(),
+                });
+            }
+            let h = iters[i].next_series()?;
+            if let Some((l, _, _)) = &h {
+                heap.push(Reverse((l.clone(), i)));
+            }
+            heads[i] = h;
+        }
+        merge_series(
+            &mut w,
+            &labels,
+            &mut parts,
+            sources,
+            chunk_samples,
+            &mut scratch,
+        )?;
+    }
+    w.finish()
+}
+
+#[derive(Default)]
+struct Scratch {
+    ts: Vec<i64>,
+    vs: Vec<f64>,
+}
+
+/// Writes one series made of `parts` from several blocks.
+fn merge_series(
+    w: &mut BlockWriter,
+    labels: &Labels,
+    parts: &mut [Part],
+    sources: &[Arc<Block>],
+    chunk_samples: usize,
+    sc: &mut Scratch,
+) -> Result<()> {
+    parts.sort_by_key(|p| (p.meta.min_time, p.block));
+    let disjoint = parts
+        .windows(2)
+        .all(|w| w[0].meta.max_time < w[1].meta.min_time);
+    let untouched = parts.iter().all(|p| p.deleted.is_empty());
+    if disjoint && untouched && chunk_samples == 0 {
+        let mut chunks: Vec<(Chunk, ChunkSummary)> = Vec::with_capacity(parts.len());
+        for p in parts.iter() {
+            chunks.push((sources[p.block].chunk(p.meta.chunk_ref)?, p.meta.summary));
+        }
+        return w.add_series_summarised(labels, &chunks);
+    }
+    // Decode everything, merge by time keeping the first of equal timestamps (parts are
+    // ordered by start time, then by source block, which is in time order).
+    let mut samples: Vec<(i64, f64)> = Vec::new();
+    for p in parts.iter() {
+        let c = sources[p.block].chunk(p.meta.chunk_ref)?;
+        sc.ts.clear();
+        sc.vs.clear();
+        c.decode_into(&mut sc.ts, &mut sc.vs)?;
+        for (&t, &v) in sc.ts.iter().zip(&sc.vs) {
+            if !is_deleted(&p.deleted, t) {
+                samples.push((t, v));
+            }
+        }
+    }
+    samples.sort_by_key(|s| s.0);
+    samples.dedup_by_key(|s| s.0);
+    let per = match chunk_samples {
+        0 => MAX_SAMPLES_PER_CHUNK,
+        n => n.min(MAX_SAMPLES_HARD),
+    };
+    let mut chunks = Vec::with_capacity(samples.len().div_ceil(per));
+    for part in samples.chunks(per) {
+        sc.ts.clear();
+        sc.vs.clear();
+        sc.ts.extend(part.iter().map(|s| s.0));
+        sc.vs.extend(part.iter().map(|s| s.1));
+        chunks.push(Chunk::encode(&sc.ts, &sc.vs)?);
+    }
+    w.add_series(labels, &chunks)
+}

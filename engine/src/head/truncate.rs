@@ -1,0 +1,175 @@
+//! Moving head data into blocks: collecting the chunks older than a boundary, then dropping
+//! them and the series left without data.
+//!
+//! The database cuts a block in three steps so that readers always see each sample once:
+//! [`Head::collect_before`] gathers (and seals) the chunks before the boundary `b`, the block
+//! is written and published together with the head's new lower bound `b` (queriers ignore
+//! head chunks ending before their bound), and only then [`Head::truncate`] frees them.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Head, MemSeries, SeriesState};
+use crate::chunk::{Chunk, ChunkBuilder};
+use crate::labels::Labels;
+use crate::Sample;
+
+/// Splits `c` into the samples before `b` and those from `b` on (rare: only a chunk that
+/// straddles a boundary not aligned to the chunk range, after a flush).
+fn split_chunk(c: &Chunk, b: i64) -> (Vec<Sample>, Vec<Sample>) {
+    c.iter().partition(|s| s.t < b)
+}
+
+fn encode(samples: &[Sample]) -> Option<Chunk> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut builder = ChunkBuilder::new();
+    for s in samples {
+        builder.push(s.t, s.v);
+    }
+    Some(builder.seal())
+}
+
+impl SeriesState {
+    /// Makes every sample before `b` sit in sealed chunks that end before `b` (sealing the
+    /// open chunk, splitting a chunk that straddles `b`), and returns those chunks.
+    fn seal_before(&mut self, b: i64) -> Vec<Chunk> {
+        if let Some(lo) = self.open.min_time() {
+            if lo < b {
+                let open = self.open.seal();
+                if open.max_time() < b {
+                    self.sealed.push(open);
+                } else {
+                    let (old, new) = split_chunk(&open, b);
+                    self.sealed.extend(encode(&old));
+                    // The samples from `b` on go back into a fresh open chunk.
+                    for s in new {
+                        self.open.push(s.t, s.v);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.sealed.len() && self.sealed[i].min_time() < b {
+            let c = &self.sealed[i];
+            if c.max_time() < b {
+                out.push(c.clone());
+                i += 1;
+                continue;
+            }
+            let (old, new) = split_chunk(c, b);
+            let (old, new) = (encode(&old), encode(&new));
+            self.sealed.splice(i..=i, old.iter().cloned().chain(new));
+            out.extend(old);
+            break;
+        }
+        out
+    }
+
+    /// Drops the chunks that end before `b`; returns how many samples they held.
+    fn drop_before(&mut self, b: i64) -> u64 {
+        let k = self.sealed.partition_point(|c| c.max_time() < b);
+        let n: u64 = self.sealed[..k]
+            .iter()
+            .map(|c| c.num_samples() as u64)
+            .sum();
+        self.sealed.drain(..k);
+        self.min_time = self
+            .sealed
+            .first()
+            .map(|c| c.min_time())
+            .or_else(|| self.open.min_time());
+        n
+    }
+
+    /// True if the series holds no sample.
+    fn is_empty(&self) -> bool {
+        self.sealed.is_empty() && self.open.is_empty()
+    }
+}
+
+impl Head {
+    /// The chunks of every series that hold samples before `b`, sealed (open chunks that
+    /// start before `b` are sealed now), sorted by labels. The chunks stay in the head.
+    pub fn collect_before(&self, b: i64) -> Vec<(Labels, Vec<Chunk>)> {
+        let mut out: Vec<(Labels, Vec<Chunk>)> = Vec::new();
+        for s in self.all_series() {
+            let chunks = s.state.lock().seal_before(b);
+            if !chunks.is_empty() {
+                out.push((s.labels.clone(), chunks));
+            }
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The oldest sample's timestamp over every series (a scan of all series).
+    pub fn data_min_time(&self) -> Option<i64> {
+        self.all_series()
+            .iter()
+            .filter_map(|s| {
+                let st = s.state.lock();
+                st.sealed
+                    .first()
+                    .map(|c| c.min_time())
+                    .or_else(|| st.open.min_time())
+            })
+            .min()
+    }
+
+    /// Drops every chunk that ends before `b` (the head's new lower bound, which must
+    /// already be published), and removes the series left without any sample whose last
+    /// sample is older than `b` from the head, its index and (once nothing else holds their
+    /// strings) the symbol table. Returns the number of series removed.
+    pub fn truncate(&self, b: i64) -> usize {
+        self.raise_min_valid(b);
+        let mut dropped_samples = 0u64;
+        let mut removed: Vec<Arc<MemSeries>> = Vec::new();
+        for s in self.all_series() {
+            let mut st = s.state.lock();
+            dropped_samples += st.drop_before(b);
+            if st.is_empty() && st.last.is_none_or(|l| l.t < b) {
+                st.removed = true;
+                drop(st);
+                removed.push(s);
+            }
+        }
+        self.samples.fetch_sub(
+            dropped_samples.min(self.samples.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        if self.max_time.load(Ordering::Relaxed) >= b {
+            self.min_time.fetch_max(b, Ordering::Relaxed);
+        } else {
+            self.min_time.store(i64::MAX, Ordering::Relaxed);
+        }
+        if removed.is_empty() {
+            return 0;
+        }
+        for s in &removed {
+            let h = s.labels.stable_hash();
+            let mut shard = self.by_hash[(h as usize) % super::SHARDS].write();
+            if let Some(bucket) = shard.get_mut(&h) {
+                bucket.retain(|x| !Arc::ptr_eq(x, s));
+                if bucket.is_empty() {
+                    shard.remove(&h);
+                }
+            }
+        }
+        // Aliases from replay point at the same series under other references.
+        let gone: std::collections::HashSet<*const MemSeries> =
+            removed.iter().map(Arc::as_ptr).collect();
+        for shard in &self.by_ref {
+            shard.write().retain(|_, x| !gone.contains(&Arc::as_ptr(x)));
+        }
+        let pairs: Vec<(u64, &Labels)> = removed.iter().map(|s| (s.sref, &s.labels)).collect();
+        self.index.write().remove(&pairs);
+        let n = removed.len();
+        drop(pairs);
+        drop(removed);
+        self.symbols.gc();
+        n
+    }
+}

@@ -1,0 +1,482 @@
+//! Reading: a [`Querier`] over `[mint, maxt]` merges the head and every block overlapping
+//! the range into one sorted list of [`Series`].
+//!
+//! - A querier is a snapshot: it holds the list of blocks (each an `Arc`, so a block deleted
+//!   by compaction or retention meanwhile stays readable) and the head's lower bound as they
+//!   were published together, so data moving from the head into a new block is seen exactly
+//!   once: head chunks older than the bound are ignored even before they are truncated.
+//! - `select` takes each source's series in label order and merges them by labels; a series
+//!   present in several sources gets all their chunks, ordered by start time. Chunks that
+//!   overlap in time (overlapping blocks from backfill, or head data duplicated in a block
+//!   while a cut or compaction is in flight) mark the series as overlapping; reading it then
+//!   merges samples by time and keeps one sample per timestamp (exact duplicates vanish; for
+//!   conflicting values the chunk that starts first wins).
+//! - Block chunks are loaded (checksum verified, mapped, not copied) only when a reader asks
+//!   for their samples; their index metadata, including the chunk summary, is available
+//!   without touching them. Tombstones of a block apply to that block's chunks only.
+
+use std::sync::Arc;
+
+use crate::block::{tombstones::is_deleted, Block, BlockSeries};
+use crate::chunk::{Chunk, ChunkSummary};
+use crate::error::{Error, Result};
+use crate::head::{chunks_in_range, Head};
+use crate::index::ChunkRef;
+use crate::labels::Labels;
+use crate::matcher::Matcher;
+use crate::Sample;
+
+/// Where a chunk's bytes are.
+#[derive(Clone, Debug)]
+enum ChunkSource {
+    /// In memory (a head chunk, or a snapshot of an open one).
+    Mem(Chunk),
+    /// In a block's chunk segment.
+    Block(Arc<Block>, ChunkRef),
+}
+
+/// One chunk of a selected series: its time range, sample count and (for block chunks)
+/// summary are known without reading it.
+#[derive(Clone, Debug)]
+pub struct SeriesChunk {
+    min_time: i64,
+    max_time: i64,
+    num_samples: u32,
+    summary: Option<ChunkSummary>,
+    /// Deleted intervals that apply to this chunk (from its block's tombstones).
+    deleted: Option<Arc<[(i64, i64)]>>,
+    src: ChunkSource,
+}
+
+impl SeriesChunk {
+    fn mem(c: Chunk) -> SeriesChunk {
+        SeriesChunk {
+            min_time: c.min_time(),
+            max_time: c.max_time(),
+            num_samples: c.num_samples() as u32,
+            summary: None,
+            deleted: None,
+            src: ChunkSource::Mem(c),
+        }
+    }
+
+    /// Timestamp of the first sample.
+    pub fn min_time(&self) -> i64 {
+        self.min_time
+    }
+    /// Timestamp of the last sample.
+    pub fn max_time(&self) -> i64 {
+        self.max_time
+    }
+    /// Samples in the chunk (staleness markers included; deleted ones too).
+    pub fn num_samples(&self) -> usize {
+        self.num_samples as usize
+    }
+    /// The chunk's summary, when it is stored (block chunks) and still describes what a
+    /// reader sees (no tombstone touches the chunk).
+    pub fn summary(&self) -> Option<&ChunkSummary> {
+        self.summary.as_ref()
+    }
+    /// True if the chunk is in a block (mapped), false for head chunks.
+    pub fn is_persisted(&self) -> bool {
+        matches!(self.src, ChunkSource::Block(..))
+    }
+    /// Deleted intervals that apply to this chunk's samples (empty if none).
+    pub fn deleted(&self) -> &[(i64, i64)] {
+        self.deleted.as_deref().unwrap_or(&[])
+    }
+    /// The chunk itself (for a block chunk: read from the map, checksum verified).
+    pub fn chunk(&self) -> Result<Chunk> {
+        match &self.src {
+            ChunkSource::Mem(c) => Ok(c.clone()),
+            ChunkSource::Block(b, r) => b.chunk(*r),
+        }
+    }
+}
+
+/// What a querier reads: blocks overlapping its range, and the head above its bound.
+pub(crate) struct Sources {
+    pub head: Option<(Arc<Head>, i64)>,
+    pub blocks: Vec<Arc<Block>>,
+}
+
+/// A read view over `[mint, maxt]` (inclusive, ms). Holds no lock.
+pub struct Querier {
+    src: Sources,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Querier {
+    pub(crate) fn new(src: Sources, mint: i64, maxt: i64) -> Querier {
+        Querier { src, mint, maxt }
+    }
+
+    /// Start of the range (inclusive, ms).
+    pub fn mint(&self) -> i64 {
+        self.mint
+    }
+    /// End of the range (inclusive, ms).
+    pub fn maxt(&self) -> i64 {
+        self.maxt
+    }
+
+    /// The blocks this querier reads.
+    pub fn blocks(&self) -> &[Arc<Block>] {
+        &self.src.blocks
+    }
+
+    /// Series matching all `matchers` with samples in the range, sorted by labels.
+    pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        let (mint, maxt) = (self.mint, self.maxt);
+        let mut lists: Vec<Vec<(Labels, Vec<SeriesChunk>)>> = Vec::new();
+        for b in &self.src.blocks {
+            let got = b.select(matchers, mint, maxt)?;
+            lists.push(got.into_iter().map(|s| block_series(b, s)).collect());
+        }
+        if let Some((head, bound)) = &self.src.head {
+            lists.push(head_series(head, *bound, matchers, mint, maxt));
+        }
+        let merged = merge_by_labels(lists);
+        Ok(merged
+            .into_iter()
+            .map(|(labels, mut chunks)| {
+                let overlapping = if chunks.windows(2).all(|w| w[0].max_time < w[1].min_time) {
+                    false
+                } else {
+                    chunks.sort_by_key(|c| c.min_time);
+                    chunks.windows(2).any(|w| w[0].max_time >= w[1].min_time)
+                };
+                Series {
+                    labels,
+                    chunks,
+                    overlapping,
+                    mint,
+                    maxt,
+                }
+            })
+            .collect())
+    }
+
+    /// Label sets of the series matching all `matchers` with data in the range, sorted,
+    /// without touching chunks.
+    pub fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
+        Ok(self
+            .select(matchers)?
+            .into_iter()
+            .map(|s| s.labels)
+            .collect())
+    }
+}
+
+fn block_series(b: &Arc<Block>, s: BlockSeries) -> (Labels, Vec<SeriesChunk>) {
+    let deleted: Option<Arc<[(i64, i64)]>> = (!s.deleted.is_empty()).then(|| s.deleted.into());
+    let chunks = s
+        .chunks
+        .into_iter()
+        .filter(|m| {
+            deleted
+                .as_deref()
+                .is_none_or(|d| !crate::block::covered(d, m.min_time, m.max_time))
+        })
+        .map(|m| {
+            let touched = deleted.as_deref().is_some_and(|d| {
+                let i = d.partition_point(|iv| iv.1 < m.min_time);
+                d.get(i).is_some_and(|iv| iv.0 <= m.max_time)
+            });
+            SeriesChunk {
+                min_time: m.min_time,
+                max_time: m.max_time,
+                num_samples: m.num_samples,
+                summary: (!touched).then_some(m.summary),
+                deleted: if touched { deleted.clone() } else { None },
+                src: ChunkSource::Block(b.clone(), m.chunk_ref),
+            }
+        })
+        .collect();
+    (s.labels, chunks)
+}
+
+fn head_series(
+    head: &Head,
+    bound: i64,
+    matchers: &[Matcher],
+    mint: i64,
+    maxt: i64,
+) -> Vec<(Labels, Vec<SeriesChunk>)> {
+    let lo = mint.max(bound);
+    if lo > maxt {
+        return Vec::new();
+    }
+    let refs = head.index().select(matchers);
+    let mut out = Vec::with_capacity(refs.len());
+    for r in refs {
+        let Some(s) = head.by_ref(r) else { continue };
+        let chunks = chunks_in_range(&s.state.lock(), lo, maxt);
+        if !chunks.is_empty() {
+            out.push((
+                s.labels.clone(),
+                chunks.into_iter().map(SeriesChunk::mem).collect(),
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Merges lists each sorted by labels into one, joining the chunks of equal label sets
+/// (in list order, so each source's chunks stay together before the time sort).
+fn merge_by_labels(
+    mut lists: Vec<Vec<(Labels, Vec<SeriesChunk>)>>,
+) -> Vec<(Labels, Vec<SeriesChunk>)> {
+    lists.retain(|l| !l.is_empty());
+    if lists.len() <= 1 {
+        return lists.pop().unwrap_or_default();
+    }
+    // The stable sort finds the sorted runs and merges them: O(n log k) for k sources.
+    let mut all: Vec<(Labels, Vec<SeriesChunk>)> = lists.into_iter().flatten().collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(Labels, Vec<SeriesChunk>)> = Vec::with_capacity(all.len());
+    for (labels, chunks) in all {
+        match out.last_mut() {
+            Some((l, c)) if *l == labels => c.extend(chunks),
+            _ => out.push((labels, chunks)),
+        }
+    }
+    out
+}
+
+/// One selected series: its labels and the chunks overlapping the querier's range.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The series' labels.
+    pub labels: Labels,
+    chunks: Vec<SeriesChunk>,
+    overlapping: bool,
+    mint: i64,
+    maxt: i64,
+}
+
+/// Keeps the samples of `ts[base..]`/`vs[base..]` (ascending) that lie in `[mint, maxt]`.
+fn keep_range(ts: &mut Vec<i64>, vs: &mut Vec<f64>, base: usize, mint: i64, maxt: i64) {
+    let lo = base + ts[base..].partition_point(|&t| t < mint);
+    let hi = base + ts[base..].partition_point(|&t| t <= maxt);
+    if lo > base {
+        ts.copy_within(lo..hi, base);
+        vs.copy_within(lo..hi, base);
+    }
+    ts.truncate(base + (hi - lo));
+    vs.truncate(base + (hi - lo));
+}
+
+/// Drops the samples of `ts[base..]` that fall in a deleted interval.
+fn drop_deleted(ts: &mut Vec<i64>, vs: &mut Vec<f64>, base: usize, deleted: &[(i64, i64)]) {
+    let mut w = base;
+    for r in base..ts.len() {
+        if !is_deleted(deleted, ts[r]) {
+            ts[w] = ts[r];
+            vs[w] = vs[r];
+            w += 1;
+        }
+    }
+    ts.truncate(w);
+    vs.truncate(w);
+}
+
+impl Series {
+    /// The chunks (oldest first) overlapping the range; they may hold samples outside it.
+    pub fn chunks(&self) -> &[SeriesChunk] {
+        &self.chunks
+    }
+
+    /// True if some chunks overlap in time (reading merges them by timestamp).
+    pub fn is_overlapping(&self) -> bool {
+        self.overlapping
+    }
+
+    /// Appends the series' samples within the querier's range to column vectors: in time
+    /// order, one per timestamp, deleted samples left out. Chunks are decoded whole
+    /// (column-wise). A chunk that fails its checksum or does not decode is an error, and
+    /// nothing of this series is appended then.
+    pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        let start = ts.len();
+        let r = self.decode_chunks(ts, vs, start);
+        if r.is_err() {
+            ts.truncate(start);
+            vs.truncate(start);
+        }
+        r
+    }
+
+    fn decode_chunks(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>, start: usize) -> Result<()> {
+        for c in &self.chunks {
+            if c.num_samples == 0 || c.max_time < self.mint || c.min_time > self.maxt {
+                continue;
+            }
+            let base = ts.len();
+            c.chunk()?.decode_into(ts, vs)?;
+            if let Some(d) = &c.deleted {
+                drop_deleted(ts, vs, base, d);
+            }
+            if !self.overlapping && (c.min_time < self.mint || c.max_time > self.maxt) {
+                keep_range(ts, vs, base, self.mint, self.maxt);
+            }
+        }
+        if self.overlapping {
+            let mut pairs: Vec<(i64, f64)> = ts[start..]
+                .iter()
+                .copied()
+                .zip(vs[start..].iter().copied())
+                .collect();
+            // Stable: of equal timestamps the chunk that starts first wins.
+            pairs.sort_by_key(|p| p.0);
+            pairs.dedup_by_key(|p| p.0);
+            ts.truncate(start);
+            vs.truncate(start);
+            for (t, v) in pairs {
+                if t >= self.mint && t <= self.maxt {
+                    ts.push(t);
+                    vs.push(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Iterates samples within the querier's range, in time order.
+    pub fn iter(&self) -> SeriesIter<'_> {
+        SeriesIter {
+            s: self,
+            next_chunk: 0,
+            ts: Vec::new(),
+            vs: Vec::new(),
+            pos: 0,
+            last: None,
+            error: None,
+        }
+    }
+
+    /// All samples within the querier's range. Stops early at a corrupt chunk; use
+    /// [`Series::try_samples`] to see that as an error.
+    pub fn samples(&self) -> Vec<Sample> {
+        self.iter().collect()
+    }
+
+    /// All samples within the querier's range, or the error of a corrupt chunk.
+    pub fn try_samples(&self) -> Result<Vec<Sample>> {
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        self.decode_into(&mut ts, &mut vs)?;
+        Ok(ts
+            .into_iter()
+            .zip(vs)
+            .map(|(t, v)| Sample::new(t, v))
+            .collect())
+    }
+}
+
+/// Iterator over a [`Series`]' samples within the querier's range; decodes one chunk at a
+/// time (the whole series at once when its chunks overlap).
+pub struct SeriesIter<'a> {
+    s: &'a Series,
+    next_chunk: usize,
+    ts: Vec<i64>,
+    vs: Vec<f64>,
+    pos: usize,
+    /// The last sample returned.
+    last: Option<Sample>,
+    error: Option<Error>,
+}
+
+impl SeriesIter<'_> {
+    /// Loads the next chunk (skipping those that end before `t`); false at the end.
+    fn load(&mut self, t: i64) -> bool {
+        self.ts.clear();
+        self.vs.clear();
+        self.pos = 0;
+        if self.error.is_some() {
+            return false;
+        }
+        if self.s.overlapping {
+            if self.next_chunk > 0 {
+                return false;
+            }
+            self.next_chunk = self.s.chunks.len();
+            if let Err(e) = self.s.decode_into(&mut self.ts, &mut self.vs) {
+                self.error = Some(e);
+                return false;
+            }
+            return !self.ts.is_empty();
+        }
+        let chunks = &self.s.chunks;
+        while self.next_chunk < chunks.len() {
+            let c = &chunks[self.next_chunk];
+            self.next_chunk += 1;
+            if c.max_time < t.max(self.s.mint) || c.num_samples == 0 {
+                continue;
+            }
+            if c.min_time > self.s.maxt {
+                self.next_chunk = chunks.len();
+                return false;
+            }
+            let r = c
+                .chunk()
+                .and_then(|ch| ch.decode_into(&mut self.ts, &mut self.vs));
+            if let Err(e) = r {
+                self.error = Some(e);
+                self.ts.clear();
+                self.vs.clear();
+                return false;
+            }
+            if let Some(d) = &c.deleted {
+                drop_deleted(&mut self.ts, &mut self.vs, 0, d);
+            }
+            keep_range(&mut self.ts, &mut self.vs, 0, self.s.mint, self.s.maxt);
+            if !self.ts.is_empty() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Advances to the first sample with timestamp `>= t` and returns it (consumed, as
+    /// `next` would have returned it). Forward only: if the last sample returned is already
+    /// at or after `t`, it is returned again.
+    pub fn seek(&mut self, t: i64) -> Option<Sample> {
+        if let Some(s) = self.last {
+            if s.t >= t {
+                return Some(s);
+            }
+        }
+        loop {
+            let j = self.pos + self.ts[self.pos..].partition_point(|&x| x < t);
+            if j < self.ts.len() {
+                self.pos = j + 1;
+                let s = Sample::new(self.ts[j], self.vs[j]);
+                self.last = Some(s);
+                return Some(s);
+            }
+            self.pos = self.ts.len();
+            if !self.load(t) {
+                return None;
+            }
+        }
+    }
+
+    /// The decoding error that ended iteration early, if any.
+    pub fn err(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+}
+
+impl Iterator for SeriesIter<'_> {
+    type Item = Sample;
+    fn next(&mut self) -> Option<Sample> {
+        if self.pos >= self.ts.len() && !self.load(i64::MIN) {
+            return None;
+        }
+        let s = Sample::new(self.ts[self.pos], self.vs[self.pos]);
+        self.pos += 1;
+        self.last = Some(s);
+        Some(s)
+    }
+}
