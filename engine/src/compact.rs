@@ -124,7 +124,12 @@ pub fn compact(
     let mut lineage: BTreeSet<String> = BTreeSet::new();
     let mut level = 0;
     for b in sources {
-        symbols.extend(b.index().symbols().iter().cloned());
+        for sym in b.index().symbols() {
+            let sym = sym?;
+            if !symbols.contains(sym) {
+                symbols.insert(Arc::from(sym));
+            }
+        }
         lineage.extend(b.meta().compaction.sources.iter().cloned());
         level = level.max(b.meta().compaction.level);
     }

@@ -325,6 +325,17 @@ fn concurrent_appenders_and_readers() {
 
 const CRASH_SERIES: usize = 40;
 
+/// The crash test's options: batches advance time by 10 ms, so with a 100 ms block range the
+/// background worker cuts the head into a block, checkpoints the WAL and compacts every few
+/// batches, and kills land in the middle of all of those too.
+fn crash_options() -> Options {
+    Options {
+        block_range: 100,
+        retention: None,
+        ..Options::default()
+    }
+}
+
 /// Child side of the crash test: appends numbered batches forever, printing each batch number
 /// once `append` has returned. Does nothing unless spawned by `kill_9_loses_no_acknowledged_batch`.
 #[test]
@@ -333,7 +344,7 @@ fn crash_child() {
     let Ok(dir) = std::env::var("STRATA_CRASH_DIR") else {
         return;
     };
-    let db = Db::open(&dir, Options::default()).unwrap();
+    let db = Db::open(&dir, crash_options()).unwrap();
     let start = last_batch(&db).map_or(0, |k| k + 1);
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -383,7 +394,8 @@ fn kill_9_loses_no_acknowledged_batch() {
     let exe = std::env::current_exe().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5742_4154);
     let mut acked: Option<i64> = None;
-    for round in 0..20 {
+    let mut blocks_seen = 0;
+    for round in 0..30 {
         let mut child = Command::new(&exe)
             .args([
                 "--ignored",
@@ -416,15 +428,27 @@ fn kill_9_loses_no_acknowledged_batch() {
         if let Some(&k) = printed.last() {
             acked = Some(k);
         }
-        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                background: false,
+                ..crash_options()
+            },
+        )
+        .unwrap();
         let present = last_batch(&db);
         assert!(
             present >= acked,
             "round {round}: batch {acked:?} was acknowledged but only {present:?} survived"
         );
+        blocks_seen = blocks_seen.max(db.blocks().len());
         drop(db);
     }
     assert!(acked.unwrap_or(0) > 0, "the child made progress");
+    assert!(
+        blocks_seen > 0,
+        "the head was cut into blocks while being killed"
+    );
 }
 
 #[test]

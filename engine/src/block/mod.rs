@@ -82,7 +82,7 @@ pub struct BlockSeries {
 impl Block {
     /// Opens the block in `dir`: reads the meta and tombstones, maps the index and chunk
     /// segments, and checks the index's small sections. Chunks are not read.
-    pub fn open(dir: &Path, interner: &SymbolTable) -> Result<Block> {
+    pub fn open(dir: &Path, interner: &Arc<SymbolTable>) -> Result<Block> {
         let meta = BlockMeta::read(dir)?;
         let ipath = dir.join("index");
         let imap = OwnedBytes::new(Arc::new(MappedFile::open(&ipath)?));

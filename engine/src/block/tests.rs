@@ -2,6 +2,7 @@
 //! an error naming the section, never a panic or a wrong answer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use proptest::prelude::*;
 
@@ -98,7 +99,7 @@ proptest! {
     fn blocks_round_trip(d in data(), job in 0u8..6) {
         let dir = tempfile::tempdir().unwrap();
         let meta = write(dir.path(), &d);
-        let b = Block::open(&dir.path().join(&meta.ulid), &SymbolTable::default()).unwrap();
+        let b = Block::open(&dir.path().join(&meta.ulid), &Arc::new(SymbolTable::default())).unwrap();
         prop_assert_eq!(b.meta(), &meta);
         prop_assert_eq!(meta.stats.num_series as usize, d.len());
         let got = b.select(&[], i64::MIN, i64::MAX).unwrap();
@@ -144,7 +145,7 @@ proptest! {
         let i = at.index(bytes.len());
         bytes[i] ^= mask;
         std::fs::write(&file, &bytes).unwrap();
-        let Ok(b) = Block::open(&bdir, &SymbolTable::default()) else { return Ok(()) };
+        let Ok(b) = Block::open(&bdir, &Arc::new(SymbolTable::default())) else { return Ok(()) };
         let Ok(got) = b.select(&[], i64::MIN, i64::MAX) else { return Ok(()) };
         // Whatever still reads must be exactly what was written (checksums caught the rest).
         for s in &got {
@@ -177,12 +178,12 @@ fn truncated_files_are_errors() {
         let orig = std::fs::read(&p).unwrap();
         for cut in [0, 4, orig.len() / 2, orig.len() - 1] {
             std::fs::write(&p, &orig[..cut]).unwrap();
-            let r = Block::open(&bdir, &SymbolTable::default());
+            let r = Block::open(&bdir, &Arc::new(SymbolTable::default()));
             assert!(r.is_err(), "{f} cut at {cut} opened");
             let msg = r.unwrap_err().to_string();
             assert!(msg.contains(&bdir.display().to_string()), "{msg}");
         }
         std::fs::write(&p, &orig).unwrap();
     }
-    assert!(Block::open(&bdir, &SymbolTable::default()).is_ok());
+    assert!(Block::open(&bdir, &Arc::new(SymbolTable::default())).is_ok());
 }

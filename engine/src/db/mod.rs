@@ -625,7 +625,7 @@ impl Db {
         if matchers.is_empty() {
             let p = self.inner.published();
             for b in p.blocks.iter().filter(|b| b.meta().overlaps(mint, maxt)) {
-                for v in b.index().label_values(name) {
+                for v in b.index().label_values(name)? {
                     values.insert(v.to_string());
                 }
             }

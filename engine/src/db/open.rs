@@ -139,7 +139,7 @@ impl Replayer<'_> {
 /// Returns the blocks sorted by (min time, id) and the number moved aside.
 pub(super) fn load_blocks(
     dir: &Path,
-    symbols: &SymbolTable,
+    symbols: &Arc<SymbolTable>,
     repair: bool,
 ) -> Result<(Vec<Arc<Block>>, u64)> {
     let bdir = dir.join("blocks");
@@ -360,20 +360,20 @@ impl Db {
     /// The writer may checkpoint, compact or delete meanwhile: the WAL is read first and the
     /// blocks listed after, so data the writer moves from its head into a block is in one or
     /// the other (or both: readers merge duplicates away); a file that vanishes while being
-    /// read makes the open start over, a few times at most.
+    /// read makes the open start over (for about three seconds at most).
     pub fn open_read_only(dir: impl AsRef<Path>, with_head: bool) -> Result<Db> {
         let dir = dir.as_ref().to_path_buf();
         if !dir.is_dir() {
             return Err(Error::NotFound(dir));
         }
         let mut last_err = None;
-        for _ in 0..5 {
+        for attempt in 0..50u64 {
             match Db::try_open_read_only(&dir, with_head) {
                 Ok(db) => return Ok(db),
                 Err(e @ Error::Io { .. }) => last_err = Some(e),
                 Err(e) => return Err(e),
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(5 + attempt * 2));
         }
         Err(last_err.unwrap_or(Error::NotFound(dir)))
     }

@@ -178,7 +178,7 @@ pub struct Head {
     by_hash: Vec<RwLock<ByHash>>,
     by_ref: Vec<RwLock<HashMap<SeriesRef, Arc<MemSeries>>>>,
     index: RwLock<MemIndex>,
-    symbols: SymbolTable,
+    symbols: Arc<SymbolTable>,
     next_ref: AtomicU64,
     samples: AtomicU64,
     min_time: AtomicI64,
@@ -201,7 +201,7 @@ impl Head {
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
             by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
             index: RwLock::default(),
-            symbols: SymbolTable::default(),
+            symbols: Arc::new(SymbolTable::default()),
             next_ref: AtomicU64::new(1),
             samples: AtomicU64::new(0),
             min_time: AtomicI64::new(i64::MAX),
@@ -227,7 +227,7 @@ impl Head {
     }
 
     /// The symbol table (shared with the blocks' indexes).
-    pub fn symbols(&self) -> &SymbolTable {
+    pub fn symbols(&self) -> &Arc<SymbolTable> {
         &self.symbols
     }
     /// The series with exactly these labels, if present.

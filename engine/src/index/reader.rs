@@ -1,14 +1,21 @@
 //! Reading a block's index file (layout: `index/writer.rs` and `docs/format/index.md`).
 //!
-//! Opening checks the header, the TOC checksum, and the checksums of the two sections kept
-//! in memory (symbols and the label table), then holds: every symbol as an interned
-//! `Arc<str>` (shared with the head through the database's symbol table), and per label name
-//! its values with the offsets of their postings. Series entries and postings lists stay in
-//! the mapped file; each one's own checksum is verified every time it is read, before a byte
-//! of it is decoded. So opening costs O(symbols + label pairs), never O(samples), and a
-//! flipped bit anywhere is reported as [`Error::CorruptBlock`] naming the part it hit.
+//! Opening checks the header, the TOC checksum and the checksums of the sections a reader
+//! trusts without a checksum of their own (symbols, symbol offsets, label table). Those are
+//! read with positioned reads, not through the map, so opening does not make the mapped
+//! pages resident. In memory the reader then holds only the section offsets and the label
+//! names; symbols, label values and postings offsets are found by binary search in the
+//! mapped file. Series entries and postings lists carry their own checksums, verified every
+//! time one is read, before a byte of it is decoded. So opening costs O(size of those
+//! sections) of I/O and O(label names) of memory, never O(samples), and a flipped bit
+//! anywhere is reported as [`Error::CorruptBlock`] naming the part it hit.
+//!
+//! Strings handed out (labels, names, values) are interned in the database's symbol table,
+//! which is shared with the head and garbage-collected when the head is truncated.
 
 use std::borrow::Cow;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,17 +30,32 @@ use crate::owned_bytes::OwnedBytes;
 
 /// One label name of the label table.
 struct NameEntry {
-    name: u32,
-    /// (value symbol, postings offset), ascending by value.
-    values: Vec<(u32, u64)>,
+    sym: u32,
+    name: Arc<str>,
+    nvalues: u32,
+    /// Index of its first value entry.
+    first: u32,
 }
+
+/// Bytes of one value entry of the label table: value symbol (u32) and postings offset
+/// (u64).
+const VALUE_ENTRY: usize = 12;
 
 /// A block's index, mapped.
 pub struct IndexReader {
     bytes: OwnedBytes,
     path: PathBuf,
-    symbols: Vec<Arc<str>>,
+    interner: Arc<SymbolTable>,
+    /// Start of the symbols section's strings (after its u32 count).
+    symbols_body: usize,
+    /// Length of the symbols section's body (count included).
+    symbols_len: usize,
+    symbol_count: u32,
+    /// Start of the symbol offsets' body.
+    offsets_body: usize,
     names: Vec<NameEntry>,
+    /// Start of the label table's value entries.
+    values_body: usize,
     series_start: u64,
     postings_start: u64,
     all_off: u64,
@@ -43,42 +65,89 @@ impl std::fmt::Debug for IndexReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IndexReader")
             .field("path", &self.path)
-            .field("symbols", &self.symbols.len())
+            .field("symbols", &self.symbol_count)
             .finish()
     }
 }
 
+/// Reads `len` bytes at `off` of `file` (positioned read, not through the map).
+fn pread(file: &File, off: u64, len: usize, path: &Path) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, off)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(buf)
+}
+
+/// Checks a section `u32 len | body | crc32c` at `off` (ending at most at `limit`) with
+/// positioned reads in pieces; returns the body's offset and length.
+fn check_section(
+    file: &File,
+    path: &Path,
+    off: u64,
+    limit: u64,
+    name: &'static str,
+) -> Result<(usize, usize)> {
+    let corrupt = |why: &str| Error::corrupt_block(path, name, why.to_string());
+    let l = pread(file, off, 4, path)?;
+    let len = u64::from(u32::from_le_bytes([l[0], l[1], l[2], l[3]]));
+    if off + 4 + len + 4 > limit {
+        return Err(corrupt("runs past its end"));
+    }
+    let mut crc = 0u32;
+    let mut pos = off + 4;
+    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
+    while pos < off + 4 + len {
+        let n = ((off + 4 + len - pos) as usize).min(buf.len());
+        file.read_exact_at(&mut buf[..n], pos)
+            .map_err(|e| Error::io("read", path, e))?;
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        pos += n as u64;
+    }
+    let want = pread(file, off + 4 + len, 4, path)?;
+    if crc != u32::from_le_bytes([want[0], want[1], want[2], want[3]]) {
+        return Err(corrupt("checksum mismatch"));
+    }
+    Ok(((off + 4) as usize, len as usize))
+}
+
 impl IndexReader {
-    /// Checks and loads the index in `bytes` (the mapped file `path`), interning its symbols
-    /// in `interner`.
-    pub fn open(bytes: OwnedBytes, path: &Path, interner: &SymbolTable) -> Result<IndexReader> {
+    /// Checks the index in `bytes` (the mapped file `path`) and prepares to read it,
+    /// interning the strings it hands out in `interner`.
+    pub fn open(
+        bytes: OwnedBytes,
+        path: &Path,
+        interner: &Arc<SymbolTable>,
+    ) -> Result<IndexReader> {
         let corrupt =
             |section: &'static str, why: &str| Error::corrupt_block(path, section, why.to_string());
-        let b: &[u8] = &bytes;
-        if b.len() < HEADER_LEN + TOC_LEN || &b[..4] != MAGIC {
-            return Err(corrupt(
-                "header",
-                "not an index file (bad magic or too short)",
-            ));
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let size = bytes.len();
+        if size < HEADER_LEN + TOC_LEN {
+            return Err(corrupt("header", "not an index file (too short)"));
         }
-        if b[4] != VERSION {
+        let header = pread(&file, 0, HEADER_LEN, path)?;
+        if &header[..4] != MAGIC {
+            return Err(corrupt("header", "not an index file (bad magic)"));
+        }
+        if header[4] != VERSION {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
-                found: u32::from(b[4]),
+                found: u32::from(header[4]),
                 supported: u32::from(VERSION),
             });
         }
-        let toc = verify_crc(&b[b.len() - TOC_LEN..])
-            .ok_or_else(|| corrupt("toc", "checksum mismatch"))?;
+        let toc_bytes = pread(&file, (size - TOC_LEN) as u64, TOC_LEN, path)?;
+        let toc = verify_crc(&toc_bytes).ok_or_else(|| corrupt("toc", "checksum mismatch"))?;
         let mut c = ByteCursor::new(toc);
-        let mut offs = [0u64; 5];
+        let mut offs = [0u64; 6];
         for o in &mut offs {
             *o = c.u64_le().ok_or_else(|| corrupt("toc", "truncated"))?;
         }
-        let [symbols_off, series_start, postings_start, table_off, all_off] = offs;
-        let end = (b.len() - TOC_LEN) as u64;
+        let [symbols_off, offsets_off, series_start, postings_start, table_off, all_off] = offs;
+        let end = (size - TOC_LEN) as u64;
         if !(symbols_off == HEADER_LEN as u64
-            && symbols_off <= series_start
+            && symbols_off < offsets_off
+            && offsets_off < series_start
             && series_start <= postings_start
             && postings_start <= all_off
             && all_off < table_off
@@ -86,86 +155,142 @@ impl IndexReader {
         {
             return Err(corrupt("toc", "section offsets out of order"));
         }
-        let section = |off: u64, name: &'static str| -> Result<&[u8]> {
-            let off = off as usize;
-            let len = b
-                .get(off..off + 4)
-                .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
-                .ok_or_else(|| corrupt(name, "truncated"))?;
-            let data = b
-                .get(off + 4..off + 4 + len + 4)
-                .ok_or_else(|| corrupt(name, "runs past the file"))?;
-            verify_crc(data).ok_or_else(|| corrupt(name, "checksum mismatch"))
-        };
-        // Symbols: sorted, unique, interned.
-        let body = section(symbols_off, "symbols")?;
-        let mut c = ByteCursor::new(body);
-        let n = c
-            .count(body.len())
-            .ok_or_else(|| corrupt("symbols", "bad count"))?;
-        let mut symbols: Vec<Arc<str>> = Vec::with_capacity(n);
-        for _ in 0..n {
-            let s = c.str().ok_or_else(|| corrupt("symbols", "bad string"))?;
-            if symbols.last().is_some_and(|p| &**p >= s) {
-                return Err(corrupt("symbols", "not sorted and unique"));
-            }
-            symbols.push(interner.intern(s));
+        let (sym_at, sym_len) = check_section(&file, path, symbols_off, offsets_off, "symbols")?;
+        let (off_at, off_len) =
+            check_section(&file, path, offsets_off, series_start, "symbol offsets")?;
+        let (tab_at, tab_len) = check_section(&file, path, table_off, end, "label table")?;
+        let symbol_count = ByteCursor::new(&bytes[sym_at..sym_at + sym_len])
+            .u32_le()
+            .ok_or_else(|| corrupt("symbols", "no count"))?;
+        if off_len != symbol_count as usize * 4 {
+            return Err(corrupt(
+                "symbol offsets",
+                "length does not match the symbol count",
+            ));
         }
-        if !c.is_empty() {
-            return Err(corrupt("symbols", "trailing bytes"));
-        }
-        // Label table.
-        let body = section(table_off, "label table")?;
-        let mut c = ByteCursor::new(body);
-        let bad = || corrupt("label table", "malformed entry");
-        let nnames = c.count(body.len()).ok_or_else(bad)?;
-        let mut names: Vec<NameEntry> = Vec::with_capacity(nnames);
-        let mut off = 0u64;
-        for _ in 0..nnames {
-            let name = c
-                .uvarint()
-                .and_then(|v| u32::try_from(v).ok())
-                .ok_or_else(bad)?;
-            if name as usize >= symbols.len() || names.last().is_some_and(|p| p.name >= name) {
-                return Err(bad());
-            }
-            let nv = c.count(body.len()).ok_or_else(bad)?;
-            let mut values = Vec::with_capacity(nv);
-            let mut v = 0u32;
-            for i in 0..nv {
-                let dv = c
-                    .uvarint()
-                    .and_then(|x| u32::try_from(x).ok())
-                    .ok_or_else(bad)?;
-                if i > 0 && dv == 0 {
-                    return Err(bad());
-                }
-                v = v
-                    .checked_add(dv)
-                    .filter(|&v| (v as usize) < symbols.len())
-                    .ok_or_else(bad)?;
-                off = off
-                    .checked_add(c.uvarint().ok_or_else(bad)?)
-                    .ok_or_else(bad)?;
-                if off < postings_start || off >= table_off {
-                    return Err(bad());
-                }
-                values.push((v, off));
-            }
-            names.push(NameEntry { name, values });
-        }
-        if !c.is_empty() {
-            return Err(bad());
-        }
-        Ok(IndexReader {
-            bytes,
+        let mut r = IndexReader {
             path: path.to_path_buf(),
-            symbols,
-            names,
+            interner: interner.clone(),
+            symbols_body: sym_at,
+            symbols_len: sym_len,
+            symbol_count,
+            offsets_body: off_at,
+            names: Vec::new(),
+            values_body: 0,
             series_start,
             postings_start,
             all_off,
+            bytes,
+        };
+        // Label names: few, kept in memory.
+        let bad = || corrupt("label table", "malformed");
+        let table = r.bytes.get(tab_at..tab_at + tab_len).ok_or_else(bad)?;
+        let mut c = ByteCursor::new(table);
+        let nnames = c.u32_le().ok_or_else(bad)? as usize;
+        if nnames > table.len() / 12 {
+            return Err(bad());
+        }
+        let mut names: Vec<NameEntry> = Vec::with_capacity(nnames);
+        let mut total = 0u64;
+        for _ in 0..nnames {
+            let (sym, nvalues, first) = (
+                c.u32_le().ok_or_else(bad)?,
+                c.u32_le().ok_or_else(bad)?,
+                c.u32_le().ok_or_else(bad)?,
+            );
+            if u64::from(first) != total
+                || nvalues == 0
+                || names.last().is_some_and(|p| p.sym >= sym)
+            {
+                return Err(bad());
+            }
+            total += u64::from(nvalues);
+            let name = interner.intern(r.sym(sym)?);
+            names.push(NameEntry {
+                sym,
+                name,
+                nvalues,
+                first,
+            });
+        }
+        if c.remaining() as u64 != total * VALUE_ENTRY as u64 {
+            return Err(bad());
+        }
+        r.values_body = tab_at + c.pos();
+        r.names = names;
+        Ok(r)
+    }
+
+    /// The string of symbol `id`, read from the map.
+    fn sym(&self, id: u32) -> Result<&str> {
+        let bad = || Error::corrupt_block(&self.path, "symbols", format!("symbol {id} unreadable"));
+        if id >= self.symbol_count {
+            return Err(bad());
+        }
+        let at = self.offsets_body + id as usize * 4;
+        let b: &[u8] = &self.bytes;
+        let off = ByteCursor::new(&b[at..at + 4]).u32_le().ok_or_else(bad)? as usize;
+        if off < 4 || off >= self.symbols_len {
+            return Err(bad());
+        }
+        ByteCursor::new(&b[self.symbols_body + off..self.symbols_body + self.symbols_len])
+            .str()
+            .ok_or_else(bad)
+    }
+
+    /// The id of symbol `s`, by binary search (symbols are sorted).
+    fn sym_id(&self, s: &str) -> Result<Option<u32>> {
+        let (mut lo, mut hi) = (0u32, self.symbol_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.sym(mid)?.cmp(s) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(mid)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Value entry `i` of the label table: (value symbol, postings offset).
+    fn value_entry(&self, i: u32) -> Result<(u32, u64)> {
+        let at = self.values_body + i as usize * VALUE_ENTRY;
+        let bad = || Error::corrupt_block(&self.path, "label table", format!("value entry {i}"));
+        let mut c = ByteCursor::new(self.bytes.get(at..at + VALUE_ENTRY).ok_or_else(bad)?);
+        Ok((c.u32_le().ok_or_else(bad)?, c.u64_le().ok_or_else(bad)?))
+    }
+
+    fn name_entry(&self, name: &str) -> Option<&NameEntry> {
+        self.names
+            .binary_search_by(|e| (*e.name).cmp(name))
+            .ok()
+            .map(|i| &self.names[i])
+    }
+
+    /// The values of a name with their postings offsets, in order.
+    fn values_of<'a>(&'a self, e: &NameEntry) -> impl Iterator<Item = Result<(&'a str, u64)>> + 'a {
+        (e.first..e.first + e.nvalues).map(move |i| {
+            let (v, off) = self.value_entry(i)?;
+            Ok((self.sym(v)?, off))
         })
+    }
+
+    /// Postings offset of `name=value`, by binary search over the name's values.
+    fn postings_off(&self, e: &NameEntry, value: &str) -> Result<Option<u64>> {
+        let Some(id) = self.sym_id(value)? else {
+            return Ok(None);
+        };
+        let (mut lo, mut hi) = (e.first, e.first + e.nvalues);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (v, off) = self.value_entry(mid)?;
+            match v.cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(off)),
+            }
+        }
+        Ok(None)
     }
 
     /// The entry (`uvarint len | body | crc`) at `off` inside `[lo, hi)`, checksum verified.
@@ -216,21 +341,6 @@ impl IndexReader {
         Ok(out)
     }
 
-    fn sym_id(&self, s: &str) -> Option<u32> {
-        self.symbols
-            .binary_search_by(|x| (**x).cmp(s))
-            .ok()
-            .map(|i| i as u32)
-    }
-
-    fn name_entry(&self, name: &str) -> Option<&NameEntry> {
-        let id = self.sym_id(name)?;
-        self.names
-            .binary_search_by_key(&id, |e| e.name)
-            .ok()
-            .map(|i| &self.names[i])
-    }
-
     /// Series refs matching every matcher, ascending (= label order).
     pub fn select(&self, matchers: &[crate::Matcher]) -> Result<Vec<SeriesRef>> {
         super::select(self, matchers)
@@ -238,56 +348,27 @@ impl IndexReader {
 
     /// Label names used by any series, sorted.
     pub fn label_names(&self) -> Vec<Arc<str>> {
-        self.names
-            .iter()
-            .map(|e| self.symbols[e.name as usize].clone())
-            .collect()
+        self.names.iter().map(|e| e.name.clone()).collect()
     }
 
     /// Values of label `name`, sorted.
-    pub fn label_values(&self, name: &str) -> Vec<Arc<str>> {
-        self.name_entry(name)
-            .map(|e| {
-                e.values
-                    .iter()
-                    .map(|(v, _)| self.symbols[*v as usize].clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Number of series per value of `name`, read from the postings lists' counts.
-    pub fn postings_counts(&self, name: &str) -> Result<Vec<(Arc<str>, usize)>> {
+    pub fn label_values(&self, name: &str) -> Result<Vec<Arc<str>>> {
         let Some(e) = self.name_entry(name) else {
             return Ok(Vec::new());
         };
-        e.values
-            .iter()
-            .map(|&(v, off)| {
-                Ok((
-                    self.symbols[v as usize].clone(),
-                    self.postings_at(off)?.len(),
-                ))
-            })
+        self.values_of(e)
+            .map(|r| r.map(|(v, _)| self.interner.intern(v)))
             .collect()
     }
 
-    /// Number of distinct values per label name.
-    pub fn value_counts(&self) -> Vec<(Arc<str>, usize)> {
-        self.names
-            .iter()
-            .map(|e| (self.symbols[e.name as usize].clone(), e.values.len()))
-            .collect()
-    }
-
-    /// Every symbol, sorted.
-    pub fn symbols(&self) -> &[Arc<str>] {
-        &self.symbols
+    /// Every symbol, in order (for merging symbol tables at compaction).
+    pub fn symbols(&self) -> impl Iterator<Item = Result<&str>> + '_ {
+        (0..self.symbol_count).map(|i| self.sym(i))
     }
 
     /// Number of symbols.
     pub fn num_symbols(&self) -> usize {
-        self.symbols.len()
+        self.symbol_count as usize
     }
 
     /// The labels of series `r` and its chunks that overlap `[mint, maxt]` (all chunks with
@@ -306,18 +387,17 @@ impl IndexReader {
             let (Some(n), Some(v)) = (n, v) else {
                 return Err(bad("truncated labels"));
             };
-            let (Some(name), Some(value)) =
-                (self.symbols.get(n as usize), self.symbols.get(v as usize))
-            else {
-                return Err(bad("unknown symbol"));
-            };
-            if prev_name.is_some_and(|p| p >= n) {
+            if prev_name.is_some_and(|p| p >= n) || v > u64::from(u32::MAX) {
                 return Err(bad("labels not sorted"));
             }
             prev_name = Some(n);
+            let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
+                return Err(bad("label name not in the label table"));
+            };
+            let value = self.interner.intern(self.sym(v as u32)?);
             labels.push(Label {
-                name: name.clone(),
-                value: value.clone(),
+                name: name.name.clone(),
+                value,
             });
         }
         let labels = Labels::from_sorted_unchecked(labels);
@@ -384,16 +464,15 @@ impl LabelIndex for IndexReader {
         let mut out = Vec::new();
         match filter {
             ValueFilter::Equal(v) => {
-                if let Some(id) = self.sym_id(v) {
-                    if let Ok(i) = e.values.binary_search_by_key(&id, |(v, _)| *v) {
-                        out.push(Cow::Owned(self.postings_at(e.values[i].1)?));
-                    }
+                if let Some(off) = self.postings_off(e, v)? {
+                    out.push(Cow::Owned(self.postings_at(off)?));
                 }
             }
             ValueFilter::Accepted(m) | ValueFilter::Rejected(m) => {
                 let want = matches!(filter, ValueFilter::Accepted(_));
-                for &(v, off) in &e.values {
-                    if m.matches(&self.symbols[v as usize]) == want {
+                for r in self.values_of(e) {
+                    let (v, off) = r?;
+                    if m.matches(v) == want {
                         out.push(Cow::Owned(self.postings_at(off)?));
                     }
                 }

@@ -2,14 +2,18 @@
 //!
 //! ```text
 //! header "SIDX" | version u8 = 1 | 3 zero bytes
-//! symbols        u32 len | body | crc32c        (sorted, unique strings)
+//! symbols        u32 len | body | crc32c        (u32 count, then sorted unique strings)
+//! symbol offsets u32 len | body | crc32c        (u32 per symbol: its offset in the body)
 //! series entry*  uvarint len | body | crc32c    (in label order; a series ref is the offset
 //!                                                of its entry in the file)
 //! postings list* uvarint len | body | crc32c    (first: every series; then one per label
 //!                                                pair, in (name, value) order)
-//! label table    u32 len | body | crc32c        (name -> value -> postings offset)
-//! TOC            5 x u64 | crc32c               (offsets of the five parts above)
+//! label table    u32 len | body | crc32c        (fixed-width: name -> values -> postings)
+//! TOC            6 x u64 | crc32c               (offsets of the six parts above)
 //! ```
+//!
+//! The fixed-width symbol offsets and label table let a reader find a symbol or a label
+//! value by binary search in the mapped file, keeping nothing per symbol in memory.
 //!
 //! Invariants the writer keeps and the reader checks: series are added in strictly
 //! increasing label order; every string a series uses is in the symbol table given up front;
@@ -33,7 +37,7 @@ pub const VERSION: u8 = 1;
 /// Length of the file header.
 pub const HEADER_LEN: usize = 8;
 /// Length of the table of contents at the end of the file.
-pub const TOC_LEN: usize = 5 * 8 + 4;
+pub const TOC_LEN: usize = 6 * 8 + 4;
 
 /// Streams a block's index to a file.
 pub struct IndexWriter {
@@ -42,6 +46,7 @@ pub struct IndexWriter {
     pos: u64,
     symbols: HashMap<Arc<str>, u32>,
     symbols_off: u64,
+    symbol_offsets_off: u64,
     series_off: u64,
     /// Postings per (name symbol, value symbol).
     postings: HashMap<(u32, u32), Vec<u64>>,
@@ -64,6 +69,7 @@ impl IndexWriter {
             pos: 0,
             symbols: HashMap::with_capacity(syms.len()),
             symbols_off: HEADER_LEN as u64,
+            symbol_offsets_off: 0,
             series_off: 0,
             postings: HashMap::new(),
             all: Vec::new(),
@@ -74,12 +80,18 @@ impl IndexWriter {
         header[..4].copy_from_slice(MAGIC);
         header[4] = VERSION;
         w.write(&header.clone())?;
+        let count = u32::try_from(syms.len())
+            .map_err(|_| Error::InvalidArgument(format!("{} symbols in one block", syms.len())))?;
         let mut body = Vec::new();
-        put_uvarint(&mut body, syms.len() as u64);
+        let mut offsets = Vec::with_capacity(syms.len() * 4);
+        put_u32_le(&mut body, count);
         for s in &syms {
+            put_u32_le(&mut offsets, body.len() as u32);
             put_str(&mut body, s);
         }
         w.write_section(&body)?;
+        w.symbol_offsets_off = w.pos;
+        w.write_section(&offsets)?;
         for (i, s) in syms.into_iter().enumerate() {
             w.symbols.insert(s, i as u32);
         }
@@ -192,28 +204,31 @@ impl IndexWriter {
         let all_off = self.write_entry(&Self::postings_body(&all))?;
         let mut keys: Vec<(u32, u32)> = self.postings.keys().copied().collect();
         keys.sort_unstable();
-        let mut table = Vec::new();
-        let names = keys.chunk_by(|a, b| a.0 == b.0).count();
-        put_uvarint(&mut table, names as u64);
-        let mut prev_off = 0u64;
-        for group in keys.chunk_by(|a, b| a.0 == b.0) {
-            put_uvarint(&mut table, u64::from(group[0].0));
-            put_uvarint(&mut table, group.len() as u64);
-            let mut prev_val = 0u32;
-            for (i, &(n, v)) in group.iter().enumerate() {
+        // Label table: fixed-width name entries, then fixed-width value entries.
+        let groups: Vec<&[(u32, u32)]> = keys.chunk_by(|a, b| a.0 == b.0).collect();
+        let mut names = Vec::with_capacity(4 + groups.len() * 12);
+        let mut values = Vec::with_capacity(keys.len() * 12);
+        put_u32_le(&mut names, groups.len() as u32);
+        let mut first = 0u32;
+        for group in &groups {
+            put_u32_le(&mut names, group[0].0);
+            put_u32_le(&mut names, group.len() as u32);
+            put_u32_le(&mut names, first);
+            first += group.len() as u32;
+            for &(n, v) in group.iter() {
                 let list = self.postings.remove(&(n, v)).unwrap_or_default();
                 let off = self.write_entry(&Self::postings_body(&list))?;
-                put_uvarint(&mut table, u64::from(if i == 0 { v } else { v - prev_val }));
-                put_uvarint(&mut table, off - prev_off);
-                prev_val = v;
-                prev_off = off;
+                put_u32_le(&mut values, v);
+                put_u64_le(&mut values, off);
             }
         }
+        names.extend_from_slice(&values);
         let table_off = self.pos;
-        self.write_section(&table)?;
+        self.write_section(&names)?;
         let mut toc = Vec::with_capacity(TOC_LEN);
         for off in [
             self.symbols_off,
+            self.symbol_offsets_off,
             self.series_off,
             postings_off,
             table_off,

@@ -240,7 +240,26 @@ pub(super) fn replay_read_only(
         }
         report.checkpoint = Some(n);
     }
-    for n in list_segments(dir)?.into_iter().filter(|&n| n > covered) {
+    let segs: Vec<u64> = list_segments(dir)?
+        .into_iter()
+        .filter(|&n| n > covered)
+        .collect();
+    // Segments must follow the checkpoint without a hole: a hole means the writer wrote a
+    // newer checkpoint and deleted the segments it covers since this replay listed files.
+    let contiguous =
+        segs.first().is_none_or(|&f| f == covered + 1) && segs.windows(2).all(|w| w[1] == w[0] + 1);
+    let newer = list_checkpoints(dir)?.into_iter().max() != checkpoint;
+    if !contiguous || newer {
+        return Err(Error::io(
+            "replay",
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the WAL was checkpointed while being read",
+            ),
+        ));
+    }
+    for n in segs {
         let path = segment_path(dir, n);
         match replay_file(&path, on_record, &mut report) {
             Ok((_, damage)) => {

@@ -1,0 +1,707 @@
+//! Persistent blocks as an embedding user sees them: data moving from the head into blocks
+//! and being compacted, restarts, retention, deletes, snapshots, churn, damage, and
+//! read-only opening. A model (what was acknowledged, minus what was deleted) is compared
+//! with what queries return after every step.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use strata_engine::block::meta::Compaction;
+use strata_engine::block::writer::BlockWriter;
+use strata_engine::chunk::Chunk;
+use strata_engine::{
+    stale_nan, Batch, Db, Error, Labels, MatchOp, Matcher, Options, RejectReason, Sample,
+};
+
+const MIN: i64 = 60_000;
+
+fn opts(block_range: i64) -> Options {
+    Options {
+        block_range,
+        retention: None,
+        background: false,
+        ..Options::default()
+    }
+}
+
+fn series(job: &str, i: usize) -> Labels {
+    Labels::from_pairs(&[("__name__", "m"), ("i", &i.to_string()), ("job", job)]).unwrap()
+}
+
+type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
+
+fn read_all(db: &Db, mint: i64, maxt: i64) -> Model {
+    let mut out = Model::new();
+    for s in db
+        .querier(mint, maxt)
+        .select(&[Matcher::equal("__name__", "m")])
+        .unwrap()
+    {
+        let samples = s.try_samples().unwrap();
+        let it: Vec<Sample> = s.samples();
+        assert_eq!(samples.len(), it.len(), "iterator and decode_into agree");
+        let m = out.entry(s.labels.clone()).or_default();
+        for x in samples {
+            assert!(
+                m.insert(x.t, x.v.to_bits()).is_none(),
+                "{}: sample at {} twice",
+                s.labels,
+                x.t
+            );
+        }
+    }
+    out
+}
+
+fn model_range(m: &Model, mint: i64, maxt: i64) -> Model {
+    m.iter()
+        .map(|(l, s)| {
+            (
+                l.clone(),
+                s.range(mint..=maxt)
+                    .map(|(t, v)| (*t, *v))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .collect()
+}
+
+/// Appends `n` scrapes of `k` series every 15 s from `t0`; returns the next scrape time.
+fn scrape(db: &Db, model: &mut Model, job: &str, k: usize, t0: i64, n: i64) -> i64 {
+    let mut t = t0;
+    for _ in 0..n {
+        let mut b = Batch::new();
+        for i in 0..k {
+            let v = if (t / 15_000 + i as i64) % 97 == 0 {
+                stale_nan()
+            } else {
+                (t / 1000 + i as i64) as f64
+            };
+            b.push(series(job, i), vec![Sample::new(t, v)]);
+            model
+                .entry(series(job, i))
+                .or_default()
+                .insert(t, v.to_bits());
+        }
+        let r = db.append(&b).unwrap();
+        assert_eq!(r.rejected(), 0, "{:?}", r.first_rejection);
+        t += 15_000;
+    }
+    t
+}
+
+#[test]
+fn head_cuts_checkpoints_and_restarts_keep_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    let mut model = Model::new();
+    // 10 h of 15 s scrapes for 30 series.
+    let end = scrape(&db, &mut model, "api", 30, 0, 2400);
+    let r = db.maintain().unwrap();
+    assert!(r.head_blocks >= 3, "{r:?}");
+    let st = db.stats();
+    let (lo, hi) = (st.min_time.unwrap(), st.max_time.unwrap());
+    assert!(
+        hi - lo <= 3 * 3600 * 1000,
+        "head spans at most 1.5 block ranges: {lo}..{hi}"
+    );
+    // 2 h blocks [0, 8 h); the three in [0, 6 h) are compacted into one 6 h block.
+    assert!(st.blocks >= 2 && st.block_samples > 0, "{st:?}");
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // A window across the head/block boundary, and one inside a block.
+    for (a, b) in [
+        (lo - 3_600_000, lo + 600_000),
+        (1_000_000, 2_000_000),
+        (lo, hi),
+    ] {
+        assert_eq!(read_all(&db, a, b), model_range(&model, a, b), "[{a}, {b}]");
+    }
+    // The WAL was checkpointed: its segments before the cut are gone.
+    let wal_files: Vec<String> = std::fs::read_dir(dir.path().join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        wal_files.iter().any(|f| f.starts_with("checkpoint.")),
+        "{wal_files:?}"
+    );
+    assert!(!wal_files.iter().any(|f| f == "00000001"), "{wal_files:?}");
+    // More data, then a restart: head from checkpoint + WAL, blocks from disk.
+    let end = scrape(&db, &mut model, "api", 30, end, 100);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    assert!(db.replay_report().damage.is_none());
+    assert!(db.replay_report().checkpoint.is_some());
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // Appending goes on; older than the head's bound is refused as out of bounds.
+    scrape(&db, &mut model, "api", 30, end, 10);
+    let mut b = Batch::new();
+    b.push(series("api", 0), vec![Sample::new(1000, 1.0)]);
+    let r = db.append(&b).unwrap();
+    assert_eq!(r.too_old, 1);
+    assert_eq!(r.first_rejection.unwrap().0, RejectReason::TooOld);
+    assert_eq!(RejectReason::TooOld.as_str(), "out of bounds");
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+}
+
+#[test]
+fn flush_and_compaction_to_completion() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    let mut model = Model::new();
+    let end = scrape(&db, &mut model, "api", 10, 0, 600); // 150 min
+    db.flush().unwrap();
+    let st = db.stats();
+    assert_eq!(st.samples, 0, "the head is empty after a flush");
+    assert!(st.min_time.is_none());
+    // 150 min in 10 min blocks compacts into 30 min (3x) and 120 min (12x) blocks.
+    let ranges: Vec<i64> = db
+        .blocks()
+        .iter()
+        .map(|b| b.meta().max_time - b.meta().min_time)
+        .collect();
+    assert!(
+        ranges.iter().all(|&r| r > 10 * MIN || ranges.len() == 1),
+        "{ranges:?}"
+    );
+    assert!(db.blocks().len() <= 3, "{ranges:?}");
+    for b in db.blocks() {
+        assert!(b.meta().compaction.level >= 2 || ranges.len() == 1);
+    }
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // Newer data goes on after the flushed range.
+    scrape(&db, &mut model, "api", 10, end, 5);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+}
+
+/// Writes a block of `labels` -> samples straight into `<dir>/blocks` (as backfill would).
+fn backfill(dir: &Path, data: &[(Labels, Vec<Sample>)], mint: i64, maxt: i64) {
+    let blocks = dir.join("blocks");
+    std::fs::create_dir_all(&blocks).unwrap();
+    let syms = data.iter().flat_map(|(l, _)| {
+        l.iter()
+            .flat_map(|l| [l.name.clone(), l.value.clone()])
+            .collect::<Vec<_>>()
+    });
+    let mut w = BlockWriter::create(&blocks, mint, maxt, syms, Compaction::default()).unwrap();
+    let mut data = data.to_vec();
+    data.sort_by(|a, b| a.0.cmp(&b.0));
+    for (l, s) in &data {
+        let ts: Vec<i64> = s.iter().map(|x| x.t).collect();
+        let vs: Vec<f64> = s.iter().map(|x| x.v).collect();
+        let chunks: Vec<Chunk> = ts
+            .chunks(50)
+            .zip(vs.chunks(50))
+            .map(|(t, v)| Chunk::encode(t, v).unwrap())
+            .collect();
+        w.add_series(l, &chunks).unwrap();
+    }
+    w.finish().unwrap().unwrap();
+}
+
+#[test]
+fn overlapping_blocks_merge_with_exact_duplicates_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let a: Vec<Sample> = (0..200).map(|k| Sample::new(k * 1000, k as f64)).collect();
+    // Overlaps a over [100 s, 200 s) with the same samples, and extends it to 300 s.
+    let b: Vec<Sample> = (100..300)
+        .map(|k| Sample::new(k * 1000, k as f64))
+        .collect();
+    let other: Vec<Sample> = (0..10).map(|k| Sample::new(k * 7000, 1.0)).collect();
+    backfill(
+        dir.path(),
+        &[(series("x", 0), a), (series("x", 1), other.clone())],
+        0,
+        200_000,
+    );
+    backfill(dir.path(), &[(series("x", 0), b)], 100_000, 300_000);
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    assert_eq!(db.blocks().len(), 2);
+    let check = |db: &Db| {
+        let got = read_all(db, i64::MIN, i64::MAX);
+        let s0: Vec<i64> = got[&series("x", 0)].keys().copied().collect();
+        assert_eq!(s0, (0..300).map(|k| k * 1000).collect::<Vec<_>>());
+        assert!(got[&series("x", 0)]
+            .iter()
+            .all(|(t, v)| f64::from_bits(*v) == (*t / 1000) as f64));
+        assert_eq!(got[&series("x", 1)].len(), other.len());
+    };
+    check(&db);
+    let q = db.querier(i64::MIN, i64::MAX);
+    let sel = q.select(&[Matcher::equal("i", "0")]).unwrap();
+    assert!(sel[0].is_overlapping());
+    // Compaction merges the overlapping blocks into one.
+    let r = db.maintain().unwrap();
+    assert_eq!(r.compactions, 1);
+    assert_eq!(db.blocks().len(), 1);
+    assert_eq!(db.blocks()[0].meta().compaction.parents.len(), 2);
+    check(&db);
+    // The readers' old snapshot still reads the deleted source blocks.
+    assert_eq!(sel[0].try_samples().unwrap().len(), 300);
+    drop(db);
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    check(&db);
+}
+
+#[test]
+fn query_across_head_and_blocks_equals_one_compacted_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    let mut model = Model::new();
+    scrape(&db, &mut model, "api", 20, 0, 400);
+    db.maintain().unwrap();
+    assert!(db.blocks().len() >= 2);
+    assert!(db.stats().samples > 0, "some data is still in the head");
+    let windows = [
+        (0, i64::MAX),
+        (30 * MIN, 70 * MIN),
+        (95 * MIN, 100 * MIN + 7),
+    ];
+    let before: Vec<Model> = windows.iter().map(|&(a, b)| read_all(&db, a, b)).collect();
+    db.flush().unwrap();
+    assert_eq!(
+        db.blocks().len(),
+        1,
+        "compacted to completion into one block"
+    );
+    for (i, &(a, b)) in windows.iter().enumerate() {
+        assert_eq!(read_all(&db, a, b), before[i]);
+        assert_eq!(before[i], model_range(&model, a, b));
+    }
+}
+
+#[test]
+fn retention_drops_whole_blocks_by_time_and_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        retention: Some(60 * MIN),
+        ..opts(10 * MIN)
+    };
+    let db = Db::open(dir.path(), o.clone()).unwrap();
+    let mut model = Model::new();
+    scrape(&db, &mut model, "api", 5, 0, 1200); // 300 min
+    db.maintain().unwrap();
+    let newest = db.stats().max_time.unwrap();
+    for b in db.blocks() {
+        assert!(
+            b.meta().max_time > newest - 60 * MIN,
+            "{:?} is past retention",
+            b.meta()
+        );
+    }
+    let oldest = db.blocks().iter().map(|b| b.meta().min_time).min().unwrap();
+    let got = read_all(&db, i64::MIN, i64::MAX);
+    assert_eq!(got, model_range(&model, oldest, i64::MAX));
+    assert!(
+        db.counters()
+            .retention_deletions
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+    drop(db);
+    // By size: keep at most ~one block's worth.
+    let one = strata_engine::Db::open(dir.path(), o.clone())
+        .unwrap()
+        .blocks()[0]
+        .size();
+    let sized = Options {
+        retention_size: Some(one * 2 + 4096),
+        ..o
+    };
+    let db = Db::open(dir.path(), sized).unwrap();
+    db.maintain().unwrap();
+    let total: u64 = db.blocks().iter().map(|b| b.size()).sum::<u64>() + db.stats().wal_bytes;
+    assert!(
+        total <= one * 2 + 4096 || db.blocks().is_empty(),
+        "{total} bytes kept"
+    );
+    // What is left is the newest data.
+    let newest_block = db.blocks().iter().map(|b| b.meta().max_time).max();
+    assert!(newest_block.is_none_or(|t| t >= newest - 60 * MIN));
+}
+
+#[test]
+fn deletes_in_head_and_blocks_survive_restart_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    let mut model = Model::new();
+    scrape(&db, &mut model, "api", 4, 0, 200);
+    scrape(&db, &mut model, "web", 4, 0, 200);
+    db.maintain().unwrap();
+    assert!(!db.blocks().is_empty());
+    let (mint, maxt) = (5 * MIN, 45 * MIN);
+    let r = db
+        .delete_series(&[Matcher::equal("job", "api")], mint, maxt)
+        .unwrap();
+    assert!(r.block_series > 0 && r.head_series > 0, "{r:?}");
+    for (l, s) in model.iter_mut() {
+        if l.get("job") == Some("api") {
+            s.retain(|t, _| *t < mint || *t > maxt);
+        }
+    }
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    assert!(db.delete_series(&[], 0, 1).is_err());
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model, "after restart");
+    assert!(db.blocks().iter().any(|b| !b.tombstones().is_empty()));
+    assert!(db.clean_tombstones().unwrap() > 0);
+    assert!(db.blocks().iter().all(|b| b.tombstones().is_empty()));
+    assert_eq!(
+        read_all(&db, i64::MIN, i64::MAX),
+        model,
+        "after clean_tombstones"
+    );
+    db.flush().unwrap();
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model, "after compaction");
+}
+
+#[test]
+fn snapshot_links_blocks_and_writes_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    let mut model = Model::new();
+    scrape(&db, &mut model, "api", 5, 0, 200);
+    db.maintain().unwrap();
+    let snap = db.snapshot(Some("s1"), true).unwrap();
+    assert!(snap.starts_with(dir.path().join("snapshots")));
+    assert!(db.snapshot(Some("s1"), true).is_err(), "names are unique");
+    assert!(db.snapshot(Some("../x"), true).is_err());
+    // The snapshot is a data directory of its own holding everything.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::rename(&snap, copy.path().join("blocks")).unwrap();
+    let sdb = Db::open_read_only(copy.path(), false).unwrap();
+    assert_eq!(read_all(&sdb, i64::MIN, i64::MAX), model);
+    // Hard links: the block files share inodes with the originals.
+    use std::os::unix::fs::MetadataExt;
+    let b = &db.blocks()[0];
+    let linked = copy.path().join("blocks").join(b.ulid()).join("index");
+    assert_eq!(
+        std::fs::metadata(linked).unwrap().ino(),
+        std::fs::metadata(b.dir().join("index")).unwrap().ino()
+    );
+}
+
+#[test]
+fn churned_series_leave_the_head_and_the_symbol_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    // Every 5 minutes a new generation of 200 "pods" replaces the previous one.
+    let mut t = 0;
+    for gen in 0..40 {
+        for _ in 0..20 {
+            let mut b = Batch::new();
+            for p in 0..200 {
+                let pod = format!("pod-{gen}-{p}");
+                b.push(
+                    Labels::from_pairs(&[("__name__", "m"), ("pod", &pod)]).unwrap(),
+                    vec![Sample::new(t, 1.0)],
+                );
+            }
+            db.append(&b).unwrap();
+            t += 15_000;
+        }
+        db.maintain().unwrap();
+    }
+    let st = db.stats();
+    // The head holds at most the generations of its last 1.5 block ranges (~6 of 40).
+    assert!(st.series <= 200 * 8, "{} series in the head", st.series);
+    assert!(st.symbols <= 200 * 8 + 10, "{} symbols", st.symbols);
+    assert!(
+        db.counters()
+            .series_removed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 200 * 30
+    );
+    // The removed series are still readable from blocks.
+    let all = db
+        .querier(i64::MIN, i64::MAX)
+        .series_labels(&[Matcher::equal("__name__", "m")])
+        .unwrap();
+    assert_eq!(all.len(), 200 * 40);
+    // And a series that comes back after removal is a new head series with its old data intact.
+    let back = Labels::from_pairs(&[("__name__", "m"), ("pod", "pod-0-0")]).unwrap();
+    let mut b = Batch::new();
+    b.push(back.clone(), vec![Sample::new(t, 2.0)]);
+    assert_eq!(db.append(&b).unwrap().appended, 1);
+    let s = db
+        .querier(i64::MIN, i64::MAX)
+        .select(&[Matcher::equal("pod", "pod-0-0")])
+        .unwrap();
+    assert_eq!(s[0].samples().len(), 21);
+}
+
+#[test]
+fn damaged_blocks_are_moved_aside_and_the_rest_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = Model::new();
+    {
+        let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+        scrape(&db, &mut model, "api", 5, 0, 400);
+        db.maintain().unwrap();
+        assert!(db.blocks().len() >= 2);
+    }
+    let mut blocks: Vec<_> = std::fs::read_dir(dir.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    blocks.sort();
+    // Damage one block's index header (found at open) and another's chunks (found when read).
+    std::fs::write(blocks[0].join("index"), b"garbage").unwrap();
+    let seg = blocks[1].join("chunks/000001");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&seg, &bytes).unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    assert!(dir
+        .path()
+        .join("corrupted")
+        .join(blocks[0].file_name().unwrap())
+        .exists());
+    assert_eq!(
+        db.counters()
+            .corrupted_blocks
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // Reading the damaged chunks is an error naming the block, never wrong data.
+    let res: Result<Vec<_>, Error> = db
+        .querier(i64::MIN, i64::MAX)
+        .select(&[Matcher::equal("__name__", "m")])
+        .unwrap()
+        .iter()
+        .map(|s| s.try_samples())
+        .collect();
+    let err = res.unwrap_err();
+    assert!(
+        err.to_string().contains(&blocks[1].display().to_string()),
+        "{err}"
+    );
+    // The next maintenance pass moves it aside; everything else still reads.
+    assert_eq!(db.maintain().unwrap().moved_aside, 1);
+    assert!(dir
+        .path()
+        .join("corrupted")
+        .join(blocks[1].file_name().unwrap())
+        .exists());
+    let got = read_all(&db, i64::MIN, i64::MAX);
+    let lost: i64 = [&blocks[0], &blocks[1]].len() as i64;
+    assert!(lost == 2 && !got.is_empty());
+    for (l, s) in &got {
+        for (t, v) in s {
+            assert_eq!(model[l][t], *v);
+        }
+    }
+}
+
+#[test]
+fn read_only_opening() {
+    let missing = tempfile::tempdir().unwrap().path().join("nope");
+    let e = Db::open_read_only(&missing, true).err().unwrap();
+    assert!(matches!(e, Error::NotFound(_)));
+    assert!(e.to_string().contains("does not exist"), "{e}");
+    assert!(!missing.exists(), "nothing was created");
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    let mut model = Model::new();
+    let end = scrape(&db, &mut model, "api", 5, 0, 300);
+    db.maintain().unwrap();
+    scrape(&db, &mut model, "api", 5, end, 10);
+    // The writer holds the lock; a second writer is refused with a readable sentence.
+    let locked = Db::open(dir.path(), opts(10 * MIN)).err().unwrap();
+    let msg = locked.to_string();
+    assert!(msg.contains("locked by another Strata process"), "{msg}");
+    assert!(!format!("{locked:?}").is_empty());
+    // A reader needs no lock and sees blocks plus the WAL's head.
+    let ro = Db::open_read_only(dir.path(), true).unwrap();
+    assert!(ro.is_read_only());
+    assert_eq!(read_all(&ro, i64::MIN, i64::MAX), model);
+    let mut b = Batch::new();
+    b.push(series("api", 0), vec![Sample::new(end + 1_000_000, 1.0)]);
+    assert!(matches!(ro.append(&b), Err(Error::ReadOnly)));
+    assert!(matches!(ro.flush(), Err(Error::ReadOnly)));
+    // Without the head: only what is in blocks.
+    let blocks_only = Db::open_read_only(dir.path(), false).unwrap();
+    let bound = db.blocks().iter().map(|b| b.meta().max_time).max().unwrap();
+    assert_eq!(
+        read_all(&blocks_only, i64::MIN, i64::MAX),
+        model_range(&model, i64::MIN, bound - 1)
+    );
+}
+
+#[test]
+fn read_only_reader_sees_consistent_data_while_the_writer_compacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Arc::new(
+        Db::open(
+            dir.path(),
+            Options {
+                background: true,
+                ..opts(MIN)
+            },
+        )
+        .unwrap(),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = writer.clone();
+    let s = stop.clone();
+    let acked = Arc::new(std::sync::atomic::AtomicI64::new(-1));
+    let a = acked.clone();
+    let feeder = std::thread::spawn(move || {
+        let mut t = 0i64;
+        while !s.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut b = Batch::new();
+            for i in 0..20 {
+                b.push(series("live", i), vec![Sample::new(t, t as f64)]);
+            }
+            w.append(&b).unwrap();
+            a.store(t, std::sync::atomic::Ordering::SeqCst);
+            t += 1000;
+            if t % 60_000 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    });
+    let mut checks = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    while std::time::Instant::now() < deadline {
+        let before = acked.load(std::sync::atomic::Ordering::SeqCst);
+        let ro = Db::open_read_only(dir.path(), true).unwrap();
+        let got = ro
+            .querier(i64::MIN, i64::MAX)
+            .select(&[Matcher::equal("job", "live")])
+            .unwrap();
+        if before < 0 {
+            continue;
+        }
+        assert_eq!(got.len(), 20);
+        for s in &got {
+            let ts: Vec<i64> = s.try_samples().unwrap().iter().map(|x| x.t).collect();
+            // Every acknowledged sample up to `before` is there, once, without gaps.
+            let want: Vec<i64> = (0..=before / 1000).map(|k| k * 1000).collect();
+            assert_eq!(&ts[..want.len().min(ts.len())], &want[..], "{}", s.labels);
+            assert!(
+                ts.len() >= want.len(),
+                "{}: {} of {} samples",
+                s.labels,
+                ts.len(),
+                want.len()
+            );
+            assert!(
+                ts.windows(2).all(|w| w[1] == w[0] + 1000),
+                "{}: gap or duplicate",
+                s.labels
+            );
+        }
+        checks += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    feeder.join().unwrap();
+    assert!(checks >= 3);
+    assert!(
+        writer
+            .counters()
+            .head_cuts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "the writer cut blocks meanwhile"
+    );
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Scrape { job: u8, n: u8, gap: u8 },
+    Maintain,
+    Flush,
+    Reopen,
+    Delete { job: u8, from: u16, len: u16 },
+    Clean,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u8..3, 1u8..60, 0u8..3).prop_map(|(job, n, gap)| Op::Scrape { job, n, gap }),
+        2 => Just(Op::Maintain),
+        1 => Just(Op::Flush),
+        2 => Just(Op::Reopen),
+        1 => (0u8..3, any::<u16>(), 1u16..400).prop_map(|(job, from, len)| Op::Delete { job, from, len }),
+        1 => Just(Op::Clean),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any sequence of appends, cuts, flushes, restarts, deletes and cleanups reads back
+    /// exactly what was acknowledged and not deleted.
+    #[test]
+    fn model_checked_lifecycle(ops in proptest::collection::vec(op(), 1..25)) {
+        let dir = tempfile::tempdir().unwrap();
+        let o = opts(5 * MIN);
+        let mut db = Some(Db::open(dir.path(), o.clone()).unwrap());
+        let mut model = Model::new();
+        let mut t = 0i64;
+        for op in ops {
+            let d = db.as_ref().unwrap();
+            match op {
+                Op::Scrape { job, n, gap } => {
+                    t += i64::from(gap) * 20 * MIN;
+                    let job = format!("j{job}");
+                    let mut b = Batch::new();
+                    for k in 0..i64::from(n) {
+                        for i in 0..3 {
+                            let v = (k * 7 + i) as f64;
+                            b.push(series(&job, i as usize), vec![Sample::new(t + k * 15_000, v)]);
+                        }
+                    }
+                    let r = d.append(&b).unwrap();
+                    for k in 0..i64::from(n) {
+                        for i in 0..3 {
+                            model.entry(series(&job, i as usize)).or_default().insert(t + k * 15_000, ((k * 7 + i) as f64).to_bits());
+                        }
+                    }
+                    prop_assert_eq!(r.rejected(), 0);
+                    t += i64::from(n) * 15_000;
+                }
+                Op::Maintain => { d.maintain().unwrap(); }
+                Op::Flush => {
+                    d.flush().unwrap();
+                    t += 1;
+                }
+                Op::Reopen => {
+                    db.take().unwrap().close().unwrap();
+                    db = Some(Db::open(dir.path(), o.clone()).unwrap());
+                }
+                Op::Delete { job, from, len } => {
+                    let job = format!("j{job}");
+                    let mint = i64::from(from) * 15_000;
+                    let maxt = mint + i64::from(len) * 15_000;
+                    d.delete_series(&[Matcher::equal("job", &job)], mint, maxt).unwrap();
+                    for (l, s) in model.iter_mut() {
+                        if l.get("job") == Some(job.as_str()) {
+                            s.retain(|x, _| *x < mint || *x > maxt);
+                        }
+                    }
+                    model.retain(|_, s| !s.is_empty());
+                }
+                Op::Clean => { d.clean_tombstones().unwrap(); }
+            }
+            let got = read_all(db.as_ref().unwrap(), i64::MIN, i64::MAX);
+            prop_assert_eq!(&got, &model);
+        }
+        // Regex and negative matchers agree with the model after everything.
+        let d = db.as_ref().unwrap();
+        let sel = d.querier(i64::MIN, i64::MAX).series_labels(&[Matcher::new(MatchOp::NotRegex, "job", "j1|j2").unwrap()]).unwrap();
+        let want: Vec<Labels> = model.keys().filter(|l| l.get("job") == Some("j0")).cloned().collect();
+        prop_assert_eq!(sel, want);
+    }
+}
