@@ -18,11 +18,13 @@
 //!   covers every write done before it began, and concurrent callers wait for it). With
 //!   `Interval(d)`, a background thread fsyncs every `d` and `sync_to` returns at once, so
 //!   a machine crash (not a process crash) can lose up to `d` of acknowledged writes.
-//! - **Torn tail truncated at the last good record**: replay stops at the first frame that is
-//!   short, fails its CRC or does not decode, truncates that segment there, deletes every
-//!   later segment (damage in the middle drops the rest of the log; see `repair.rs` for why),
-//!   reports it in [`ReplayReport`] and on stderr, and appends after the last good record.
-//!   Bad bytes are never a panic.
+//! - **Damage drops only what is damaged**: replay stops reading a segment at the first
+//!   frame that is short, fails its CRC or does not decode, truncates that segment there, and
+//!   goes on with the next segment (see `repair.rs`); a segment with an unknown format
+//!   version stops the open instead. Everything is reported in [`ReplayReport`] and on
+//!   stderr. Bad bytes are never a panic.
+//! - **Checkpoints** (`checkpoint.rs`) replace the segments before a cut with a compact copy
+//!   of the head; replay reads the newest checkpoint, then the segments after it.
 //! - After a failed fsync the WAL refuses further writes (the kernel may have dropped the
 //!   unsynced pages, so retrying could claim durability falsely).
 //!
