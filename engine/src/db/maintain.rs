@@ -165,6 +165,8 @@ pub(super) fn maintain(inner: &Inner, flush: bool) -> Result<MaintainReport> {
         }
     }
     report.deleted_blocks = retention(inner)?;
+    // Strings interned while reading blocks (compaction, queries) are dropped once unused.
+    inner.head.symbols().gc();
     Ok(report)
 }
 

@@ -48,8 +48,9 @@ pub struct IndexWriter {
     symbols_off: u64,
     symbol_offsets_off: u64,
     series_off: u64,
-    /// Postings per (name symbol, value symbol).
-    postings: HashMap<(u32, u32), Vec<u64>>,
+    /// One (name symbol, value symbol, series index) per label of every series, sorted into
+    /// postings at the end: 12 bytes per label instead of a vector per label pair.
+    pairs: Vec<(u32, u32, u32)>,
     all: Vec<u64>,
     last: Option<Labels>,
     buf: Vec<u8>,
@@ -71,7 +72,7 @@ impl IndexWriter {
             symbols_off: HEADER_LEN as u64,
             symbol_offsets_off: 0,
             series_off: 0,
-            postings: HashMap::new(),
+            pairs: Vec::new(),
             all: Vec::new(),
             last: None,
             buf: Vec::new(),
@@ -178,9 +179,11 @@ impl IndexWriter {
         }
         let at = self.write_entry(&body)?;
         self.buf = body;
+        let idx = u32::try_from(self.all.len())
+            .map_err(|_| Error::InvalidArgument("more than 2^32 series in one block".into()))?;
         self.all.push(at);
-        for p in pairs {
-            self.postings.entry(p).or_default().push(at);
+        for (n, v) in pairs {
+            self.pairs.push((n, v, idx));
         }
         self.last = Some(labels.clone());
         Ok(())
@@ -202,23 +205,27 @@ impl IndexWriter {
         let postings_off = self.pos;
         let all = std::mem::take(&mut self.all);
         let all_off = self.write_entry(&Self::postings_body(&all))?;
-        let mut keys: Vec<(u32, u32)> = self.postings.keys().copied().collect();
-        keys.sort_unstable();
+        let mut pairs = std::mem::take(&mut self.pairs);
+        // Series indexes are ascending within each (name, value) after the sort.
+        pairs.sort_unstable();
         // Label table: fixed-width name entries, then fixed-width value entries.
-        let groups: Vec<&[(u32, u32)]> = keys.chunk_by(|a, b| a.0 == b.0).collect();
-        let mut names = Vec::with_capacity(4 + groups.len() * 12);
-        let mut values = Vec::with_capacity(keys.len() * 12);
-        put_u32_le(&mut names, groups.len() as u32);
+        let by_name: Vec<&[(u32, u32, u32)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
+        let mut names = Vec::with_capacity(4 + by_name.len() * 12);
+        let mut values = Vec::new();
+        put_u32_le(&mut names, by_name.len() as u32);
         let mut first = 0u32;
-        for group in &groups {
+        let mut list = Vec::new();
+        for group in &by_name {
+            let nvalues = group.chunk_by(|a, b| a.1 == b.1).count() as u32;
             put_u32_le(&mut names, group[0].0);
-            put_u32_le(&mut names, group.len() as u32);
+            put_u32_le(&mut names, nvalues);
             put_u32_le(&mut names, first);
-            first += group.len() as u32;
-            for &(n, v) in group.iter() {
-                let list = self.postings.remove(&(n, v)).unwrap_or_default();
+            first += nvalues;
+            for same in group.chunk_by(|a, b| a.1 == b.1) {
+                list.clear();
+                list.extend(same.iter().map(|p| all[p.2 as usize]));
                 let off = self.write_entry(&Self::postings_body(&list))?;
-                put_u32_le(&mut values, v);
+                put_u32_le(&mut values, same[0].1);
                 put_u64_le(&mut values, off);
             }
         }
