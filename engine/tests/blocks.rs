@@ -576,7 +576,7 @@ fn read_only_reader_sees_consistent_data_while_the_writer_compacts() {
     // loaded machine only makes it take longer).
     let cuts = |w: &Db| w.counters().head_cuts.load(std::sync::atomic::Ordering::Relaxed);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::time::Instant::now() < deadline && (checks < 5 || cuts(&writer) < 3) {
+    while std::time::Instant::now() < deadline && (checks < 30 || cuts(&writer) < 10) {
         let before = acked.load(std::sync::atomic::Ordering::SeqCst);
         let ro = Db::open_read_only(dir.path(), true).unwrap();
         let got = ro
