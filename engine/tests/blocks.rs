@@ -566,15 +566,19 @@ fn read_only_reader_sees_consistent_data_while_the_writer_compacts() {
             w.append(&b).unwrap();
             a.store(t, std::sync::atomic::Ordering::SeqCst);
             t += 1000;
-            if t % 60_000 == 0 {
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
+            // A block range of data every ~60 ms: a cut, a checkpoint and often a
+            // compaction several times a second (a real server cuts every 2 h).
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
     });
     let mut checks = 0;
     // Until the writer has cut blocks and several reads were checked (bounded in time; a
     // loaded machine only makes it take longer).
-    let cuts = |w: &Db| w.counters().head_cuts.load(std::sync::atomic::Ordering::Relaxed);
+    let cuts = |w: &Db| {
+        w.counters()
+            .head_cuts
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while std::time::Instant::now() < deadline && (checks < 30 || cuts(&writer) < 10) {
         let before = acked.load(std::sync::atomic::Ordering::SeqCst);

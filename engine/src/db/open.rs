@@ -360,22 +360,23 @@ impl Db {
     /// The writer may checkpoint, compact or delete meanwhile: the WAL is read first and the
     /// blocks listed after, so data the writer moves from its head into a block is in one or
     /// the other (or both: readers merge duplicates away); a file that vanishes while being
-    /// read makes the open start over (for about three seconds at most).
+    /// read makes the open start over (for ten seconds at most).
     pub fn open_read_only(dir: impl AsRef<Path>, with_head: bool) -> Result<Db> {
         let dir = dir.as_ref().to_path_buf();
         if !dir.is_dir() {
             return Err(Error::NotFound(dir));
         }
-        let mut last_err = None;
-        for attempt in 0..50u64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut attempt = 0u64;
+        loop {
             match Db::try_open_read_only(&dir, with_head) {
                 Ok(db) => return Ok(db),
-                Err(e @ Error::Io { .. }) => last_err = Some(e),
+                Err(Error::Io { .. }) if std::time::Instant::now() < deadline => {}
                 Err(e) => return Err(e),
             }
-            std::thread::sleep(std::time::Duration::from_millis(5 + attempt * 2));
+            attempt += 1;
+            std::thread::sleep(std::time::Duration::from_millis((5 * attempt).min(100)));
         }
-        Err(last_err.unwrap_or(Error::NotFound(dir)))
     }
 
     fn try_open_read_only(dir: &Path, with_head: bool) -> Result<Db> {
