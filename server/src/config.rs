@@ -209,7 +209,9 @@ impl Config {
         let f: FileConfig = if text.trim().is_empty() {
             FileConfig::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| Error::Config(e.to_string()))?
+            let options = serde_saphyr::options! { with_snippet: false };
+            serde_saphyr::from_str_with_options(text, options)
+                .map_err(|e| Error::Config(e.to_string()))?
         };
         let mut c = Config::default();
         if let Some(l) = f.listen {
