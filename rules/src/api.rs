@@ -359,3 +359,231 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::file;
+    use crate::group::{GroupDef, GroupStatus, RuleStatus};
+    use crate::schedule::Alignment;
+
+    const TEXT: &str = "\
+groups:
+  - name: b
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+      - record: x:labeled
+        expr: vector(1)
+        labels: {a: b}
+      - alert: Always
+        expr: vector(1) > 0
+        for: 1m
+        labels: {severity: page}
+        annotations: {summary: \"v={{ $value }}\"}
+  - name: a
+    interval: 2s
+    limit: 5
+    rules:
+      - record: r
+        expr: up
+";
+
+    fn views() -> Vec<GroupView> {
+        let f = file::parse("/tmp/rules.yml", TEXT).unwrap();
+        let mut v: Vec<GroupView> = f
+            .groups
+            .iter()
+            .map(|g| GroupView {
+                def: Arc::new(GroupDef::new(&f.path, g, 60_000, Alignment::Prometheus3)),
+                status: GroupStatus {
+                    rules: vec![RuleStatus::default(); g.rules.len()],
+                    ..GroupStatus::default()
+                },
+                run_id: 1,
+            })
+            .collect();
+        v.sort_by(|a, b| a.def.name.cmp(&b.def.name));
+        let t = UNIX_EPOCH + Duration::new(1_796_479_660, 606_642_500);
+        let b = &mut v[1].status;
+        b.evaluation_time = Duration::from_nanos(1_742_578);
+        b.last_evaluation = Some(t);
+        b.rules[0] = RuleStatus {
+            health: Health::Good,
+            last_error: None,
+            evaluation_time: Duration::from_nanos(1_111_119),
+            last_evaluation: Some(t),
+        };
+        b.rules[1] = RuleStatus {
+            health: Health::Bad,
+            last_error: Some("exceeded limit of 1 with 2 series".into()),
+            evaluation_time: Duration::from_nanos(300),
+            last_evaluation: Some(UNIX_EPOCH + Duration::from_secs(1_796_479_661)),
+        };
+        v
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Result<RulesQuery, ParamError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        RulesQuery::from_params(&move |n: &str| {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn prometheus_shape() {
+        let got = rules_json(&views(), &RulesQuery::default()).unwrap();
+        let want = concat!(
+            "{\"groups\":[",
+            "{\"name\":\"a\",\"file\":\"/tmp/rules.yml\",\"rules\":[",
+            "{\"name\":\"r\",\"query\":\"up\",\"health\":\"unknown\",\"evaluationTime\":0,",
+            "\"lastEvaluation\":\"0001-01-01T00:00:00Z\",\"type\":\"recording\"}],",
+            "\"interval\":2,\"limit\":5,\"evaluationTime\":0,\"lastEvaluation\":\"0001-01-01T00:00:00Z\"},",
+            "{\"name\":\"b\",\"file\":\"/tmp/rules.yml\",\"rules\":[",
+            "{\"name\":\"job:up:sum\",\"query\":\"sum by (job) (up)\",\"health\":\"ok\",",
+            "\"evaluationTime\":0.001111119,\"lastEvaluation\":\"2026-12-05T14:07:40.6066425Z\",\"type\":\"recording\"},",
+            "{\"name\":\"x:labeled\",\"query\":\"vector(1)\",\"labels\":{\"a\":\"b\"},\"health\":\"err\",",
+            "\"lastError\":\"exceeded limit of 1 with 2 series\",\"evaluationTime\":3e-7,",
+            "\"lastEvaluation\":\"2026-12-05T14:07:41Z\",\"type\":\"recording\"},",
+            "{\"state\":\"inactive\",\"name\":\"Always\",\"query\":\"vector(1) \\u003e 0\",\"duration\":60,",
+            "\"keepFiringFor\":0,\"labels\":{\"severity\":\"page\"},\"annotations\":{\"summary\":\"v={{ $value }}\"},",
+            "\"alerts\":[],\"health\":\"unknown\",\"evaluationTime\":0,\"lastEvaluation\":\"0001-01-01T00:00:00Z\",",
+            "\"type\":\"alerting\"}],",
+            "\"interval\":60,\"limit\":0,\"evaluationTime\":0.001742578,\"lastEvaluation\":\"2026-12-05T14:07:40.6066425Z\"}",
+            "]}"
+        );
+        assert_eq!(got, want);
+        let _: serde_json::Value = serde_json::from_str(&got).unwrap();
+    }
+
+    fn listed(q: &RulesQuery) -> Vec<(String, Vec<String>)> {
+        let v: serde_json::Value = serde_json::from_str(&rules_json(&views(), q).unwrap()).unwrap();
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["name"].as_str().unwrap().to_string(),
+                    g["rules"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r["name"].as_str().unwrap().to_string())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filters() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            listed(&query(&[("type", "alert")]).unwrap()),
+            vec![("b".to_string(), s(&["Always"]))]
+        );
+        assert_eq!(
+            listed(&query(&[("type", "RECORD")]).unwrap()),
+            vec![
+                ("a".to_string(), s(&["r"])),
+                ("b".to_string(), s(&["job:up:sum", "x:labeled"]))
+            ]
+        );
+        assert_eq!(
+            listed(&query(&[("rule_name[]", "r"), ("rule_name[]", "Always")]).unwrap()),
+            vec![
+                ("a".to_string(), s(&["r"])),
+                ("b".to_string(), s(&["Always"]))
+            ]
+        );
+        // Grafana sends both spellings.
+        assert_eq!(
+            listed(&query(&[("rule_group[]", "a"), ("rule_group", "a")]).unwrap()),
+            vec![("a".to_string(), s(&["r"]))]
+        );
+        assert!(listed(&query(&[("file[]", "/other.yml")]).unwrap()).is_empty());
+        assert_eq!(
+            listed(&query(&[("file", "/tmp/rules.yml")]).unwrap()).len(),
+            2
+        );
+        let q = RulesQuery {
+            matchers: vec![vec![Matcher::equal("severity", "page")]],
+            ..RulesQuery::default()
+        };
+        assert_eq!(listed(&q), vec![("b".to_string(), s(&["Always"]))]);
+        // exclude_alerts keeps the rule, with no alerts.
+        assert!(query(&[("exclude_alerts", "true")]).unwrap().exclude_alerts);
+    }
+
+    #[test]
+    fn pagination() {
+        let q = query(&[("group_limit", "1")]).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&rules_json(&views(), &q).unwrap()).unwrap();
+        assert_eq!(v["groups"].as_array().unwrap().len(), 1);
+        let token = v["groupNextToken"].as_str().unwrap().to_string();
+        assert_eq!(token, next_token("/tmp/rules.yml", "b"));
+        let q = query(&[("group_limit", "1"), ("group_next_token", &token)]).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&rules_json(&views(), &q).unwrap()).unwrap();
+        assert_eq!(v["groups"][0]["name"], "b");
+        assert!(v.get("groupNextToken").is_none());
+        let q = query(&[("group_limit", "1"), ("group_next_token", "nope")]).unwrap();
+        assert_eq!(
+            rules_json(&views(), &q).unwrap_err().msg,
+            "invalid group_next_token 'nope'. were rule groups changed?"
+        );
+    }
+
+    #[test]
+    fn bad_parameters() {
+        let e = query(&[("type", "bogus")]).unwrap_err();
+        assert_eq!(
+            (e.param, e.msg.as_str()),
+            ("type", "not supported value \"bogus\"")
+        );
+        let e = query(&[("group_next_token", "x")]).unwrap_err();
+        assert_eq!(e.param, "group_next_token");
+        assert_eq!(
+            query(&[("group_limit", "0")]).unwrap_err().msg,
+            "group_limit needs to be greater than 0"
+        );
+        assert_eq!(
+            query(&[("group_limit", "x")]).unwrap_err().param,
+            "group_limit"
+        );
+        assert_eq!(
+            query(&[("exclude_alerts", "maybe")]).unwrap_err().param,
+            "exclude_alerts"
+        );
+    }
+
+    #[test]
+    fn go_formats() {
+        assert_eq!(go_float(60.0), "60");
+        assert_eq!(go_float(0.5), "0.5");
+        assert_eq!(go_float(0.000004036), "0.000004036");
+        assert_eq!(go_float(3e-7), "3e-7");
+        assert_eq!(go_float(1e21), "1e+21");
+        assert_eq!(go_float(0.0), "0");
+        assert_eq!(rfc3339_nano(Some(UNIX_EPOCH)), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_nano(Some(UNIX_EPOCH + Duration::new(951_782_400, 10))),
+            "2000-02-29T00:00:00.00000001Z"
+        );
+        let mut s = String::new();
+        write_str(&mut s, "a<b>&\"\n");
+        assert_eq!(s, "\"a\\u003cb\\u003e\\u0026\\\"\\n\"");
+    }
+}
