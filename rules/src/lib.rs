@@ -3,4 +3,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alert;
+pub mod error;
+pub mod notifier;
 pub mod template;
