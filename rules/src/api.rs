@@ -8,7 +8,8 @@
 //! `file[]` (Grafana also sends the bracket-less `rule_name`, `rule_group`, `file` that Mimir
 //! reads; both spellings are accepted), `match[]` on the rules' labels, `exclude_alerts`,
 //! and pagination with `group_limit` + `group_next_token`. Groups left with no rule after
-//! filtering are not listed.
+//! filtering are not listed. Alerting rules are written by [`crate::alert::api`], with
+//! their current alerts.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -178,6 +179,25 @@ pub fn rules_json(groups: &[GroupView], q: &RulesQuery) -> Result<String, ParamE
                 rules.push(',');
             }
             n_rules += 1;
+            if let Some(Some(state)) = g.alerts.get(i) {
+                let status = crate::alert::api::RuleStatus {
+                    health: match st.health {
+                        Health::Unknown => crate::alert::api::Health::Unknown,
+                        Health::Good => crate::alert::api::Health::Ok,
+                        Health::Bad => crate::alert::api::Health::Err,
+                    },
+                    last_error: st.last_error.clone(),
+                    evaluation_seconds: st.evaluation_time.as_secs_f64(),
+                    last_evaluation: st.last_evaluation,
+                };
+                crate::alert::api::write_alerting_rule(
+                    &mut rules,
+                    &state.lock(),
+                    &status,
+                    q.exclude_alerts,
+                );
+                continue;
+            }
             rules.push('{');
             if let RuleKind::Alerting {
                 for_ms,
@@ -185,7 +205,12 @@ pub fn rules_json(groups: &[GroupView], q: &RulesQuery) -> Result<String, ParamE
                 annotations,
             } = &r.spec.kind
             {
-                rules.push_str("\"state\":\"inactive\",\"name\":");
+                let state = if st.last_evaluation.is_some() {
+                    "inactive"
+                } else {
+                    "unknown"
+                };
+                let _ = write!(rules, "\"state\":\"{state}\",\"name\":");
                 write_str(&mut rules, &r.spec.name);
                 rules.push_str(",\"query\":");
                 write_str(&mut rules, &r.query);
@@ -404,6 +429,7 @@ groups:
                     ..GroupStatus::default()
                 },
                 run_id: 1,
+                alerts: Arc::new(vec![]),
             })
             .collect();
         v.sort_by(|a, b| a.def.name.cmp(&b.def.name));
@@ -455,7 +481,7 @@ groups:
             "{\"name\":\"x:labeled\",\"query\":\"vector(1)\",\"labels\":{\"a\":\"b\"},\"health\":\"err\",",
             "\"lastError\":\"exceeded limit of 1 with 2 series\",\"evaluationTime\":3e-7,",
             "\"lastEvaluation\":\"2026-12-05T14:07:41Z\",\"type\":\"recording\"},",
-            "{\"state\":\"inactive\",\"name\":\"Always\",\"query\":\"vector(1) \\u003e 0\",\"duration\":60,",
+            "{\"state\":\"unknown\",\"name\":\"Always\",\"query\":\"vector(1) \\u003e 0\",\"duration\":60,",
             "\"keepFiringFor\":0,\"labels\":{\"severity\":\"page\"},\"annotations\":{\"summary\":\"v={{ $value }}\"},",
             "\"alerts\":[],\"health\":\"unknown\",\"evaluationTime\":0,\"lastEvaluation\":\"0001-01-01T00:00:00Z\",",
             "\"type\":\"alerting\"}],",

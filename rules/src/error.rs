@@ -102,7 +102,6 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-
 }
 
 fn join(d: &[Diagnostic]) -> String {

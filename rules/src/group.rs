@@ -14,9 +14,14 @@
 //! by name and labels; the series of rules that no longer exist get their stale markers at
 //! the new group's next evaluation.
 //!
-//! Alerting rules are parsed and listed, but their evaluation belongs to the alerting
-//! module: until it is wired in, [`RuleEval::Alerting`] is skipped (health stays
-//! `unknown`).
+//! Alerting rules ([`RuleEval::Alerting`]) query the same way and hand the result to their
+//! [`AlertingRule`] (the alert state machine of [`crate::alert`]); the `ALERTS` and
+//! `ALERTS_FOR_STATE` samples it returns are appended and staled like recorded series, and
+//! the alerts due for Alertmanager go to the notifier. The alert state is shared behind a
+//! mutex so that the API can list alerts; it is locked only after the query has run. A group
+//! loaded at startup has its alerting rules unrestored until [`Group::restore`] reads
+//! `ALERTS_FOR_STATE` back (after its second iteration, as Prometheus does); groups added
+//! later start restored.
 //!
 //! Invariants: `prev.len() == def.rules.len()`; `status.rules.len() == def.rules.len()`; the
 //! evaluation state is owned by whoever runs the group (one thread at a time), while the
@@ -31,9 +36,12 @@ use parking_lot::Mutex;
 use strata_engine::{stale_nan, Batch, Labels, Sample};
 use strata_query::{Engine, QueryOptions};
 
+use crate::alert::restore::{db_lookup, RestoreOptions};
+use crate::alert::{self, AlertingRule, AlertingRuleDef};
 use crate::error::{Error, Result};
 use crate::file::{GroupSpec, RuleKind, RuleSpec};
 use crate::metrics::{GroupMetrics, RuleMetrics, Summary};
+use crate::notifier::Notifier;
 use crate::recording::{self, OutputSample};
 use crate::schedule::{slot_ms, Alignment, Slots};
 
@@ -64,7 +72,7 @@ impl Health {
 pub enum RuleEval {
     /// Record the result as new series.
     Recording,
-    /// Alerting rule (skipped until the alerting module is wired in).
+    /// Feed the result to the rule's alert state machine.
     Alerting,
 }
 
@@ -226,18 +234,36 @@ pub struct EvalContext {
     pub rule_durations: Summary,
     /// `prometheus_rule_group_duration_seconds`.
     pub group_durations: Summary,
+    /// `$externalLabels` of alert templates (and added to notifications by the notifier).
+    pub external_labels: Labels,
+    /// `$externalURL`, and the base of alerts' `generatorURL`.
+    pub external_url: String,
+    /// How often a still-firing alert is re-sent, ms (Prometheus's 1 m).
+    pub resend_delay_ms: i64,
+    /// `for` state restoration settings.
+    pub restore: RestoreOptions,
+    /// Where alerts go; `None` keeps them in Strata (API and `ALERTS` only).
+    pub notifier: Option<Arc<Notifier>>,
 }
 
 impl EvalContext {
-    /// A context over `engine`.
+    /// A context over `engine` with Prometheus's alerting defaults and no notifier.
     pub fn new(engine: Engine) -> EvalContext {
         EvalContext {
             engine,
             rule_durations: Summary::default(),
             group_durations: Summary::default(),
+            external_labels: Labels::empty(),
+            external_url: String::new(),
+            resend_delay_ms: alert::DEFAULT_RESEND_DELAY,
+            restore: RestoreOptions::default(),
+            notifier: None,
         }
     }
 }
+
+/// Per rule, the alert state of an alerting rule (`None` for recording rules).
+pub type AlertStates = Arc<Vec<Option<Arc<Mutex<AlertingRule>>>>>;
 
 /// A group with its evaluation state.
 pub struct Group {
@@ -249,6 +275,12 @@ pub struct Group {
     prev: Vec<HashSet<Labels>>,
     /// Series of rules that no longer exist, to be marked stale at the next evaluation.
     stale: Vec<Labels>,
+    /// Alert state of each alerting rule.
+    alerts: AlertStates,
+    /// Why an alerting rule could not be built (its templates), per rule.
+    alert_errors: Vec<Option<String>>,
+    /// Alerting rules still wait for their `for` state to be restored.
+    needs_restore: bool,
 }
 
 impl Group {
@@ -260,7 +292,50 @@ impl Group {
         metrics
             .interval_seconds
             .set(def.interval_ms as f64 / 1000.0);
+        let mut alerts = Vec::with_capacity(n);
+        let mut alert_errors = Vec::with_capacity(n);
+        for r in &def.rules {
+            let RuleKind::Alerting {
+                for_ms,
+                keep_firing_for_ms,
+                annotations,
+            } = &r.spec.kind
+            else {
+                alerts.push(None);
+                alert_errors.push(None);
+                continue;
+            };
+            let built = AlertingRule::new(AlertingRuleDef {
+                name: r.spec.name.clone(),
+                expr: r.query.clone(),
+                for_ms: *for_ms,
+                keep_firing_for_ms: *keep_firing_for_ms,
+                labels: r
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                annotations: annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            });
+            match built {
+                Ok(mut a) => {
+                    a.set_restored(true);
+                    alerts.push(Some(Arc::new(Mutex::new(a))));
+                    alert_errors.push(None);
+                }
+                Err(e) => {
+                    alerts.push(None);
+                    alert_errors.push(Some(e.to_string()));
+                }
+            }
+        }
         Group {
+            alerts: Arc::new(alerts),
+            alert_errors,
+            needs_restore: false,
             status: Arc::new(Mutex::new(GroupStatus {
                 rules: vec![RuleStatus::default(); n],
                 ..GroupStatus::default()
@@ -293,6 +368,50 @@ impl Group {
         &self.rule_metrics
     }
 
+    /// The alert state of each alerting rule, shared with the API.
+    pub fn alerts(&self) -> &AlertStates {
+        &self.alerts
+    }
+
+    /// Marks the alerting rules unrestored: no `ALERTS` series until [`Group::restore`]
+    /// (for groups loaded when the server starts).
+    pub fn set_needs_restore(&mut self) {
+        self.needs_restore = true;
+        for a in self.alerts.iter().flatten() {
+            a.lock().set_restored(false);
+        }
+    }
+
+    /// True until [`Group::restore`] ran for a group that needed it.
+    pub fn needs_restore(&self) -> bool {
+        self.needs_restore
+    }
+
+    /// Restores the `for` state of every alerting rule from `ALERTS_FOR_STATE` at wall time
+    /// `now_ms` (Prometheus's `RestoreForState`). Returns the alerts restored; storage
+    /// errors are reported on the rule's status.
+    pub fn restore(&mut self, ctx: &EvalContext, now_ms: i64) -> usize {
+        self.needs_restore = false;
+        let db = ctx.engine.db().clone();
+        let mut restored = 0;
+        for (i, a) in self.alerts.iter().enumerate() {
+            let Some(a) = a else { continue };
+            let mut lookup = db_lookup(&db);
+            match a
+                .lock()
+                .restore_for_state(now_ms, &ctx.restore, &mut lookup)
+            {
+                Ok(n) => restored += n,
+                Err(e) => {
+                    let mut s = self.status.lock();
+                    s.rules[i].health = Health::Bad;
+                    s.rules[i].last_error = Some(e.to_string());
+                }
+            }
+        }
+        restored
+    }
+
     /// Every series this group would mark stale if it went away: those its rules wrote
     /// last, and those still waiting for a marker.
     pub fn written_series(&self) -> Vec<Labels> {
@@ -321,6 +440,9 @@ impl Group {
                 if !list.is_empty() {
                     let fi = list.remove(0);
                     self.prev[i] = std::mem::take(&mut old.prev[fi]);
+                    if let (Some(new), Some(from)) = (&self.alerts[i], &old.alerts[fi]) {
+                        new.lock().copy_state_from(&from.lock());
+                    }
                 }
             }
         }
@@ -375,9 +497,6 @@ impl Group {
             }
             let def = self.def.clone();
             let rule = &def.rules[i];
-            if rule.eval == RuleEval::Alerting {
-                continue;
-            }
             let wall = SystemTime::now();
             let started = Instant::now();
             self.metrics
@@ -386,7 +505,10 @@ impl Group {
             self.rule_metrics[i]
                 .evaluations_total
                 .fetch_add(1, Ordering::Relaxed);
-            let result = self.eval_recording(ctx, i, t);
+            let result = match rule.eval {
+                RuleEval::Recording => self.eval_recording(ctx, i, t),
+                RuleEval::Alerting => self.eval_alerting(ctx, i, ts_ms),
+            };
             let took = started.elapsed();
             ctx.rule_durations.observe(took.as_secs_f64());
             self.rule_metrics[i]
@@ -440,12 +562,69 @@ impl Group {
             recording::as_vector(res.value)?,
             self.def.limit,
         )?;
+        let samples = out
+            .into_iter()
+            .map(|(l, v)| (l, Sample::new(t, v)))
+            .collect();
+        self.write(ctx, i, t, samples)
+    }
+
+    /// Evaluates alerting rule `i` at group time `ts`: queries at `ts - query_offset`, runs
+    /// the alert state machine, appends `ALERTS`/`ALERTS_FOR_STATE`, and queues the alerts
+    /// due for Alertmanager.
+    fn eval_alerting(&mut self, ctx: &EvalContext, i: usize, ts: i64) -> Result<usize> {
+        let Some(state) = self.alerts[i].clone() else {
+            let why = self.alert_errors[i].clone().unwrap_or_default();
+            return Err(Error::Eval(why));
+        };
+        let rule = &self.def.rules[i];
+        let t = ts - self.def.query_offset();
+        let res = ctx
+            .engine
+            .instant_expr(&rule.spec.expr, t, &QueryOptions::default())?;
+        let vector = recording::as_vector(res.value)?;
+        let query = |q: &str, at: i64| alert::engine_query(&ctx.engine, q, at);
+        let actx = alert::EvalContext {
+            ts,
+            query_offset: self.def.query_offset(),
+            external_labels: &ctx.external_labels,
+            external_url: &ctx.external_url,
+            query: Some(&query),
+            limit: self.def.limit.max(0) as usize,
+        };
+        let (samples, to_send) = {
+            let mut a = state.lock();
+            let samples = a.eval(&actx, &vector)?;
+            let to_send = a.alerts_to_send(
+                ts,
+                ctx.resend_delay_ms,
+                self.def.interval_ms,
+                &ctx.external_url,
+            );
+            (samples, to_send)
+        };
+        if let Some(n) = &ctx.notifier {
+            n.send(to_send);
+        }
+        self.write(ctx, i, t, samples)
+    }
+
+    /// Appends rule `i`'s samples, and stale markers at `t` for the series it wrote last
+    /// time and not now. Rejected samples make the rule unhealthy; rejected stale markers do
+    /// not (another writer may have gone on with the series).
+    fn write(
+        &mut self,
+        ctx: &EvalContext,
+        i: usize,
+        t: i64,
+        out: Vec<(Labels, Sample)>,
+    ) -> Result<usize> {
         let n = out.len();
         let db = ctx.engine.db();
         let mut batch = Batch::with_capacity(n, n);
         let mut now: HashSet<Labels> = HashSet::with_capacity(n);
-        for (labels, v) in out {
-            batch.push(labels.clone(), vec![Sample::new(t, v)]);
+        for (labels, s) in out {
+            batch.push(labels.clone(), vec![s]);
             now.insert(labels);
         }
         let report = db.append(&batch)?;

@@ -22,18 +22,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use strata_engine::{stale_nan, Batch, Db, Sample};
+use strata_engine::{stale_nan, Batch, Db, Labels, Sample};
 use strata_query::{Engine, EngineOptions};
 
+use crate::alert::restore::RestoreOptions;
 use crate::error::{Error, Result};
 use crate::file::{self, RuleFile};
-use crate::group::{EvalContext, Group, GroupDef, GroupStatus};
+use crate::group::{AlertStates, EvalContext, Group, GroupDef, GroupStatus};
 use crate::metrics::{self, GroupMetrics, RuleMetrics};
+use crate::notifier::Notifier;
 use crate::runner::{self, Clock, Running, Stop, SystemClock};
 use crate::schedule::Alignment;
 
 /// Settings of the manager.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ManagerOptions {
     /// Interval of groups that set none, ms (Prometheus's `evaluation_interval`, 1 m).
     pub default_interval_ms: i64,
@@ -41,6 +43,16 @@ pub struct ManagerOptions {
     pub alignment: Alignment,
     /// Options of the engine rules query with.
     pub engine: EngineOptions,
+    /// `$externalLabels` of alert templates.
+    pub external_labels: Labels,
+    /// `$externalURL` and the base of alerts' `generatorURL`.
+    pub external_url: String,
+    /// How often firing alerts are re-sent, ms (1 m).
+    pub resend_delay_ms: i64,
+    /// `for` state restoration at startup.
+    pub restore: RestoreOptions,
+    /// Where alerts are sent.
+    pub notifier: Option<Arc<Notifier>>,
 }
 
 impl Default for ManagerOptions {
@@ -49,6 +61,11 @@ impl Default for ManagerOptions {
             default_interval_ms: 60_000,
             alignment: Alignment::default(),
             engine: EngineOptions::default(),
+            external_labels: Labels::empty(),
+            external_url: String::new(),
+            resend_delay_ms: crate::alert::DEFAULT_RESEND_DELAY,
+            restore: RestoreOptions::default(),
+            notifier: None,
         }
     }
 }
@@ -59,6 +76,7 @@ struct Entry {
     status: Arc<Mutex<GroupStatus>>,
     metrics: Arc<GroupMetrics>,
     rule_metrics: Arc<Vec<RuleMetrics>>,
+    alerts: AlertStates,
     running: Option<Running>,
     run_id: u64,
 }
@@ -69,6 +87,8 @@ struct State {
     cleanups: Vec<std::thread::JoinHandle<()>>,
     next_run_id: u64,
     stopped: bool,
+    /// Set after the first update: groups added later start with their alerts restored.
+    loaded_once: bool,
 }
 
 /// A group as the API sees it: definition and last status.
@@ -81,6 +101,8 @@ pub struct GroupView {
     /// Identifies one run of the group: unchanged across reloads that keep the group,
     /// new when the group is (re)started.
     pub run_id: u64,
+    /// Alert state of each alerting rule (locked to read).
+    pub alerts: AlertStates,
 }
 
 /// What an update did.
@@ -112,8 +134,14 @@ impl Manager {
     /// A manager whose groups run on `clock`.
     pub fn with_clock(db: Arc<Db>, opts: ManagerOptions, clock: Arc<dyn Clock>) -> Manager {
         let engine = Engine::with_options(db, opts.engine.clone());
+        let mut ctx = EvalContext::new(engine);
+        ctx.external_labels = opts.external_labels.clone();
+        ctx.external_url = opts.external_url.clone();
+        ctx.resend_delay_ms = opts.resend_delay_ms;
+        ctx.restore = opts.restore;
+        ctx.notifier = opts.notifier.clone();
         Manager {
-            ctx: Arc::new(EvalContext::new(engine)),
+            ctx: Arc::new(ctx),
             clock,
             opts,
             state: Mutex::new(State::default()),
@@ -189,6 +217,9 @@ impl Manager {
                 .as_ref()
                 .map_or_else(|| Arc::new(GroupMetrics::default()), |e| e.metrics.clone());
             let mut group = Group::new(def.clone(), metrics);
+            if !st.loaded_once {
+                group.set_needs_restore();
+            }
             if let Some(prev) = previous.and_then(join) {
                 group.copy_state_from(prev);
             }
@@ -198,6 +229,7 @@ impl Manager {
                 status: group.status().clone(),
                 metrics: group.metrics().clone(),
                 rule_metrics: group.rule_metrics().clone(),
+                alerts: group.alerts().clone(),
                 running: None,
                 run_id: st.next_run_id,
             };
@@ -246,6 +278,7 @@ impl Manager {
         }
         st.cleanups.retain(|h| !h.is_finished());
         st.groups = new_groups;
+        st.loaded_once = true;
         Ok(report)
     }
 
@@ -258,8 +291,22 @@ impl Manager {
                 def: e.def.clone(),
                 status: e.status.lock().clone(),
                 run_id: e.run_id,
+                alerts: e.alerts.clone(),
             })
             .collect()
+    }
+
+    /// The `data` object of `/api/v1/alerts`: every pending and firing alert.
+    pub fn alerts_json(&self) -> String {
+        let groups = self.groups();
+        let guards: Vec<_> = groups
+            .iter()
+            .flat_map(|g| g.alerts.iter().flatten())
+            .map(|a| a.lock())
+            .collect();
+        let mut out = String::new();
+        crate::alert::api::write_alerts_data(&mut out, guards.iter().map(|g| &**g));
+        out
     }
 
     /// Appends the rule metrics to a `/metrics` page.
@@ -289,6 +336,9 @@ impl Manager {
             &self.ctx.rule_durations,
             &self.ctx.group_durations,
         );
+        if let Some(n) = &self.ctx.notifier {
+            n.metrics().write_text(out);
+        }
     }
 
     /// Stops every group and pending stale-marking; later updates do nothing. Waits for

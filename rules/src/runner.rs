@@ -5,7 +5,8 @@
 //! scheduled iterations) and the next evaluation is the latest passed slot (see
 //! [`crate::schedule::Slots::next`]). The [`Clock`] is a trait so tests can drive the loop
 //! with a simulated clock; [`SystemClock`] sleeps on the stop signal's condition variable, so
-//! stopping never waits for a sleep to end. A stop is seen between rules and between
+//! stopping never waits for a sleep to end. A group loaded at startup restores its alerts'
+//! `for` state after its second iteration. A stop is seen between rules and between
 //! iterations; an evaluation in progress finishes its current rule.
 
 use std::sync::atomic::Ordering;
@@ -86,8 +87,15 @@ pub fn run(mut group: Group, ctx: &EvalContext, clock: &dyn Clock, stop: &Stop) 
     if !clock.sleep_until(slot, stop) {
         return group;
     }
+    let mut iterations = 0u64;
     loop {
         group.iterate(ctx, slot, &|| stop.is_stopped());
+        iterations += 1;
+        // As Prometheus: restore `for` state after the second evaluation, when recording
+        // rules have caught up.
+        if iterations == 2 && group.needs_restore() {
+            group.restore(ctx, clock.now_ns().div_euclid(1_000_000));
+        }
         if !clock.sleep_until(slot + slots.interval_ns, stop) {
             return group;
         }

@@ -4,6 +4,7 @@
 //! ```text
 //! strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
 //!              [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
+//!              [--alertmanager-url URL]...
 //! strata check rules FILE...
 //! strata --help | --version
 //! ```
@@ -35,6 +36,7 @@ strata - a time-series metrics store (Prometheus remote-write in, PromQL out)
 Usage:
   strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
                [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
+               [--alertmanager-url URL]...
   strata check rules FILE...
   strata --help
   strata --version
@@ -52,6 +54,9 @@ Options for serve:
   --rule-alignment prometheus3|prometheus2
                     whose evaluation slots groups use (default prometheus3; prometheus2
                     evaluates at the same instants as a Prometheus 2.x server)
+  --alertmanager-url URL
+                    Alertmanager (http://host:port[/prefix]) that firing and resolved alerts
+                    are sent to through its v2 API; repeatable
 
 check rules FILE...: validates rule files without a server; prints every error with its
   file, group, rule and line:col (and the position inside the expression); exit status 1
@@ -66,7 +71,7 @@ Configuration file keys (all optional):
   query: {timeout, max_concurrent, max_samples, lookback_delta},
   auth: {bearer_token | bearer_token_file, username, password},
   rule_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
-  rule_alignment
+  rule_alignment, alertmanager_urls: [URL, ...]
 Durations use Prometheus syntax: 100ms, 30s, 2m, 1h.
 ";
 
@@ -130,6 +135,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--config" => config_file = Some(PathBuf::from(value()?)),
             "--rules" => rules.patterns.push(value()?),
+            "--alertmanager-url" => rules.alertmanagers.push(value()?),
             "--evaluation-interval" => {
                 let v = value()?;
                 let ms = strata_rules::duration::parse(&v)
@@ -195,7 +201,7 @@ mod tests {
     #[test]
     fn rule_flags_and_check() {
         let Command::Serve(c) = parse(&args(
-            "serve --rules a.yml --rules=r/*.yml --evaluation-interval 15s --rule-alignment prometheus2",
+            "serve --rules a.yml --rules=r/*.yml --evaluation-interval 15s --rule-alignment prometheus2 --alertmanager-url http://am:9093",
         ))
         .unwrap() else {
             panic!("not serve")
@@ -209,6 +215,7 @@ mod tests {
             c.rules.alignment,
             strata_rules::schedule::Alignment::Prometheus2
         );
+        assert_eq!(c.rules.alertmanagers, vec!["http://am:9093"]);
         assert!(parse(&args("serve --evaluation-interval 0s")).is_err());
         assert!(parse(&args("serve --evaluation-interval soon")).is_err());
         assert!(parse(&args("serve --rule-alignment x")).is_err());

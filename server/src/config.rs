@@ -46,6 +46,9 @@ pub struct RulesConfig {
     pub evaluation_interval: Duration,
     /// Whose evaluation slots to use.
     pub alignment: strata_rules::schedule::Alignment,
+    /// Alertmanager base URLs alerts are sent to (`alertmanager_urls:` and
+    /// `--alertmanager-url`); read at startup only.
+    pub alertmanagers: Vec<String>,
     /// What the command line set, re-applied over the file when it is re-read.
     pub flags: RuleFlags,
 }
@@ -59,6 +62,8 @@ pub struct RuleFlags {
     pub evaluation_interval: Option<Duration>,
     /// `--rule-alignment`.
     pub alignment: Option<strata_rules::schedule::Alignment>,
+    /// `--alertmanager-url`, in order.
+    pub alertmanagers: Vec<String>,
 }
 
 impl Default for RulesConfig {
@@ -67,6 +72,7 @@ impl Default for RulesConfig {
             patterns: Vec::new(),
             evaluation_interval: Duration::from_secs(60),
             alignment: strata_rules::schedule::Alignment::default(),
+            alertmanagers: Vec::new(),
             flags: RuleFlags::default(),
         }
     }
@@ -76,6 +82,8 @@ impl RulesConfig {
     /// Applies command-line settings: patterns are added after the file's, the others win.
     pub fn apply_flags(&mut self, flags: RuleFlags) {
         self.patterns.extend(flags.patterns.iter().cloned());
+        self.alertmanagers
+            .extend(flags.alertmanagers.iter().cloned());
         if let Some(d) = flags.evaluation_interval {
             self.evaluation_interval = d;
         }
@@ -208,6 +216,8 @@ struct FileConfig {
     rule_files: Vec<String>,
     evaluation_interval: Option<String>,
     rule_alignment: Option<String>,
+    #[serde(default)]
+    alertmanager_urls: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -394,6 +404,7 @@ impl Config {
             q.lookback_delta = duration("query.lookback_delta", &s)?;
         }
         c.rules.patterns = f.rule_files;
+        c.rules.alertmanagers = f.alertmanager_urls;
         if let Some(s) = f.evaluation_interval {
             c.rules.evaluation_interval = duration("evaluation_interval", &s)?;
         }
@@ -506,7 +517,9 @@ mod tests {
             patterns: vec!["x.yml".into()],
             evaluation_interval: Some(Duration::from_secs(5)),
             alignment: None,
+            alertmanagers: vec!["http://127.0.0.1:9093".into()],
         });
+        assert_eq!(c.rules.alertmanagers, vec!["http://127.0.0.1:9093"]);
         assert_eq!(
             c.rules.patterns,
             vec![rel, "/abs/r.yml".into(), "x.yml".into()]

@@ -257,7 +257,10 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                         let st = state.clone();
                         blocking(move || crate::rules::api_rules(&st.rules, &p)).await
                     }
-                    "alerts" => Ok(meta::fixed("{\"alerts\":[]}")),
+                    "alerts" => {
+                        let st = state.clone();
+                        blocking(move || Ok(crate::rules::api_alerts(&st.rules))).await
+                    }
                     "targets" => Ok(meta::fixed("{\"activeTargets\":[],\"droppedTargets\":[]}")),
                     "buildinfo" => Ok(meta::buildinfo()),
                     "tsdb_status" => meta::tsdb_status(state, p).await,

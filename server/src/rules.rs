@@ -1,5 +1,5 @@
-//! Rules in the server: the running [`Manager`], reloads, `/api/v1/rules`, `/-/reload`, and
-//! `strata check rules`.
+//! Rules in the server: the running [`Manager`] (and its Alertmanager notifier), reloads,
+//! `/api/v1/rules`, `/api/v1/alerts`, `/-/reload`, and `strata check rules`.
 //!
 //! Rule files come from the configuration file's `rule_files` and the `--rules` flags
 //! (files or globs, expanded at every load). A reload, on SIGHUP or `POST /-/reload`,
@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use strata_engine::Db;
 use strata_rules::api::RulesQuery;
 use strata_rules::file::glob;
+use strata_rules::notifier::{Notifier, NotifierOptions};
 use strata_rules::{Manager, ManagerOptions};
 
 use crate::api_meta::{invalid_param, parse_selector};
@@ -48,12 +49,24 @@ pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
 }
 
 impl Rules {
-    /// Starts the rules of `config` over `db`. Fails if a rule file does not load.
-    pub fn start(db: Arc<Db>, config: &Config) -> Result<Rules> {
+    /// Starts the rules of `config` over `db` for a server at `addr` (the base of alerts'
+    /// `generatorURL`). Fails if a rule file does not load or an Alertmanager URL is bad.
+    pub fn start(db: Arc<Db>, config: &Config, addr: std::net::SocketAddr) -> Result<Rules> {
+        let notifier = if config.rules.alertmanagers.is_empty() {
+            None
+        } else {
+            Some(Arc::new(Notifier::start(NotifierOptions {
+                alertmanagers: config.rules.alertmanagers.clone(),
+                ..NotifierOptions::default()
+            })?))
+        };
         let opts = ManagerOptions {
             default_interval_ms: config.rules.evaluation_interval.as_millis() as i64,
             alignment: config.rules.alignment,
             engine: config.engine_options(),
+            external_url: format!("http://{addr}"),
+            notifier,
+            ..ManagerOptions::default()
         };
         let rules = Rules {
             manager: Manager::new(db, opts),
@@ -107,6 +120,11 @@ pub fn api_rules(rules: &Rules, p: &Params) -> Result<Resp> {
     let data = strata_rules::api::rules_json(&rules.manager.groups(), &q)
         .map_err(|e| invalid_param(e.param, Error::BadData(e.msg)))?;
     Ok(json_ok(json::success(&data, &[], &[])))
+}
+
+/// `GET /api/v1/alerts`: every pending and firing alert.
+pub fn api_alerts(rules: &Rules) -> Resp {
+    json_ok(json::success(&rules.manager.alerts_json(), &[], &[]))
 }
 
 /// `POST /-/reload`: 200 with an empty body, or 500 with the error, as Prometheus answers.

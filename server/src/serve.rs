@@ -61,9 +61,10 @@ impl Server {
             .local_addr()
             .map_err(|e| Error::io("local address of", config.listen.clone(), e))?;
         let (db2, cfg) = (db.clone(), config.clone());
-        let rules = tokio::task::spawn_blocking(move || crate::rules::Rules::start(db2, &cfg))
-            .await
-            .map_err(|e| Error::Internal(format!("starting the rules: {e}")))?;
+        let rules =
+            tokio::task::spawn_blocking(move || crate::rules::Rules::start(db2, &cfg, addr))
+                .await
+                .map_err(|e| Error::Internal(format!("starting the rules: {e}")))?;
         let rules = match rules {
             Ok(r) => r,
             Err(e) => {

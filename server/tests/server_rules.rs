@@ -65,6 +65,10 @@ groups:
         expr: job:requests:sum == 0
         for: 1m
         labels: {severity: page}
+      - alert: Busy
+        expr: job:requests:sum > 15
+        labels: {severity: ticket}
+        annotations: {summary: \"{{ $labels.job }} at {{ $value }}\"}
 ";
 
 #[test]
@@ -124,6 +128,26 @@ fn rules_evaluate_reload_and_report() {
     assert_eq!(a["type"], "alerting");
     assert_eq!(a["duration"], 60);
     assert_eq!(a["labels"]["severity"], "page");
+    assert_eq!(a["state"], "inactive");
+    assert_eq!(a["health"], "ok");
+    // `Busy` fires at once for job b (for: 0s).
+    wait_for("the alert", || {
+        json(&s, "/api/v1/alerts")["data"]["alerts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let alerts = json(&s, "/api/v1/alerts");
+    let al = &alerts["data"]["alerts"][0];
+    assert_eq!(al["labels"]["alertname"], "Busy");
+    assert_eq!(al["labels"]["job"], "b");
+    assert_eq!(al["state"], "firing");
+    assert_eq!(al["annotations"]["summary"], "b at 20");
+    assert_eq!(al["value"], "2e+01");
+    let v = json(&s, "/api/v1/rules?type=alert&rule_name[]=Busy");
+    assert_eq!(v["data"]["groups"][0]["rules"][0]["state"], "firing");
+    wait_for("the ALERTS series", || {
+        query(&s, "ALERTS{alertname=\"Busy\",alertstate=\"firing\"}").len() == 1
+    });
     // Filters.
     let v = json(&s, "/api/v1/rules?type=record&rule_name[]=job:requests:sum");
     assert_eq!(v["data"]["groups"][0]["rules"].as_array().unwrap().len(), 1);
@@ -142,7 +166,7 @@ fn rules_evaluate_reload_and_report() {
     let key = format!("{rules_arg};fleet");
     assert!(
         m.contains(&format!(
-            "prometheus_rule_group_rules{{rule_group=\"{key}\"}} 3\n"
+            "prometheus_rule_group_rules{{rule_group=\"{key}\"}} 4\n"
         )),
         "{m}"
     );
@@ -180,7 +204,7 @@ fn rules_evaluate_reload_and_report() {
     let text = r.text();
     assert!(text.starts_with("failed to reload config: "), "{text}");
     assert!(text.contains("could not parse expression"), "{text}");
-    assert_eq!(rule_names(&s).len(), 4);
+    assert_eq!(rule_names(&s).len(), 5);
 
     // SIGHUP reloads too.
     std::fs::write(
@@ -239,7 +263,7 @@ fn bad_rules_at_startup_and_check_rules() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stdout.contains(&format!(
-            "Checking {}\n  SUCCESS: 3 rules found\n",
+            "Checking {}\n  SUCCESS: 4 rules found\n",
             good.display()
         )),
         "{stdout}"

@@ -15,7 +15,8 @@
 #   edge (2.42's windows are closed, 3.x's left-open);
 # - then it copies the example rule files into the glob's directory and POSTs /-/reload to
 #   both (Prometheus runs with --web.enable-lifecycle), lets the rules run for a minute, and
-#   compares raw recorded samples since the reload plus instant queries (stale markers).
+#   compares raw recorded samples (and ALERTS / ALERTS_FOR_STATE) since the reload, plus
+#   instant queries (stale markers).
 # Bounded: about two minutes. Both servers are stopped by PID on exit.
 #
 # Usage: tests/e2e/rules.sh [path/to/strata] [RULE_FILE...]

@@ -17,7 +17,8 @@
 //!    differ.
 //! 3. The rule files are copied into the watched directory and both servers reload; every
 //!    evaluation happens after all the data is in.
-//! 4. After the run, for every recorded metric both servers are asked for the raw samples
+//! 4. After the run, for every recorded metric (and `ALERTS` and `ALERTS_FOR_STATE` when
+//!    the files have alerting rules: both servers run the alert state machine) both servers are asked for the raw samples
 //!    in `(T1, T2]` (a range selector at `T2`), where `T1` is the reload and `T2` is two
 //!    intervals before the end; then for instant queries at a few times in between, which
 //!    also compares stale markers (a series that vanished and got one is gone at once,
@@ -147,6 +148,7 @@ pub fn run(cfg: &Config) -> Result<(usize, usize), String> {
         .collect();
     let mut names = Vec::new();
     let mut slots = Vec::new();
+    let mut alerting = false;
     for (src, dst) in cfg.rules.iter().zip(&installed) {
         let text = std::fs::read_to_string(src).map_err(|e| format!("{}: {e}", src.display()))?;
         let f = file::parse(&dst.to_string_lossy(), &text)
@@ -165,7 +167,13 @@ pub fn run(cfg: &Config) -> Result<(usize, usize), String> {
                     .filter(|r| r.kind == RuleKind::Recording)
                     .map(|r| r.name.clone()),
             );
+            alerting |= g.rules.iter().any(|r| r.is_alerting());
         }
+    }
+    // Alerting rules write `ALERTS` and `ALERTS_FOR_STATE` like recorded series.
+    if alerting {
+        names.push("ALERTS".into());
+        names.push("ALERTS_FOR_STATE".into());
     }
     let avoid: BTreeSet<i64> = slots
         .iter()

@@ -271,6 +271,19 @@ fn rule_errors() {
         one_err(&format!("{g}  - alert: A\n    expr: up\n    for: 5\n")),
         "r.yml:6:10: group \"g\", rule 1, \"A\", not a valid duration string: \"5\""
     );
+    let e = one_err(&format!(
+        "{g}  - alert: A\n    expr: up\n    annotations:\n      summary: \"{{{{ $labels.job \"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "r.yml:7:7: group \"g\", rule 1, \"A\", annotation \"summary\": template: __alert_A:1:"
+        ),
+        "{e}"
+    );
+    // Templates of recording rules' labels are not templates.
+    ok(&format!(
+        "{g}  - record: a\n    expr: up\n    labels: {{x: \"{{{{ oops\"}}\n"
+    ));
     // Several problems are all reported, in order.
     let e = errs(&format!(
         "{g}  - record: a\n    expr: up\n    for: 1m\n  - alert: B\n    expr: sum(\n"

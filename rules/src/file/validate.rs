@@ -4,7 +4,8 @@
 //! non-empty and unique within the file; exactly one of `record` and `alert`; `expr` set
 //! and parseable; no `for`, `keep_firing_for` or `annotations` on recording rules; recording
 //! names non-empty and without braces; label names non-empty and not `__name__`; annotation
-//! names non-empty; durations in Prometheus's syntax. `PrometheusRule` documents must say
+//! names non-empty; alerting rules' label and annotation templates parse; durations in
+//! Prometheus's syntax. `PrometheusRule` documents must say
 //! `apiVersion: monitoring.coreos.com/v1` and `kind: PrometheusRule`.
 
 use std::collections::{BTreeMap, HashSet};
@@ -364,6 +365,22 @@ fn rule(c: &mut Checker<'_>, group: &str, index: usize, r: Spanned<RawRule>) -> 
     }
     let labels = c.label_names(&raw.labels, group, id, "label");
     let annotations = c.label_names(&raw.annotations, group, id, "annotation");
+    if alert.is_some() {
+        // Label and annotation templates must parse (Prometheus's testTemplateParsing).
+        for (what, map) in [("label", &raw.labels), ("annotation", &raw.annotations)] {
+            let Some(map) = map else { continue };
+            for (k, v) in &map.value {
+                if let Err(e) = crate::template::Template::parse_alert(&name, v) {
+                    c.report(
+                        Some(Pos::of(&map.referenced)),
+                        Some(group),
+                        id,
+                        format!("{what} {k:?}: {e}"),
+                    );
+                }
+            }
+        }
+    }
     if c.problems.len() > before {
         return None;
     }
