@@ -1,4 +1,34 @@
 //! Strata's rules: Prometheus rule files, group evaluation, alert state, notifications to
 //! Alertmanager, SLO specs, and incremental evaluation of long range windows.
+//!
+//! Rule files and evaluation:
+//! - [`file`] loads rule files (plain and `PrometheusRule`) into checked specs, with
+//!   positions for every error; [`duration`] reads Prometheus durations;
+//! - [`schedule`] says when a group evaluates (Prometheus's slots), [`runner`] runs a group
+//!   on them, [`group`] evaluates a group at one timestamp and [`recording`] turns a query
+//!   result into recorded series;
+//! - [`manager`] holds the running groups and applies reloads; [`metrics`] and [`api`]
+//!   render what `/metrics` and `/api/v1/rules` show.
+//!
+//! Alerting: [`alert`] (state machine, `ALERTS`/`ALERTS_FOR_STATE`, restore, alert JSON),
+//! [`template`] (Go text/template subset and Prometheus's template functions) and
+//! [`notifier`] (Alertmanager v2 client).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod alert;
+pub mod api;
+pub mod duration;
+pub mod error;
+pub mod file;
+pub mod group;
+pub mod manager;
+pub mod metrics;
+pub mod notifier;
+pub mod recording;
+pub mod runner;
+pub mod schedule;
+pub mod template;
+
+pub use error::{Error, Result};
+pub use manager::{Manager, ManagerOptions};

@@ -2,14 +2,18 @@
 //! crate).
 //!
 //! ```text
-//! strata serve [--listen ADDR] [--data-dir DIR] [--config FILE]
+//! strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
+//!              [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
+//!              [--alertmanager-url URL]...
+//! strata check rules FILE...
 //! strata --help | --version
 //! ```
-//! Flags accept `--flag value` and `--flag=value`, and override the config file.
+//! Flags accept `--flag value` and `--flag=value`, and override the config file (`--rules`
+//! adds to its `rule_files`).
 
 use std::path::PathBuf;
 
-use crate::config::Config;
+use crate::config::{Config, RuleFlags};
 use crate::error::{Error, Result};
 
 /// What the command line asks for.
@@ -21,6 +25,8 @@ pub enum Command {
     Version,
     /// Run the server with this configuration.
     Serve(Box<Config>),
+    /// Validate rule files without a server (`strata check rules FILE...`).
+    CheckRules(Vec<String>),
 }
 
 /// Usage text for `--help`.
@@ -28,7 +34,10 @@ pub const USAGE: &str = "\
 strata - a time-series metrics store (Prometheus remote-write in, PromQL out)
 
 Usage:
-  strata serve [--listen ADDR] [--data-dir DIR] [--config FILE]
+  strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
+               [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
+               [--alertmanager-url URL]...
+  strata check rules FILE...
   strata --help
   strata --version
 
@@ -36,6 +45,22 @@ Options for serve:
   --listen ADDR     address to listen on (default 127.0.0.1:9201; port 0 picks a free port)
   --data-dir DIR    data directory (default ./data)
   --config FILE     YAML configuration file; flags override it
+  --rules FILE_OR_GLOB
+                    Prometheus rule file (plain or PrometheusRule YAML) to evaluate;
+                    repeatable; globs as Prometheus expands them (`rules/*.yml`). Added to
+                    the config file's rule_files. Reloaded on SIGHUP and POST /-/reload.
+  --evaluation-interval DURATION
+                    interval of rule groups that set none (default 1m)
+  --rule-alignment prometheus3|prometheus2
+                    whose evaluation slots groups use (default prometheus3; prometheus2
+                    evaluates at the same instants as a Prometheus 2.x server)
+  --alertmanager-url URL
+                    Alertmanager (http://host:port[/prefix]) that firing and resolved alerts
+                    are sent to through its v2 API; repeatable
+
+check rules FILE...: validates rule files without a server; prints every error with its
+  file, group, rule and line:col (and the position inside the expression); exit status 1
+  on any error.
 
 Configuration file keys (all optional):
   listen, data_dir, shutdown_timeout,
@@ -44,7 +69,9 @@ Configuration file keys (all optional):
            max_label_name_bytes, max_label_value_bytes, max_future},
   wal: {fsync: always|interval, fsync_interval},
   query: {timeout, max_concurrent, max_samples, lookback_delta},
-  auth: {bearer_token | bearer_token_file, username, password}
+  auth: {bearer_token | bearer_token_file, username, password},
+  rule_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
+  rule_alignment, alertmanager_urls: [URL, ...]
 Durations use Prometheus syntax: 100ms, 30s, 2m, 1h.
 ";
 
@@ -58,6 +85,24 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "-h" | "--help" | "help" => return Ok(Command::Help),
         "-V" | "--version" | "version" => return Ok(Command::Version),
         "serve" => {}
+        "check" => {
+            return match it.next().map(String::as_str) {
+                Some("rules") => {
+                    let files: Vec<String> = it.cloned().collect();
+                    if files.iter().any(|f| f == "-h" || f == "--help") {
+                        return Ok(Command::Help);
+                    }
+                    if files.is_empty() {
+                        Err(Error::Config("check rules needs at least one file".into()))
+                    } else {
+                        Ok(Command::CheckRules(files))
+                    }
+                }
+                _ => Err(Error::Config(
+                    "unknown check; try `strata check rules FILE...`".into(),
+                )),
+            };
+        }
         other => {
             return Err(Error::Config(format!(
                 "unknown command {other:?}; try `strata --help`"
@@ -67,6 +112,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let mut listen = None;
     let mut data_dir = None;
     let mut config_file = None;
+    let mut rules = RuleFlags::default();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
@@ -88,6 +134,26 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--listen" => listen = Some(value()?),
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--config" => config_file = Some(PathBuf::from(value()?)),
+            "--rules" => rules.patterns.push(value()?),
+            "--alertmanager-url" => rules.alertmanagers.push(value()?),
+            "--evaluation-interval" => {
+                let v = value()?;
+                let ms = strata_rules::duration::parse(&v)
+                    .map_err(|e| Error::Config(format!("--evaluation-interval: {e}")))?;
+                if ms <= 0 {
+                    return Err(Error::Config("--evaluation-interval must be > 0".into()));
+                }
+                rules.evaluation_interval = Some(std::time::Duration::from_millis(ms as u64));
+            }
+            "--rule-alignment" => {
+                let v = value()?;
+                rules.alignment =
+                    Some(strata_rules::schedule::Alignment::parse(&v).ok_or_else(|| {
+                        Error::Config(format!(
+                            "--rule-alignment: {v:?} is not prometheus3 or prometheus2"
+                        ))
+                    })?);
+            }
             other => {
                 return Err(Error::Config(format!(
                     "unknown flag {other:?}; try `strata --help`"
@@ -105,6 +171,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
     if let Some(d) = data_dir {
         config.data_dir = d;
     }
+    config.rules.apply_flags(rules);
     Ok(Command::Serve(Box::new(config)))
 }
 
@@ -129,6 +196,36 @@ mod tests {
         };
         assert_eq!(c.listen, "127.0.0.1:0");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/d"));
+    }
+
+    #[test]
+    fn rule_flags_and_check() {
+        let Command::Serve(c) = parse(&args(
+            "serve --rules a.yml --rules=r/*.yml --evaluation-interval 15s --rule-alignment prometheus2 --alertmanager-url http://am:9093",
+        ))
+        .unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(c.rules.patterns, vec!["a.yml", "r/*.yml"]);
+        assert_eq!(
+            c.rules.evaluation_interval,
+            std::time::Duration::from_secs(15)
+        );
+        assert_eq!(
+            c.rules.alignment,
+            strata_rules::schedule::Alignment::Prometheus2
+        );
+        assert_eq!(c.rules.alertmanagers, vec!["http://am:9093"]);
+        assert!(parse(&args("serve --evaluation-interval 0s")).is_err());
+        assert!(parse(&args("serve --evaluation-interval soon")).is_err());
+        assert!(parse(&args("serve --rule-alignment x")).is_err());
+        let Command::CheckRules(f) = parse(&args("check rules a.yml b.yml")).unwrap() else {
+            panic!("not check")
+        };
+        assert_eq!(f, vec!["a.yml", "b.yml"]);
+        assert!(parse(&args("check rules")).is_err());
+        assert!(parse(&args("check config x")).is_err());
+        assert!(USAGE.contains("--evaluation-interval"));
     }
 
     #[test]

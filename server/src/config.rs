@@ -30,6 +30,68 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Required credentials (none by default).
     pub auth: AuthConfig,
+    /// Recording and alerting rules.
+    pub rules: RulesConfig,
+    /// The configuration file this was read from (re-read on reload for `rule_files`).
+    pub config_file: Option<PathBuf>,
+}
+
+/// Rule files and how they are evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulesConfig {
+    /// `rule_files:` of the configuration file (relative ones resolved against its
+    /// directory), then every `--rules` flag; files or globs.
+    pub patterns: Vec<String>,
+    /// Interval of groups that set none (Prometheus's `evaluation_interval`, 1 m).
+    pub evaluation_interval: Duration,
+    /// Whose evaluation slots to use.
+    pub alignment: strata_rules::schedule::Alignment,
+    /// Alertmanager base URLs alerts are sent to (`alertmanager_urls:` and
+    /// `--alertmanager-url`); read at startup only.
+    pub alertmanagers: Vec<String>,
+    /// What the command line set, re-applied over the file when it is re-read.
+    pub flags: RuleFlags,
+}
+
+/// Rule settings given on the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleFlags {
+    /// `--rules`, in order.
+    pub patterns: Vec<String>,
+    /// `--evaluation-interval`.
+    pub evaluation_interval: Option<Duration>,
+    /// `--rule-alignment`.
+    pub alignment: Option<strata_rules::schedule::Alignment>,
+    /// `--alertmanager-url`, in order.
+    pub alertmanagers: Vec<String>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            patterns: Vec::new(),
+            evaluation_interval: Duration::from_secs(60),
+            alignment: strata_rules::schedule::Alignment::default(),
+            alertmanagers: Vec::new(),
+            flags: RuleFlags::default(),
+        }
+    }
+}
+
+impl RulesConfig {
+    /// Applies command-line settings: patterns are added after the file's, the others win.
+    pub fn apply_flags(&mut self, flags: RuleFlags) {
+        self.patterns.extend(flags.patterns.iter().cloned());
+        self.alertmanagers
+            .extend(flags.alertmanagers.iter().cloned());
+        if let Some(d) = flags.evaluation_interval {
+            self.evaluation_interval = d;
+        }
+        if let Some(a) = flags.alignment {
+            self.alignment = a;
+        }
+        self.flags = flags;
+    }
 }
 
 /// Optional authentication; any configured credential is accepted.
@@ -100,6 +162,8 @@ impl Default for Config {
             query: QueryConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
             auth: AuthConfig::default(),
+            rules: RulesConfig::default(),
+            config_file: None,
         }
     }
 }
@@ -148,6 +212,12 @@ struct FileConfig {
     query: FileQuery,
     #[serde(default)]
     auth: FileAuth,
+    #[serde(default)]
+    rule_files: Vec<String>,
+    evaluation_interval: Option<String>,
+    rule_alignment: Option<String>,
+    #[serde(default)]
+    alertmanager_urls: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,7 +271,17 @@ impl Config {
     /// Reads a YAML file over the defaults.
     pub fn from_file(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-        Config::from_yaml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        let mut c = Config::from_yaml(&text)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        // Relative rule files are relative to the configuration file, as in Prometheus.
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for p in &mut c.rules.patterns {
+            if Path::new(p.as_str()).is_relative() {
+                *p = dir.join(p.as_str()).to_string_lossy().into_owned();
+            }
+        }
+        c.config_file = Some(path.to_path_buf());
+        Ok(c)
     }
 
     /// Parses YAML text over the defaults.
@@ -209,7 +289,9 @@ impl Config {
         let f: FileConfig = if text.trim().is_empty() {
             FileConfig::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| Error::Config(e.to_string()))?
+            let options = serde_saphyr::options! { with_snippet: false };
+            serde_saphyr::from_str_with_options(text, options)
+                .map_err(|e| Error::Config(e.to_string()))?
         };
         let mut c = Config::default();
         if let Some(l) = f.listen {
@@ -321,6 +403,21 @@ impl Config {
         if let Some(s) = f.query.lookback_delta {
             q.lookback_delta = duration("query.lookback_delta", &s)?;
         }
+        c.rules.patterns = f.rule_files;
+        c.rules.alertmanagers = f.alertmanager_urls;
+        if let Some(s) = f.evaluation_interval {
+            c.rules.evaluation_interval = duration("evaluation_interval", &s)?;
+        }
+        if c.rules.evaluation_interval.is_zero() {
+            return Err(Error::Config("evaluation_interval must be > 0".into()));
+        }
+        if let Some(a) = f.rule_alignment {
+            c.rules.alignment = strata_rules::schedule::Alignment::parse(&a).ok_or_else(|| {
+                Error::Config(format!(
+                    "rule_alignment: {a:?} is not \"prometheus3\" or \"prometheus2\""
+                ))
+            })?;
+        }
         Ok(c)
     }
 
@@ -388,6 +485,49 @@ mod tests {
         assert_eq!(il.max_body_bytes, 100);
         assert_eq!(c.wal, WalConfig::Interval(Duration::from_millis(250)));
         assert_eq!(c.query.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn rule_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strata.yml");
+        std::fs::write(
+            &path,
+            "rule_files: [rules/*.yml, /abs/r.yml]\nevaluation_interval: 30s\n\
+             rule_alignment: prometheus2\n",
+        )
+        .unwrap();
+        let mut c = Config::from_file(&path).unwrap();
+        let rel = dir
+            .path()
+            .join("rules/*.yml")
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            c.rules.patterns,
+            vec![rel.clone(), "/abs/r.yml".to_string()]
+        );
+        assert_eq!(c.rules.evaluation_interval, Duration::from_secs(30));
+        assert_eq!(
+            c.rules.alignment,
+            strata_rules::schedule::Alignment::Prometheus2
+        );
+        assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
+        c.rules.apply_flags(RuleFlags {
+            patterns: vec!["x.yml".into()],
+            evaluation_interval: Some(Duration::from_secs(5)),
+            alignment: None,
+            alertmanagers: vec!["http://127.0.0.1:9093".into()],
+        });
+        assert_eq!(c.rules.alertmanagers, vec!["http://127.0.0.1:9093"]);
+        assert_eq!(
+            c.rules.patterns,
+            vec![rel, "/abs/r.yml".into(), "x.yml".into()]
+        );
+        assert_eq!(c.rules.evaluation_interval, Duration::from_secs(5));
+        assert!(Config::from_yaml("evaluation_interval: 0s").is_err());
+        assert!(Config::from_yaml("rule_alignment: prometheus1").is_err());
+        assert!(Config::from_yaml("rule_files: x.yml").is_err());
     }
 
     #[test]

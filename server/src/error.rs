@@ -55,6 +55,9 @@ pub enum Error {
     /// A storage error (500).
     #[error(transparent)]
     Engine(#[from] strata_engine::Error),
+    /// Rule files could not be loaded (startup or reload: 500).
+    #[error(transparent)]
+    Rules(#[from] strata_rules::Error),
     /// A bug-free but unexpected internal failure, e.g. a worker task that panicked (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -103,7 +106,7 @@ impl Error {
                 strata_engine::Error::Closed => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            Error::Internal(_) | Error::Config(_) | Error::Io { .. } => {
+            Error::Internal(_) | Error::Config(_) | Error::Io { .. } | Error::Rules(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }

@@ -7,6 +7,7 @@
 //!   holds the shared [`router::State`];
 //! - `api_write`, `api_query` and `api_meta` are the handlers; [`params`] parses Prometheus's
 //!   parameter syntaxes and [`json`] writes its JSON shapes;
+//! - [`rules`] runs the rule manager, reloads it and answers `/api/v1/rules`;
 //! - [`auth`] checks optional bearer/basic credentials; [`metrics`] renders `/metrics`;
 //! - [`error`] is the one place where an error becomes an HTTP status.
 //!
@@ -28,6 +29,7 @@ pub mod json;
 pub mod metrics;
 pub mod params;
 pub mod router;
+pub mod rules;
 pub mod serve;
 
 pub use api_meta::PROMETHEUS_COMPAT_VERSION;

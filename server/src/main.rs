@@ -1,4 +1,5 @@
-//! The `strata` binary: `strata serve` runs the server until SIGTERM or SIGINT.
+//! The `strata` binary: `strata serve` runs the server until SIGTERM or SIGINT (SIGHUP
+//! reloads the rules); `strata check rules FILE...` validates rule files.
 #![forbid(unsafe_code)]
 
 use std::io::Write as _;
@@ -23,6 +24,18 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Serve(c)) => *c,
+        Ok(Command::CheckRules(files)) => {
+            let ok = strata_server::rules::check_files(
+                &files,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
         Err(e) => {
             eprintln!("strata: {e}");
             return ExitCode::from(2);
@@ -43,6 +56,19 @@ fn main() -> ExitCode {
         let server = Server::bind(config).await?;
         println!("listening on http://{}", server.local_addr());
         let _ = std::io::stdout().flush();
+        let reloader = server.reloader();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                match reloader.reload().await {
+                    Ok(()) => eprintln!("strata: rules reloaded"),
+                    Err(e) => eprintln!("strata: reload failed, previous rules kept: {e}"),
+                }
+            }
+        });
         server.run(shutdown_signal()).await
     });
     match result {

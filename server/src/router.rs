@@ -43,11 +43,13 @@ pub struct State {
     pub auth: Auth,
     /// Set when shutdown starts: `/-/ready` turns 503 and writes are refused.
     pub shutting_down: AtomicBool,
+    /// Recording and alerting rules.
+    pub rules: crate::rules::Rules,
 }
 
 impl State {
-    /// Builds the state over an open database.
-    pub fn new(db: Arc<Db>, config: Config) -> State {
+    /// Builds the state over an open database with its running rules.
+    pub fn new(db: Arc<Db>, config: Config, rules: crate::rules::Rules) -> State {
         let engine = Engine::with_options(db.clone(), config.engine_options());
         let auth = Auth::new(
             config.auth.bearer_token.as_deref(),
@@ -66,6 +68,7 @@ impl State {
             config,
             metrics: Metrics::default(),
             shutting_down: AtomicBool::new(false),
+            rules,
         }
     }
 
@@ -80,6 +83,7 @@ impl State {
 enum Methods {
     Get,
     GetPost,
+    PostPut,
 }
 
 /// The hyper service function.
@@ -184,6 +188,7 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
         "/-/healthy" => ("healthy", Methods::Get),
         "/-/ready" => ("ready", Methods::Get),
         "/metrics" => ("metrics", Methods::Get),
+        "/-/reload" => ("reload", Methods::PostPut),
         p if p.starts_with("/api/v1/label/") && p.ends_with("/values") => {
             ("label_values", Methods::Get)
         }
@@ -200,6 +205,7 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
         Methods::GetPost => {
             method == Method::GET || method == Method::HEAD || method == Method::POST
         }
+        Methods::PostPut => method == Method::POST || method == Method::PUT,
     };
     let result = if name == "not_found" || name == "other" {
         Err(Error::NotFound)
@@ -218,11 +224,23 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                 "text/plain; charset=utf-8",
                 "Strata is Ready.\n",
             )),
-            "metrics" => Ok(response(
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                state.metrics.render(&state.db),
-            )),
+            "metrics" => {
+                let mut page = state.metrics.render(&state.db);
+                state.rules.manager().render_metrics(&mut page);
+                Ok(response(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    page,
+                ))
+            }
+            "reload" => {
+                let st = state.clone();
+                let result = blocking(move || st.rules.reload()).await;
+                if let Err(e) = &result {
+                    eprintln!("strata: reload failed: {e}");
+                }
+                Ok(crate::rules::reload_response(result))
+            }
             _ => match read_params(state, req).await {
                 Err(e) => Err(e),
                 Ok(p) => match name {
@@ -235,8 +253,14 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                     "label_values" => meta::label_values(state, path, p).await,
                     "query_exemplars" => meta::query_exemplars(p),
                     "metadata" => Ok(meta::fixed("{}")),
-                    "rules" => Ok(meta::fixed("{\"groups\":[]}")),
-                    "alerts" => Ok(meta::fixed("{\"alerts\":[]}")),
+                    "rules" => {
+                        let st = state.clone();
+                        blocking(move || crate::rules::api_rules(&st.rules, &p)).await
+                    }
+                    "alerts" => {
+                        let st = state.clone();
+                        blocking(move || Ok(crate::rules::api_alerts(&st.rules))).await
+                    }
                     "targets" => Ok(meta::fixed("{\"activeTargets\":[],\"droppedTargets\":[]}")),
                     "buildinfo" => Ok(meta::buildinfo()),
                     "tsdb_status" => meta::tsdb_status(state, p).await,

@@ -8,7 +8,8 @@
 //!    writes get 503 so senders retry elsewhere or later);
 //! 2. asks every connection to finish its in-flight request and close (idle keep-alive
 //!    connections close at once), waiting at most `shutdown_timeout`;
-//! 3. waits for the last handler to release the database and closes it, which flushes and
+//! 3. stops rule evaluation (without marking recorded series stale);
+//! 4. waits for the last handler to release the database and closes it, which flushes and
 //!    fsyncs the WAL and releases the directory lock.
 
 use std::future::Future;
@@ -59,11 +60,29 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("local address of", config.listen.clone(), e))?;
+        let (db2, cfg) = (db.clone(), config.clone());
+        let rules =
+            tokio::task::spawn_blocking(move || crate::rules::Rules::start(db2, &cfg, addr))
+                .await
+                .map_err(|e| Error::Internal(format!("starting the rules: {e}")))?;
+        let rules = match rules {
+            Ok(r) => r,
+            Err(e) => {
+                close_db(db).await;
+                return Err(e);
+            }
+        };
         Ok(Server {
-            state: Arc::new(State::new(db, config)),
+            state: Arc::new(State::new(db, config, rules)),
             listener,
             addr,
         })
+    }
+
+    /// Something that reloads the rules, for a SIGHUP handler; valid while the server
+    /// runs.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(Arc::downgrade(&self.state))
     }
 
     /// The address actually bound (with the real port when `:0` was asked for).
@@ -131,9 +150,25 @@ impl Server {
             conns.abort_all();
             while conns.join_next().await.is_some() {}
         }
+        // Rule evaluations hold the database too: stop them (no stale markers) first.
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || st.rules.stop()).await;
         let db = state.db.clone();
         drop(state);
         close_db_waiting(db, grace).await
+    }
+}
+
+/// Reloads the rules of a running server (see [`crate::rules::Rules::reload`]). Holds the
+/// state weakly, so it never keeps the database open past shutdown.
+#[derive(Clone)]
+pub struct Reloader(std::sync::Weak<State>);
+
+impl Reloader {
+    /// Reloads on the blocking pool; the error says why the old rules stay in force.
+    pub async fn reload(&self) -> Result<()> {
+        let st = self.0.upgrade().ok_or(Error::ShuttingDown)?;
+        crate::router::blocking(move || st.rules.reload()).await
     }
 }
 

@@ -14,67 +14,28 @@ STRATA=${1:-target/debug/strata}
 PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || true)}
 SECONDS_TO_RUN=${E2E_SECONDS:-30}
 
-fail() { echo "e2e: FAIL: $*" >&2; exit 1; }
-log() { echo "e2e: $*"; }
+. tests/e2e/lib.sh
+e2e_setup e2e
 
 [ -x "$STRATA" ] || fail "strata binary not found at $STRATA (cargo build -p strata-server first)"
 [ -n "$PROMETHEUS" ] || fail "prometheus not installed (apt-get install prometheus)"
 command -v curl >/dev/null || fail "curl not installed"
 
-tmp=$(mktemp -d)
-strata_pid=""
-prom_pid=""
-cleanup() {
-  local rc=$?
-  for pid in "$prom_pid" "$strata_pid"; do
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
-  done
-  for pid in "$prom_pid" "$strata_pid"; do
-    if [ -n "$pid" ]; then
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
-  if [ "$rc" -ne 0 ]; then
-    echo "--- strata stderr (tail)" >&2; tail -n 30 "$tmp/strata.err" >&2 || true
-    echo "--- prometheus log (tail)" >&2; tail -n 30 "$tmp/prometheus.log" >&2 || true
-  fi
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT INT TERM
-
-# A loopback port nobody listens on (checked by trying to connect).
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"; return 0
-    fi
-  done
-  return 1
+e2e_on_failure() {
+  echo "--- strata stderr (tail)" >&2; tail -n 30 "$tmp/strata/strata.err" >&2 || true
+  echo "--- prometheus log (tail)" >&2; tail -n 30 "$tmp/prom/prometheus.log" >&2 || true
 }
 
 # --- Strata on a free port (it prints the address it bound).
-"$STRATA" serve --listen 127.0.0.1:0 --data-dir "$tmp/strata" >"$tmp/strata.out" 2>"$tmp/strata.err" &
-strata_pid=$!
-strata_addr=""
-for _ in $(seq 1 300); do
-  strata_addr=$(sed -n 's#^listening on http://##p' "$tmp/strata.out" | head -n 1)
-  [ -n "$strata_addr" ] && break
-  kill -0 "$strata_pid" 2>/dev/null || fail "strata exited during startup"
-  sleep 0.1
-done
-[ -n "$strata_addr" ] || fail "strata did not print its address"
+start_strata "$tmp/strata"
+strata_pid=$started_pid
+strata_addr=$started_addr
 log "strata on $strata_addr (pid $strata_pid)"
 
 # --- Prometheus scraping itself and Strata, remote-writing to Strata.
 prom_port=$(free_port) || fail "no free port"
-cat >"$tmp/prometheus.yml" <<EOF
+mkdir -p "$tmp/prom"
+cat >"$tmp/prom/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -94,18 +55,10 @@ remote_write:
     metadata_config:
       send_interval: 5s
 EOF
-"$PROMETHEUS" --config.file="$tmp/prometheus.yml" \
-  --web.listen-address="127.0.0.1:$prom_port" \
-  --storage.tsdb.path="$tmp/prom" \
-  --log.level=warn >"$tmp/prometheus.log" 2>&1 &
-prom_pid=$!
-prom="http://127.0.0.1:$prom_port"
-for _ in $(seq 1 300); do
-  curl -fsS "$prom/-/ready" >/dev/null 2>&1 && break
-  kill -0 "$prom_pid" 2>/dev/null || fail "prometheus exited during startup"
-  sleep 0.1
-done
-curl -fsS "$prom/-/ready" >/dev/null || fail "prometheus not ready"
+start_prometheus "$tmp/prom" "$prom_port"
+prom_pid=$started_pid
+prom=$started_url
+wait_ready "$prom" "$prom_pid" prometheus
 log "prometheus on 127.0.0.1:$prom_port (pid $prom_pid); running for ${SECONDS_TO_RUN}s"
 sleep "$SECONDS_TO_RUN"
 
@@ -154,9 +107,9 @@ curl -fsS "http://$strata_addr/metrics" | grep -q '^strata_http_requests_total{h
   fail "strata counted no successful write"
 
 # Graceful stop of strata: exit status 0.
+untrack "$strata_pid"
 kill -TERM "$strata_pid"
 rc=0
 wait "$strata_pid" || rc=$?
-strata_pid=""
 [ "$rc" -eq 0 ] || fail "strata exited with status $rc on SIGTERM"
 log "PASS"

@@ -2,4 +2,5 @@
 
 pub mod differential;
 pub mod promqltest;
+pub mod rules_e2e;
 pub mod server_harness;

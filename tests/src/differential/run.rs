@@ -99,21 +99,25 @@ pub fn query_times(d: &Dataset) -> QueryTimes {
     }
 }
 
-/// One server under test.
-struct Server {
-    name: &'static str,
-    client: Client,
+/// One server under test (also used by the rules end-to-end run).
+pub struct Server {
+    /// `prometheus` or `strata`, for messages.
+    pub name: &'static str,
+    /// Its HTTP client.
+    pub client: Client,
 }
 
 impl Server {
-    fn new(name: &'static str, base: &str) -> Result<Server, String> {
+    /// A server at `base` (`http://host:port`).
+    pub fn new(name: &'static str, base: &str) -> Result<Server, String> {
         Ok(Server {
             name,
             client: Client::new(base).map_err(|e| format!("{name}: {e}"))?,
         })
     }
 
-    fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
+    /// Waits until `/-/ready` answers 200.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         loop {
             let last = match self.client.get("/-/ready") {
@@ -128,7 +132,8 @@ impl Server {
         }
     }
 
-    fn write(&self, d: &Dataset) -> Result<usize, String> {
+    /// Remote-writes the whole data set in time order; returns the number of requests.
+    pub fn write(&self, d: &Dataset) -> Result<usize, String> {
         let mut requests = 0;
         for batch in d.time_slices(5 * 60_000) {
             let body = snappy(&write_request_v1(&batch));
@@ -157,7 +162,8 @@ impl Server {
         Ok(requests)
     }
 
-    fn query(&self, path: &str) -> Outcome {
+    /// Runs an API query path and parses the answer.
+    pub fn query(&self, path: &str) -> Outcome {
         match self.client.get(path) {
             Ok(r) => parse_outcome(r.status, &r.body),
             Err(e) => Outcome::Invalid(format!("{}: {e}", self.name)),
