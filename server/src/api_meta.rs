@@ -72,7 +72,7 @@ pub fn invalid_param(name: &str, e: Error) -> Error {
     Error::BadData(format!("invalid parameter {name:?}: {e}"))
 }
 
-fn time_range(p: &Params) -> Result<(i64, i64)> {
+pub(crate) fn time_range(p: &Params) -> Result<(i64, i64)> {
     let start = time_param(p, "start", MIN_TIME_MS)?;
     let end = time_param(p, "end", MAX_TIME_MS)?;
     Ok((start, end))
@@ -104,7 +104,7 @@ pub fn parse_selector(s: &str) -> Result<Vec<Matcher>> {
     Ok(vs.matchers)
 }
 
-fn parse_selectors(p: &Params) -> Result<Vec<Vec<Matcher>>> {
+pub(crate) fn parse_selectors(p: &Params) -> Result<Vec<Vec<Matcher>>> {
     p.get_all("match[]")
         .into_iter()
         .map(parse_selector)

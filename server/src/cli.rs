@@ -4,7 +4,8 @@
 //! ```text
 //! strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
 //!              [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
-//!              [--alertmanager-url URL]...
+//!              [--alertmanager-url URL]... [--retention DURATION] [--retention-size SIZE]
+//!              [--enable-admin-api] [--block-range DURATION]
 //! strata check rules FILE...
 //! strata --help | --version
 //! ```
@@ -36,7 +37,8 @@ strata - a time-series metrics store (Prometheus remote-write in, PromQL out)
 Usage:
   strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
                [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
-               [--alertmanager-url URL]...
+               [--alertmanager-url URL]... [--retention DURATION] [--retention-size SIZE]
+               [--enable-admin-api] [--block-range DURATION]
   strata check rules FILE...
   strata --help
   strata --version
@@ -58,6 +60,19 @@ Options for serve:
                     Alertmanager (http://host:port[/prefix]) that firing and resolved alerts
                     are sent to through its v2 API; repeatable
 
+  --retention DURATION
+                    delete data older than this before the newest sample, whole blocks at
+                    a time (default 15d; 0 keeps everything)
+  --retention-size SIZE
+                    delete the oldest blocks while blocks plus WAL take more than SIZE
+                    (512MB, 10GB, ...; default: no limit)
+  --enable-admin-api
+                    serve /api/v1/admin/tsdb/{delete_series,clean_tombstones,snapshot,flush}
+                    (403 otherwise, as Prometheus without --web.enable-admin-api)
+  --block-range DURATION
+                    span of head data cut into one block (default 2h; for tests and
+                    benchmarks)
+
 check rules FILE...: validates rule files without a server; prints every error with its
   file, group, rule and line:col (and the position inside the expression); exit status 1
   on any error.
@@ -71,7 +86,8 @@ Configuration file keys (all optional):
   query: {timeout, max_concurrent, max_samples, lookback_delta},
   auth: {bearer_token | bearer_token_file, username, password},
   rule_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
-  rule_alignment, alertmanager_urls: [URL, ...]
+  rule_alignment, alertmanager_urls: [URL, ...],
+  storage: {retention, retention_size, block_range}, enable_admin_api
 Durations use Prometheus syntax: 100ms, 30s, 2m, 1h.
 ";
 
@@ -113,6 +129,10 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let mut data_dir = None;
     let mut config_file = None;
     let mut rules = RuleFlags::default();
+    let mut retention = None;
+    let mut retention_size = None;
+    let mut block_range = None;
+    let mut admin = false;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
@@ -131,6 +151,28 @@ pub fn parse(args: &[String]) -> Result<Command> {
             }
         };
         match flag {
+            "--enable-admin-api" => admin = true,
+            "--retention" => {
+                let v = value()?;
+                retention = Some(crate::config::parse_retention(&v).ok_or_else(|| {
+                    Error::Config(format!("--retention: cannot parse {v:?} as a duration"))
+                })?);
+            }
+            "--retention-size" => {
+                let v = value()?;
+                retention_size = Some(crate::config::parse_bytes(&v).ok_or_else(|| {
+                    Error::Config(format!("--retention-size: cannot parse {v:?} as a size"))
+                })?);
+            }
+            "--block-range" => {
+                let v = value()?;
+                let ms = crate::params::parse_prom_duration(&v)
+                    .filter(|&ms| ms > 0)
+                    .ok_or_else(|| {
+                        Error::Config(format!("--block-range: {v:?} is not a positive duration"))
+                    })?;
+                block_range = Some(std::time::Duration::from_millis(ms as u64));
+            }
             "--listen" => listen = Some(value()?),
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--config" => config_file = Some(PathBuf::from(value()?)),
@@ -172,6 +214,16 @@ pub fn parse(args: &[String]) -> Result<Command> {
         config.data_dir = d;
     }
     config.rules.apply_flags(rules);
+    if let Some(r) = retention {
+        config.storage.retention = r;
+    }
+    if let Some(r) = retention_size {
+        config.storage.retention_size = Some(r);
+    }
+    if let Some(b) = block_range {
+        config.storage.block_range = b;
+    }
+    config.storage.enable_admin_api |= admin;
     Ok(Command::Serve(Box::new(config)))
 }
 
@@ -226,6 +278,43 @@ mod tests {
         assert!(parse(&args("check rules")).is_err());
         assert!(parse(&args("check config x")).is_err());
         assert!(USAGE.contains("--evaluation-interval"));
+    }
+
+    #[test]
+    fn storage_flags() {
+        let Command::Serve(c) = parse(&args("serve")).unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(
+            c.storage.retention,
+            Some(std::time::Duration::from_secs(15 * 86400))
+        );
+        assert!(!c.storage.enable_admin_api && c.storage.retention_size.is_none());
+        let Command::Serve(c) = parse(&args(
+            "serve --retention 30d --retention-size 10GB --enable-admin-api --block-range 1h",
+        ))
+        .unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(
+            c.storage.retention,
+            Some(std::time::Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(c.storage.retention_size, Some(10 << 30));
+        assert!(c.storage.enable_admin_api);
+        let o = c.db_options();
+        assert_eq!(
+            (o.block_range, o.retention_size),
+            (3_600_000, Some(10 << 30))
+        );
+        let Command::Serve(c) = parse(&args("serve --retention=0")).unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(c.storage.retention, None);
+        assert!(parse(&args("serve --retention soon")).is_err());
+        assert!(parse(&args("serve --retention-size 10XB")).is_err());
+        assert!(parse(&args("serve --block-range 0s")).is_err());
+        assert!(USAGE.contains("--enable-admin-api"));
     }
 
     #[test]

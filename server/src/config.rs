@@ -32,8 +32,65 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Recording and alerting rules.
     pub rules: RulesConfig,
+    /// Blocks, retention and the admin API.
+    pub storage: StorageConfig,
     /// The configuration file this was read from (re-read on reload for `rule_files`).
     pub config_file: Option<PathBuf>,
+}
+
+/// Persistent storage settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// Data older than this (before the newest sample) is deleted, whole blocks at a time;
+    /// `None` keeps everything. Default 15 d, as Prometheus.
+    pub retention: Option<Duration>,
+    /// The oldest blocks are deleted while blocks plus WAL exceed this many bytes.
+    pub retention_size: Option<u64>,
+    /// Span of head data cut into one block (default 2 h); shorter only for tests.
+    pub block_range: Duration,
+    /// Serve `/api/v1/admin/tsdb/*` (delete_series, clean_tombstones, snapshot, flush).
+    pub enable_admin_api: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            retention: Some(Duration::from_millis(
+                strata_engine::DEFAULT_RETENTION_MS as u64,
+            )),
+            retention_size: None,
+            block_range: Duration::from_millis(strata_engine::DEFAULT_BLOCK_RANGE_MS as u64),
+            enable_admin_api: false,
+        }
+    }
+}
+
+/// Parses a byte size: a number with an optional unit (`B`, `KB`, `MB`, `GB`, `TB`, `PB`,
+/// powers of 1024 as in Prometheus's `--storage.tsdb.retention.size`; `KiB`... accepted too).
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" | "KIB" | "K" => 1 << 10,
+        "MB" | "MIB" | "M" => 1 << 20,
+        "GB" | "GIB" | "G" => 1 << 30,
+        "TB" | "TIB" | "T" => 1 << 40,
+        "PB" | "PIB" | "P" => 1 << 50,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Parses a retention time: a Prometheus duration, `0` meaning keep everything.
+pub fn parse_retention(s: &str) -> Option<Option<Duration>> {
+    if s.trim() == "0" {
+        return Some(None);
+    }
+    let ms = parse_prom_duration(s.trim())?;
+    Some((ms > 0).then(|| Duration::from_millis(ms as u64)))
 }
 
 /// Rule files and how they are evaluated.
@@ -163,6 +220,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(30),
             auth: AuthConfig::default(),
             rules: RulesConfig::default(),
+            storage: StorageConfig::default(),
             config_file: None,
         }
     }
@@ -218,6 +276,17 @@ struct FileConfig {
     rule_alignment: Option<String>,
     #[serde(default)]
     alertmanager_urls: Vec<String>,
+    #[serde(default)]
+    storage: FileStorage,
+    enable_admin_api: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStorage {
+    retention: Option<String>,
+    retention_size: Option<String>,
+    block_range: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -411,6 +480,29 @@ impl Config {
         if c.rules.evaluation_interval.is_zero() {
             return Err(Error::Config("evaluation_interval must be > 0".into()));
         }
+        if let Some(r) = f.storage.retention {
+            c.storage.retention = parse_retention(&r).ok_or_else(|| {
+                Error::Config(format!(
+                    "storage.retention: cannot parse {r:?} as a duration"
+                ))
+            })?;
+        }
+        if let Some(r) = f.storage.retention_size {
+            c.storage.retention_size = Some(parse_bytes(&r).ok_or_else(|| {
+                Error::Config(format!(
+                    "storage.retention_size: cannot parse {r:?} as a size"
+                ))
+            })?);
+        }
+        if let Some(r) = f.storage.block_range {
+            c.storage.block_range = duration("storage.block_range", &r)?;
+            if c.storage.block_range.as_millis() == 0 {
+                return Err(Error::Config("storage.block_range must be > 0".into()));
+            }
+        }
+        if let Some(a) = f.enable_admin_api {
+            c.storage.enable_admin_api = a;
+        }
         if let Some(a) = f.rule_alignment {
             c.rules.alignment = strata_rules::schedule::Alignment::parse(&a).ok_or_else(|| {
                 Error::Config(format!(
@@ -423,7 +515,12 @@ impl Config {
 
     /// The engine's options for this configuration.
     pub fn db_options(&self) -> strata_engine::Options {
-        let mut o = strata_engine::Options::default();
+        let mut o = strata_engine::Options {
+            block_range: self.storage.block_range.as_millis() as i64,
+            retention: self.storage.retention.map(|d| d.as_millis() as i64),
+            retention_size: self.storage.retention_size,
+            ..strata_engine::Options::default()
+        };
         o.wal.sync = match self.wal {
             WalConfig::Always => strata_engine::wal::SyncPolicy::Always,
             WalConfig::Interval(d) => strata_engine::wal::SyncPolicy::Interval(d),

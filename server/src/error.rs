@@ -46,6 +46,12 @@ pub enum Error {
     /// The server is shutting down (503).
     #[error("server is shutting down")]
     ShuttingDown,
+    /// The server is still opening its data directory (503).
+    #[error("Strata is starting: {0}")]
+    Starting(String),
+    /// An admin endpoint was called without `--enable-admin-api` (403).
+    #[error("admin APIs disabled; start strata with --enable-admin-api to use them")]
+    AdminDisabled,
     /// A query failed (status from the query error's type).
     #[error(transparent)]
     Query(#[from] strata_query::Error),
@@ -88,7 +94,10 @@ impl Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Overloaded(_) | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Overloaded(_) | Error::ShuttingDown | Error::Starting(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Error::AdminDisabled => StatusCode::FORBIDDEN,
             Error::Query(e) => match e.error_type() {
                 "bad_data" => StatusCode::BAD_REQUEST,
                 "execution" => StatusCode::UNPROCESSABLE_ENTITY,
@@ -104,6 +113,7 @@ impl Error {
                 strata_engine::Error::InvalidLabels(_)
                 | strata_engine::Error::InvalidMatcher(_) => StatusCode::BAD_REQUEST,
                 strata_engine::Error::Closed => StatusCode::SERVICE_UNAVAILABLE,
+                strata_engine::Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Error::Internal(_) | Error::Config(_) | Error::Io { .. } | Error::Rules(_) => {
@@ -120,7 +130,7 @@ impl Error {
                 400 | 408 | 413 | 415 => "bad_data",
                 404 => "not_found",
                 422 => "execution",
-                503 => "unavailable",
+                403 | 503 => "unavailable",
                 _ => "internal",
             },
         }
@@ -129,7 +139,7 @@ impl Error {
     /// Seconds a client should wait before retrying, for errors that invite a retry.
     pub fn retry_after(&self) -> Option<u32> {
         match self {
-            Error::Overloaded(_) | Error::ShuttingDown => Some(1),
+            Error::Overloaded(_) | Error::ShuttingDown | Error::Starting(_) => Some(1),
             _ => None,
         }
     }

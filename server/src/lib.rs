@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod api_admin;
 mod api_meta;
 mod api_query;
 mod api_write;

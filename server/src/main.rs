@@ -54,8 +54,18 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         let server = Server::bind(config).await?;
-        println!("listening on http://{}", server.local_addr());
+        let addr = server.local_addr();
+        // The port answers at once (/-/healthy 200, /-/ready 503 while the WAL replays);
+        // "listening on" follows once queries and writes are served.
+        println!("starting on http://{addr}");
         let _ = std::io::stdout().flush();
+        let ready = server.ready();
+        tokio::spawn(async move {
+            if ready.await {
+                println!("listening on http://{addr}");
+                let _ = std::io::stdout().flush();
+            }
+        });
         let reloader = server.reloader();
         tokio::spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};

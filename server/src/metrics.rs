@@ -271,3 +271,146 @@ impl Metrics {
         o
     }
 }
+
+/// WAL replay progress and readiness (the whole page while the database opens).
+pub fn render_starting(p: &strata_engine::ReplayProgress) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# HELP strata_wal_replay_progress_percent Share of the WAL files (checkpoint and \
+         segments) replayed by the open.\n# TYPE strata_wal_replay_progress_percent gauge\n\
+         strata_wal_replay_progress_percent {}",
+        p.percent()
+    );
+    let _ = writeln!(
+        o,
+        "# HELP strata_wal_replay_files WAL files replayed and to replay at open.\n\
+         # TYPE strata_wal_replay_files gauge\n\
+         strata_wal_replay_files{{state=\"done\"}} {}\nstrata_wal_replay_files{{state=\"total\"}} {}",
+        p.files_done.load(Relaxed),
+        p.files_total.load(Relaxed)
+    );
+    let _ = writeln!(
+        o,
+        "# HELP strata_ready 1 once the database is open and the server answers queries.\n\
+         # TYPE strata_ready gauge\nstrata_ready {}",
+        u8::from(p.ready.load(Relaxed))
+    );
+    o
+}
+
+/// Blocks, background work and damage counters of the storage engine (reads block stats;
+/// call it off the async threads).
+pub fn render_storage(db: &Db) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut o = String::with_capacity(2048);
+    let st = db.stats();
+    let gauge = |o: &mut String, name: &str, help: &str, v: String| {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    };
+    let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    };
+    gauge(
+        &mut o,
+        "strata_blocks",
+        "Blocks on disk.",
+        st.blocks.to_string(),
+    );
+    gauge(
+        &mut o,
+        "strata_blocks_bytes",
+        "Bytes of the blocks on disk.",
+        st.block_bytes.to_string(),
+    );
+    gauge(
+        &mut o,
+        "strata_blocks_samples",
+        "Samples in blocks.",
+        st.block_samples.to_string(),
+    );
+    gauge(
+        &mut o,
+        "strata_wal_disk_bytes",
+        "Bytes of WAL segments and checkpoint on disk.",
+        st.wal_bytes.to_string(),
+    );
+    if let Some(t) = st.block_min_time {
+        gauge(
+            &mut o,
+            "strata_lowest_timestamp_seconds",
+            "Oldest time covered by a block, Unix seconds.",
+            (t as f64 / 1000.0).to_string(),
+        );
+    }
+    let c = db.counters();
+    counter(
+        &mut o,
+        "strata_head_cuts_total",
+        "Blocks cut from the head.",
+        c.head_cuts.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_head_cut_failures_total",
+        "Failed head cuts (data stays in the head and WAL).",
+        c.head_cut_failures.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_wal_checkpoints_total",
+        "WAL checkpoints written.",
+        c.checkpoints.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_wal_checkpoint_failures_total",
+        "Failed WAL checkpoints.",
+        c.checkpoint_failures.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_compactions_total",
+        "Compactions run.",
+        c.compactions.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_compaction_failures_total",
+        "Failed compactions.",
+        c.compaction_failures.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_retention_deleted_blocks_total",
+        "Blocks deleted by retention (time or size).",
+        c.retention_deletions.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_corrupted_blocks_total",
+        "Blocks found damaged and moved to corrupted/.",
+        c.corrupted_blocks.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_head_series_removed_total",
+        "Series removed from the head by truncation (churn).",
+        c.series_removed.load(Relaxed),
+    );
+    let r = db.replay_report();
+    gauge(
+        &mut o,
+        "strata_wal_replay_repairs",
+        "WAL repairs (damaged files, missing segments) at open.",
+        r.repairs.to_string(),
+    );
+    gauge(
+        &mut o,
+        "strata_wal_replay_unknown_series_samples",
+        "Samples dropped at open because their series definition was lost with damaged WAL data.",
+        c.replay_unknown_series_samples.load(Relaxed).to_string(),
+    );
+    o
+}

@@ -43,13 +43,20 @@ pub struct State {
     pub auth: Auth,
     /// Set when shutdown starts: `/-/ready` turns 503 and writes are refused.
     pub shutting_down: AtomicBool,
+    /// WAL replay progress of the open (100 % by the time the state exists).
+    pub progress: Arc<strata_engine::ReplayProgress>,
     /// Recording and alerting rules.
     pub rules: crate::rules::Rules,
 }
 
 impl State {
     /// Builds the state over an open database with its running rules.
-    pub fn new(db: Arc<Db>, config: Config, rules: crate::rules::Rules) -> State {
+    pub fn new(
+        db: Arc<Db>,
+        config: Config,
+        rules: crate::rules::Rules,
+        progress: Arc<strata_engine::ReplayProgress>,
+    ) -> State {
         let engine = Engine::with_options(db.clone(), config.engine_options());
         let auth = Auth::new(
             config.auth.bearer_token.as_deref(),
@@ -69,6 +76,7 @@ impl State {
             metrics: Metrics::default(),
             shutting_down: AtomicBool::new(false),
             rules,
+            progress,
         }
     }
 
@@ -189,6 +197,10 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
         "/-/ready" => ("ready", Methods::Get),
         "/metrics" => ("metrics", Methods::Get),
         "/-/reload" => ("reload", Methods::PostPut),
+        "/api/v1/admin/tsdb/delete_series" => ("admin_delete_series", Methods::PostPut),
+        "/api/v1/admin/tsdb/clean_tombstones" => ("admin_clean_tombstones", Methods::PostPut),
+        "/api/v1/admin/tsdb/snapshot" => ("admin_snapshot", Methods::PostPut),
+        "/api/v1/admin/tsdb/flush" => ("admin_flush", Methods::PostPut),
         p if p.starts_with("/api/v1/label/") && p.ends_with("/values") => {
             ("label_values", Methods::Get)
         }
@@ -211,6 +223,8 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
         Err(Error::NotFound)
     } else if !allowed {
         Err(Error::MethodNotAllowed)
+    } else if name.starts_with("admin_") && !state.config.storage.enable_admin_api {
+        Err(Error::AdminDisabled)
     } else {
         match name {
             "healthy" => Ok(response(
@@ -225,13 +239,23 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                 "Strata is Ready.\n",
             )),
             "metrics" => {
-                let mut page = state.metrics.render(&state.db);
-                state.rules.manager().render_metrics(&mut page);
-                Ok(response(
-                    StatusCode::OK,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    page,
-                ))
+                // Off the async threads: the storage stats read every block and series.
+                let st = state.clone();
+                blocking(move || {
+                    let mut page = st.metrics.render(&st.db);
+                    page.push_str(&crate::metrics::render_storage(&st.db));
+                    page.push_str(&crate::metrics::render_starting(&st.progress));
+                    st.rules.manager().render_metrics(&mut page);
+                    Ok(page)
+                })
+                .await
+                .map(|page| {
+                    response(
+                        StatusCode::OK,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                        page,
+                    )
+                })
             }
             "reload" => {
                 let st = state.clone();
@@ -264,6 +288,10 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                     "targets" => Ok(meta::fixed("{\"activeTargets\":[],\"droppedTargets\":[]}")),
                     "buildinfo" => Ok(meta::buildinfo()),
                     "tsdb_status" => meta::tsdb_status(state, p).await,
+                    "admin_delete_series" => crate::api_admin::delete_series(state, p).await,
+                    "admin_clean_tombstones" => crate::api_admin::clean_tombstones(state).await,
+                    "admin_snapshot" => crate::api_admin::snapshot(state, p).await,
+                    "admin_flush" => crate::api_admin::flush(state).await,
                     _ => Err(Error::NotFound),
                 },
             },

@@ -1,9 +1,10 @@
 //! The accept loop and graceful shutdown.
 //!
-//! [`Server::bind`] opens the database and binds the listener, so when it returns the server
-//! is ready to answer (the binary prints `listening on http://ADDR` only then, and tests wait
-//! for that line). [`Server::run`] serves HTTP/1.1 connections until the shutdown future
-//! completes, then:
+//! [`Server::bind`] binds the listener and starts opening the database (WAL replay) in the
+//! background, so the port answers at once: until the database is open, `/-/healthy` is 200,
+//! `/-/ready` is 503, `/metrics` shows the replay's progress, and every other request gets 503
+//! with `Retry-After`. [`Server::ready`] waits for the open. [`Server::run`] serves HTTP/1.1
+//! connections until the shutdown future completes, then:
 //! 1. stops accepting and marks the server as shutting down (`/-/ready` answers 503, new
 //!    writes get 503 so senders retry elsewhere or later);
 //! 2. asks every connection to finish its in-flight request and close (idle keep-alive
@@ -12,20 +13,24 @@
 //! 4. waits for the last handler to release the database and closes it, which flushes and
 //!    fsyncs the WAL and releases the directory lock.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use strata_engine::Db;
+use strata_engine::{Db, ReplayProgress};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::body::{json_error, response, text_error, Resp};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::router::{handle, State};
@@ -33,56 +38,86 @@ use crate::router::{handle, State};
 /// How long a client may take to send a request's headers (slow-loris bound).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A bound, ready server.
+/// What every connection dispatches through: the full state once the database is open.
+struct Gate {
+    state: OnceLock<Arc<State>>,
+    progress: Arc<ReplayProgress>,
+    /// Turns true when the database is open.
+    ready: watch::Sender<bool>,
+}
+
+/// A bound server whose database may still be opening.
 pub struct Server {
-    state: Arc<State>,
+    gate: Arc<Gate>,
     listener: TcpListener,
     addr: SocketAddr,
+    opening: Option<tokio::task::JoinHandle<Result<Arc<State>>>>,
+}
+
+/// Opens the database and starts the rules: everything [`State`] needs.
+async fn open_state(
+    config: Config,
+    addr: SocketAddr,
+    progress: Arc<ReplayProgress>,
+) -> Result<Arc<State>> {
+    let dir = config.data_dir.clone();
+    let mut opts = config.db_options();
+    opts.progress = Some(progress.clone());
+    let started = Instant::now();
+    let db = tokio::task::spawn_blocking(move || Db::open(dir, opts))
+        .await
+        .map_err(|e| Error::Internal(format!("opening the database: {e}")))??;
+    let db = Arc::new(db);
+    let (db2, cfg) = (db.clone(), config.clone());
+    let rules = tokio::task::spawn_blocking(move || crate::rules::Rules::start(db2, &cfg, addr))
+        .await
+        .map_err(|e| Error::Internal(format!("starting the rules: {e}")))?;
+    let rules = match rules {
+        Ok(r) => r,
+        Err(e) => {
+            close_db(db).await;
+            return Err(e);
+        }
+    };
+    eprintln!("strata: ready after {:.2?}", started.elapsed());
+    Ok(Arc::new(State::new(db, config, rules, progress)))
 }
 
 impl Server {
-    /// Opens the database in `config.data_dir` and binds `config.listen`. Must be called
-    /// inside a tokio runtime.
+    /// Binds `config.listen` and starts opening the database in `config.data_dir` in the
+    /// background. Must be called inside a tokio runtime.
     pub async fn bind(config: Config) -> Result<Server> {
-        let dir = config.data_dir.clone();
-        let opts = config.db_options();
-        let db = tokio::task::spawn_blocking(move || Db::open(dir, opts))
+        let listener = TcpListener::bind(&config.listen)
             .await
-            .map_err(|e| Error::Internal(format!("opening the database: {e}")))??;
-        let db = Arc::new(db);
-        let listener = match TcpListener::bind(&config.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                close_db(db).await;
-                return Err(Error::io("listen on", config.listen.clone(), e));
-            }
-        };
+            .map_err(|e| Error::io("listen on", config.listen.clone(), e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("local address of", config.listen.clone(), e))?;
-        let (db2, cfg) = (db.clone(), config.clone());
-        let rules =
-            tokio::task::spawn_blocking(move || crate::rules::Rules::start(db2, &cfg, addr))
-                .await
-                .map_err(|e| Error::Internal(format!("starting the rules: {e}")))?;
-        let rules = match rules {
-            Ok(r) => r,
-            Err(e) => {
-                close_db(db).await;
-                return Err(e);
-            }
-        };
+        let progress = Arc::new(ReplayProgress::default());
+        let opening = tokio::spawn(open_state(config, addr, progress.clone()));
         Ok(Server {
-            state: Arc::new(State::new(db, config, rules)),
+            gate: Arc::new(Gate {
+                state: OnceLock::new(),
+                progress,
+                ready: watch::channel(false).0,
+            }),
             listener,
             addr,
+            opening: Some(opening),
         })
+    }
+
+    /// A future that completes with `true` once the database is open (while [`Server::run`]
+    /// serves), or `false` if the server stops first.
+    pub fn ready(&self) -> impl Future<Output = bool> + Send + 'static {
+        let mut rx = self.gate.ready.subscribe();
+        async move { rx.wait_for(|r| *r).await.is_ok() }
     }
 
     /// Something that reloads the rules, for a SIGHUP handler; valid while the server
     /// runs.
     pub fn reloader(&self) -> Reloader {
-        Reloader(Arc::downgrade(&self.state))
+        Reloader(Arc::downgrade(&self.gate))
     }
 
     /// The address actually bound (with the real port when `:0` was asked for).
@@ -93,14 +128,35 @@ impl Server {
     /// Serves until `shutdown` completes, then shuts down gracefully and closes the database.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let Server {
-            state, listener, ..
+            gate,
+            listener,
+            mut opening,
+            ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut conns = JoinSet::new();
+        let mut failed = None;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                opened = async { opening.as_mut().expect("guarded").await }, if opening.is_some() => {
+                    opening = None;
+                    match opened {
+                        Ok(Ok(st)) => {
+                            let _ = gate.state.set(st);
+                            gate.ready.send_replace(true);
+                        }
+                        Ok(Err(e)) => {
+                            failed = Some(e);
+                            break;
+                        }
+                        Err(e) => {
+                            failed = Some(Error::Internal(format!("opening the database: {e}")));
+                            break;
+                        }
+                    }
+                }
                 accepted = listener.accept() => {
                     let (stream, _) = match accepted {
                         Ok(s) => s,
@@ -112,10 +168,10 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let st = state.clone();
+                    let g = gate.clone();
                     let mut stop = stop_rx.clone();
                     conns.spawn(async move {
-                        let svc = service_fn(move |req| handle(st.clone(), req));
+                        let svc = service_fn(move |req| handle_gated(g.clone(), req));
                         let conn = http1::Builder::new()
                             .keep_alive(true)
                             .timer(TokioTimer::new())
@@ -136,9 +192,14 @@ impl Server {
             }
         }
         drop(listener);
-        state.shutting_down.store(true, Ordering::Relaxed);
+        if let Some(st) = gate.state.get() {
+            st.shutting_down.store(true, Ordering::Relaxed);
+        }
         let _ = stop_tx.send(true);
-        let grace = state.config.shutdown_timeout;
+        let grace = gate
+            .state
+            .get()
+            .map_or(Duration::from_secs(5), |st| st.config.shutdown_timeout);
         let drained =
             tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
         if drained.is_err() {
@@ -150,24 +211,88 @@ impl Server {
             conns.abort_all();
             while conns.join_next().await.is_some() {}
         }
+        // Still opening (shut down during WAL replay): let the open finish, then close.
+        if let Some(h) = opening.take() {
+            match h.await {
+                Ok(Ok(st)) => {
+                    let _ = gate.state.set(st);
+                }
+                Ok(Err(e)) => failed = failed.or(Some(e)),
+                Err(e) => {
+                    failed = failed.or(Some(Error::Internal(format!("opening the database: {e}"))))
+                }
+            }
+        }
+        let Some(state) = gate.state.get().cloned() else {
+            return Err(
+                failed.unwrap_or_else(|| Error::Internal("the database never opened".into()))
+            );
+        };
+        drop(gate);
         // Rule evaluations hold the database too: stop them (no stale markers) first.
         let st = state.clone();
         let _ = tokio::task::spawn_blocking(move || st.rules.stop()).await;
         let db = state.db.clone();
         drop(state);
-        close_db_waiting(db, grace).await
+        let closed = close_db_waiting(db, grace).await;
+        match failed {
+            Some(e) => Err(e),
+            None => closed,
+        }
     }
 }
 
+/// The service: the router once the database is open; a small startup responder before.
+async fn handle_gated(gate: Arc<Gate>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    if let Some(st) = gate.state.get() {
+        return handle(st.clone(), req).await;
+    }
+    let path = req.uri().path();
+    let pct = gate.progress.percent();
+    Ok(match path {
+        "/-/healthy" => response(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "Strata is Healthy.\n",
+        ),
+        "/-/ready" => response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "Service Unavailable\n",
+        ),
+        "/metrics" => response(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::render_starting(&gate.progress),
+        ),
+        p => {
+            let e = Error::Starting(format!(
+                "replaying the write-ahead log ({pct:.0}% of its files)"
+            ));
+            if p.starts_with("/api/") {
+                json_error(&e)
+            } else {
+                text_error(&e)
+            }
+        }
+    })
+}
+
 /// Reloads the rules of a running server (see [`crate::rules::Rules::reload`]). Holds the
-/// state weakly, so it never keeps the database open past shutdown.
+/// server weakly, so it never keeps the database open past shutdown.
 #[derive(Clone)]
-pub struct Reloader(std::sync::Weak<State>);
+pub struct Reloader(std::sync::Weak<Gate>);
 
 impl Reloader {
     /// Reloads on the blocking pool; the error says why the old rules stay in force.
     pub async fn reload(&self) -> Result<()> {
-        let st = self.0.upgrade().ok_or(Error::ShuttingDown)?;
+        let gate = self.0.upgrade().ok_or(Error::ShuttingDown)?;
+        let st = gate
+            .state
+            .get()
+            .cloned()
+            .ok_or_else(|| Error::Starting("the database is still opening".into()))?;
+        drop(gate);
         crate::router::blocking(move || st.rules.reload()).await
     }
 }
