@@ -6,8 +6,9 @@ use std::path::PathBuf;
 /// Result alias for the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything the engine can fail with.
-#[derive(Debug, thiserror::Error)]
+/// Everything the engine can fail with. Both `Display` and `Debug` print a readable
+/// sentence (an embedding program's `main` returning `Result` prints `Debug`).
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An I/O error on a named file or directory.
@@ -82,6 +83,12 @@ pub enum Error {
     /// The database was closed.
     #[error("database is closed")]
     Closed,
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Error {

@@ -4,14 +4,15 @@
 //! cargo run -p strata-query --example error_ratio -- ./data [unix-seconds]
 //! ```
 //!
-//! Opens the directory written by `strata serve` (stop the server first: a data directory
-//! is locked by one process), evaluates the ratio at the given time (default: now) through
-//! the embedded [`Engine`], and walks the typed result.
+//! Opens the directory written by `strata serve` read-only (the server may keep running:
+//! its blocks are read as they are, its WAL replayed into this process's memory), evaluates
+//! the ratio at the given time (default: now) through the embedded [`Engine`], and walks
+//! the typed result.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strata_engine::{Db, Options};
+use strata_engine::Db;
 use strata_query::{Engine, Value};
 
 const QUERY: &str = r#"sum by (version) (rate(http_requests_total{status=~"5.."}[5m]))
@@ -27,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(s) => (s.parse::<f64>()? * 1000.0) as i64,
         None => SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64,
     };
-    let db = Arc::new(Db::open(&dir, Options::default())?);
+    let db = Arc::new(Db::open_read_only(&dir, true)?);
     let engine = Engine::new(db);
     let result = engine.instant(QUERY, t_ms)?;
     for w in &result.warnings {

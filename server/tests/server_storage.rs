@@ -283,3 +283,85 @@ fn ready_is_503_while_the_wal_replays() {
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
 }
+
+#[test]
+fn read_only_job_reads_a_live_server_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // One-minute blocks: the server cuts, checkpoints and compacts while the job reads.
+    let s = Strata::start(bin(), dir.path(), &["--block-range", "1m"]).unwrap();
+    let start = now_ms() - 30 * 60_000;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1));
+    let addr = s.addr;
+    let (st, ak) = (stop.clone(), acked.clone());
+    let writer = std::thread::spawn(move || {
+        let mut k = 0i64;
+        while !st.load(std::sync::atomic::Ordering::Relaxed) && k < 1800 {
+            let t = start + k * 1000;
+            let series: Vec<TimeSeries> = (0..10)
+                .map(|i| {
+                    TimeSeries::new(
+                        &[("__name__", "live"), ("i", &i.to_string())],
+                        &[(t, k as f64)],
+                    )
+                })
+                .collect();
+            let body =
+                strata_ingest::encode::snappy(&strata_ingest::encode::write_request_v1(&series));
+            let r = http_request(
+                addr,
+                "POST",
+                "/api/v1/write",
+                &[
+                    ("Content-Type", "application/x-protobuf"),
+                    ("Content-Encoding", "snappy"),
+                ],
+                &body,
+            )
+            .unwrap();
+            assert_eq!(r.status, 204, "{}", r.text());
+            ak.store(k, std::sync::atomic::Ordering::SeqCst);
+            k += 1;
+        }
+    });
+    let mut checks = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while checks < 15 && Instant::now() < deadline {
+        let k = acked.load(std::sync::atomic::Ordering::SeqCst);
+        if k < 0 {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        let db = strata_engine::Db::open_read_only(dir.path(), true).unwrap();
+        let got = db
+            .querier(i64::MIN, i64::MAX)
+            .select(&[strata_engine::Matcher::equal("__name__", "live")])
+            .unwrap();
+        assert_eq!(got.len(), 10);
+        for series in &got {
+            let vs: Vec<f64> = series.try_samples().unwrap().iter().map(|x| x.v).collect();
+            // Everything acknowledged before the open is there, in order, once.
+            assert!(
+                vs.len() as i64 > k,
+                "{}: {} samples, {} acknowledged",
+                series.labels,
+                vs.len(),
+                k + 1
+            );
+            assert!(
+                vs.iter().enumerate().all(|(j, v)| *v == j as f64),
+                "{}: gap or duplicate",
+                series.labels
+            );
+        }
+        checks += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(checks >= 15, "only {checks} reads in time");
+    assert!(
+        metric(&s, "strata_head_cuts_total") >= 1.0,
+        "the server cut blocks meanwhile"
+    );
+}
