@@ -20,6 +20,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=benches/lib.sh
+. "$here/lib.sh"
 LOADGEN="${LOADGEN:-$root/target/release/strata-loadgen}"
 STRATA_BIN="${STRATA_BIN:-$root/target/release/strata}"
 PROMETHEUS="${PROMETHEUS:-/usr/bin/prometheus}"
@@ -45,38 +47,6 @@ if [[ ${#servers[@]} -eq 0 ]]; then
     [[ -x "$VICTORIA" ]] && servers+=(victoria-metrics)
     [[ -x "$STRATA_BIN" ]] && servers+=(strata)
 fi
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_http URL SECONDS: polls until URL answers 2xx.
-wait_http() {
-    local url=$1 deadline=$((SECONDS + $2))
-    while ((SECONDS < deadline)); do
-        if curl -fs -o /dev/null --max-time 2 "$url"; then return 0; fi
-        sleep 0.2
-    done
-    return 1
-}
-
-# stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL.
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-# metric_sum URL REGEX: sum of the values of /metrics lines matching REGEX.
-metric_sum() {
-    curl -fs --max-time 10 "$1" 2>/dev/null |
-        awk -v re="$2" '$0 !~ /^#/ && $1 ~ re { s += $NF } END { printf "%.0f", s }'
-}
 
 rows=()
 manifest="$(cat "$payloads/manifest.json")"

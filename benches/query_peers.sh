@@ -30,6 +30,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=benches/lib.sh
+. "$here/lib.sh"
 LOADGEN="${LOADGEN:-$root/target/release/strata-loadgen}"
 QUERYBENCH="${QUERYBENCH:-$root/target/release/strata-querybench}"
 STRATA_BIN="${STRATA_BIN:-$root/target/release/strata}"
@@ -78,32 +80,6 @@ echo "queries at $end ($(date -u -d "@$end" '+%F %T UTC')), span $span, repeat $
 
 results="${RESULTS:-$(mktemp -d /tmp/strata-qb-results.XXXXXX)}"
 mkdir -p "$results"
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_http URL SECONDS: polls until URL answers 2xx.
-wait_http() {
-    local url=$1 deadline=$((SECONDS + $2))
-    while ((SECONDS < deadline)); do
-        if curl -fs -o /dev/null --max-time 2 "$url"; then return 0; fi
-        sleep 0.2
-    done
-    return 1
-}
-
-# stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL.
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 # series_at BASE: number of series with a `job` label visible at the query time.
 series_at() {
