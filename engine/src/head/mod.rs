@@ -57,6 +57,9 @@ pub struct SeriesState {
     pub logged: bool,
     /// True once truncation removed the series from the head (appenders must re-resolve).
     pub removed: bool,
+    /// End (exclusive) of the aligned chunk-range span the open chunk lies in, computed
+    /// when the open chunk gets its first sample (no division per sample).
+    window_end: i64,
 }
 
 impl SeriesState {
@@ -83,14 +86,19 @@ impl SeriesState {
     /// aligned span of `chunk_range` ms.
     pub fn push(&mut self, s: Sample, chunk_range: i64) -> bool {
         let mut sealed_one = false;
-        if let Some(first) = self.open.min_time() {
-            if self.open.len() >= MAX_SAMPLES_PER_CHUNK
-                || first.div_euclid(chunk_range) != s.t.div_euclid(chunk_range)
-            {
-                let c = self.open.seal();
-                self.sealed.push(c);
-                sealed_one = true;
-            }
+        if !self.open.is_empty()
+            && (self.open.len() >= MAX_SAMPLES_PER_CHUNK || s.t >= self.window_end)
+        {
+            let c = self.open.seal();
+            self.sealed.push(c);
+            sealed_one = true;
+        }
+        if self.open.is_empty() {
+            self.window_end = s
+                .t
+                .div_euclid(chunk_range)
+                .saturating_add(1)
+                .saturating_mul(chunk_range);
         }
         self.open.push(s.t, s.v);
         self.last = Some(s);
