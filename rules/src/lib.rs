@@ -2,3 +2,5 @@
 //! Alertmanager, SLO specs, and incremental evaluation of long range windows.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod window;
