@@ -183,14 +183,27 @@ fn unique_rounding(hi: f64, lo: f64, margin: f64) -> Option<f64> {
 }
 
 /// What the evaluator's compensated sum of `n` finite terms returns, given an enclosure
-/// `dd` of their exact sum and `abs`, the floating-point sum of their magnitudes; `None`
-/// when that cannot be decided (then the caller replays the raw samples).
-pub fn certify(dd: &DoubleDouble, n: u64, abs: f64) -> Option<f64> {
-    // Keep far from overflow (the evaluator's sum must stay finite for the bound to hold,
+/// `dd` of their exact sum (accumulated by [`DoubleDouble::add`] and
+/// [`DoubleDouble::merge`] over at most `n` pieces), `abs`, the floating-point sum of
+/// their magnitudes, and `lsb`, the smallest [`lsb_exponent`] of the terms; `None` when
+/// that cannot be decided (then the caller replays the raw samples).
+///
+/// First case, exact compensation: every rounding error of an addition of multiples of
+/// `2^lsb` is a multiple of `2^lsb`, and those errors add up to at most `2 n U A` in
+/// magnitude (the evaluator's `sum |e_i|`, and ours including one TwoSum per merge). When
+/// that is below `2^(lsb + 52)`, both the evaluator's compensation `c` and our `lo` are
+/// computed without rounding, so `s + c = hi + lo =` the exact sum, and both results are
+/// its rounding (ties included). Otherwise the error bound decides.
+pub fn certify(dd: &DoubleDouble, n: u64, abs: f64, lsb: i32) -> Option<f64> {
+    // Keep far from overflow (the evaluator's sum must stay finite for the bounds to hold,
     // and its mean must not switch to the incremental form) and from huge `n`.
     let abs_bound = abs * SLACK;
     if abs_bound.is_nan() || abs_bound > pow2(1000) || n > (1 << 30) {
         return None;
+    }
+    if lsb != i32::MIN && 2.0 * n as f64 * U * abs_bound * SLACK < pow2(lsb.saturating_add(52)) {
+        // `+ 0.0`: a zero sum is `+0.0` for the evaluator (its `s` and `c` start at `+0.0`).
+        return Some(dd.hi + dd.lo + 0.0);
     }
     let margin = (dd.err + neumaier_bound(n, abs_bound)) * SLACK;
     unique_rounding(dd.hi, dd.lo, margin)
@@ -279,7 +292,8 @@ mod tests {
             v[cut..].iter().for_each(|&x| b.add(x));
             a.merge(&b);
             let abs: f64 = v.iter().map(|x| x.abs()).sum();
-            if let Some(f) = certify(&a, v.len() as u64, abs) {
+            let lsb = v.iter().map(|&x| lsb_exponent(x)).min().unwrap_or(i32::MAX);
+            if let Some(f) = certify(&a, v.len() as u64, abs, lsb) {
                 certified += 1;
                 assert_eq!(
                     f.to_bits(),
@@ -293,15 +307,22 @@ mod tests {
     }
 
     #[test]
-    fn cancellation_to_zero_is_not_certified() {
+    fn cancellation_is_decided_only_when_provably_exact() {
+        // Exact compensation (small magnitudes): decided, and equal to the evaluator.
+        let v = [0.1, 0.2, -0.3];
         let mut a = DoubleDouble::default();
-        for x in [0.1, 0.2, -0.3] {
-            a.add(x);
-        }
-        assert_eq!(certify(&a, 3, 0.6), None);
+        v.iter().for_each(|&x| a.add(x));
+        let lsb = v.iter().map(|&x| lsb_exponent(x)).min().unwrap();
+        let got = certify(&a, 3, 0.6, lsb).unwrap();
+        assert_eq!(got.to_bits(), kahan_sum(v).to_bits());
+        // Catastrophic cancellation of large terms: the bound is far wider than the gap.
+        let v = [1e20, 0.1, -1e20];
+        let mut a = DoubleDouble::default();
+        v.iter().for_each(|&x| a.add(x));
+        assert_eq!(certify(&a, 3, 2e20, lsb_exponent(0.1)), None);
         let mut z = DoubleDouble::default();
         z.add(6e300);
         z.add(6e300);
-        assert_eq!(certify(&z, 2, 1.2e301), None, "too close to overflow");
+        assert_eq!(certify(&z, 2, 1.2e301, 0), None, "too close to overflow");
     }
 }

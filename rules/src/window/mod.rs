@@ -65,7 +65,7 @@ pub mod state;
 pub mod sum;
 
 pub use family::Func;
-pub use query::{IncrementalOptions, IncrementalQuery};
+pub use query::{layout_for, IncrementalOptions, IncrementalQuery};
 
 /// Memory and work of the incremental windows of one or more queries, for `/metrics`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

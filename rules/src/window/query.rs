@@ -95,6 +95,18 @@ pub struct IncrementalQuery {
     served: u64,
 }
 
+/// The layout a window of `range` ms for function `f` uses with `buckets` ring buckets
+/// (`None`: the range is too short or too long to be kept incrementally).
+pub fn layout_for(f: Func, range: i64, buckets: usize) -> Option<Layout> {
+    let levels = match f.kind() {
+        Kind::Rate => levels_for::<<RateFamily as Family>::Piece>(buckets),
+        Kind::Sum => levels_for::<<SumFamily as Family>::Piece>(buckets),
+        Kind::Count => levels_for::<<CountFamily as Family>::Piece>(buckets),
+        Kind::Min | Kind::Max => levels_for::<<ExtremeFamily<false> as Family>::Piece>(buckets),
+    };
+    Layout::new(range, buckets, levels)
+}
+
 fn new_state<F: Family>(sel: &MatrixSelector, opts: &IncrementalOptions) -> Option<WindowState<F>> {
     let layout = Layout::new(
         sel.range,

@@ -10,10 +10,12 @@
 //! 1. **Exact class** ([`sum_is_exact`]): all additions of the evaluator are exact, its
 //!    result is the exact sum (`+0.0` if zero: the compensated sum starts from `+0.0`,
 //!    and `s + c` turns a `-0.0` into `+0.0`), which the double-double holds exactly.
-//! 2. **Certified** ([`certify`]): the evaluator's `fl(s + c)` is within a proven distance
-//!    of the exact sum; when that whole interval rounds to one double, that double is its
-//!    result. Fails only when the exact sum lies within about `n^2 2^-106` relative of a
-//!    rounding boundary (or cancels towards zero).
+//! 2. **Certified** ([`certify`]): when the values' lowest bits and magnitudes show that
+//!    every compensation term is exact, `s + c` is the exact sum and the result is its
+//!    rounding; otherwise the evaluator's `s + c` is within a proven distance of the exact
+//!    sum, and when that whole interval rounds to one double, that double is its result.
+//!    Fails only when the exact sum lies within about `n^2 2^-106` (relative) of a rounding
+//!    boundary, or cancels towards zero.
 //! 3. Otherwise, and whenever a value is NaN or infinite, [`Outcome::Replay`].
 
 use strata_engine::Sample;
@@ -121,7 +123,7 @@ impl Family for SumFamily {
         let sum = if sum_is_exact(acc.lsb, acc.abs) {
             acc.sum.hi + 0.0
         } else {
-            match certify(&acc.sum, acc.n, acc.abs) {
+            match certify(&acc.sum, acc.n, acc.abs, acc.lsb) {
                 Some(v) => v,
                 None => return Outcome::Replay,
             }
