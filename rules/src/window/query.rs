@@ -36,7 +36,8 @@ pub struct IncrementalOptions {
     /// in full and are left to the evaluator.
     pub min_range: i64,
     /// How late a sample may reach storage after the evaluation time that first covers it
-    /// and still be counted, ms (1 h); see [`super::state`].
+    /// and still be counted, ms (1 h; never more than the window minus two buckets); see
+    /// [`super::state`].
     pub late_horizon: i64,
     /// Ring buckets per window (8): the left edge is re-cut into blocks when it enters a
     /// new bucket, reading one bucket, `range / buckets`, of samples.
@@ -88,6 +89,29 @@ struct Window {
 
 /// An expression evaluated repeatedly at non-decreasing times, with its long windows kept
 /// incrementally. Results are those of [`Engine::instant_expr`] at the same time.
+///
+/// ```no_run
+/// # fn main() -> strata_query::Result<()> {
+/// use std::sync::Arc;
+/// use strata_engine::{Db, Options};
+/// use strata_query::Engine;
+/// use strata_rules::window::{IncrementalOptions, IncrementalQuery};
+///
+/// let db = Arc::new(Db::open("data", Options::default())?);
+/// let engine = Engine::new(db);
+/// let mut slo = IncrementalQuery::new(
+///     r#"1 - sum(increase(http_requests_total{code=~"5.."}[30d])) / sum(increase(http_requests_total[30d]))"#,
+///     IncrementalOptions::default(),
+/// )?;
+/// let now = 1_700_000_000_000;
+/// for i in 0..10 {
+///     let result = slo.eval(&engine, now + i * 60_000)?; // every minute
+///     println!("{:?}", result.value);
+/// }
+/// println!("{:?}", slo.stats()); // bytes held, series, builds, ...
+/// # Ok(())
+/// # }
+/// ```
 pub struct IncrementalQuery {
     expr: Expr,
     windows: Vec<Window>,
@@ -188,8 +212,13 @@ impl IncrementalQuery {
         out
     }
 
-    /// Evaluates the expression at `t` (ms). Times should not decrease between calls; if
-    /// one does, or jumps by more than half a window, that window is rebuilt from storage.
+    /// Evaluates the expression at `t` (ms): the value, annotations and statistics of
+    /// [`Engine::instant_expr`] at `t`. Times should not decrease between calls; if one
+    /// does, or jumps by more than half a window, that window is rebuilt from storage.
+    ///
+    /// One difference by design: the incremental calls do not load their windows, so the
+    /// engine's `max_samples` limit, which a full evaluation of a 30-day window over many
+    /// series can exceed, only counts their output points.
     pub fn eval(&mut self, engine: &Engine, t: i64) -> Result<QueryResult> {
         let mut hook = Precomputed {
             t,
@@ -343,5 +372,39 @@ impl RangeCallHook for Precomputed<'_> {
         }?;
         self.served.set(self.served.get() + 1);
         Some(Ok(series))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<IncrementalQuery>();
+    }
+
+    #[test]
+    fn eligible_calls_are_found_and_shared() {
+        let q = IncrementalQuery::new(
+            "rate(x[1d]) / increase(x[1d]) + rate(x[1d] offset 1h) - sum_over_time(y[2h]) \
+             + rate(x[5m]) + avg_over_time((x[1d])) + max_over_time(rate(x[1d])[2h:])",
+            IncrementalOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            q.incremental_calls(),
+            vec![
+                "rate(x[1d])",
+                "increase(x[1d])",
+                "rate(x[1d] offset 1h)",
+                "sum_over_time(y[2h])",
+                "avg_over_time(x[1d])",
+            ]
+        );
+        // rate and increase of one selector share a window; offset makes another.
+        assert_eq!(q.stats().windows, 4);
+        assert!(IncrementalQuery::new("sum(", IncrementalOptions::default()).is_err());
     }
 }

@@ -37,11 +37,13 @@
 //!   need re-sorting.
 //!
 //! Assumption (documented limit): a sample is in storage no later than `late_horizon` after
-//! the evaluation time that first covers it. Samples appended later than that are not seen
-//! until the next rebuild (out-of-order ingestion, when the engine gains it, needs a
-//! rebuild too). If a series unknown to the state shows up at the left edge (which only
-//! such late data can cause), that series is evaluated from raw samples and the whole state
-//! is rebuilt at the next evaluation.
+//! the evaluation time that first covers it, and before the window start passes the bucket
+//! before it (so at most `min(late_horizon, range - 2 B)` late; 45 minutes for a one-hour
+//! window). Samples appended later than that may be missed until the next rebuild
+//! (out-of-order ingestion, when the engine gains it, needs a rebuild too). If a series
+//! unknown to the state shows up at the left edge (which only such late data can cause),
+//! that series is evaluated from raw samples and the whole state is rebuilt at the next
+//! evaluation.
 
 use std::mem::size_of;
 
