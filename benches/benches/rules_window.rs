@@ -218,6 +218,19 @@ fn bench(c: &mut Criterion) {
             &full_all(&r1, &engine, t),
         );
     }
+    for (name, qs) in [("30d", &r30), ("1d", &r1)] {
+        let loaded: u64 = qs
+            .iter()
+            .map(|q| {
+                engine
+                    .instant(q, world.now())
+                    .expect("full")
+                    .stats
+                    .samples_loaded
+            })
+            .sum();
+        eprintln!("rules_window: full evaluation of the {name} group loads {loaded} samples");
+    }
     let st = stats(&inc30);
     eprintln!(
         "rules_window: 30d group state: {} windows, {} series states, {} bytes, largest per series and window {} bytes",
@@ -234,6 +247,7 @@ fn bench(c: &mut Criterion) {
     ] {
         // Catch up (untimed) with the data appended since this set last ran.
         eval_all(qs, &engine, world.now());
+        let before = stats(qs);
         group.bench_function(name, |b| {
             b.iter_batched(
                 || world.advance(),
@@ -241,6 +255,13 @@ fn bench(c: &mut Criterion) {
                 BatchSize::PerIteration,
             );
         });
+        let after = stats(qs);
+        let evals = (after.evaluations - before.evaluations) / after.windows.max(1) as u64;
+        eprintln!(
+            "rules_window: {name}: {evals} group evaluations read {:.0} samples each on average ({} replayed series windows)",
+            (after.samples_read - before.samples_read) as f64 / evals.max(1) as f64,
+            after.replayed - before.replayed
+        );
     }
     let t = world.now();
     group.sample_size(10);

@@ -57,6 +57,25 @@ pub fn lsb_exponent(x: f64) -> i32 {
     e + mant.trailing_zeros() as i32
 }
 
+/// Exponent of the highest set bit of `|x|` (`2^e <= |x| < 2^(e+1)`) for finite nonzero
+/// `x`; `i32::MIN` for zero and `i32::MAX` for NaN and infinities.
+pub fn msb_exponent(x: f64) -> i32 {
+    if x == 0.0 {
+        return i32::MIN;
+    }
+    if !x.is_finite() {
+        return i32::MAX;
+    }
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        let frac = bits & ((1u64 << 52) - 1);
+        -1074 + (63 - frac.leading_zeros() as i32)
+    } else {
+        exp - 1023
+    }
+}
+
 /// [`lsb_exponent`] stored in an `i16` (every finite double's fits; the two sentinels
 /// saturate).
 pub fn lsb_exponent_i16(x: f64) -> i16 {
@@ -229,6 +248,12 @@ mod tests {
         assert_eq!(widen(lsb_exponent_i16(0.1)), -55);
         assert_eq!(widen(lsb_exponent_i16(0.0)), i32::MAX);
         assert_eq!(widen(lsb_exponent_i16(f64::NAN)), i32::MIN);
+        assert_eq!(msb_exponent(1.0), 0);
+        assert_eq!(msb_exponent(-12.0), 3);
+        assert_eq!(msb_exponent(0.75), -1);
+        assert_eq!(msb_exponent(f64::from_bits(1)), -1074);
+        assert_eq!(msb_exponent(f64::MAX), 1023);
+        assert_eq!(msb_exponent(0.0), i32::MIN);
     }
 
     #[test]

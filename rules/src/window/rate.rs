@@ -26,29 +26,31 @@
 use strata_engine::Sample;
 use strata_query::functions::rate::extrapolate_window;
 
-use super::exact::{lsb_exponent, lsb_exponent_i16, sum_is_exact, widen};
+use super::exact::{lsb_exponent, msb_exponent, pow2, sum_is_exact, widen};
 use super::family::{Family, Func, Outcome};
 
 /// `rate`/`increase`/`delta` family.
 pub struct RateFamily;
 
 /// The aggregate of one block's samples: count, first and last sample (time as offset from
-/// the block start), and the reset corrections of the pairs inside the block. 48 bytes.
+/// the block start), and the reset corrections of the pairs inside the block: their sum,
+/// how many, and their magnitude range as powers of two (enough to bound the sum of their
+/// magnitudes for the exact class). 40 bytes.
 #[derive(Clone, Debug)]
 pub struct RatePiece {
     first_v: f64,
     last_v: f64,
     /// Corrections added in pair order, starting from `-0.0`.
     corr: f64,
-    /// Sum of the corrections' magnitudes (floating point).
-    corr_abs: f64,
     n: u32,
     first_dt: u32,
     last_dt: u32,
-    /// Number of corrections, saturating.
-    ncorr: u16,
     /// Smallest lowest-set-bit exponent of a correction ([`lsb_exponent`]).
     corr_lsb: i16,
+    /// Highest [`msb_exponent`] of a correction minus `corr_lsb`, saturating.
+    corr_width: u8,
+    /// Number of corrections, saturating (the count is then bounded by `n`).
+    ncorr: u8,
 }
 
 impl Default for RatePiece {
@@ -57,13 +59,51 @@ impl Default for RatePiece {
             first_v: 0.0,
             last_v: 0.0,
             corr: -0.0,
-            corr_abs: 0.0,
             n: 0,
             first_dt: 0,
             last_dt: 0,
-            ncorr: 0,
             corr_lsb: i16::MAX,
+            corr_width: 0,
+            ncorr: 0,
         }
+    }
+}
+
+impl RatePiece {
+    /// An upper bound of the sum of the corrections' magnitudes: each is below
+    /// `2^(msb + 1)`, and there are `ncorr` of them (at most `n` when saturated). A
+    /// multiple of `2^corr_lsb`, as [`sum_is_exact`] requires of its terms.
+    fn corr_abs_bound(&self) -> f64 {
+        let count = if self.ncorr == u8::MAX {
+            self.n as f64
+        } else {
+            self.ncorr as f64
+        };
+        match widen(self.corr_lsb) {
+            i32::MAX => 0.0, // none, or only zeros
+            i32::MIN => f64::INFINITY,
+            _ if self.corr_width == u8::MAX => f64::INFINITY,
+            lsb => count * pow2(lsb.saturating_add(self.corr_width as i32 + 1)),
+        }
+    }
+
+    fn add_corr(&mut self, c: f64) {
+        let old_lsb = widen(self.corr_lsb);
+        let old_msb = if self.ncorr == 0 {
+            i32::MIN
+        } else {
+            old_lsb.saturating_add(self.corr_width as i32)
+        };
+        let lsb = old_lsb.min(lsb_exponent(c));
+        let msb = old_msb.max(msb_exponent(c));
+        self.corr += c;
+        self.ncorr = self.ncorr.saturating_add(1);
+        self.corr_lsb = lsb.clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+        self.corr_width = if lsb == i32::MAX || msb == i32::MIN {
+            0 // only zeros so far
+        } else {
+            msb.saturating_sub(lsb).clamp(0, u8::MAX as i32) as u8
+        };
     }
 }
 
@@ -115,11 +155,7 @@ impl Family for RateFamily {
             p.first_v = s.v;
             p.first_dt = dt;
         } else if s.v < p.last_v {
-            let c = p.last_v;
-            p.corr += c;
-            p.corr_abs += c.abs();
-            p.ncorr = p.ncorr.saturating_add(1);
-            p.corr_lsb = p.corr_lsb.min(lsb_exponent_i16(c));
+            p.add_corr(p.last_v);
         }
         p.last_v = s.v;
         p.last_dt = dt;
@@ -166,7 +202,7 @@ impl Family for RateFamily {
             _ => {
                 acc.replayable = false;
                 acc.corr += p.corr;
-                acc.corr_abs += p.corr_abs;
+                acc.corr_abs += p.corr_abs_bound();
                 acc.corr_lsb = acc.corr_lsb.min(widen(p.corr_lsb));
             }
         }
@@ -222,8 +258,8 @@ mod tests {
     const FUNCS: [Func; 3] = [Func::Rate, Func::Increase, Func::Delta];
 
     #[test]
-    fn piece_is_48_bytes() {
-        assert_eq!(std::mem::size_of::<RatePiece>(), 48);
+    fn piece_is_40_bytes() {
+        assert_eq!(std::mem::size_of::<RatePiece>(), 40);
     }
 
     #[test]
