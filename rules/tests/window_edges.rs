@@ -460,3 +460,31 @@ fn state_per_series_and_window_stays_within_one_kibibyte() {
         assert!(st.bytes >= 10 * st.max_series_bytes, "{q}: {st:?}");
     }
 }
+
+#[test]
+fn windows_over_one_metric_share_their_reads() {
+    let f = Fixture::new();
+    for (code, rate) in [("200", 7.0), ("404", 1.0), ("500", 2.0), ("503", 1.0)] {
+        let l = labels(&[("__name__", "req_total"), ("code", code)]);
+        let pts: Vec<(i64, f64)> = (0..600i64)
+            .map(|i| (T0 + i * MIN, (i as f64 * rate).floor()))
+            .collect();
+        f.append(&l, &pts);
+    }
+    let other = labels(&[("__name__", "other_total"), ("code", "500")]);
+    f.append(&other, &[(T0, 1.0), (T0 + 300 * MIN, 9.0)]);
+    let q = r#"sum(rate(req_total{code=~"5.."}[6h])) / sum(rate(req_total[6h])) + sum(rate(req_total{code!~"5.."}[6h])) * 0 + sum(increase(other_total[6h]))"#;
+    let mut iq = IncrementalQuery::new(q, opts()).expect("parses");
+    assert_eq!(iq.incremental_calls().len(), 4);
+    let mut evals = 0;
+    let mut t = T0 + 6 * HOUR;
+    while t < T0 + 600 * MIN {
+        f.check(&mut iq, q, t);
+        evals += 1;
+        t += 7 * MIN;
+    }
+    // Three windows over req_total share one select per side; other_total has its own.
+    let st = iq.stats();
+    assert_eq!(st.windows, 4);
+    assert!(st.selects <= 4 * evals, "{st:?}");
+}

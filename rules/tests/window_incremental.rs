@@ -199,6 +199,8 @@ fn expressions(range: i64) -> Vec<String> {
         format!("avg_over_time(x[{w}]) * count_over_time(x[{w}]) - sum_over_time(x[{w}])"),
         format!(r#"sum_over_time({{__name__=~"x|e"}}[{w}])"#),
         format!("rate(x[{w}]) / increase(x[{w}])"),
+        // Windows over one metric sharing their reads.
+        format!(r#"sum(increase(x{{job="a"}}[{w}])) / sum(increase(x[{w}])) + sum(delta(x{{job!="a"}}[{w}]))"#),
     ]);
     v
 }

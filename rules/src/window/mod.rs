@@ -24,6 +24,8 @@
 //! * [`state`]: per window, the series' pieces and the evaluation step (reads only the new
 //!   samples and one leaf of the left edge; see its documentation for the exact reads, the
 //!   invariants and the late-data assumption).
+//! * [`reader`]: one evaluation's storage selects, shared by windows over the same metric
+//!   and time range (`x{code=~"5.."}[30d]` and `x[30d]` in one ratio).
 //! * [`query`]: the expression, the eligible calls, and the hook.
 //!
 //! # Floating-point order
@@ -61,6 +63,7 @@ pub mod family;
 pub mod layout;
 pub mod query;
 pub mod rate;
+pub mod reader;
 pub mod state;
 pub mod sum;
 
@@ -91,6 +94,9 @@ pub struct WindowStats {
     pub samples_read: u64,
     /// Call results handed to the evaluator (each replaces a full read of a window).
     pub served: u64,
+    /// Storage selects issued (two per window and evaluation at most, fewer when windows
+    /// share them, plus one per replayed series).
+    pub selects: u64,
 }
 
 impl WindowStats {
@@ -106,5 +112,6 @@ impl WindowStats {
         self.replayed += o.replayed;
         self.samples_read += o.samples_read;
         self.served += o.served;
+        self.selects += o.selects;
     }
 }

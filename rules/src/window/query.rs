@@ -17,7 +17,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use strata_engine::Db;
+use strata_engine::{Matcher, METRIC_NAME};
 use strata_query::eval::{HookedSeries, RangeCallHook};
 use strata_query::parser::ast::{Expr, MatrixSelector};
 use strata_query::{Engine, QueryOptions, QueryResult, Result};
@@ -25,6 +25,7 @@ use strata_query::{Engine, QueryOptions, QueryResult, Result};
 use super::family::{CountFamily, ExtremeFamily, Family, Func, Kind};
 use super::layout::Layout;
 use super::rate::RateFamily;
+use super::reader::Reader;
 use super::state::{levels_for, Counters, WindowState};
 use super::sum::SumFamily;
 use super::WindowStats;
@@ -117,6 +118,7 @@ pub struct IncrementalQuery {
     windows: Vec<Window>,
     opts: IncrementalOptions,
     served: u64,
+    selects: u64,
 }
 
 /// The layout a window of `range` ms for function `f` uses with `buckets` ring buckets
@@ -131,7 +133,11 @@ pub fn layout_for(f: Func, range: i64, buckets: usize) -> Option<Layout> {
     Layout::new(range, buckets, levels)
 }
 
-fn new_state<F: Family>(sel: &MatrixSelector, opts: &IncrementalOptions) -> Option<WindowState<F>> {
+fn new_state<F: Family>(
+    sel: &MatrixSelector,
+    share: Option<Matcher>,
+    opts: &IncrementalOptions,
+) -> Option<WindowState<F>> {
     let layout = Layout::new(
         sel.range,
         opts.buckets,
@@ -139,6 +145,7 @@ fn new_state<F: Family>(sel: &MatrixSelector, opts: &IncrementalOptions) -> Opti
     )?;
     Some(WindowState::new(
         sel.selector.matchers.clone(),
+        share,
         layout,
         opts.late_horizon,
     ))
@@ -157,6 +164,15 @@ impl IncrementalQuery {
     pub fn from_expr(expr: Expr, opts: IncrementalOptions) -> IncrementalQuery {
         let mut calls = Vec::new();
         eligible_calls(&expr, &opts, &mut calls);
+        // Distinct windows by (kind, selector), to find those that can share reads.
+        let mut keys: Vec<(Kind, &MatrixSelector)> = Vec::new();
+        for (f, sel) in &calls {
+            if !keys.iter().any(|(k, s)| *k == f.kind() && *s == sel) {
+                keys.push((f.kind(), sel));
+            }
+        }
+        let keys: Vec<(Kind, MatrixSelector)> =
+            keys.into_iter().map(|(k, s)| (k, s.clone())).collect();
         let mut windows: Vec<Window> = Vec::new();
         for (f, sel) in calls {
             if let Some(w) = windows
@@ -169,12 +185,13 @@ impl IncrementalQuery {
                 }
                 continue;
             }
+            let share = share_key(&sel, f.kind(), &keys);
             let state = match f.kind() {
-                Kind::Rate => new_state(&sel, &opts).map(AnyState::Rate),
-                Kind::Sum => new_state(&sel, &opts).map(AnyState::Sum),
-                Kind::Count => new_state(&sel, &opts).map(AnyState::Count),
-                Kind::Min => new_state(&sel, &opts).map(AnyState::Min),
-                Kind::Max => new_state(&sel, &opts).map(AnyState::Max),
+                Kind::Rate => new_state(&sel, share, &opts).map(AnyState::Rate),
+                Kind::Sum => new_state(&sel, share, &opts).map(AnyState::Sum),
+                Kind::Count => new_state(&sel, share, &opts).map(AnyState::Count),
+                Kind::Min => new_state(&sel, share, &opts).map(AnyState::Min),
+                Kind::Max => new_state(&sel, share, &opts).map(AnyState::Max),
             };
             if let Some(state) = state {
                 windows.push(Window {
@@ -189,6 +206,7 @@ impl IncrementalQuery {
             windows,
             opts,
             served: 0,
+            selects: 0,
         }
     }
 
@@ -225,12 +243,13 @@ impl IncrementalQuery {
             entries: Vec::new(),
             served: Cell::new(0),
         };
+        let mut reader = Reader::new(engine.db());
         for w in &mut self.windows {
             let Some(end) = window_end(&w.sel, t) else {
                 continue;
             };
             let funcs: Vec<Func> = w.funcs.iter().map(|(f, _)| *f).collect();
-            let results = eval_state(&mut w.state, engine.db(), end, &funcs)?;
+            let results = eval_state(&mut w.state, &mut reader, end, &funcs)?;
             for ((f, uses), series) in w.funcs.iter().zip(results) {
                 hook.entries.push(Entry {
                     func: f.name(),
@@ -240,6 +259,7 @@ impl IncrementalQuery {
                 });
             }
         }
+        self.selects += reader.selects;
         let r = engine.instant_expr_with_hook(&self.expr, t, &self.opts.query, Some(&hook));
         self.served += hook.served.get();
         r
@@ -249,6 +269,7 @@ impl IncrementalQuery {
     pub fn stats(&self) -> WindowStats {
         let mut st = WindowStats {
             served: self.served,
+            selects: self.selects,
             ..WindowStats::default()
         };
         for w in &self.windows {
@@ -287,8 +308,37 @@ fn kind_of(s: &AnyState) -> Kind {
     }
 }
 
-fn eval_state(s: &mut AnyState, db: &Db, end: i64, funcs: &[Func]) -> Result<Vec<HookedSeries>> {
-    with_state!(s, s => s.eval(db, end, funcs))
+fn eval_state(
+    s: &mut AnyState,
+    reader: &mut Reader<'_>,
+    end: i64,
+    funcs: &[Func],
+) -> Result<Vec<HookedSeries>> {
+    with_state!(s, s => s.eval(reader, end, funcs))
+}
+
+/// The `__name__` equality matcher of `sel`, if another window in `keys` of the same kind,
+/// range and offset has the same one: the two then share their storage reads.
+fn share_key(sel: &MatrixSelector, kind: Kind, keys: &[(Kind, MatrixSelector)]) -> Option<Matcher> {
+    let name = |s: &MatrixSelector| {
+        s.selector
+            .matchers
+            .iter()
+            .find(|m| m.name == METRIC_NAME && m.op == strata_engine::MatchOp::Equal)
+            .cloned()
+    };
+    let mine = name(sel)?;
+    let others = keys
+        .iter()
+        .filter(|(k, s)| {
+            *k == kind
+                && s != sel
+                && s.range == sel.range
+                && s.selector.offset == sel.selector.offset
+                && name(s).as_ref() == Some(&mine)
+        })
+        .count();
+    (others > 0).then_some(mine)
 }
 
 /// The window end `t - offset`, if it and the window start are far from overflow.

@@ -47,12 +47,13 @@
 
 use std::mem::size_of;
 
-use strata_engine::{is_stale, Db, Label, Labels, Matcher, Sample, Series};
+use strata_engine::{is_stale, Label, Labels, Matcher, Sample, Series};
 use strata_query::eval::HookedSeries;
 use strata_query::{Error, Result};
 
 use super::family::{Family, Func, Outcome};
 use super::layout::Layout;
+use super::reader::Reader;
 
 /// Per-series state budget, bytes: the target is at most 1 KiB per series and window.
 pub const STATE_BUDGET: usize = 1024;
@@ -117,6 +118,8 @@ pub fn levels_for<P>(slots: usize) -> u32 {
 /// Incremental state of one `f(selector[range])` (any functions of family `F`).
 pub struct WindowState<F: Family> {
     matchers: Vec<Matcher>,
+    /// Key under which reads are shared with other windows ([`super::reader`]).
+    share: Option<Matcher>,
     layout: Layout,
     late_horizon: i64,
     series: Vec<SeriesWindow<F::Piece>>,
@@ -149,9 +152,15 @@ fn for_each_from(s: &Series, from: i64, mut f: impl FnMut(Sample)) -> Result<u64
 
 impl<F: Family> WindowState<F> {
     /// An empty state for `matchers` over windows of `layout.range`.
-    pub fn new(matchers: Vec<Matcher>, layout: Layout, late_horizon: i64) -> Self {
+    pub fn new(
+        matchers: Vec<Matcher>,
+        share: Option<Matcher>,
+        layout: Layout,
+        late_horizon: i64,
+    ) -> Self {
         WindowState {
             matchers,
+            share,
             layout,
             late_horizon: late_horizon.max(0),
             series: Vec::new(),
@@ -220,15 +229,25 @@ impl<F: Family> WindowState<F> {
     /// Evaluates every function of `funcs` over the window `(end - range, end]`, returning
     /// one result list per function (series sorted by labels, as the evaluator selects
     /// them). On error the state is cleared, so the next evaluation rebuilds.
-    pub fn eval(&mut self, db: &Db, end: i64, funcs: &[Func]) -> Result<Vec<HookedSeries>> {
-        let r = self.eval_inner(db, end, funcs);
+    pub fn eval(
+        &mut self,
+        reader: &mut Reader<'_>,
+        end: i64,
+        funcs: &[Func],
+    ) -> Result<Vec<HookedSeries>> {
+        let r = self.eval_inner(reader, end, funcs);
         if r.is_err() {
             self.clear();
         }
         r
     }
 
-    fn eval_inner(&mut self, db: &Db, end: i64, funcs: &[Func]) -> Result<Vec<HookedSeries>> {
+    fn eval_inner(
+        &mut self,
+        reader: &mut Reader<'_>,
+        end: i64,
+        funcs: &[Func],
+    ) -> Result<Vec<HookedSeries>> {
         let l = self.layout;
         let e = end - l.range;
         self.counters.evaluations += 1;
@@ -260,7 +279,7 @@ impl<F: Family> WindowState<F> {
             Some(p) => (p.end - self.late_horizon + 1).max(ring_start + 1),
         };
         if mint <= end {
-            self.read_right(db, mint, end)?;
+            self.read_right(reader, mint, end)?;
         }
 
         // Detail levels to rebuild: all on a new left bucket, else those whose block changed.
@@ -269,19 +288,21 @@ impl<F: Family> WindowState<F> {
             Some(p) if !full => l.first_changed_level(p.leaf, leaf),
             _ => 1,
         };
-        let out = self.read_left_and_finish(db, e, end, left, leaf, first_rebuilt, full, funcs)?;
+        let out =
+            self.read_left_and_finish(reader, e, end, left, leaf, first_rebuilt, full, funcs)?;
         Ok(out)
     }
 
     /// Step 3: new samples into the ring.
-    fn read_right(&mut self, db: &Db, mint: i64, end: i64) -> Result<()> {
+    fn read_right(&mut self, reader: &mut Reader<'_>, mint: i64, end: i64) -> Result<()> {
         let l = self.layout;
-        let selected = db.querier(mint, end).select(&self.matchers)?;
+        let selected = reader.select(mint, end, &self.matchers, self.share.as_ref())?;
+        let selected = selected.series();
         let npieces = self.num_pieces();
         let mut fresh: Vec<SeriesWindow<F::Piece>> = Vec::new();
         let mut i = 0usize;
         let mut read = 0u64;
-        for s in &selected {
+        for &s in &selected {
             while i < self.series.len() && self.series[i].labels < s.labels {
                 i += 1;
             }
@@ -331,7 +352,7 @@ impl<F: Family> WindowState<F> {
     #[allow(clippy::too_many_arguments)]
     fn read_left_and_finish(
         &mut self,
-        db: &Db,
+        reader: &mut Reader<'_>,
         e: i64,
         end: i64,
         left: i64,
@@ -356,18 +377,19 @@ impl<F: Family> WindowState<F> {
                     .map(|base| (l.slots + m as usize - 1, base, base + l.width(m)))
             })
             .collect();
-        let selected = if e < left_end {
-            db.querier(e + 1, left_end).select(&self.matchers)?
+        let selection = if e < left_end {
+            Some(reader.select(e + 1, left_end, &self.matchers, self.share.as_ref())?)
         } else {
-            Vec::new()
+            None
         };
+        let selected: Vec<&Series> = selection.as_ref().map_or(Vec::new(), |s| s.series());
 
         // Series first seen at the left edge: expected only on a full rebuild.
         let mut late: Vec<Labels> = Vec::new();
         {
             let mut fresh = Vec::new();
             let mut i = 0usize;
-            for s in &selected {
+            for &s in &selected {
                 while i < self.series.len() && self.series[i].labels < s.labels {
                     i += 1;
                 }
@@ -396,7 +418,7 @@ impl<F: Family> WindowState<F> {
                 let mut p = 0usize;
                 let leaf_buf = &mut self.leaf;
                 let pieces = &mut st.pieces;
-                read += for_each_from(&selected[j], e + 1, |x| {
+                read += for_each_from(selected[j], e + 1, |x| {
                     if is_stale(x.v) {
                         return;
                     }
@@ -460,7 +482,7 @@ impl<F: Family> WindowState<F> {
 
         for (row, pending) in replays {
             let labels = out[0][row].0.clone();
-            let samples = self.read_raw(db, &labels, e, end)?;
+            let samples = self.read_raw(reader, &labels, e, end)?;
             self.counters.replayed += 1;
             for (fi, f) in pending {
                 out[fi][row].1 = f.over_samples(&samples, end, l.range);
@@ -478,14 +500,20 @@ impl<F: Family> WindowState<F> {
     }
 
     /// The raw samples (stale markers removed) of the series `labels` in `(e, end]`.
-    fn read_raw(&mut self, db: &Db, labels: &Labels, e: i64, end: i64) -> Result<Vec<Sample>> {
+    fn read_raw(
+        &mut self,
+        reader: &mut Reader<'_>,
+        labels: &Labels,
+        e: i64,
+        end: i64,
+    ) -> Result<Vec<Sample>> {
         let matchers: Vec<Matcher> = labels
             .iter()
             .map(|x| Matcher::equal(&*x.name, &*x.value))
             .collect();
-        let selected = db.querier(e + 1, end).select(&matchers)?;
+        let selected = reader.select(e + 1, end, &matchers, None)?;
         let mut samples = Vec::new();
-        if let Some(s) = selected.iter().find(|s| &s.labels == labels) {
+        if let Some(s) = selected.series().into_iter().find(|s| &s.labels == labels) {
             self.counters.samples_read += for_each_from(s, e + 1, |x| {
                 if !is_stale(x.v) {
                     samples.push(x);
