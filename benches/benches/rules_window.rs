@@ -258,8 +258,9 @@ fn bench(c: &mut Criterion) {
         let after = stats(qs);
         let evals = (after.evaluations - before.evaluations) / after.windows.max(1) as u64;
         eprintln!(
-            "rules_window: {name}: {evals} group evaluations read {:.0} samples each on average ({} replayed series windows)",
+            "rules_window: {name}: {evals} group evaluations read {:.0} samples with {:.1} storage selects each on average ({} replayed series windows)",
             (after.samples_read - before.samples_read) as f64 / evals.max(1) as f64,
+            (after.selects - before.selects) as f64 / evals.max(1) as f64,
             after.replayed - before.replayed
         );
     }
