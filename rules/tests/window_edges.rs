@@ -488,3 +488,33 @@ fn windows_over_one_metric_share_their_reads() {
     assert_eq!(st.windows, 4);
     assert!(st.selects <= 4 * evals, "{st:?}");
 }
+
+#[test]
+fn a_series_arriving_late_at_the_left_edge_is_replayed_then_rebuilt() {
+    let f = Fixture::new();
+    let a = labels(&[("__name__", "x"), ("s", "a")]);
+    let z = labels(&[("__name__", "x"), ("s", "z")]);
+    let q = "count_over_time(x[6h])";
+    let opts = IncrementalOptions {
+        min_range: 1,
+        late_horizon: 10 * MIN,
+        ..IncrementalOptions::default()
+    };
+    let mut iq = IncrementalQuery::new(q, opts).expect("parses");
+    let mut t = T0;
+    for _ in 0..100 {
+        f.append(&a, &[(t, 1.0)]);
+        f.check(&mut iq, q, t);
+        t += 5 * MIN;
+    }
+    assert_eq!(iq.stats().builds, 1);
+    // z's samples reach storage hours late, just inside the window's start.
+    let e = t - 6 * HOUR;
+    f.append(&z, &[(e + 1, 1.0), (e + 2, 2.0)]);
+    f.append(&a, &[(t, 1.0)]);
+    let v = f.check(&mut iq, q, t);
+    assert_eq!(vector_len(&v), 2);
+    assert_eq!(iq.stats().replayed, 1);
+    f.check(&mut iq, q, t + MIN);
+    assert_eq!(iq.stats().builds, 2, "rebuilt after the late series");
+}

@@ -276,7 +276,7 @@ impl<F: Family> WindowState<F> {
 
         let mint = match self.pos {
             None => ring_start + 1,
-            Some(p) => (p.end - self.late_horizon + 1).max(ring_start + 1),
+            Some(p) => (p.end.saturating_sub(self.late_horizon) + 1).max(ring_start + 1),
         };
         if mint <= end {
             self.read_right(reader, mint, end)?;
@@ -288,8 +288,9 @@ impl<F: Family> WindowState<F> {
             Some(p) if !full => l.first_changed_level(p.leaf, leaf),
             _ => 1,
         };
+        let build = self.pos.is_none();
         let out =
-            self.read_left_and_finish(reader, e, end, left, leaf, first_rebuilt, full, funcs)?;
+            self.read_left_and_finish(reader, e, end, left, leaf, first_rebuilt, build, funcs)?;
         Ok(out)
     }
 
@@ -358,7 +359,7 @@ impl<F: Family> WindowState<F> {
         left: i64,
         leaf: i64,
         first_rebuilt: u32,
-        full: bool,
+        build: bool,
         funcs: &[Func],
     ) -> Result<Vec<HookedSeries>> {
         let l = self.layout;
@@ -384,7 +385,8 @@ impl<F: Family> WindowState<F> {
         };
         let selected: Vec<&Series> = selection.as_ref().map_or(Vec::new(), |s| s.series());
 
-        // Series first seen at the left edge: expected only on a full rebuild.
+        // Series first seen at the left edge: expected only when building (otherwise its
+        // samples reached storage late; it is replayed and the state rebuilt next time).
         let mut late: Vec<Labels> = Vec::new();
         {
             let mut fresh = Vec::new();
@@ -395,7 +397,7 @@ impl<F: Family> WindowState<F> {
                 }
                 if i >= self.series.len() || self.series[i].labels != s.labels {
                     fresh.push(SeriesWindow::new(s.labels.clone(), self.num_pieces()));
-                    if !full {
+                    if !build {
                         late.push(s.labels.clone());
                     }
                 }
