@@ -42,19 +42,22 @@
 //!   counters with any number of resets, integer gauges;
 //! * replayed or certified: `rate`'s reset corrections are replayed one by one when each
 //!   stored piece holds at most one (a float counter resetting a few times a month); a
-//!   compensated `sum_over_time`/`avg_over_time` of arbitrary floats is decided by a
-//!   proven error bound of the evaluator's Neumaier sum plus an enclosure of the exact sum
-//!   ([`exact::certify`]), which fails only within about `n^2 2^-106` (relative) of a
-//!   rounding boundary;
+//!   compensated `sum_over_time`/`avg_over_time` of arbitrary floats is certified
+//!   ([`exact::certify`]): when the values' bit ranges show that the evaluator's
+//!   compensation term is computed without rounding, its result is the correctly rounded
+//!   exact sum, which a double-double enclosure gives (ties included); otherwise a proven
+//!   bound on the evaluator's error decides, failing only within about `n^2 2^-106`
+//!   (relative) of a rounding boundary;
 //!
 //! and when none applies (NaN or infinities in a sum, two float-valued resets in one
 //! stored piece, a certification that fails), that series' window is re-read raw and
 //! evaluated by the evaluator's own function. [`WindowStats::replayed`] counts those.
+//! There is no approximate path: a value is either proven bit-identical or recomputed.
 //!
 //! # Memory
 //!
 //! Per series and window: its label vector (strings shared with the database), a cursor and
-//! `8 + levels` pieces of 4 to 48 bytes; `levels` is chosen per family so the total stays
+//! `8 + levels` pieces of 4 to 40 bytes; `levels` is chosen per family so the total stays
 //! within [`state::STATE_BUDGET`] (1 KiB) for series of up to 8 labels.
 //! [`IncrementalQuery::stats`] reports the bytes held.
 
