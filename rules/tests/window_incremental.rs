@@ -54,7 +54,7 @@ impl Rng {
 }
 
 /// One generated series: labels, samples in time order (stale markers included) and how
-/// far behind the evaluation time its samples reach storage.
+/// far behind the evaluation time its samples reach storage (negative: ahead of it).
 struct Hist {
     labels: Labels,
     samples: Vec<Sample>,
@@ -117,10 +117,12 @@ fn gen_series(rng: &mut Rng, labels: Labels, t0: i64, range: i64, spacing: i64) 
             },
         };
     }
-    let lag = if rng.chance(30) {
-        rng.range(1, (range / 10).min(30 * MIN))
-    } else {
-        0
+    // Some series reach storage late (within the late horizon), some are already stored
+    // ahead of the evaluation time (as with a rule query offset).
+    let lag = match rng.below(10) {
+        0..=2 => rng.range(1, (range / 10).min(30 * MIN)),
+        3 | 4 => -rng.range(1, range),
+        _ => 0,
     };
     Hist {
         labels,
