@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use strata_engine::{Db, Labels};
 
 use crate::error::{Error, Result};
-use crate::eval::{expr_type, Evaluator, Steps, Storage, Val};
+use crate::eval::{expr_type, Evaluator, RangeCallHook, Steps, Storage, Val};
 use crate::parser::ast::{Expr, ValueType};
 
 /// Engine limits and defaults (Prometheus's defaults).
@@ -208,9 +208,24 @@ pub fn evaluate(
     opts: &EngineOptions,
     o: &QueryOptions,
 ) -> Result<QueryResult> {
+    evaluate_with_hook(storage, expr, steps, instant, opts, o, None)
+}
+
+/// [`evaluate`] with an optional [`RangeCallHook`] that may supply the values of
+/// range-function calls (see [`crate::eval::hook`]).
+pub fn evaluate_with_hook(
+    storage: &dyn Storage,
+    expr: &Expr,
+    steps: Steps,
+    instant: bool,
+    opts: &EngineOptions,
+    o: &QueryOptions,
+    hook: Option<&dyn RangeCallHook>,
+) -> Result<QueryResult> {
     let (start, end) = (steps.start, steps.end);
     let timeout = o.timeout.unwrap_or(opts.timeout);
     let mut ev = Evaluator::new(storage, start, end);
+    ev.range_hook = hook;
     // As in Prometheus, a zero (or negative) per-query lookback means "use the default".
     ev.lookback = o
         .lookback_delta
@@ -334,9 +349,29 @@ impl Engine {
     /// Evaluates an already parsed expression at `t` (ms): for callers that evaluate the
     /// same expression repeatedly (rules), without parsing it each time.
     pub fn instant_expr(&self, expr: &Expr, t: i64, o: &QueryOptions) -> Result<QueryResult> {
+        self.instant_expr_with_hook(expr, t, o, None)
+    }
+
+    /// [`Engine::instant_expr`] with a [`RangeCallHook`] that may supply the values of
+    /// range-function calls at `t` (incremental rule windows; see [`crate::eval::hook`]).
+    pub fn instant_expr_with_hook(
+        &self,
+        expr: &Expr,
+        t: i64,
+        o: &QueryOptions,
+        hook: Option<&dyn RangeCallHook>,
+    ) -> Result<QueryResult> {
         let deadline = self.deadline(o);
         let _permit = self.gate.acquire(deadline)?;
-        evaluate(&*self.db, expr, Steps::instant(t), true, &self.opts, o)
+        evaluate_with_hook(
+            &*self.db,
+            expr,
+            Steps::instant(t),
+            true,
+            &self.opts,
+            o,
+            hook,
+        )
     }
 
     /// Range query of an already parsed expression.

@@ -29,6 +29,7 @@ pub mod recording;
 pub mod runner;
 pub mod schedule;
 pub mod template;
+pub mod window;
 
 pub use error::{Error, Result};
 pub use manager::{Manager, ManagerOptions};

@@ -94,11 +94,10 @@ impl SeriesState {
             sealed_one = true;
         }
         if self.open.is_empty() {
-            self.window_end = s
-                .t
-                .div_euclid(chunk_range)
-                .saturating_add(1)
-                .saturating_mul(chunk_range);
+            self.window_end =
+                s.t.div_euclid(chunk_range)
+                    .saturating_add(1)
+                    .saturating_mul(chunk_range);
         }
         self.open.push(s.t, s.v);
         self.last = Some(s);

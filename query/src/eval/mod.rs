@@ -40,6 +40,7 @@
 pub mod aggregate;
 pub mod binary;
 pub mod hash;
+pub mod hook;
 pub mod parallel;
 #[cfg(test)]
 mod proptests;
@@ -55,6 +56,7 @@ use strata_engine::{Labels, Sample, METRIC_NAME};
 use crate::error::{Error, Result};
 use crate::parser::ast::{AtModifier, Expr, UnaryOp, ValueType};
 
+pub use hook::{HookedSeries, RangeCallHook, HOOKABLE_FUNCTIONS};
 pub use selector::{MemStorage, Storage};
 
 /// A grid of evaluation timestamps `start, start + step, ... <= end` (ms).
@@ -238,6 +240,9 @@ pub struct Evaluator<'a> {
     pub warnings: RefCell<Vec<String>>,
     /// Info annotations.
     pub infos: RefCell<Vec<String>>,
+    /// Optional supplier of precomputed range-function values at one step (see [`hook`]);
+    /// `None` (the default) evaluates every call from storage.
+    pub range_hook: Option<&'a dyn RangeCallHook>,
     checks: Cell<u32>,
 }
 
@@ -261,6 +266,7 @@ impl<'a> Evaluator<'a> {
             delayed_name_removal: false,
             warnings: RefCell::new(Vec::new()),
             infos: RefCell::new(Vec::new()),
+            range_hook: None,
             checks: Cell::new(0),
         }
     }

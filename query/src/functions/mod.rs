@@ -197,9 +197,9 @@ fn absent_labels(e: &Expr) -> Labels {
 }
 
 /// Info annotation for `rate`/`increase` over series whose names do not look like counters.
-fn counter_info(ev: &Evaluator<'_>, w: &Windowed) {
-    for s in &w.series {
-        let Some(name) = s.labels.metric_name() else {
+fn counter_info<'l>(ev: &Evaluator<'_>, series: impl IntoIterator<Item = &'l Labels>) {
+    for labels in series {
+        let Some(name) = labels.metric_name() else {
             continue;
         };
         if !["_total", "_sum", "_count", "_bucket"]
@@ -213,8 +213,39 @@ fn counter_info(ev: &Evaluator<'_>, w: &Windowed) {
     }
 }
 
+/// The values of `c` from the evaluator's [`crate::eval::RangeCallHook`], if one is set and
+/// answers for this call (one-step grid, hookable function, matrix-selector argument).
+fn hooked_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Option<Result<Val>> {
+    let hook = ev.range_hook?;
+    let name = c.func.as_str();
+    if steps.len() != 1 || !crate::eval::HOOKABLE_FUNCTIONS.contains(&name) {
+        return None;
+    }
+    let Expr::MatrixSelector(ms) = unwrap_parens(c.args.first()?) else {
+        return None;
+    };
+    let series = match hook.range_call(name, ms, steps.start)? {
+        Ok(series) => series,
+        Err(e) => return Some(Err(e)),
+    };
+    if matches!(name, "rate" | "increase") {
+        counter_info(ev, series.iter().map(|(l, _)| l));
+    }
+    let out: Vec<StepSeries> = series
+        .into_iter()
+        .map(|(labels, v)| StepSeries::new(labels, vec![v]))
+        .collect();
+    Some(
+        ev.account_points(&out)
+            .and_then(|()| finish(ev, out, false)),
+    )
+}
+
 /// Evaluates a function call over `steps`.
 pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
+    if let Some(v) = hooked_call(ev, c, steps) {
+        return v;
+    }
     let n = steps.len();
     let name = c.func.as_str();
     match name {
@@ -247,7 +278,7 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
             let (is_counter, is_rate) = (name != "delta", name == "rate");
             let w = ev.windowed(arg(c, 0)?, steps)?;
             if is_counter {
-                counter_info(ev, &w);
+                counter_info(ev, w.series.iter().map(|s| &s.labels));
             }
             over_windowed_prepared(
                 ev,

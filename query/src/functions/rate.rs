@@ -134,13 +134,38 @@ fn extrapolate(
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
+    Some(extrapolate_window(
+        s[0],
+        s[s.len() - 1],
+        s.len(),
+        result,
+        range_end,
+        range,
+        is_counter,
+        is_rate,
+    ))
+}
+
+/// The extrapolation step of [`extrapolated_rate`] for a window of `count >= 2` samples
+/// whose first and last samples are `first` and `last`, given the raw result (`last - first`
+/// plus, for counters, the reset corrections). Public so that evaluators which keep
+/// aggregates instead of samples (incremental rule windows) compute the same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn extrapolate_window(
+    first: Sample,
+    last: Sample,
+    count: usize,
+    result: f64,
+    range_end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
     let range_start = range_end.saturating_sub(range);
-    let first = s[0];
-    let last = s[s.len() - 1];
     let mut dur_start = (first.t - range_start) as f64 / 1000.0;
     let mut dur_end = (range_end - last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg = sampled / (s.len() - 1) as f64;
+    let avg = sampled / (count - 1) as f64;
     let threshold = avg * 1.1;
     if dur_start >= threshold {
         dur_start = avg / 2.0;
@@ -158,7 +183,7 @@ fn extrapolate(
     if is_rate {
         factor /= range as f64 / 1000.0;
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate` (`is_rate`) / `idelta` from the last two samples.
