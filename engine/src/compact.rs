@@ -200,6 +200,27 @@ pub fn compact(
     w.finish()
 }
 
+/// The chunks of `parts` (in order), read from their blocks without the map: one positioned
+/// read per block run of the series.
+fn load_parts(parts: &[Part], sources: &[Arc<Block>]) -> Result<Vec<Chunk>> {
+    let mut out: Vec<Option<Chunk>> = vec![None; parts.len()];
+    for (b, block) in sources.iter().enumerate() {
+        let mut idx: Vec<usize> = (0..parts.len()).filter(|&i| parts[i].block == b).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        idx.sort_by_key(|&i| parts[i].meta.chunk_ref);
+        let refs: Vec<u64> = idx.iter().map(|&i| parts[i].meta.chunk_ref).collect();
+        for (i, c) in idx.into_iter().zip(block.chunks_copied(&refs)?) {
+            out[i] = Some(c);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|c| c.expect("every part loaded"))
+        .collect())
+}
+
 #[derive(Default)]
 struct Scratch {
     ts: Vec<i64>,
@@ -220,18 +241,19 @@ fn merge_series(
         .windows(2)
         .all(|w| w[0].meta.max_time < w[1].meta.min_time);
     let untouched = parts.iter().all(|p| p.deleted.is_empty());
+    let loaded = load_parts(parts, sources)?;
     if disjoint && untouched && chunk_samples == 0 {
-        let mut chunks: Vec<(Chunk, ChunkSummary)> = Vec::with_capacity(parts.len());
-        for p in parts.iter() {
-            chunks.push((sources[p.block].chunk(p.meta.chunk_ref)?, p.meta.summary));
-        }
+        let chunks: Vec<(Chunk, ChunkSummary)> = loaded
+            .into_iter()
+            .zip(parts.iter())
+            .map(|(c, p)| (c, p.meta.summary))
+            .collect();
         return w.add_series_summarised(labels, &chunks);
     }
     // Decode everything, merge by time keeping the first of equal timestamps (parts are
     // ordered by start time, then by source block, which is in time order).
     let mut samples: Vec<(i64, f64)> = Vec::new();
-    for p in parts.iter() {
-        let c = sources[p.block].chunk(p.meta.chunk_ref)?;
+    for (p, c) in parts.iter().zip(loaded) {
         sc.ts.clear();
         sc.vs.clear();
         c.decode_into(&mut sc.ts, &mut sc.vs)?;

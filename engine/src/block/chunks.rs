@@ -121,9 +121,11 @@ impl ChunkWriter {
     }
 }
 
-/// Reads chunks from a block's mapped segments.
+/// Reads chunks from a block's mapped segments (queries), or with positioned reads that
+/// leave nothing resident in the process (compaction, which reads every chunk once).
 pub struct ChunkReader {
     segments: Vec<OwnedBytes>,
+    files: Vec<std::fs::File>,
 }
 
 impl ChunkReader {
@@ -139,6 +141,7 @@ impl ChunkReader {
         }
         names.sort_unstable();
         let mut segments = Vec::with_capacity(names.len());
+        let mut files = Vec::with_capacity(names.len());
         for (i, &n) in names.iter().enumerate() {
             let path = segment_path(dir, n);
             if n as usize != i + 1 {
@@ -162,8 +165,81 @@ impl ChunkReader {
                 ));
             }
             segments.push(bytes);
+            files.push(File::open(&path).map_err(|e| Error::io("open", &path, e))?);
         }
-        Ok(ChunkReader { segments })
+        Ok(ChunkReader { segments, files })
+    }
+
+    /// The chunks at `refs` (ascending, as one series' chunks are) read with positioned
+    /// reads into heap memory, one read per run of chunks in the same segment, each
+    /// checksum verified. Mapped pages are not touched, so reading a whole block (as
+    /// compaction does) does not grow the process's resident memory.
+    pub fn read_copies(&self, refs: &[ChunkRef]) -> std::result::Result<Vec<Chunk>, String> {
+        use std::os::unix::fs::FileExt;
+        let mut out = Vec::with_capacity(refs.len());
+        let mut i = 0;
+        while i < refs.len() {
+            let seg = (refs[i] >> 32) as usize;
+            let mut j = i + 1;
+            while j < refs.len() && (refs[j] >> 32) as usize == seg && refs[j] > refs[j - 1] {
+                j += 1;
+            }
+            let file = seg
+                .checked_sub(1)
+                .and_then(|k| self.files.get(k))
+                .ok_or_else(|| format!("chunk ref {:#x}: no segment {seg}", refs[i]))?;
+            let seg_len = self.segments[seg - 1].len() - PAD;
+            let first = (refs[i] & 0xffff_ffff) as usize;
+            let last = (refs[j - 1] & 0xffff_ffff) as usize;
+            if first < HEADER_LEN || last >= seg_len {
+                return Err(format!(
+                    "chunk ref {:#x}: offset outside segment {seg}",
+                    refs[i]
+                ));
+            }
+            // The last record's length bounds the read.
+            let mut head = [0u8; 10];
+            let n = (seg_len - last).min(10);
+            file.read_exact_at(&mut head[..n], last as u64)
+                .map_err(|e| format!("reading segment {seg}: {e}"))?;
+            let mut c = ByteCursor::new(&head[..n]);
+            let len = c
+                .uvarint()
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or_else(|| format!("chunk ref {:#x}: bad length", refs[j - 1]))?;
+            let end = (last + c.pos())
+                .checked_add(len + 4)
+                .filter(|&e| e <= seg_len)
+                .ok_or_else(|| format!("chunk ref {:#x}: runs past the segment", refs[j - 1]))?;
+            let mut buf = vec![0u8; end - first];
+            file.read_exact_at(&mut buf, first as u64)
+                .map_err(|e| format!("reading segment {seg}: {e}"))?;
+            for &r in &refs[i..j] {
+                let off = (r & 0xffff_ffff) as usize - first;
+                let mut c = ByteCursor::new(&buf[off..]);
+                let len = c
+                    .uvarint()
+                    .and_then(|l| usize::try_from(l).ok())
+                    .ok_or_else(|| format!("chunk ref {r:#x}: bad length"))?;
+                let start = off + c.pos();
+                let stop = start
+                    .checked_add(len)
+                    .filter(|&e| e + 4 <= buf.len())
+                    .ok_or_else(|| format!("chunk ref {r:#x}: length {len} runs past the read"))?;
+                let crc = ByteCursor::new(&buf[stop..stop + 4])
+                    .u32_le()
+                    .ok_or_else(|| format!("chunk ref {r:#x}: truncated checksum"))?;
+                if crc32c::crc32c(&buf[start..stop]) != crc {
+                    return Err(format!("chunk ref {r:#x}: checksum mismatch"));
+                }
+                out.push(
+                    Chunk::from_bytes(buf[start..stop].to_vec())
+                        .map_err(|e| format!("chunk ref {r:#x}: {e}"))?,
+                );
+            }
+            i = j;
+        }
+        Ok(out)
     }
 
     /// The chunk at `r`, checksum verified and header validated.

@@ -194,6 +194,16 @@ impl Block {
         )
     }
 
+    /// The chunks at `refs` (ascending) read without the map, for compaction (see
+    /// [`ChunkReader::read_copies`]); damage recorded.
+    pub fn chunks_copied(&self, refs: &[ChunkRef]) -> Result<Vec<Chunk>> {
+        self.damage(
+            self.chunks
+                .read_copies(refs)
+                .map_err(|e| Error::corrupt_block(self.dir.join("chunks"), "chunks", e)),
+        )
+    }
+
     /// Series `r` with all its chunks (for compaction), damage recorded.
     pub fn series(&self, r: SeriesRef) -> Result<(Labels, Vec<ChunkMeta>)> {
         self.damage(self.index.series(r, i64::MIN, i64::MAX))
