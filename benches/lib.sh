@@ -5,11 +5,19 @@
 #   stop_pid PID           SIGTERM, up to 30 s, then SIGKILL; reaps it
 #   metric_sum URL REGEX   sum of the values of /metrics lines whose name matches REGEX
 #   rss_kib PID            current VmRSS of PID in KiB
+# Defaults (override in the environment): LOADGEN, STRATA_BIN, PROMETHEUS, VICTORIA,
+# CONCURRENCY (4). Expects $root (the repository) to be set by the sourcing script.
 #   start_peer KIND PORT DATA_DIR LOG [EXTRA...]
 #                          starts prometheus | victoria-metrics | strata (binaries from
 #                          $PROMETHEUS, $VICTORIA, $STRATA_BIN) with the users' default
 #                          settings plus EXTRA flags; sets peer_pid and peer_ready (the URL
 #                          that answers 2xx once the server is ready)
+
+LOADGEN="${LOADGEN:-$root/target/release/strata-loadgen}"
+STRATA_BIN="${STRATA_BIN:-$root/target/release/strata}"
+PROMETHEUS="${PROMETHEUS:-/usr/bin/prometheus}"
+VICTORIA="${VICTORIA:-/usr/bin/victoria-metrics}"
+CONCURRENCY="${CONCURRENCY:-4}"
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

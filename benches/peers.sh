@@ -22,11 +22,6 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 # shellcheck source=benches/lib.sh
 . "$here/lib.sh"
-LOADGEN="${LOADGEN:-$root/target/release/strata-loadgen}"
-STRATA_BIN="${STRATA_BIN:-$root/target/release/strata}"
-PROMETHEUS="${PROMETHEUS:-/usr/bin/prometheus}"
-VICTORIA="${VICTORIA:-/usr/bin/victoria-metrics}"
-CONCURRENCY="${CONCURRENCY:-4}"
 MAX_SECONDS="${MAX_SECONDS:-900}"
 
 if [[ $# -lt 1 || ! -f "$1/manifest.json" ]]; then

@@ -32,12 +32,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 # shellcheck source=benches/lib.sh
 . "$here/lib.sh"
-LOADGEN="${LOADGEN:-$root/target/release/strata-loadgen}"
 QUERYBENCH="${QUERYBENCH:-$root/target/release/strata-querybench}"
-STRATA_BIN="${STRATA_BIN:-$root/target/release/strata}"
-PROMETHEUS="${PROMETHEUS:-/usr/bin/prometheus}"
-VICTORIA="${VICTORIA:-/usr/bin/victoria-metrics}"
-CONCURRENCY="${CONCURRENCY:-4}"
 MAX_SECONDS="${MAX_SECONDS:-900}"
 REPEAT="${REPEAT:-5}"
 

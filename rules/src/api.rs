@@ -306,28 +306,7 @@ pub fn write_map<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a String, 
     out.push('}');
 }
 
-/// Appends `s` as a JSON string the way Go's `encoding/json` writes it (`<`, `>`, `&`,
-/// U+2028 and U+2029 escaped as `\u00XX`).
-pub fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use crate::alert::json::write_str;
 
 /// A float as Go's `encoding/json` writes it: shortest digits, plain notation from 1e-6 to
 /// below 1e21, exponent notation (`5e-7`, `1e+21`) outside.
