@@ -50,16 +50,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# How many samples the server answers: count_over_time over the whole span, one metric name
-# at a time (the function drops the name, so one query over all names would collide).
+# How many samples the server answers: count_over_time over the whole span in one-day
+# windows, one metric name at a time (the function drops the name, so one query over all
+# names would collide; day windows keep each query under the servers' sample limits).
 answered() {
-    local span=$(( (max_time_ms - $(printf '%s' "$manifest" | jq -r .min_time)) / 1000 + 60 ))
+    local min_s=$(( $(printf '%s' "$manifest" | jq -r .min_time) / 1000 ))
     local t=$((max_time_ms / 1000 + 1)) total=0 name n
     for name in $(curl -fs --max-time 60 "$1/api/v1/label/__name__/values" | jq -r '.data[]'); do
-        n=$(curl -fs --max-time 600 -G "$1/api/v1/query" \
-            --data-urlencode "query=sum(count_over_time(${name}[${span}s]))" \
-            --data-urlencode "time=$t" 2>/dev/null | jq -r '.data.result[0].value[1] // "0"')
-        total=$((total + ${n:-0}))
+        local at=$t
+        while ((at > min_s)); do
+            n=$(curl -fs --max-time 600 -G "$1/api/v1/query" \
+                --data-urlencode "query=sum(count_over_time(${name}[1d]))" \
+                --data-urlencode "time=$at" 2>/dev/null | jq -r '.data.result[0].value[1] // "0"')
+            total=$((total + ${n:-0}))
+            at=$((at - 86400))
+        done
     done
     echo "$total"
 }

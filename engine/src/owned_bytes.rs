@@ -30,10 +30,28 @@ impl ByteOwner for Box<[u8]> {
     }
 }
 
+/// Who keeps the bytes alive: a heap buffer (one allocation, the common case of head chunks)
+/// or any other owner (a mapped file).
+#[derive(Clone)]
+enum Owner {
+    Heap(Arc<[u8]>),
+    Other(Arc<dyn ByteOwner>),
+}
+
+impl Owner {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Owner::Heap(b) => b,
+            Owner::Other(o) => o.bytes(),
+        }
+    }
+}
+
 /// An immutable, cheaply cloneable view of bytes that keeps their owner alive.
 #[derive(Clone)]
 pub struct OwnedBytes {
-    owner: Arc<dyn ByteOwner>,
+    owner: Owner,
     start: usize,
     end: usize,
 }
@@ -43,15 +61,20 @@ impl OwnedBytes {
     pub fn new(owner: Arc<dyn ByteOwner>) -> OwnedBytes {
         let end = owner.bytes().len();
         OwnedBytes {
-            owner,
+            owner: Owner::Other(owner),
             start: 0,
             end,
         }
     }
 
-    /// Heap bytes.
+    /// Heap bytes (one shared allocation holding the counts and the bytes).
     pub fn from_vec(v: Vec<u8>) -> OwnedBytes {
-        OwnedBytes::new(Arc::new(v.into_boxed_slice()))
+        let end = v.len();
+        OwnedBytes {
+            owner: Owner::Heap(v.into()),
+            start: 0,
+            end,
+        }
     }
 
     /// A sub-range of this view, or `None` if `range` is not inside it.
