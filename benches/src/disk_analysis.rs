@@ -1,0 +1,257 @@
+//! Where the bytes of a block's chunks go, for `block_size --analyze 1`: timestamps versus
+//! values, what a block-level timestamp column shared by all series of one scrape target
+//! would save, and what other chunk lengths would give.
+//!
+//! Method (all sizes are real `Chunk::encode` outputs, never formulas):
+//! - **values alone**: each chunk is encoded again with its values unchanged and its
+//!   timestamps replaced by a perfect 15 s grid from its first timestamp (which the
+//!   timestamp column stores in a few header bytes whatever the chunk length). The
+//!   difference to the real size is what the timestamps cost.
+//! - **shared timestamps**: series of one block with the same `instance` label whose
+//!   chunks hold identical timestamps form a group. With a block-level column per group,
+//!   each group pays its timestamps once (the timestamp cost of its first series) plus a
+//!   reference per series, which is estimated at 2 bytes per series per block.
+//! - **chunk lengths**: each series' samples in a block are cut again into chunks of K
+//!   samples and encoded; the index cost per chunk is taken from the measured block.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use strata_engine::chunk::Chunk;
+use strata_engine::Labels;
+
+/// One series of one block, decoded chunk by chunk.
+#[derive(Clone, Debug)]
+pub struct SeriesData {
+    /// Id of the block holding it.
+    pub block: String,
+    /// Its labels.
+    pub labels: Labels,
+    /// `(timestamps, values)` of each chunk, in order.
+    pub chunks: Vec<(Vec<i64>, Vec<f64>)>,
+}
+
+/// Bytes assumed for a series' reference to its group's shared timestamp column.
+const SHARED_REF_BYTES: u64 = 2;
+
+fn encoded_len(ts: &[i64], vs: &[f64]) -> u64 {
+    Chunk::encode(ts, vs)
+        .map(|c| c.as_bytes().len() as u64)
+        .unwrap_or_else(|e| panic!("encoding decoded samples failed: {e}"))
+}
+
+/// A perfect 15 s grid starting at `ts[0]`, as long as `ts`.
+fn grid(ts: &[i64]) -> Vec<i64> {
+    let t0 = ts.first().copied().unwrap_or(0);
+    (0..ts.len() as i64).map(|i| t0 + i * 15_000).collect()
+}
+
+/// Sizes of one way of cutting the data into chunks.
+#[derive(Default, Clone, Copy)]
+struct Cut {
+    chunks: u64,
+    bytes: u64,
+    values_only: u64,
+}
+
+fn cut_sizes(
+    data: &[SeriesData],
+    chunk_len: Option<usize>,
+    by_name: &mut BTreeMap<String, (u64, u64, u64)>,
+) -> Cut {
+    let mut cut = Cut::default();
+    let mut all_ts = Vec::new();
+    let mut all_vs = Vec::new();
+    for s in data {
+        let name = s.labels.metric_name().unwrap_or("").to_string();
+        let mut add = |ts: &[i64], vs: &[f64]| {
+            let b = encoded_len(ts, vs);
+            let v = encoded_len(&grid(ts), vs);
+            cut.chunks += 1;
+            cut.bytes += b;
+            cut.values_only += v;
+            let e = by_name.entry(name.clone()).or_default();
+            e.0 += ts.len() as u64;
+            e.1 += b;
+            e.2 += v;
+        };
+        match chunk_len {
+            None => {
+                for (ts, vs) in &s.chunks {
+                    add(ts, vs);
+                }
+            }
+            Some(k) => {
+                all_ts.clear();
+                all_vs.clear();
+                for (ts, vs) in &s.chunks {
+                    all_ts.extend_from_slice(ts);
+                    all_vs.extend_from_slice(vs);
+                }
+                for (ts, vs) in all_ts.chunks(k).zip(all_vs.chunks(k)) {
+                    add(ts, vs);
+                }
+            }
+        }
+    }
+    cut
+}
+
+/// Thread CPU time in ns (Linux `schedstat`), 0 if unavailable.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU ns/sample of `decode_into` over chunks of `k` samples of the data (median of 3).
+fn decode_ns(data: &[SeriesData], k: usize, samples: u64) -> f64 {
+    let mut chunks = Vec::new();
+    for s in data {
+        let ts: Vec<i64> = s.chunks.iter().flat_map(|c| c.0.iter().copied()).collect();
+        let vs: Vec<f64> = s.chunks.iter().flat_map(|c| c.1.iter().copied()).collect();
+        for (t, v) in ts.chunks(k).zip(vs.chunks(k)) {
+            chunks.push(Chunk::encode(t, v).expect("encode"));
+        }
+    }
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let start = thread_cpu_ns();
+        for c in &chunks {
+            ts.clear();
+            vs.clear();
+            c.decode_into(&mut ts, &mut vs).expect("decode");
+            black_box((&ts, &vs));
+        }
+        runs.push((thread_cpu_ns() - start) as f64 / samples as f64);
+    }
+    runs.sort_by(f64::total_cmp);
+    runs[1]
+}
+
+/// Prints the analysis. `index_bytes` and `n_chunks` are the measured block's.
+pub fn report(data: &[SeriesData], samples: u64, index_bytes: u64, n_chunks: u64) {
+    let per = |b: u64| b as f64 / samples as f64;
+    let mut by_name = BTreeMap::new();
+    let now = cut_sizes(data, None, &mut by_name);
+    let ts_cost = now.bytes - now.values_only.min(now.bytes);
+    println!("\nanalysis: timestamps vs values (chunks as stored)");
+    println!(
+        "  chunks {:.4} = values alone {:.4} + timestamps {:.4} bytes/sample ({:.1}% timestamps)",
+        per(now.bytes),
+        per(now.values_only),
+        per(ts_cost),
+        100.0 * ts_cost as f64 / now.bytes as f64
+    );
+    println!("  per metric name: own bytes/sample, of which timestamps");
+    for (name, (s, b, v)) in &by_name {
+        println!(
+            "    {name:<40} {:>7.3} {:>7.3}",
+            *b as f64 / *s as f64,
+            b.saturating_sub(*v) as f64 / *s as f64
+        );
+    }
+
+    // Shared timestamps: group by (block, instance) and check the timestamps are identical.
+    let mut groups: BTreeMap<(String, String), Vec<&SeriesData>> = BTreeMap::new();
+    for s in data {
+        let inst = s.labels.get("instance").unwrap_or("").to_string();
+        groups.entry((s.block.clone(), inst)).or_default().push(s);
+    }
+    let (mut shared_cost, mut own_cost, mut series_in_groups, mut odd) = (0u64, 0u64, 0u64, 0u64);
+    for members in groups.values() {
+        let first = members[0];
+        let ts_of = |s: &SeriesData| -> u64 {
+            s.chunks
+                .iter()
+                .map(|(ts, vs)| encoded_len(ts, vs).saturating_sub(encoded_len(&grid(ts), vs)))
+                .sum()
+        };
+        let same = |s: &SeriesData| {
+            s.chunks.len() == first.chunks.len()
+                && s.chunks.iter().zip(&first.chunks).all(|(a, b)| a.0 == b.0)
+        };
+        shared_cost += ts_of(first);
+        for s in members {
+            if same(s) {
+                series_in_groups += 1;
+                shared_cost += SHARED_REF_BYTES;
+            } else {
+                odd += 1;
+                own_cost += ts_of(s);
+            }
+        }
+    }
+    let shared_total = shared_cost + own_cost;
+    println!(
+        "\nanalysis: block-level timestamp column shared per (block, instance)\n  {} groups, \
+         {series_in_groups} series share their group's timestamps, {odd} do not",
+        groups.len()
+    );
+    println!(
+        "  timestamps {:.4} -> {:.4} bytes/sample (one column per group + {SHARED_REF_BYTES} \
+         bytes per series); chunks {:.4} -> {:.4}",
+        per(ts_cost),
+        per(shared_total),
+        per(now.bytes),
+        per(now.values_only + shared_total)
+    );
+
+    // Identical chunks within a block (e.g. `_count` and the `+Inf` bucket of the same
+    // histogram): with a chunk reference allowed to repeat, each would be stored once.
+    let mut seen: BTreeMap<(String, Vec<i64>, Vec<u64>), ()> = BTreeMap::new();
+    let mut seen_values: BTreeMap<(String, Vec<u64>), ()> = BTreeMap::new();
+    let (mut dup_bytes, mut dup_chunks, mut dup_values) = (0u64, 0u64, 0u64);
+    for s in data {
+        for (ts, vs) in &s.chunks {
+            let bits: Vec<u64> = vs.iter().map(|v| v.to_bits()).collect();
+            let v_key = (s.block.clone(), bits.clone());
+            let values_dup = seen_values.insert(v_key, ()).is_some();
+            if seen
+                .insert((s.block.clone(), ts.clone(), bits), ())
+                .is_some()
+            {
+                dup_chunks += 1;
+                dup_bytes += encoded_len(ts, vs);
+            }
+            if values_dup {
+                dup_values += encoded_len(&grid(ts), vs);
+            }
+        }
+    }
+    println!(
+        "\nanalysis: identical chunks within a block\n  {dup_chunks} chunks are exact copies of \
+         another: {:.4} bytes/sample; value columns equal to another's (with shared \
+         timestamps): {:.4} bytes/sample",
+        per(dup_bytes),
+        per(dup_values)
+    );
+
+    // Other chunk lengths.
+    let index_per_chunk = index_bytes as f64 / n_chunks as f64;
+    println!(
+        "\nanalysis: chunk length (each series of each block cut again; index estimated at \
+         {index_per_chunk:.1} bytes/chunk as measured)"
+    );
+    println!(
+        "  {:>6} {:>9} {:>9} {:>9} {:>11} {:>12} {:>10}",
+        "K", "chunks", "chunks", "values", "+ index", "+ shared ts", "decode ns"
+    );
+    for k in [120usize, 240, 480, 960, 2000, 5760] {
+        let c = cut_sizes(data, Some(k), &mut BTreeMap::new());
+        let index = c.chunks as f64 * index_per_chunk;
+        let shared = c.values_only as f64 + shared_total as f64;
+        println!(
+            "  {:>6} {:>9} {:>9.4} {:>9.4} {:>11.4} {:>12.4} {:>10.2}",
+            k,
+            c.chunks,
+            per(c.bytes),
+            per(c.values_only),
+            (c.bytes as f64 + index) / samples as f64,
+            (shared + index) / samples as f64,
+            decode_ns(data, k, samples)
+        );
+    }
+}
