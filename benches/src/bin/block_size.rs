@@ -19,7 +19,9 @@
 //!   allocated 512-byte blocks, like `du`), split into chunk segments, index and the rest;
 //! - bytes/sample of the chunks alone (encoded chunk bytes, without the segment's length
 //!   prefix and checksum), per encoding and per metric name;
-//! - the CPU ns/sample of decoding every chunk column-wise (`Chunk::decode_into`);
+//! - the CPU ns/sample of decoding every chunk column-wise (`Chunk::decode_into`), the
+//!   median of `--decode-passes` passes, and of encoding the samples again
+//!   (`Chunk::encode`, what compaction does with `compaction_chunk_samples > 0`);
 //! - with `--analyze 1`, what timestamps cost (see `strata_benches::disk_analysis`).
 //!
 //! The last line is a JSON object with the main figures. The directory is deleted at the
@@ -33,12 +35,12 @@ use std::time::Instant;
 use strata_benches::cli::{opt, parse_opts};
 use strata_benches::disk_analysis::{self, SeriesData};
 use strata_benches::loadgen::workload::{Fleet, FleetSpec, SCRAPE_INTERVAL_MS};
-use strata_engine::chunk::Encoding;
+use strata_engine::chunk::{Chunk, Encoding};
 use strata_engine::{Batch, Db, Options, Sample};
 
 const USAGE: &str = "usage: block_size [--series N (10000)] [--hours H (2)] [--seed S (1)] \
 [--start-ms MS (1700000000000)] [--chunk-samples K (Options default)] [--maintain-hours H (2)] \
-[--analyze 0|1 (0)] [--keep DIR]";
+[--analyze 0|1 (0)] [--decode-passes N (5)] [--keep DIR]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -59,6 +61,7 @@ struct Spec {
     chunk_samples: usize,
     maintain_hours: f64,
     analyze: bool,
+    decode_passes: usize,
     keep: Option<PathBuf>,
 }
 
@@ -73,6 +76,7 @@ fn parse(args: &[String]) -> Result<Spec, String> {
             "chunk-samples",
             "maintain-hours",
             "analyze",
+            "decode-passes",
             "keep",
         ],
     )?;
@@ -88,6 +92,7 @@ fn parse(args: &[String]) -> Result<Spec, String> {
         )?,
         maintain_hours: opt(&o, "maintain-hours", Some(2.0))?,
         analyze: opt::<u8>(&o, "analyze", Some(0))? != 0,
+        decode_passes: opt(&o, "decode-passes", Some(5))?,
         keep: o.get("keep").map(PathBuf::from),
     };
     if spec.series == 0 {
@@ -95,6 +100,9 @@ fn parse(args: &[String]) -> Result<Spec, String> {
     }
     if !(spec.hours > 0.0 && spec.hours <= 24.0 * 60.0) {
         return Err("--hours must be in (0, 1440]".into());
+    }
+    if spec.decode_passes == 0 {
+        return Err("--decode-passes must be at least 1".into());
     }
     if spec.maintain_hours <= 0.0 {
         return Err("--maintain-hours must be positive".into());
@@ -301,10 +309,10 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
         );
     }
 
-    // Column-wise decode speed over every chunk (thread CPU time, median of 5 passes).
+    // Column-wise decode speed over every chunk (thread CPU time, median of the passes).
     let mut passes = Vec::new();
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
+    for _ in 0..spec.decode_passes {
         let start = thread_cpu_ns();
         for c in &all_chunks {
             ts.clear();
@@ -317,7 +325,17 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
     }
     passes.sort_by(f64::total_cmp);
     let decode_ns = passes[passes.len() / 2];
-    println!("\ndecode_into: {decode_ns:.2} CPU ns/sample (median of 5 passes over all chunks)");
+    let decode_min = passes[0];
+    println!(
+        "\ndecode_into: {decode_ns:.2} CPU ns/sample (median of {} passes over all chunks; \
+         fastest {decode_min:.2})",
+        spec.decode_passes
+    );
+    let encode_ns = encode_speed(&all_chunks)?;
+    println!(
+        "Chunk::encode: {encode_ns:.2} CPU ns/sample (median of 3 passes re-encoding the \
+         samples of the first chunks, up to {ENCODE_SAMPLES})"
+    );
 
     if spec.analyze {
         disk_analysis::report(&data, samples, files.index, n_chunks);
@@ -325,7 +343,7 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
     println!(
         "{{\"series\":{n_series},\"hours\":{},\"samples\":{samples},\"chunk_samples\":{},\
          \"all_in\":{:.4},\"chunk_segments\":{:.4},\"index\":{:.4},\"chunks_alone\":{:.4},\
-         \"decode_ns\":{decode_ns:.3}}}",
+         \"decode_ns\":{decode_ns:.3},\"decode_min_ns\":{decode_min:.3},\"encode_ns\":{encode_ns:.3}}}",
         spec.hours,
         spec.chunk_samples,
         per(files.total()),
@@ -337,11 +355,42 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Samples re-encoded to time `Chunk::encode`.
+const ENCODE_SAMPLES: usize = 2_000_000;
+
+/// CPU ns/sample of `Chunk::encode` (what compaction runs) on the samples of the first
+/// chunks, up to [`ENCODE_SAMPLES`]; the median of 3 passes.
+fn encode_speed(chunks: &[Chunk]) -> Result<f64, String> {
+    let mut data = Vec::new();
+    let mut total = 0;
+    for c in chunks {
+        if total >= ENCODE_SAMPLES {
+            break;
+        }
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        c.decode_into(&mut ts, &mut vs)
+            .map_err(|e| format!("decode: {e}"))?;
+        total += ts.len();
+        data.push((ts, vs));
+    }
+    let mut passes = Vec::new();
+    for _ in 0..3 {
+        let start = thread_cpu_ns();
+        for (ts, vs) in &data {
+            std::hint::black_box(Chunk::encode(ts, vs).map_err(|e| format!("encode: {e}"))?);
+        }
+        passes.push((thread_cpu_ns() - start) as f64 / total.max(1) as f64);
+    }
+    passes.sort_by(f64::total_cmp);
+    Ok(passes[1])
+}
+
 fn enc_name(e: Encoding) -> &'static str {
     match e {
         Encoding::Xor => "xor",
         Encoding::IntDelta => "int_delta",
         Encoding::FloatDelta => "float_delta",
+        Encoding::Blocked => "blocked",
         _ => "other",
     }
 }
