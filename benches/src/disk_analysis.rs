@@ -97,15 +97,34 @@ fn cut_sizes(
     cut
 }
 
-/// Thread CPU time in ns (Linux `schedstat`), 0 if unavailable.
-fn thread_cpu_ns() -> u64 {
+/// Thread CPU time in ns (Linux `schedstat`), 0 if unavailable. The kernel updates it for
+/// a running thread at scheduler ticks (every few ms), so only long measurements are exact.
+pub fn thread_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
 
-/// CPU ns/sample of `decode_into` over chunks of `k` samples of the data (median of 3).
+/// CPU ns per item of `f`, which handles `items` items per call: `f` runs (after one
+/// warm-up call) until the thread has spent at least 300 ms, so that the tick granularity
+/// of [`thread_cpu_ns`] stays below 2 % of the measurement. 0 if the clock is unavailable.
+pub fn cpu_ns_per_item(items: u64, mut f: impl FnMut()) -> f64 {
+    f();
+    let start = thread_cpu_ns();
+    let mut calls = 0u64;
+    loop {
+        f();
+        calls += 1;
+        let spent = thread_cpu_ns().saturating_sub(start);
+        if spent >= 300_000_000 || (spent == 0 && calls > 1000) {
+            return spent as f64 / (calls * items.max(1)) as f64;
+        }
+    }
+}
+
+/// CPU ns/sample of `decode_into` over chunks of `k` samples of the data (median of 3
+/// measurements).
 fn decode_ns(data: &[SeriesData], k: usize, samples: u64) -> f64 {
     let mut chunks = Vec::new();
     for s in data {
@@ -116,17 +135,18 @@ fn decode_ns(data: &[SeriesData], k: usize, samples: u64) -> f64 {
         }
     }
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
-    let mut runs = Vec::new();
-    for _ in 0..3 {
-        let start = thread_cpu_ns();
-        for c in &chunks {
-            ts.clear();
-            vs.clear();
-            c.decode_into(&mut ts, &mut vs).expect("decode");
-            black_box((&ts, &vs));
-        }
-        runs.push((thread_cpu_ns() - start) as f64 / samples as f64);
-    }
+    let mut runs: Vec<f64> = (0..3)
+        .map(|_| {
+            cpu_ns_per_item(samples, || {
+                for c in &chunks {
+                    ts.clear();
+                    vs.clear();
+                    c.decode_into(&mut ts, &mut vs).expect("decode");
+                    black_box((&ts, &vs));
+                }
+            })
+        })
+        .collect();
     runs.sort_by(f64::total_cmp);
     runs[1]
 }

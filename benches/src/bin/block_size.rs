@@ -20,8 +20,9 @@
 //! - bytes/sample of the chunks alone (encoded chunk bytes, without the segment's length
 //!   prefix and checksum), per encoding and per metric name;
 //! - the CPU ns/sample of decoding every chunk column-wise (`Chunk::decode_into`), the
-//!   median of `--decode-passes` passes, and of encoding the samples again
-//!   (`Chunk::encode`, what compaction does with `compaction_chunk_samples > 0`);
+//!   median of `--decode-passes` measurements (each at least 300 ms of thread CPU time), and
+//!   of encoding the samples again (`Chunk::encode`, what compaction does when it
+//!   re-encodes);
 //! - with `--analyze 1`, what timestamps cost (see `strata_benches::disk_analysis`).
 //!
 //! The last line is a JSON object with the main figures. The directory is deleted at the
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use strata_benches::cli::{opt, parse_opts};
-use strata_benches::disk_analysis::{self, SeriesData};
+use strata_benches::disk_analysis::{self, cpu_ns_per_item, SeriesData};
 use strata_benches::loadgen::workload::{Fleet, FleetSpec, SCRAPE_INTERVAL_MS};
 use strata_engine::chunk::{Chunk, Encoding};
 use strata_engine::{Batch, Db, Options, Sample};
@@ -108,14 +109,6 @@ fn parse(args: &[String]) -> Result<Spec, String> {
         return Err("--maintain-hours must be positive".into());
     }
     Ok(spec)
-}
-
-/// Thread CPU time in ns (Linux `schedstat`), 0 if unavailable.
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -310,18 +303,24 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
     }
 
     // Column-wise decode speed over every chunk (thread CPU time, median of the passes).
-    let mut passes = Vec::new();
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
-    for _ in 0..spec.decode_passes {
-        let start = thread_cpu_ns();
-        for c in &all_chunks {
-            ts.clear();
-            vs.clear();
-            c.decode_into(&mut ts, &mut vs)
-                .map_err(|e| format!("decode: {e}"))?;
-            std::hint::black_box((&ts, &vs));
-        }
-        passes.push((thread_cpu_ns() - start) as f64 / samples as f64);
+    let mut failed = None;
+    let mut passes: Vec<f64> = (0..spec.decode_passes)
+        .map(|_| {
+            cpu_ns_per_item(samples, || {
+                for c in &all_chunks {
+                    ts.clear();
+                    vs.clear();
+                    if let Err(e) = c.decode_into(&mut ts, &mut vs) {
+                        failed = Some(e);
+                    }
+                    std::hint::black_box((&ts, &vs));
+                }
+            })
+        })
+        .collect();
+    if let Some(e) = failed {
+        return Err(format!("decode: {e}"));
     }
     passes.sort_by(f64::total_cmp);
     let decode_ns = passes[passes.len() / 2];
@@ -373,13 +372,23 @@ fn encode_speed(chunks: &[Chunk]) -> Result<f64, String> {
         total += ts.len();
         data.push((ts, vs));
     }
-    let mut passes = Vec::new();
-    for _ in 0..3 {
-        let start = thread_cpu_ns();
-        for (ts, vs) in &data {
-            std::hint::black_box(Chunk::encode(ts, vs).map_err(|e| format!("encode: {e}"))?);
-        }
-        passes.push((thread_cpu_ns() - start) as f64 / total.max(1) as f64);
+    let mut failed = None;
+    let mut passes: Vec<f64> = (0..3)
+        .map(|_| {
+            cpu_ns_per_item(total as u64, || {
+                for (ts, vs) in &data {
+                    match Chunk::encode(ts, vs) {
+                        Ok(c) => {
+                            std::hint::black_box(c);
+                        }
+                        Err(e) => failed = Some(e),
+                    }
+                }
+            })
+        })
+        .collect();
+    if let Some(e) = failed {
+        return Err(format!("encode: {e}"));
     }
     passes.sort_by(f64::total_cmp);
     Ok(passes[1])
