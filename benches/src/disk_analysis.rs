@@ -234,6 +234,82 @@ fn entropy_estimates(data: &[SeriesData]) {
     }
 }
 
+/// Bits per sample of the order-1 deltas of `ys` in blocks of 128, the better of frame of
+/// reference and Golomb-Rice per block (see [`block_bits`]).
+fn delta_bits(ys: &[i64]) -> f64 {
+    let ds: Vec<i64> = ys.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    ds.chunks(128)
+        .map(|b| {
+            let (f, r, _) = block_bits(b);
+            f.min(r)
+        })
+        .sum()
+}
+
+/// What a cross-series transform of classic histograms could give: each cumulative bucket
+/// `le = b` stored as the count of its band, `bucket(b) - bucket(b - 1)` (the first bucket as
+/// itself), which needs the buckets of one histogram encoded together (a block-level
+/// change). Priced per series with [`delta_bits`], against the cumulative buckets priced the
+/// same way.
+fn histogram_estimates(data: &[SeriesData]) {
+    // (block, labels without `le`) -> (le, values) of each bucket.
+    type Key = (String, Vec<(String, String)>);
+    let mut hists: BTreeMap<Key, Vec<(f64, Vec<i64>)>> = BTreeMap::new();
+    for s in data {
+        if !s
+            .labels
+            .metric_name()
+            .is_some_and(|n| n.ends_with("_bucket"))
+        {
+            continue;
+        }
+        let Some(le) = s.labels.get("le").and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        let rest: Vec<(String, String)> = s
+            .labels
+            .iter()
+            .filter(|l| &*l.name != "le")
+            .map(|l| (l.name.to_string(), l.value.to_string()))
+            .collect();
+        let ys: Vec<i64> = s
+            .chunks
+            .iter()
+            .flat_map(|c| c.1.iter().map(|&v| v as i64))
+            .collect();
+        hists
+            .entry((s.block.clone(), rest))
+            .or_default()
+            .push((le, ys));
+    }
+    let (mut n, mut cumulative, mut bands) = (0f64, 0f64, 0f64);
+    for buckets in hists.values_mut() {
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut prev: Option<&Vec<i64>> = None;
+        for (_, ys) in buckets.iter() {
+            n += ys.len().saturating_sub(1) as f64;
+            cumulative += delta_bits(ys);
+            let band: Vec<i64> = match prev {
+                Some(p) if p.len() == ys.len() => {
+                    ys.iter().zip(p).map(|(a, b)| a.wrapping_sub(*b)).collect()
+                }
+                _ => ys.clone(),
+            };
+            bands += delta_bits(&band);
+            prev = Some(ys);
+        }
+    }
+    if n > 0.0 {
+        println!(
+            "\nanalysis: histogram buckets ({} histograms) as cumulative counts {:.2} \
+             bits/sample, as band counts {:.2} bits/sample",
+            hists.len(),
+            cumulative / n,
+            bands / n
+        );
+    }
+}
+
 /// Prints the analysis. `index_bytes` and `n_chunks` are the measured block's.
 pub fn report(data: &[SeriesData], samples: u64, index_bytes: u64, n_chunks: u64) {
     let per = |b: u64| b as f64 / samples as f64;
@@ -333,6 +409,7 @@ pub fn report(data: &[SeriesData], samples: u64, index_bytes: u64, n_chunks: u64
     );
 
     entropy_estimates(data);
+    histogram_estimates(data);
 
     // Other chunk lengths.
     let index_per_chunk = index_bytes as f64 / n_chunks as f64;
