@@ -39,6 +39,7 @@ fn enc_name(e: Encoding) -> &'static str {
         Encoding::Xor => "xor",
         Encoding::IntDelta => "int_delta",
         Encoding::FloatDelta => "float_delta",
+        Encoding::Blocked => "blocked",
         _ => "other",
     }
 }
@@ -47,8 +48,8 @@ fn enc_name(e: Encoding) -> &'static str {
 fn print_sizes() {
     println!("\nbytes/sample ({N} samples per chunk, header included; 100 series per row)");
     println!(
-        "{:<12} {:>8} {:>10} {:>12} {:>8}   sealed encodings",
-        "series", "xor", "int_delta", "float_delta", "sealed"
+        "{:<12} {:>8} {:>10} {:>12} {:>8} {:>8}   sealed encodings",
+        "series", "xor", "int_delta", "float_delta", "blocked", "sealed"
     );
     let mut groups: Vec<(String, Option<Kind>, Jitter, usize)> = Kind::ALL
         .iter()
@@ -57,6 +58,8 @@ fn print_sizes() {
     groups.push(("mix".into(), None, Jitter::Realistic, N));
     groups.push(("mix/aligned".into(), None, Jitter::Aligned, N));
     groups.push(("mix/240".into(), None, Jitter::Realistic, 240));
+    groups.push(("mix/960".into(), None, Jitter::Realistic, 960));
+    groups.push(("mix/5760".into(), None, Jitter::Realistic, 5760));
     for (name, kind, jitter, n) in groups {
         let series = corpus(kind, jitter, n);
         let samples: usize = series.iter().map(|s| s.ts.len()).sum();
@@ -84,11 +87,12 @@ fn print_sizes() {
             *chosen.entry(enc_name(c.encoding())).or_default() += 1;
         }
         println!(
-            "{:<12} {:>8} {:>10} {:>12} {:>8.3}   {:?}",
+            "{:<12} {:>8} {:>10} {:>12} {:>8} {:>8.3}   {:?}",
             name,
             cells[0],
             cells[1],
             cells[2],
+            cells[3],
             bytes as f64 / samples as f64,
             chosen
         );
@@ -110,8 +114,9 @@ fn print_sizes() {
         })
         .sum();
     println!(
-        "{:<12} {:>8} {:>10} {:>12} {:>8.3}   (the mix/240 series sealed as 2 x 120)",
+        "{:<12} {:>8} {:>10} {:>12} {:>8} {:>8.3}   (the mix/240 series sealed as 2 x 120)",
         "mix/240:120",
+        "",
         "",
         "",
         "",
@@ -148,21 +153,30 @@ fn print_cpu_times() {
     if thread_cpu_ns().is_none() {
         return;
     }
-    println!("CPU ns/sample (thread CPU time; encode: xor = push, seal = push + seal, packed = encode_as)");
     println!(
-        "{:<10} {:>8} {:>8} {:>10} {:>10} | {:>8} {:>10} {:>10} {:>8} {:>8}",
+        "CPU ns/sample (thread CPU time; encode: xor = push, seal = push + seal (the smallest \
+         encoding), packed = encode_as; decode: iteration, sealed_di = decode_into)"
+    );
+    println!(
+        "{:<10} {:>8} {:>8} {:>10} {:>10} {:>8} | {:>8} {:>10} {:>10} {:>8} {:>8} {:>9}",
         "series",
         "enc xor",
         "seal",
         "int_delta",
         "float_dlt",
+        "blocked",
         "dec xor",
         "int_delta",
         "float_dlt",
+        "blocked",
         "sealed",
         "sealed_di"
     );
-    for (name, series) in bench_groups() {
+    let mut groups = bench_groups();
+    // Long chunks, as compaction writes them (`Blocked`).
+    groups.push(("mix/960", corpus(None, Jitter::Realistic, 960)));
+    groups.push(("mix/5760", corpus(None, Jitter::Realistic, 5760)));
+    for (name, series) in groups {
         let samples: usize = series.iter().map(|s| s.ts.len()).sum();
         let fmt = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.2}"));
         let push = cpu_ns_per_sample(samples, || {
@@ -202,15 +216,17 @@ fn print_cpu_times() {
         let dec_sealed = cpu_ns_per_sample(samples, || decode_all(&sealed));
         let di_sealed = cpu_ns_per_sample(samples, || decode_columns(&sealed));
         println!(
-            "{:<10} {:>8} {:>8} {:>10} {:>10} | {:>8} {:>10} {:>10} {:>8} {:>8}",
+            "{:<10} {:>8} {:>8} {:>10} {:>10} {:>8} | {:>8} {:>10} {:>10} {:>8} {:>8} {:>9}",
             name,
             fmt(push),
             fmt(seal_t),
             fmt(enc_t[1]),
             fmt(enc_t[2]),
+            fmt(enc_t[3]),
             fmt(dec_t[0]),
             fmt(dec_t[1]),
             fmt(dec_t[2]),
+            fmt(dec_t[3]),
             fmt(dec_sealed),
             fmt(di_sealed)
         );

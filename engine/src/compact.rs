@@ -13,7 +13,10 @@
 //! whose chunks do not overlap and are untouched by tombstones keeps its chunks as they are
 //! (bytes copied, summaries reused); otherwise its samples are decoded, merged by time (one
 //! per timestamp: the older block's wins), deleted ranges dropped, and re-encoded. With
-//! `chunk_samples > 0` every series is re-encoded into chunks of that many samples.
+//! `chunk_samples > 0` a series is also re-encoded when one of its chunks is shorter than
+//! half of it, into chunks of at most `chunk_samples` samples ([`rechunk`]): with the
+//! `Blocked` encoding a long chunk costs fewer bytes per sample (one header and one index
+//! entry with its summary for many samples) and decodes as fast.
 //!
 //! Crash safety comes from the block writer (temporary directory, fsync, rename) and from
 //! lineage: the new block lists its sources as parents, so if the process dies after the
@@ -228,6 +231,12 @@ struct Scratch {
 }
 
 /// Writes one series made of `parts` from several blocks.
+///
+/// Its chunks are copied as they are (bytes and summaries) when they do not overlap, no
+/// tombstone touches them and none is shorter than half of `chunk_samples` (always, when it
+/// is 0): re-encoding chunks that long would save at most a header and an index entry per
+/// half target. Otherwise the samples are decoded, merged by time and re-encoded by
+/// [`rechunk`].
 fn merge_series(
     w: &mut BlockWriter,
     labels: &Labels,
@@ -241,8 +250,11 @@ fn merge_series(
         .windows(2)
         .all(|w| w[0].meta.max_time < w[1].meta.min_time);
     let untouched = parts.iter().all(|p| p.deleted.is_empty());
+    let long_enough = parts
+        .iter()
+        .all(|p| p.meta.num_samples as usize >= chunk_samples / 2);
     let loaded = load_parts(parts, sources)?;
-    if disjoint && untouched && chunk_samples == 0 {
+    if disjoint && untouched && long_enough {
         let chunks: Vec<(Chunk, ChunkSummary)> = loaded
             .into_iter()
             .zip(parts.iter())
@@ -265,17 +277,32 @@ fn merge_series(
     }
     samples.sort_by_key(|s| s.0);
     samples.dedup_by_key(|s| s.0);
+    sc.ts.clear();
+    sc.vs.clear();
+    sc.ts.extend(samples.iter().map(|s| s.0));
+    sc.vs.extend(samples.iter().map(|s| s.1));
+    let chunks = rechunk(&sc.ts, &sc.vs, chunk_samples)?;
+    w.add_series(labels, &chunks)
+}
+
+/// Encodes the samples of one series (timestamps strictly increasing) as chunks of at most
+/// `chunk_samples` samples each (0: [`MAX_SAMPLES_PER_CHUNK`], the head's length), cut into
+/// equal lengths so that no short tail chunk is left (`Chunk::encode` picks each chunk's
+/// smallest encoding: `Blocked` for chunks longer than a block of 128 samples). For
+/// writers of blocks that want the compacted layout directly, e.g. a head cut.
+pub fn rechunk(ts: &[i64], vs: &[f64], chunk_samples: usize) -> Result<Vec<Chunk>> {
+    let n = ts.len().min(vs.len());
     let per = match chunk_samples {
         0 => MAX_SAMPLES_PER_CHUNK,
-        n => n.min(MAX_SAMPLES_HARD),
+        k => k.min(MAX_SAMPLES_HARD),
     };
-    let mut chunks = Vec::with_capacity(samples.len().div_ceil(per));
-    for part in samples.chunks(per) {
-        sc.ts.clear();
-        sc.vs.clear();
-        sc.ts.extend(part.iter().map(|s| s.0));
-        sc.vs.extend(part.iter().map(|s| s.1));
-        chunks.push(Chunk::encode(&sc.ts, &sc.vs)?);
+    let k = n.div_ceil(per);
+    let mut chunks = Vec::with_capacity(k);
+    let mut start = 0;
+    for i in 1..=k {
+        let end = n * i / k;
+        chunks.push(Chunk::encode(&ts[start..end], &vs[start..end])?);
+        start = end;
     }
-    w.add_series(labels, &chunks)
+    Ok(chunks)
 }

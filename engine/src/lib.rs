@@ -23,7 +23,8 @@ pub mod wal;
 
 pub use db::{
     compaction_ranges, AppendReport, Batch, Db, EngineCounters, Options, RejectReason,
-    ReplayProgress, Stats, DEFAULT_BLOCK_RANGE_MS, DEFAULT_RETENTION_MS,
+    ReplayProgress, Stats, DEFAULT_BLOCK_RANGE_MS, DEFAULT_COMPACTION_CHUNK_SAMPLES,
+    DEFAULT_RETENTION_MS,
 };
 pub use db::{DeleteReport, MaintainReport};
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use strata_engine::block::meta::Compaction;
 use strata_engine::block::writer::BlockWriter;
-use strata_engine::chunk::Chunk;
+use strata_engine::chunk::{Chunk, Encoding};
 use strata_engine::{
     stale_nan, Batch, Db, Error, Labels, MatchOp, Matcher, Options, RejectReason, Sample,
 };
@@ -177,6 +177,114 @@ fn flush_and_compaction_to_completion() {
     db.close().unwrap();
     let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
     assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+}
+
+/// 26 h of 15 s scrapes of 12 series shaped like real exporters (jitter, late scrapes,
+/// counter resets, float sums, page-sized gauges, NaN, -0.0 and staleness markers).
+fn exporter_day(db: &Db, model: &mut Model) {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let mut counters = [0u64; 4];
+    let mut sums = [0f64; 4];
+    for round in 0..26 * 240i64 {
+        let late = if rnd(500) == 0 {
+            1000 + rnd(3000) as i64
+        } else {
+            0
+        };
+        let t = 1_700_000_000_000 + round * 15_000 + rnd(7) as i64 + late;
+        let mut b = Batch::new();
+        for i in 0..12usize {
+            let v = match i {
+                0..=3 => {
+                    counters[i] = if rnd(3000) == 0 {
+                        0
+                    } else {
+                        counters[i] + rnd(200)
+                    };
+                    counters[i] as f64
+                }
+                4..=7 => {
+                    sums[i - 4] += rnd(1 << 20) as f64 / 7.0e5;
+                    sums[i - 4]
+                }
+                8 => ((64 << 20) + rnd(1000) * 4096) as f64,
+                9 => [f64::NAN, -0.0, 1.5, 0.25][(round % 4) as usize],
+                10 if round % 1000 == 999 => stale_nan(),
+                _ => 1.0,
+            };
+            b.push(series("exp", i), vec![Sample::new(t, v)]);
+            model
+                .entry(series("exp", i))
+                .or_default()
+                .insert(t, v.to_bits());
+        }
+        let r = db.append(&b).unwrap();
+        assert_eq!(r.rejected(), 0, "{:?}", r.first_rejection);
+    }
+}
+
+/// Compaction re-encodes series into long `Blocked` chunks (the default
+/// `compaction_chunk_samples`): every sample survives bit for bit, chunks respect the
+/// length, and the blocks are smaller than with the head's 120-sample chunks kept.
+#[test]
+fn compaction_writes_long_chunks_losslessly() {
+    let mut bytes = Vec::new();
+    for chunk_samples in [strata_engine::DEFAULT_COMPACTION_CHUNK_SAMPLES, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            compaction_chunk_samples: chunk_samples,
+            ..opts(2 * 3600 * 1000)
+        };
+        let db = Db::open(dir.path(), o).unwrap();
+        let mut model = Model::new();
+        exporter_day(&db, &mut model);
+        db.flush().unwrap();
+        assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+        let (mut long, mut blocked) = (0, 0);
+        for b in db.blocks() {
+            for r in b.all_series().unwrap() {
+                for m in b.series(r).unwrap().1 {
+                    let c = b.chunk(m.chunk_ref).unwrap();
+                    assert_eq!(c.num_samples(), m.num_samples as usize);
+                    if chunk_samples > 0 {
+                        assert!(c.num_samples() <= chunk_samples);
+                    } else {
+                        assert!(c.num_samples() <= 120);
+                    }
+                    long += usize::from(c.num_samples() > 128);
+                    blocked += usize::from(c.encoding() == Encoding::Blocked);
+                }
+            }
+        }
+        if chunk_samples > 0 {
+            assert!(
+                long > 0 && blocked == long,
+                "{long} long, {blocked} blocked"
+            );
+        } else {
+            assert_eq!((long, blocked), (0, 0));
+        }
+        // A short window inside a compacted block reads exactly its samples.
+        let (a, b) = (
+            1_700_000_000_000 + 13 * 3_600_000,
+            1_700_000_000_000 + 14 * 3_600_000,
+        );
+        assert_eq!(read_all(&db, a, b), model_range(&model, a, b));
+        bytes.push(db.stats().block_bytes);
+        db.close().unwrap();
+    }
+    assert!(
+        bytes[0] * 10 < bytes[1] * 9,
+        "long chunks: {} bytes, 120-sample chunks: {} bytes",
+        bytes[0],
+        bytes[1]
+    );
 }
 
 /// Writes a block of `labels` -> samples straight into `<dir>/blocks` (as backfill would).

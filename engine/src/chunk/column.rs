@@ -482,39 +482,12 @@ impl<'a> ColumnLayout<'a> {
             return Err(corrupt("more exceptions than values"));
         }
         let n_exc = n_exc as usize;
-        let exc_start = cur.clone();
-        let mut next = 0u64;
-        for _ in 0..n_exc {
-            let gap = cur
-                .uvarint()
-                .ok_or_else(|| corrupt("truncated exceptions"))?;
-            let idx = next.checked_add(gap).filter(|&i| i < cnt as u64);
-            let idx = idx.ok_or_else(|| corrupt("exception index out of range"))?;
-            cur.zvarint()
-                .ok_or_else(|| corrupt("truncated exceptions"))?;
-            next = idx + 1;
-        }
-        let exc_len = cur.pos() - exc_start.pos();
-        let exc = exc_start.clone().take(exc_len).unwrap_or(&[]);
-        let (bitmap, m) = if sparse {
-            let bm = cur
-                .take(cnt.div_ceil(8))
-                .ok_or_else(|| corrupt("truncated bitmap"))?;
-            if !cnt.is_multiple_of(8) && bm.last().is_some_and(|&b| b >> (cnt % 8) != 0) {
-                return Err(corrupt("stray bitmap bits"));
-            }
-            (bm, bm.iter().map(|b| b.count_ones() as usize).sum())
-        } else {
-            (&[][..], cnt)
-        };
-        let packed_len = (m as u64 * u64::from(width)).div_ceil(8);
-        // The decoder reads fields with 8-byte loads: hand it everything up to the end of the
-        // buffer (the following sections and the chunk's zero padding), not just the section.
-        let packed = cur.tail();
-        usize::try_from(packed_len)
-            .ok()
-            .and_then(|l| cur.take(l))
-            .ok_or_else(|| corrupt("truncated packed values"))?;
+        let Frame {
+            exc,
+            bitmap,
+            packed,
+            ..
+        } = parse_frame(cur, cnt, sparse, width, base, n_exc)?;
         Ok(ColumnLayout {
             order,
             sparse,
@@ -528,6 +501,134 @@ impl<'a> ColumnLayout<'a> {
             packed,
         })
     }
+}
+
+/// The part of a frame after its header, as parsed by [`parse_frame`]: exceptions, bitmap
+/// and packed fields of `cnt` entries (shared with `block_column.rs`, whose blocks are frames).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Frame<'a> {
+    pub sparse: bool,
+    pub width: u32,
+    pub base: i64,
+    pub n_exc: usize,
+    /// `n_exc` validated (uvarint gap, zvarint) pairs.
+    pub exc: &'a [u8],
+    /// `ceil(cnt / 8)` bytes when sparse, else empty.
+    pub bitmap: &'a [u8],
+    /// From the packed fields to the end of the buffer (padding included).
+    pub packed: &'a [u8],
+}
+
+/// Parses and validates the exceptions (`n_exc <= cnt` already checked), the bitmap (when
+/// `sparse`) and the packed fields of a frame of `cnt` entries at the cursor, given its
+/// header: exception indexes strictly increasing and below `cnt`, no stray bitmap bits, and
+/// exactly `ceil(m * width / 8)` packed bytes. The frame's packed section runs on with
+/// everything after it (decoders load whole words past its end).
+#[inline(always)]
+pub(super) fn parse_frame<'a>(
+    cur: &mut ByteCursor<'a>,
+    cnt: usize,
+    sparse: bool,
+    width: u32,
+    base: i64,
+    n_exc: usize,
+) -> Result<Frame<'a>, Error> {
+    let exc_start = cur.clone();
+    let mut next = 0u64;
+    for _ in 0..n_exc {
+        let gap = cur
+            .uvarint()
+            .ok_or_else(|| corrupt("truncated exceptions"))?;
+        let idx = next.checked_add(gap).filter(|&i| i < cnt as u64);
+        let idx = idx.ok_or_else(|| corrupt("exception index out of range"))?;
+        cur.zvarint()
+            .ok_or_else(|| corrupt("truncated exceptions"))?;
+        next = idx + 1;
+    }
+    let exc_len = cur.pos() - exc_start.pos();
+    let exc = exc_start.clone().take(exc_len).unwrap_or(&[]);
+    let (bitmap, m) = if sparse {
+        let bm = cur
+            .take(cnt.div_ceil(8))
+            .ok_or_else(|| corrupt("truncated bitmap"))?;
+        if !cnt.is_multiple_of(8) && bm.last().is_some_and(|&b| b >> (cnt % 8) != 0) {
+            return Err(corrupt("stray bitmap bits"));
+        }
+        (bm, bm.iter().map(|b| b.count_ones() as usize).sum())
+    } else {
+        (&[][..], cnt)
+    };
+    let packed_len = (m as u64 * u64::from(width)).div_ceil(8);
+    // The decoder reads fields with 8-byte loads: hand it everything up to the end of the
+    // buffer (the following sections and the chunk's padding), not just the section.
+    let packed = cur.tail();
+    usize::try_from(packed_len)
+        .ok()
+        .and_then(|l| cur.take(l))
+        .ok_or_else(|| corrupt("truncated packed values"))?;
+    Ok(Frame {
+        sparse,
+        width,
+        base,
+        n_exc,
+        exc,
+        bitmap,
+        packed,
+    })
+}
+
+/// Unpacks the `out.len()` entries of a frame (bitmap, exceptions and frame of reference
+/// applied) into `out`.
+#[inline(always)]
+pub(super) fn unpack_frame(f: &Frame<'_>, xs: &mut [i64]) -> Result<(), Error> {
+    let cnt = xs.len();
+    let base = f.base;
+    if f.sparse {
+        // The m set entries are unpacked into the tail of `xs`, then spread forward: the
+        // read index never falls behind the write index (it starts cnt - m ahead and
+        // gains one per clear bit), so this works in place.
+        let m: usize = f.bitmap.iter().map(|b| b.count_ones() as usize).sum();
+        let m = m.min(cnt);
+        let from = cnt - m;
+        unpack_dense(f.packed, f.width, &mut xs[from..], 0);
+        let mut j = from;
+        for (c8, &byte) in f.bitmap.iter().enumerate() {
+            let lo = c8 * 8;
+            let hi = (lo + 8).min(cnt);
+            let Some(block) = xs.get_mut(lo..hi) else {
+                break;
+            };
+            if byte == 0 {
+                // Clear positions lie strictly before the read index: nothing unread.
+                block.fill(base);
+                continue;
+            }
+            for c in lo..hi {
+                let bit = (byte >> (c - lo)) & 1;
+                let keep = 0i64.wrapping_sub(i64::from(bit));
+                let v = xs.get(j).copied().unwrap_or(0);
+                xs[c] = (v & keep).wrapping_add(base);
+                j += usize::from(bit);
+            }
+        }
+    } else {
+        unpack_dense(f.packed, f.width, xs, base);
+    }
+    if f.n_exc > 0 {
+        let mut cur = ByteCursor::new(f.exc);
+        let mut next = 0usize;
+        for _ in 0..f.n_exc {
+            let gap = cur.uvarint().ok_or_else(|| corrupt("exceptions"))?;
+            let p = cur.zvarint().ok_or_else(|| corrupt("exceptions"))?;
+            let idx = usize::try_from(gap)
+                .ok()
+                .and_then(|g| next.checked_add(g))
+                .ok_or_else(|| corrupt("exceptions"))?;
+            *xs.get_mut(idx).ok_or_else(|| corrupt("exceptions"))? = p.wrapping_add(base);
+            next = idx + 1;
+        }
+    }
+    Ok(())
 }
 
 impl ColumnLayout<'_> {
@@ -585,7 +686,7 @@ fn unpack_generic(packed: &[u8], pos: u64, w: u32, out: &mut [i64], base: i64) {
 
 /// Unpacks `out.len()` fields of `w` bits from the start of `packed`, dispatching to a
 /// width-specialised loop.
-fn unpack_dense(packed: &[u8], w: u32, out: &mut [i64], base: i64) {
+pub(super) fn unpack_dense(packed: &[u8], w: u32, out: &mut [i64], base: i64) {
     macro_rules! dispatch {
         ($($n:literal)*) => {
             match w {
@@ -602,7 +703,7 @@ fn unpack_dense(packed: &[u8], w: u32, out: &mut [i64], base: i64) {
 /// Replaces each `x_c` by `start + sum_{j <= c} x_j` (wrapping): one add per entry on the
 /// loop-carried chain (the frame of reference was added while unpacking).
 #[inline(always)]
-fn prefix_sum(xs: &mut [i64], start: i64) {
+pub(super) fn prefix_sum(xs: &mut [i64], start: i64) {
     let mut y = start;
     for x in xs.iter_mut() {
         y = y.wrapping_add(*x);
@@ -619,55 +720,16 @@ impl ColumnLayout<'_> {
         if out.len() < order {
             return Err(corrupt("column shorter than its order"));
         }
-        let xs = &mut out[order..];
-        let cnt = xs.len();
-        let base = self.base;
-        if self.sparse {
-            // The m set entries are unpacked into the tail of `xs`, then spread forward: the
-            // read index never falls behind the write index (it starts cnt - m ahead and
-            // gains one per clear bit), so this works in place.
-            let m: usize = self.bitmap.iter().map(|b| b.count_ones() as usize).sum();
-            let m = m.min(cnt);
-            let from = cnt - m;
-            unpack_dense(self.packed, self.width, &mut xs[from..], 0);
-            let mut j = from;
-            for (c8, &byte) in self.bitmap.iter().enumerate() {
-                let lo = c8 * 8;
-                let hi = (lo + 8).min(cnt);
-                let Some(block) = xs.get_mut(lo..hi) else {
-                    break;
-                };
-                if byte == 0 {
-                    // Clear positions lie strictly before the read index: nothing unread.
-                    block.fill(base);
-                    continue;
-                }
-                for c in lo..hi {
-                    let bit = (byte >> (c - lo)) & 1;
-                    let keep = 0i64.wrapping_sub(i64::from(bit));
-                    let v = xs.get(j).copied().unwrap_or(0);
-                    xs[c] = (v & keep).wrapping_add(base);
-                    j += usize::from(bit);
-                }
-            }
-        } else {
-            unpack_dense(self.packed, self.width, xs, base);
-        }
-        if self.n_exc > 0 {
-            let mut cur = ByteCursor::new(self.exc);
-            let mut next = 0usize;
-            for _ in 0..self.n_exc {
-                let gap = cur.uvarint().ok_or_else(|| corrupt("exceptions"))?;
-                let p = cur.zvarint().ok_or_else(|| corrupt("exceptions"))?;
-                let idx = usize::try_from(gap)
-                    .ok()
-                    .and_then(|g| next.checked_add(g))
-                    .ok_or_else(|| corrupt("exceptions"))?;
-                *xs.get_mut(idx).ok_or_else(|| corrupt("exceptions"))? = p.wrapping_add(base);
-                next = idx + 1;
-            }
-        }
-        Ok(())
+        let f = Frame {
+            sparse: self.sparse,
+            width: self.width,
+            base: self.base,
+            n_exc: self.n_exc,
+            exc: self.exc,
+            bitmap: self.bitmap,
+            packed: self.packed,
+        };
+        unpack_frame(&f, &mut out[order..])
     }
 
     /// Decodes the whole column into `out` (exactly the `n` values it was parsed for), adding

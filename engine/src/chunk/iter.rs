@@ -11,6 +11,8 @@
 //! the iteration and is kept in [`ChunkIter::err`]; nothing panics, and since at most `n`
 //! samples are ever decoded and `n` is bounded by the header check, iteration always ends.
 
+use super::block_column::Proof;
+use super::blocked::{self, BlockedDecoder, BlockedLayout};
 use super::header::Header;
 use super::packed::{self, PackedDecoder, PackedLayout};
 use super::xor::{self, XorDecoder};
@@ -28,6 +30,7 @@ enum Decoder<'a> {
     Pending(&'a Chunk),
     Xor(Box<XorDecoder<'a>>),
     Packed(Box<PackedDecoder<'a>>),
+    Blocked(Box<BlockedDecoder<'a>>),
     Done,
 }
 
@@ -55,8 +58,13 @@ pub(crate) fn decode_chunk(c: &Chunk, ts: &mut [i64], vs: &mut [f64]) -> (usize,
                 XorDecoder::new(exact, n, h.min_t).decode_into(ts, vs)
             }
         }
-        Encoding::IntDelta | Encoding::FloatDelta => {
-            match packed::decode_all(body, body_len, h.enc, n, h.min_t, ts, vs) {
+        Encoding::IntDelta | Encoding::FloatDelta | Encoding::Blocked => {
+            let r = if h.enc == Encoding::Blocked {
+                blocked::decode_all(body, body_len, n, h.min_t, ts, vs)
+            } else {
+                packed::decode_all(body, body_len, h.enc, n, h.min_t, ts, vs)
+            };
+            match r {
                 Ok(true) if ts[0] == h.min_t && ts[n - 1] == h.max_t => return (n, None),
                 Ok(_) => (n, None),
                 Err(e) => (0, Some(e)),
@@ -82,6 +90,59 @@ pub(crate) fn decode_chunk(c: &Chunk, ts: &mut [i64], vs: &mut [f64]) -> (usize,
         );
     }
     (good, None)
+}
+
+/// Appends every sample of `c`, a `Blocked` chunk, to column vectors, one block at a time
+/// through the first-level cache (no zero-filled tail to overwrite); each block's
+/// timestamps are checked as `check_block` does, unless the layout proves them (see
+/// `BlockColumn::decode`). On an error the valid prefix stays appended.
+pub(crate) fn append_blocked(c: &Chunk, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<(), Error> {
+    let h: Header = c.header;
+    if h.n == 0 {
+        return Ok(());
+    }
+    let (body, body_len) = c.body();
+    let mut d = BlockedLayout::parse(body, body_len, h.n)?.decoder(h.min_t)?;
+    ts.reserve(h.n);
+    vs.reserve(h.n);
+    let (mut tb, mut vb) = ([0i64; BLOCK], [0f64; BLOCK]);
+    let mut prev: Option<i64> = None;
+    let mut decoded = 0;
+    while decoded < h.n {
+        let mut proof = Proof::default();
+        let k = d.next_block(&mut tb, &mut vb, Some(&mut proof))?;
+        if k == 0 {
+            return Err(Error::CorruptChunk(
+                "fewer samples than the header says".into(),
+            ));
+        }
+        let block = &tb[..k];
+        let (first, last) = (block[0], block[k - 1]);
+        let joined = match prev {
+            None => first == h.min_t,
+            Some(p) => first > p,
+        };
+        // A proof covers steps inside the block; with the ends in order, none wrapped.
+        let proved = proof.holds() && joined && last <= h.max_t && (k == 1 || last > first);
+        let (good, bad) = if proved {
+            (k, None)
+        } else {
+            check_block(block, prev, h.min_t, h.max_t, decoded)
+        };
+        ts.extend_from_slice(&tb[..good]);
+        vs.extend_from_slice(&vb[..good]);
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        decoded += k;
+        prev = Some(last);
+    }
+    if prev != Some(h.max_t) {
+        return Err(Error::CorruptChunk(
+            "last timestamp differs from the header's max time".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A cheap sufficient test that the timestamps of a whole chunk are valid (first = `min_t`,
@@ -250,6 +311,15 @@ impl<'a> ChunkIter<'a> {
                     }
                 }
             }
+            Encoding::Blocked => {
+                match BlockedLayout::parse(body, body_len, h.n).and_then(|l| l.decoder(h.min_t)) {
+                    Ok(d) => Decoder::Blocked(Box::new(d)),
+                    Err(e) => {
+                        self.err = Some(e);
+                        Decoder::Done
+                    }
+                }
+            }
         };
         false
     }
@@ -270,6 +340,7 @@ impl<'a> ChunkIter<'a> {
         let (k, e) = match &mut self.dec {
             Decoder::Xor(d) => d.decode_into(&mut self.ts[..], &mut self.vs[..]),
             Decoder::Packed(d) => d.decode_into(&mut self.ts[..], &mut self.vs[..]),
+            Decoder::Blocked(d) => d.decode_into(&mut self.ts[..], &mut self.vs[..]),
             Decoder::Pending(_) | Decoder::Done => return false,
         };
         let prev = self.before.map(|s| s.t);

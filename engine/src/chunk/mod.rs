@@ -10,8 +10,10 @@
 //! - [`Encoding::IntDelta`]: integer and short-decimal values as mantissas, frame-of-reference
 //!   bit packed (with deltas, sparse bitmaps and exceptions) together with the timestamps.
 //! - [`Encoding::FloatDelta`]: the same packing applied to raw float bit patterns.
+//! - [`Encoding::Blocked`]: either kind of values and the timestamps packed in blocks of 128
+//!   samples, each block with its own frame of reference, for long chunks (compaction).
 //!
-//! `seal` tries them all and keeps the smallest. Invariants:
+//! `seal` and `encode` try them all and keep the smallest. Invariants:
 //! - Lossless: every `f64` bit pattern round-trips (NaN payloads, the staleness marker,
 //!   `-0.0`, infinities, subnormals), and every strictly increasing `i64` timestamp sequence.
 //! - Multi-byte header fields are little-endian or LEB128 varints; bit streams are
@@ -21,6 +23,8 @@
 //!   panics, loops forever or allocates in proportion to a count read from the bytes.
 
 mod bitstream;
+mod block_column;
+mod blocked;
 mod builder;
 mod column;
 mod float_delta;
@@ -61,11 +65,19 @@ pub enum Encoding {
     IntDelta = 2,
     /// Frame-of-reference packed timestamps and float bit patterns.
     FloatDelta = 3,
+    /// Timestamps and values (decimal mantissas or float bit patterns) packed in blocks of
+    /// 128 samples, each with its own frame of reference: for long (compacted) chunks.
+    Blocked = 4,
 }
 
 impl Encoding {
     /// Every encoding.
-    pub const ALL: [Encoding; 3] = [Encoding::Xor, Encoding::IntDelta, Encoding::FloatDelta];
+    pub const ALL: [Encoding; 4] = [
+        Encoding::Xor,
+        Encoding::IntDelta,
+        Encoding::FloatDelta,
+        Encoding::Blocked,
+    ];
 
     /// The encoding of a header byte.
     pub fn from_u8(b: u8) -> Option<Encoding> {
@@ -73,6 +85,7 @@ impl Encoding {
             1 => Some(Encoding::Xor),
             2 => Some(Encoding::IntDelta),
             3 => Some(Encoding::FloatDelta),
+            4 => Some(Encoding::Blocked),
             _ => None,
         }
     }
@@ -171,6 +184,9 @@ impl Chunk {
                     )));
                 }
             }
+            (Encoding::Blocked, n) => {
+                blocked::BlockedLayout::validate(body, body.len(), n)?;
+            }
             (enc, n) => {
                 packed::PackedLayout::parse(body, body.len(), enc, n)?;
             }
@@ -244,6 +260,9 @@ impl Chunk {
     /// kept and the error returned.
     pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         let n = self.num_samples();
+        if self.header.enc == Encoding::Blocked && n > iter::BLOCK {
+            return iter::append_blocked(self, ts, vs);
+        }
         let (t0, v0) = (ts.len(), vs.len());
         ts.resize(t0 + n, 0);
         vs.resize(v0 + n, 0.0);

@@ -342,6 +342,20 @@ fn bad_input_is_an_error() {
     // Zero-width columns must not let a tiny chunk claim a huge count beyond the limit,
     // and within it iteration is bounded by the count.
     let c = Chunk::encode(&(0..1000).collect::<Vec<i64>>(), &[1.0; 1000]).expect("encode");
+    // (Blocked: a header per column, then two bytes per column for each of 8 blocks.)
+    assert_eq!(c.encoding(), Encoding::Blocked);
+    assert!(
+        c.as_bytes().len() <= 12 + 8 * 4,
+        "{} bytes",
+        c.as_bytes().len()
+    );
+    assert_eq!(c.iter().count(), 1000);
+    let c = Chunk::encode_as(
+        Encoding::IntDelta,
+        &(0..1000).collect::<Vec<i64>>(),
+        &[1.0; 1000],
+    )
+    .expect("encode");
     assert!(c.as_bytes().len() < 24);
     assert_eq!(c.iter().count(), 1000);
     let empty = ChunkBuilder::new().seal();
