@@ -33,6 +33,14 @@ pub enum Error {
     /// A label set or label name/value failed validation.
     #[error("invalid labels: {0}")]
     InvalidLabels(String),
+    /// A new series was refused: the head holds `limit` series (`Options::max_series`).
+    #[error("series limit of {limit} reached: new series {labels} refused")]
+    SeriesLimit {
+        /// The limit.
+        limit: u64,
+        /// The refused series.
+        labels: String,
+    },
     /// A matcher could not be built (bad regex).
     #[error("invalid matcher: {0}")]
     InvalidMatcher(String),

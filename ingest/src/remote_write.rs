@@ -4,9 +4,10 @@
 //! Decoding borrows every label string from the decompressed buffer. [`decode`] builds one
 //! [`Labels`] (strings interned per request) and one sample vector per series. [`write`]
 //! builds neither: it keeps each valid series as `&str` pairs borrowed from the buffer plus a
-//! span of one shared sample buffer, then resolves the series with [`Db::resolve`], which
-//! finds an existing series without allocating; only new series get an owned, interned label
-//! set. Both apply the same validation. The whole body is decoded before anything is
+//! span of one shared sample buffer, then looks the series up with [`Db::lookup`], which
+//! finds an existing series without allocating; only new series get an owned label set, and
+//! [`Db::append`] creates them within the engine's series limits. Both apply the same
+//! validation. The whole body is decoded before anything is
 //! appended (or resolved), so a protobuf error anywhere stores nothing; series-level
 //! problems (bad labels, native histograms, future timestamps) are collected and the valid
 //! series are still stored. Metric metadata is collected for the server (best effort).
@@ -106,8 +107,13 @@ pub fn write(db: &Db, proto: Protocol, body: &[u8], limits: &Limits) -> Result<W
     // Decoded as a whole: only now may series be created.
     let mut batch = Batch::with_capacity(sink.spans.len(), sink.samples.len());
     for &(p0, p1, s0, s1) in &sink.spans {
-        let series = db.resolve(&sink.pairs[p0..p1])?;
-        batch.push_series(series, &sink.samples[s0..s1]);
+        // Known series by reference; new ones by labels, so that `append` creates them
+        // within the series limits.
+        let pairs = &sink.pairs[p0..p1];
+        match db.lookup(pairs) {
+            Some(series) => batch.push_series(series, &sink.samples[s0..s1]),
+            None => batch.push(Labels::from_pairs(pairs)?, sink.samples[s0..s1].to_vec()),
+        }
     }
     let mut summary = sink.finish();
     if !batch.is_empty() {

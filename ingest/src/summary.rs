@@ -84,7 +84,8 @@ impl Problems {
         }
     }
 
-    /// Adds the engine's rejections (out of order, duplicate timestamp) and returns how many
+    /// Adds the engine's rejections (out of order, duplicate timestamp, out of bounds, series
+    /// limits) and returns how many
     /// samples it rejected.
     pub(crate) fn add_append_report(&mut self, r: &AppendReport) -> u64 {
         let rejected = r.rejected();
@@ -98,10 +99,19 @@ impl Problems {
             None => "samples rejected by storage".to_string(),
         };
         self.push(|| {
-            format!(
-                "{first} ({} out of order, {} duplicate timestamp samples rejected in total)",
-                r.out_of_order, r.duplicate_timestamp
-            )
+            let mut counts = Vec::new();
+            for (n, what) in [
+                (r.out_of_order, "out of order"),
+                (r.duplicate_timestamp, "duplicate timestamp"),
+                (r.too_old, "out of bounds"),
+                (r.series_limit, "over the series limit"),
+                (r.new_series_limit, "over the new series per request limit"),
+            ] {
+                if n > 0 {
+                    counts.push(format!("{n} {what}"));
+                }
+            }
+            format!("{first} (samples rejected: {})", counts.join(", "))
         });
         rejected
     }

@@ -134,12 +134,18 @@ async fn write_inner(
 fn record(state: &State, s: &WriteSummary) {
     let m = &state.metrics;
     m.ingested(s.samples_written, s.histograms_written, s.exemplars_written);
-    m.rejected(Rejection::OutOfOrder, s.append.out_of_order);
-    m.rejected(Rejection::DuplicateTimestamp, s.append.duplicate_timestamp);
-    let other = s
-        .samples_rejected
-        .saturating_sub(s.append.out_of_order + s.append.duplicate_timestamp);
+    record_append(m, &s.append);
+    let other = s.samples_rejected.saturating_sub(s.append.rejected());
     m.rejected(Rejection::InvalidSeries, other);
+}
+
+/// Counts the storage engine's rejections by reason.
+fn record_append(m: &crate::metrics::Metrics, a: &strata_engine::AppendReport) {
+    m.rejected(Rejection::OutOfOrder, a.out_of_order);
+    m.rejected(Rejection::DuplicateTimestamp, a.duplicate_timestamp);
+    m.rejected(Rejection::TooOld, a.too_old);
+    m.rejected(Rejection::SeriesLimit, a.series_limit);
+    m.rejected(Rejection::NewSeriesLimit, a.new_series_limit);
 }
 
 /// Handles a text-format import. Samples without a timestamp get the `timestamp` parameter
@@ -178,13 +184,7 @@ pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<R
     })
     .await?;
     state.metrics.ingested(summary.samples_imported, 0, 0);
-    state
-        .metrics
-        .rejected(Rejection::OutOfOrder, summary.append.out_of_order);
-    state.metrics.rejected(
-        Rejection::DuplicateTimestamp,
-        summary.append.duplicate_timestamp,
-    );
+    record_append(&state.metrics, &summary.append);
     let data = format!(
         "{{\"samplesImported\":{},\"series\":{}}}",
         summary.samples_imported, summary.series

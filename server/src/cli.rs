@@ -5,7 +5,8 @@
 //! strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
 //!              [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
 //!              [--alertmanager-url URL]... [--retention DURATION] [--retention-size SIZE]
-//!              [--enable-admin-api] [--block-range DURATION]
+//!              [--enable-admin-api] [--block-range DURATION] [--max-series N]
+//!              [--max-new-series-per-request N]
 //! strata check rules FILE...
 //! strata --help | --version
 //! ```
@@ -38,7 +39,8 @@ Usage:
   strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
                [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
                [--alertmanager-url URL]... [--retention DURATION] [--retention-size SIZE]
-               [--enable-admin-api] [--block-range DURATION]
+               [--enable-admin-api] [--block-range DURATION] [--max-series N]
+               [--max-new-series-per-request N]
   strata check rules FILE...
   strata --help
   strata --version
@@ -72,6 +74,11 @@ Options for serve:
   --block-range DURATION
                     span of head data cut into one block (default 2h; for tests and
                     benchmarks)
+  --max-series N    most active series at once; samples of further new series are refused
+                    with 400 (default 0: no limit)
+  --max-new-series-per-request N
+                    most new series one write request may create; the samples of further
+                    new series in it are refused with 400 (default 0: no limit)
 
 check rules FILE...: validates rule files without a server; prints every error with its
   file, group, rule and line:col (and the position inside the expression); exit status 1
@@ -81,7 +88,8 @@ Configuration file keys (all optional):
   listen, data_dir, shutdown_timeout,
   limits: {max_body_bytes, max_decoded_bytes, max_inflight_writes, write_queue_wait,
            max_form_bytes, body_timeout, max_labels_per_series,
-           max_label_name_bytes, max_label_value_bytes, max_future},
+           max_label_name_bytes, max_label_value_bytes, max_future, max_series,
+           max_new_series_per_request},
   wal: {fsync: always|interval, fsync_interval},
   query: {timeout, max_concurrent, max_samples, lookback_delta},
   auth: {bearer_token | bearer_token_file, username, password},
@@ -133,6 +141,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let mut retention_size = None;
     let mut block_range = None;
     let mut admin = false;
+    let mut max_series = None;
+    let mut max_new_series = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
@@ -172,6 +182,18 @@ pub fn parse(args: &[String]) -> Result<Command> {
                         Error::Config(format!("--block-range: {v:?} is not a positive duration"))
                     })?;
                 block_range = Some(std::time::Duration::from_millis(ms as u64));
+            }
+            "--max-series" | "--max-new-series-per-request" => {
+                let v = value()?;
+                let n: u64 = v.parse().map_err(|_| {
+                    Error::Config(format!("{flag}: {v:?} is not a non-negative integer"))
+                })?;
+                let n = (n > 0).then_some(n);
+                if flag == "--max-series" {
+                    max_series = Some(n);
+                } else {
+                    max_new_series = Some(n);
+                }
             }
             "--listen" => listen = Some(value()?),
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
@@ -224,6 +246,12 @@ pub fn parse(args: &[String]) -> Result<Command> {
         config.storage.block_range = b;
     }
     config.storage.enable_admin_api |= admin;
+    if let Some(n) = max_series {
+        config.limits.max_series = n;
+    }
+    if let Some(n) = max_new_series {
+        config.limits.max_new_series_per_request = n;
+    }
     Ok(Command::Serve(Box::new(config)))
 }
 

@@ -185,6 +185,12 @@ pub struct Limits {
     pub max_label_value_bytes: usize,
     /// How far ahead of the server's clock a sample may be (ingest).
     pub max_future: Duration,
+    /// Most active series (in the head) at once; samples of further new series get 400.
+    /// Default: no limit, as in Prometheus.
+    pub max_series: Option<u64>,
+    /// Most new series one write request may create; the samples of further new series in
+    /// it get 400. Default: no limit.
+    pub max_new_series_per_request: Option<u64>,
 }
 
 /// When the WAL is fsynced.
@@ -240,6 +246,8 @@ impl Default for Limits {
             max_label_name_bytes: ingest.max_label_name_bytes,
             max_label_value_bytes: ingest.max_label_value_bytes,
             max_future: Duration::from_millis(ingest.max_future_ms.max(0) as u64),
+            max_series: None,
+            max_new_series_per_request: None,
         }
     }
 }
@@ -311,6 +319,8 @@ struct FileLimits {
     max_label_name_bytes: Option<usize>,
     max_label_value_bytes: Option<usize>,
     max_future: Option<String>,
+    max_series: Option<u64>,
+    max_new_series_per_request: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -407,6 +417,13 @@ impl Config {
         }
         if let Some(s) = f.limits.max_future {
             l.max_future = duration("limits.max_future", &s)?;
+        }
+        // 0 means no limit, as for the flags.
+        if let Some(v) = f.limits.max_series {
+            l.max_series = (v > 0).then_some(v);
+        }
+        if let Some(v) = f.limits.max_new_series_per_request {
+            l.max_new_series_per_request = (v > 0).then_some(v);
         }
         let interval = match f.wal.fsync_interval {
             Some(s) => Some(duration("wal.fsync_interval", &s)?),
@@ -519,6 +536,8 @@ impl Config {
             block_range: self.storage.block_range.as_millis() as i64,
             retention: self.storage.retention.map(|d| d.as_millis() as i64),
             retention_size: self.storage.retention_size,
+            max_series: self.limits.max_series,
+            max_new_series_per_append: self.limits.max_new_series_per_request,
             ..strata_engine::Options::default()
         };
         o.wal.sync = match self.wal {

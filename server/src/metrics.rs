@@ -28,14 +28,23 @@ pub enum Rejection {
     InvalidSeries,
     /// Whole request rejected (decode error, size, content type).
     BadRequest,
+    /// Older than the head accepts (already in blocks, or too old for a new series).
+    TooOld,
+    /// A new series past the active series limit.
+    SeriesLimit,
+    /// A new series past the per-request new series limit.
+    NewSeriesLimit,
 }
 
 impl Rejection {
-    const ALL: [Rejection; 4] = [
+    const ALL: [Rejection; 7] = [
         Rejection::OutOfOrder,
         Rejection::DuplicateTimestamp,
         Rejection::InvalidSeries,
         Rejection::BadRequest,
+        Rejection::TooOld,
+        Rejection::SeriesLimit,
+        Rejection::NewSeriesLimit,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -43,6 +52,9 @@ impl Rejection {
             Rejection::DuplicateTimestamp => "duplicate_timestamp",
             Rejection::InvalidSeries => "invalid_series",
             Rejection::BadRequest => "bad_request",
+            Rejection::TooOld => "too_old",
+            Rejection::SeriesLimit => "series_limit",
+            Rejection::NewSeriesLimit => "new_series_limit",
         }
     }
 }
@@ -60,7 +72,7 @@ pub struct Metrics {
     samples_ingested: AtomicU64,
     histograms_ingested: AtomicU64,
     exemplars_ingested: AtomicU64,
-    rejected: [AtomicU64; 4],
+    rejected: [AtomicU64; Rejection::ALL.len()],
     write_requests_overloaded: AtomicU64,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     durations: Mutex<BTreeMap<&'static str, Histogram>>,

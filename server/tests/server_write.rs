@@ -505,3 +505,65 @@ fn overloaded_writes_get_503_with_retry_after() {
     );
     assert_eq!(s.terminate().unwrap().code(), Some(0));
 }
+
+/// `strata_ingest_rejected_total{reason="..."}` from `/metrics`.
+fn rejected_metric(s: &Strata, reason: &str) -> u64 {
+    let text = s.get("/metrics").unwrap().text();
+    let key = format!("strata_ingest_rejected_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {key} in /metrics"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn series_limits_refuse_new_series_with_400_and_count_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Strata::start(
+        bin(),
+        dir.path(),
+        &["--max-series", "4", "--max-new-series-per-request", "2"],
+    )
+    .unwrap();
+    let t = now_ms();
+    let pods = |range: std::ops::Range<usize>, t: i64| -> Vec<TimeSeries> {
+        range
+            .map(|i| {
+                TimeSeries::new(
+                    &[("__name__", "limited"), ("pod", &format!("p{i}"))],
+                    &[(t, i as f64)],
+                )
+            })
+            .collect()
+    };
+    // Three new series in one request: two fit the per-request limit.
+    let r = s.write_v1(&pods(0..3, t - 3000)).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("too many new series in one request"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(rejected_metric(&s, "new_series_limit"), 1);
+    // A new series whose first sample is far older than the head: out of bounds, 400.
+    let r = s
+        .write_v1(&[TimeSeries::new(&[("__name__", "old")], &[(1000, 1.0)])])
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("out of bounds"), "{}", r.text());
+    assert_eq!(rejected_metric(&s, "too_old"), 1);
+    // p2 and p3 fit (4 active), p4 is over the active series limit; the known series are
+    // stored.
+    let r = s.write_v1(&pods(0..4, t - 2000)).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = s.write_v1(&pods(0..5, t - 1000)).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("series limit reached"), "{}", r.text());
+    assert!(r.text().contains("p4"), "{}", r.text());
+    assert_eq!(rejected_metric(&s, "series_limit"), 1);
+    assert_eq!(label_values(&s, "pod"), ["p0", "p1", "p2", "p3"]);
+    // Known series only: clean.
+    let r = s.write_v1(&pods(0..4, t)).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+}

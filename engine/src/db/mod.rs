@@ -100,6 +100,15 @@ pub struct Options {
     pub compaction_chunk_samples: usize,
     /// Where open-time WAL replay reports its progress (for `/metrics` and readiness).
     pub progress: Option<Arc<ReplayProgress>>,
+    /// Most series the head may hold at once (`None`, the default: no limit). Samples for a
+    /// new series past it are rejected ([`RejectReason::SeriesLimit`]); series the head
+    /// already holds keep receiving samples, and churned series free their places when
+    /// truncation removes them.
+    pub max_series: Option<u64>,
+    /// Most series one [`Db::append`] may create (`None`, the default: no limit). The
+    /// samples of further new series in the same batch are rejected
+    /// ([`RejectReason::NewSeriesLimit`]).
+    pub max_new_series_per_append: Option<u64>,
 }
 
 impl Default for Options {
@@ -112,6 +121,8 @@ impl Default for Options {
             background: true,
             compaction_chunk_samples: DEFAULT_COMPACTION_CHUNK_SAMPLES,
             progress: None,
+            max_series: None,
+            max_new_series_per_append: None,
         }
     }
 }
@@ -189,8 +200,14 @@ pub enum RejectReason {
     OutOfOrder,
     /// Same timestamp as the last sample, different value.
     DuplicateTimestamp,
-    /// Older than the head's lower bound: that time range is already in blocks.
+    /// Older than the head's lower bound: that time range is already in blocks. Also the
+    /// first samples of a new series older than what the head accepts for new series (see
+    /// [`Db::append`]).
     TooOld,
+    /// A new series, refused because the head holds [`Options::max_series`] series.
+    SeriesLimit,
+    /// A new series past [`Options::max_new_series_per_append`] in one append.
+    NewSeriesLimit,
 }
 
 impl RejectReason {
@@ -200,6 +217,8 @@ impl RejectReason {
             RejectReason::OutOfOrder => "out of order sample",
             RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
             RejectReason::TooOld => "out of bounds",
+            RejectReason::SeriesLimit => "series limit reached: new series refused",
+            RejectReason::NewSeriesLimit => "too many new series in one request",
         }
     }
 }
@@ -217,8 +236,13 @@ pub struct AppendReport {
     pub out_of_order: u64,
     /// Samples rejected for a duplicate timestamp with another value.
     pub duplicate_timestamp: u64,
-    /// Samples rejected as older than the head's lower bound (already in blocks).
+    /// Samples rejected as older than the head's lower bound (already in blocks), or as
+    /// too old for a new series.
     pub too_old: u64,
+    /// Samples of new series refused by [`Options::max_series`].
+    pub series_limit: u64,
+    /// Samples of new series refused by [`Options::max_new_series_per_append`].
+    pub new_series_limit: u64,
     /// The first rejection, for error messages: reason, series, sample timestamp.
     pub first_rejection: Option<(RejectReason, Labels, i64)>,
 }
@@ -226,7 +250,11 @@ pub struct AppendReport {
 impl AppendReport {
     /// Samples rejected for any reason.
     pub fn rejected(&self) -> u64 {
-        self.out_of_order + self.duplicate_timestamp + self.too_old
+        self.out_of_order
+            + self.duplicate_timestamp
+            + self.too_old
+            + self.series_limit
+            + self.new_series_limit
     }
 
     fn reject(&mut self, why: RejectReason, labels: &Labels, t: i64) {
@@ -234,6 +262,8 @@ impl AppendReport {
             RejectReason::OutOfOrder => self.out_of_order += 1,
             RejectReason::DuplicateTimestamp => self.duplicate_timestamp += 1,
             RejectReason::TooOld => self.too_old += 1,
+            RejectReason::SeriesLimit => self.series_limit += 1,
+            RejectReason::NewSeriesLimit => self.new_series_limit += 1,
         }
         if self.first_rejection.is_none() {
             self.first_rejection = Some((why, labels.clone(), t));
@@ -390,7 +420,9 @@ impl Db {
     /// allocation. Other pairs are accepted too, and go through [`Labels::from_pairs`].
     ///
     /// Errors: [`Error::InvalidLabels`] for an empty or duplicate name, or a set with no
-    /// non-empty value.
+    /// non-empty value; [`Error::SeriesLimit`] for a new series past [`Options::max_series`].
+    /// A series created here counts against [`Options::max_new_series_per_append`] in the
+    /// append that carries its first samples.
     pub fn resolve(&self, pairs: &[(&str, &str)]) -> Result<SeriesHandle> {
         let h = hash_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()).copied());
         self.resolve_hashed(h, pairs)
@@ -419,8 +451,60 @@ impl Db {
         } else {
             labels.stable_hash()
         };
-        let (s, created) = head.get_or_create_hashed(h, &labels);
-        Ok(handle(s, created))
+        match head.get_or_create_hashed(h, &labels) {
+            Some((s, created)) => Ok(handle(s, created)),
+            None => Err(Error::SeriesLimit {
+                limit: head.max_series().unwrap_or(u64::MAX),
+                labels: labels.to_string(),
+            }),
+        }
+    }
+
+    /// The series with these borrowed `(name, value)` pairs if the head holds it, without
+    /// creating it (pairs as for [`Db::resolve`]; invalid pairs simply find nothing).
+    /// Writers that want the series limits applied per append look series up with this and
+    /// push the others by labels ([`Batch::push`]): [`Db::append`] then creates them within
+    /// the limits.
+    pub fn lookup(&self, pairs: &[(&str, &str)]) -> Option<SeriesHandle> {
+        let head = &self.inner.head;
+        let h = hash_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()).copied());
+        let s = head.get_by_pairs(h, pairs).or_else(|| {
+            // Unsorted or duplicate-free but unordered pairs: the canonical set.
+            let labels = Labels::from_pairs(pairs).ok()?;
+            (!labels.eq_pairs(pairs)).then(|| head.get(&labels))?
+        })?;
+        Some(SeriesHandle {
+            series: s,
+            db: self.id,
+            created: false,
+        })
+    }
+
+    /// The series for `labels`, created if the limits allow: `budget` is what is left of
+    /// the append's new-series allowance. A new series none of whose `samples` is at or
+    /// after `floor` is not created (its samples would all be refused as too old).
+    fn series_within(
+        &self,
+        labels: &Labels,
+        samples: &[Sample],
+        floor: i64,
+        budget: &mut u64,
+    ) -> std::result::Result<(Arc<MemSeries>, bool), RejectReason> {
+        let head = &self.inner.head;
+        if let Some(s) = head.get(labels) {
+            return Ok((s, false));
+        }
+        if samples.iter().all(|s| s.t < floor) {
+            return Err(RejectReason::TooOld);
+        }
+        if *budget == 0 {
+            return Err(RejectReason::NewSeriesLimit);
+        }
+        let (s, created) = head
+            .get_or_create(labels)
+            .ok_or(RejectReason::SeriesLimit)?;
+        *budget -= u64::from(created);
+        Ok((s, created))
     }
 
     /// Appends a batch; returns once the accepted samples are in the WAL (and durable as the
@@ -450,6 +534,20 @@ impl Db {
         }
     }
 
+    /// The oldest timestamp a series without samples may start at: the head's oldest
+    /// sample, or an hour (half a block range) before its newest if that is older, so
+    /// parallel senders' slightly older samples still land; no bound while the head is
+    /// empty or without background maintenance (bulk loaders append in any order).
+    fn new_series_floor(&self) -> i64 {
+        if !self.inner.opts.background {
+            return i64::MIN;
+        }
+        match self.inner.head.time_range() {
+            Some((lo, hi)) => lo.min(hi.saturating_sub(self.inner.opts.block_range / 2)),
+            None => i64::MIN,
+        }
+    }
+
     /// One attempt of [`Db::append`]; `None` if a series was removed under it.
     fn try_append(
         &self,
@@ -459,19 +557,50 @@ impl Db {
     ) -> Result<Option<AppendReport>> {
         let head = &self.inner.head;
         let mut report = AppendReport::default();
-        // 1. Resolve series (entries pushed with a handle of this Db are resolved already).
+        // 1. Resolve series (entries pushed with a handle of this Db are resolved already),
+        //    creating new ones within the series limits.
+        let mut budget = self
+            .inner
+            .opts
+            .max_new_series_per_append
+            .unwrap_or(u64::MAX);
+        let new_series_floor = self.new_series_floor().max(head.min_valid());
         let mut entries: Vec<(Arc<MemSeries>, &[Sample], bool)> = Vec::with_capacity(batch.len());
         for (target, start, end) in &batch.series {
             let samples = &batch.samples[*start..*end];
             if samples.is_empty() {
                 continue;
             }
-            let (s, created) = match target {
-                Target::Labels(labels) => head.get_or_create(labels),
-                Target::Series(h) if h.db == self.id && !by_labels => (h.series.clone(), h.created),
-                Target::Series(h) => head.get_or_create(&h.series.labels),
+            let found = match target {
+                Target::Series(h) if h.db == self.id && !by_labels => {
+                    if h.created && budget == 0 && !h.series.state.lock().logged {
+                        Err(RejectReason::NewSeriesLimit)
+                    } else {
+                        if h.created {
+                            budget = budget.saturating_sub(1);
+                        }
+                        Ok((h.series.clone(), h.created))
+                    }
+                }
+                Target::Labels(labels) => {
+                    self.series_within(labels, samples, new_series_floor, &mut budget)
+                }
+                Target::Series(h) => {
+                    self.series_within(&h.series.labels, samples, new_series_floor, &mut budget)
+                }
             };
-            entries.push((s, samples, created));
+            match found {
+                Ok((s, created)) => entries.push((s, samples, created)),
+                Err(why) => {
+                    let labels = match target {
+                        Target::Labels(l) => l,
+                        Target::Series(h) => &h.series.labels,
+                    };
+                    for s in samples {
+                        report.reject(why, labels, s.t);
+                    }
+                }
+            }
         }
         // 2. Lock in reference order; one guard per distinct series.
         entries.sort_by_key(|(s, _, _)| s.sref);
@@ -505,7 +634,9 @@ impl Db {
                 created |= entries[i].2;
                 for &s in entries[i].1 {
                     match verdict(last, s) {
-                        Verdict::Append if s.t < min_valid => {
+                        Verdict::Append
+                            if s.t < min_valid || (last.is_none() && s.t < new_series_floor) =>
+                        {
                             report.reject(RejectReason::TooOld, &series.labels, s.t)
                         }
                         Verdict::Append => {

@@ -261,6 +261,7 @@ impl Db {
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, e)),
         }
         let head = Arc::new(Head::new(opts.block_range));
+        head.set_max_series(opts.max_series);
         let (blocks, corrupted) = load_blocks(&dir, head.symbols(), true)?;
         let min_valid = blocks
             .iter()
@@ -385,6 +386,7 @@ impl Db {
             ..Options::default()
         };
         let head = Arc::new(Head::new(opts.block_range));
+        head.set_max_series(opts.max_series);
         let mut rp = Replayer {
             head: &head,
             min_valid: i64::MIN,

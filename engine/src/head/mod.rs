@@ -15,6 +15,9 @@
 //!   order, one with the last timestamp and other value bits as a duplicate timestamp; one with
 //!   the same timestamp and identical bits is a no-op.
 //! - Series references are dense, handed out in ascending order, never reused.
+//! - The number of live series is counted as series are created and removed; creating one
+//!   past the limit (`set_max_series`) is refused, except at WAL replay, which restores what
+//!   was accepted before whatever the limit is now.
 
 mod append;
 mod delete;
@@ -187,6 +190,10 @@ pub struct Head {
     index: RwLock<MemIndex>,
     symbols: Arc<SymbolTable>,
     next_ref: AtomicU64,
+    /// Series in the head (aliases from replay not counted).
+    live: AtomicU64,
+    /// Most series the head may hold; `u64::MAX` for no limit.
+    max_series: AtomicU64,
     samples: AtomicU64,
     min_time: AtomicI64,
     max_time: AtomicI64,
@@ -210,6 +217,8 @@ impl Head {
             index: RwLock::default(),
             symbols: Arc::new(SymbolTable::default()),
             next_ref: AtomicU64::new(1),
+            live: AtomicU64::new(0),
+            max_series: AtomicU64::new(u64::MAX),
             samples: AtomicU64::new(0),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
@@ -231,6 +240,32 @@ impl Head {
     /// Raises the lower bound (never lowers it).
     pub(crate) fn raise_min_valid(&self, t: i64) {
         self.min_valid.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// Limits the number of series the head holds (`None`: no limit). Series already held
+    /// stay when the limit is lowered below their number; new ones are refused until enough
+    /// go away.
+    pub fn set_max_series(&self, max: Option<u64>) {
+        self.max_series
+            .store(max.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The series limit, if any.
+    pub fn max_series(&self) -> Option<u64> {
+        match self.max_series.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            n => Some(n),
+        }
+    }
+
+    /// Counts one more series if the limit allows it.
+    fn reserve_series(&self) -> bool {
+        let max = self.max_series.load(Ordering::Relaxed);
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
     }
 
     /// The symbol table (shared with the blocks' indexes).
@@ -257,30 +292,40 @@ impl Head {
     }
 
     /// The series for `labels`, created if absent; the flag is true if it was created.
-    pub fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
+    /// `None` if the series is absent and the series limit refuses a new one.
+    pub fn get_or_create(&self, labels: &Labels) -> Option<(Arc<MemSeries>, bool)> {
         self.get_or_create_hashed(labels.stable_hash(), labels)
     }
 
     /// [`Head::get_or_create`] with the labels' hash already computed. `hash` must be
     /// `labels.stable_hash()` (tests pass others to force collisions).
-    pub(crate) fn get_or_create_hashed(&self, h: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
+    pub(crate) fn get_or_create_hashed(
+        &self,
+        h: u64,
+        labels: &Labels,
+    ) -> Option<(Arc<MemSeries>, bool)> {
         let shard_of = (h as usize) % SHARDS;
         if let Some(s) = self.by_hash[shard_of]
             .read()
             .get(&h)
             .and_then(|v| v.iter().find(|s| &s.labels == labels).cloned())
         {
-            return (s, false);
+            return Some((s, false));
         }
         let mut shard = self.by_hash[shard_of].write();
-        let bucket = shard.entry(h).or_default();
-        if let Some(s) = bucket.iter().find(|s| &s.labels == labels) {
-            return (s.clone(), false);
+        if let Some(s) = shard
+            .get(&h)
+            .and_then(|v| v.iter().find(|s| &s.labels == labels))
+        {
+            return Some((s.clone(), false));
+        }
+        if !self.reserve_series() {
+            return None;
         }
         let sref = self.next_ref.fetch_add(1, Ordering::Relaxed);
         let s = self.insert(sref, labels);
-        bucket.push(s.clone());
-        (s, true)
+        shard.entry(h).or_default().push(s.clone());
+        Some((s, true))
     }
 
     /// Recreates a series with a known reference (WAL replay). Returns the existing series if
@@ -299,6 +344,7 @@ impl Head {
             return s.clone();
         }
         self.next_ref.fetch_max(sref + 1, Ordering::Relaxed);
+        self.live.fetch_add(1, Ordering::AcqRel);
         let s = self.insert(sref, labels);
         s.state.lock().logged = true;
         bucket.push(s.clone());
@@ -334,7 +380,7 @@ impl Head {
 
     /// Number of series.
     pub fn num_series(&self) -> u64 {
-        self.index.read().all().len() as u64
+        self.live.load(Ordering::Acquire)
     }
 
     /// Every series (aliases from replay counted once), in no particular order.
@@ -411,20 +457,39 @@ mod tests {
         let a = Labels::from_pairs(&[("__name__", "up"), ("job", "a")]).unwrap();
         let b = Labels::from_pairs(&[("__name__", "up"), ("job", "b")]).unwrap();
         // Force both sets under one hash, as a real xxh3 collision would.
-        let (sa, created_a) = head.get_or_create_hashed(42, &a);
-        let (sb, created_b) = head.get_or_create_hashed(42, &b);
+        let (sa, created_a) = head.get_or_create_hashed(42, &a).unwrap();
+        let (sb, created_b) = head.get_or_create_hashed(42, &b).unwrap();
         assert!(created_a && created_b);
         assert_ne!(sa.sref, sb.sref);
         let by_pairs = |p: &[(&str, &str)]| head.get_by_pairs(42, p).map(|s| s.sref);
         assert_eq!(by_pairs(&[("__name__", "up"), ("job", "a")]), Some(sa.sref));
         assert_eq!(by_pairs(&[("__name__", "up"), ("job", "b")]), Some(sb.sref));
         assert_eq!(by_pairs(&[("__name__", "up"), ("job", "c")]), None);
-        let (again, created) = head.get_or_create_hashed(42, &b);
+        let (again, created) = head.get_or_create_hashed(42, &b).unwrap();
         assert!(!created && Arc::ptr_eq(&again, &sb));
         // The real hash finds nothing: the sets were filed under the forced one.
         let real = hash_pairs([("__name__", "up"), ("job", "a")].into_iter());
         assert!(head
             .get_by_pairs(real, &[("__name__", "up"), ("job", "a")])
             .is_none());
+    }
+
+    #[test]
+    fn series_limit_refuses_new_series_only() {
+        let head = Head::default();
+        head.set_max_series(Some(2));
+        let l = |v: &str| Labels::from_pairs(&[("__name__", "up"), ("pod", v)]).unwrap();
+        assert!(head.get_or_create(&l("a")).is_some_and(|(_, c)| c));
+        assert!(head.get_or_create(&l("b")).is_some_and(|(_, c)| c));
+        assert!(head.get_or_create(&l("c")).is_none());
+        // Existing series are still found.
+        assert!(head.get_or_create(&l("a")).is_some_and(|(_, c)| !c));
+        assert_eq!(head.num_series(), 2);
+        // Replay restores past the limit: it was accepted before.
+        head.restore(10, &l("d"));
+        assert_eq!(head.num_series(), 3);
+        head.set_max_series(None);
+        assert!(head.get_or_create(&l("c")).is_some_and(|(_, c)| c));
+        assert_eq!(head.num_series(), 4);
     }
 }

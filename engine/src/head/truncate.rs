@@ -167,6 +167,7 @@ impl Head {
         let pairs: Vec<(u64, &Labels)> = removed.iter().map(|s| (s.sref, &s.labels)).collect();
         self.index.write().remove(&pairs);
         let n = removed.len();
+        self.live.fetch_sub(n as u64, Ordering::AcqRel);
         drop(pairs);
         drop(removed);
         self.symbols.gc();
