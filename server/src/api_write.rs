@@ -85,6 +85,7 @@ pub async fn remote_write(state: &Arc<State>, req: Request<Incoming>) -> Result<
     };
     if let Some(s) = &summary {
         record(state, s);
+        state.metadata.record(&s.metadata);
     }
     if proto == Protocol::V2 {
         let s = summary.unwrap_or_default();
@@ -185,6 +186,7 @@ pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<R
     .await?;
     state.metrics.ingested(summary.samples_imported, 0, 0);
     record_append(&state.metrics, &summary.append);
+    state.metadata.record(&summary.metadata);
     let data = format!(
         "{{\"samplesImported\":{},\"series\":{}}}",
         summary.samples_imported, summary.series

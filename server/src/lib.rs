@@ -27,11 +27,13 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod json;
+pub mod metadata;
 pub mod metrics;
 pub mod params;
 pub mod router;
 pub mod rules;
 pub mod serve;
+pub mod status;
 
 pub use api_meta::PROMETHEUS_COMPAT_VERSION;
 pub use config::Config;

@@ -47,6 +47,10 @@ pub struct State {
     pub progress: Arc<strata_engine::ReplayProgress>,
     /// Recording and alerting rules.
     pub rules: crate::rules::Rules,
+    /// Metric metadata received from senders, for `/api/v1/metadata`.
+    pub metadata: crate::metadata::MetadataStore,
+    /// When the server state was built (`/api/v1/status/runtimeinfo`).
+    pub started: std::time::SystemTime,
 }
 
 impl State {
@@ -77,6 +81,8 @@ impl State {
             shutting_down: AtomicBool::new(false),
             rules,
             progress,
+            metadata: Default::default(),
+            started: std::time::SystemTime::now(),
         }
     }
 
@@ -193,6 +199,10 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
         "/api/v1/targets" => ("targets", Methods::Get),
         "/api/v1/status/buildinfo" => ("buildinfo", Methods::Get),
         "/api/v1/status/tsdb" => ("tsdb_status", Methods::Get),
+        "/api/v1/status/runtimeinfo" => ("runtimeinfo", Methods::Get),
+        "/api/v1/status/flags" => ("flags", Methods::Get),
+        "/api/v1/status/config" => ("config", Methods::Get),
+        "/" => ("root", Methods::Get),
         "/-/healthy" => ("healthy", Methods::Get),
         "/-/ready" => ("ready", Methods::Get),
         "/metrics" => ("metrics", Methods::Get),
@@ -276,7 +286,11 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                     "labels" => meta::labels(state, p).await,
                     "label_values" => meta::label_values(state, path, p).await,
                     "query_exemplars" => meta::query_exemplars(p),
-                    "metadata" => Ok(meta::fixed("{}")),
+                    "metadata" => state.metadata.api_data(&p).map(|d| meta::fixed(&d)),
+                    "runtimeinfo" => Ok(crate::status::runtimeinfo(state)),
+                    "flags" => Ok(crate::status::flags(&state.config)),
+                    "config" => Ok(crate::status::config(&state.config)),
+                    "root" => Ok(crate::status::root()),
                     "rules" => {
                         let st = state.clone();
                         blocking(move || crate::rules::api_rules(&st.rules, &p)).await

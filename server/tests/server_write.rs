@@ -567,3 +567,60 @@ fn series_limits_refuse_new_series_with_400_and_count_them() {
     let r = s.write_v1(&pods(0..4, t)).unwrap();
     assert_eq!(r.status, 204, "{}", r.text());
 }
+
+#[test]
+fn metadata_and_status_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Strata::start(bin(), dir.path(), &["--max-series", "5000"]).unwrap();
+    let body = "# HELP canary_requests_total Requests served, by version.\n\
+                # TYPE canary_requests_total counter\n\
+                canary_requests_total{version=\"v2\"} 7\n\
+                # HELP canary_latency_seconds Request latency.\n\
+                # TYPE canary_latency_seconds histogram\n\
+                canary_latency_seconds_bucket{le=\"+Inf\"} 3\n\
+                canary_latency_seconds_count 3\n";
+    let r = s
+        .request(
+            "POST",
+            "/api/v1/import/prometheus",
+            &[("Content-Type", "text/plain; version=0.0.4")],
+            body.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let md = data(&s.get("/api/v1/metadata").unwrap());
+    assert_eq!(
+        md,
+        serde_json::json!({
+            "canary_latency_seconds": [
+                {"type": "histogram", "help": "Request latency.", "unit": ""}
+            ],
+            "canary_requests_total": [
+                {"type": "counter", "help": "Requests served, by version.", "unit": ""}
+            ]
+        })
+    );
+    let one = data(&s.get("/api/v1/metadata?metric=canary_requests_total").unwrap());
+    assert_eq!(one.as_object().unwrap().len(), 1);
+    assert_eq!(
+        data(&s.get("/api/v1/metadata?limit=1").unwrap())
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.get("/api/v1/metadata?limit=x").unwrap().status, 400);
+
+    let rt = data(&s.get("/api/v1/status/runtimeinfo").unwrap());
+    assert_eq!(rt["storageRetention"], "2w1d");
+    assert!(rt["startTime"].as_str().unwrap().contains('T'), "{rt}");
+    let flags = data(&s.get("/api/v1/status/flags").unwrap());
+    assert_eq!(flags["max-series"], "5000");
+    assert_eq!(flags["retention"], "2w1d");
+    let cfg = data(&s.get("/api/v1/status/config").unwrap());
+    let yaml = cfg["yaml"].as_str().unwrap();
+    assert!(yaml.contains("max_series: 5000"), "{yaml}");
+    let root = s.get("/").unwrap();
+    assert_eq!(root.status, 200);
+    assert!(root.text().contains("/api/v1/query"), "{}", root.text());
+}
