@@ -35,6 +35,9 @@ async fn write_slot(state: &State) -> Result<tokio::sync::SemaphorePermit<'_>> {
     if state.is_shutting_down() {
         return Err(Error::ShuttingDown);
     }
+    if let Some(why) = state.db.wal_failure() {
+        return Err(Error::WalFailed(why));
+    }
     let wait = state.config.limits.write_queue_wait;
     match tokio::time::timeout(wait, state.write_slots.acquire()).await {
         Ok(Ok(p)) => Ok(p),

@@ -49,6 +49,9 @@ pub enum Error {
     /// The server is still opening its data directory (503).
     #[error("Strata is starting: {0}")]
     Starting(String),
+    /// The WAL failed and is being recovered; writes are refused meanwhile (503).
+    #[error("Strata cannot write its WAL (recovery is retried): {0}")]
+    WalFailed(String),
     /// An admin endpoint was called without `--enable-admin-api` (403).
     #[error("admin APIs disabled; start strata with --enable-admin-api to use them")]
     AdminDisabled,
@@ -94,9 +97,10 @@ impl Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Overloaded(_) | Error::ShuttingDown | Error::Starting(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::Overloaded(_)
+            | Error::ShuttingDown
+            | Error::Starting(_)
+            | Error::WalFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::AdminDisabled => StatusCode::FORBIDDEN,
             Error::Query(e) => match e.error_type() {
                 "bad_data" => StatusCode::BAD_REQUEST,
@@ -140,6 +144,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             Error::Overloaded(_) | Error::ShuttingDown | Error::Starting(_) => Some(1),
+            Error::WalFailed(_) => Some(5),
             _ => None,
         }
     }

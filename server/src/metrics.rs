@@ -356,7 +356,25 @@ pub fn render_storage(db: &Db) -> String {
             (t as f64 / 1000.0).to_string(),
         );
     }
+    gauge(
+        &mut o,
+        "strata_wal_failed",
+        "1 while the WAL refuses writes after a failed fsync or write (recovery is retried).",
+        u8::from(db.wal_failure().is_some()).to_string(),
+    );
     let c = db.counters();
+    counter(
+        &mut o,
+        "strata_wal_recoveries_total",
+        "Failed WALs recovered (fresh segment plus a checkpoint of the head).",
+        c.wal_recoveries.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_wal_recovery_failures_total",
+        "Failed attempts to recover a failed WAL.",
+        c.wal_recovery_failures.load(Relaxed),
+    );
     counter(
         &mut o,
         "strata_head_cuts_total",

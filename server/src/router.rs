@@ -243,6 +243,9 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                 "Strata is Healthy.\n",
             )),
             "ready" if state.is_shutting_down() => Err(Error::ShuttingDown),
+            "ready" if state.db.wal_failure().is_some() => {
+                Err(Error::WalFailed(state.db.wal_failure().unwrap_or_default()))
+            }
             "ready" => Ok(response(
                 StatusCode::OK,
                 "text/plain; charset=utf-8",

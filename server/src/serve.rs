@@ -120,6 +120,12 @@ impl Server {
         Reloader(Arc::downgrade(&self.gate))
     }
 
+    /// The open database, once the server is ready (for embedding programs that also write
+    /// or inspect it in-process; `None` while it opens or after the server stopped).
+    pub fn db_handle(&self) -> DbHandle {
+        DbHandle(Arc::downgrade(&self.gate))
+    }
+
     /// The address actually bound (with the real port when `:0` was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -282,6 +288,18 @@ async fn handle_gated(gate: Arc<Gate>, req: Request<Incoming>) -> Result<Resp, I
 /// server weakly, so it never keeps the database open past shutdown.
 #[derive(Clone)]
 pub struct Reloader(std::sync::Weak<Gate>);
+
+/// Reaches the server's database while the server runs (see [`Server::db_handle`]).
+pub struct DbHandle(std::sync::Weak<Gate>);
+
+impl DbHandle {
+    /// The database, if the server is ready and still running.
+    pub fn get(&self) -> Option<Arc<Db>> {
+        let gate = self.0.upgrade()?;
+        let db = gate.state.get().map(|st| st.db.clone());
+        db
+    }
+}
 
 impl Reloader {
     /// Reloads on the blocking pool; the error says why the old rules stay in force.

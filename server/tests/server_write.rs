@@ -600,7 +600,10 @@ fn metadata_and_status_endpoints() {
             ]
         })
     );
-    let one = data(&s.get("/api/v1/metadata?metric=canary_requests_total").unwrap());
+    let one = data(
+        &s.get("/api/v1/metadata?metric=canary_requests_total")
+            .unwrap(),
+    );
     assert_eq!(one.as_object().unwrap().len(), 1);
     assert_eq!(
         data(&s.get("/api/v1/metadata?limit=1").unwrap())

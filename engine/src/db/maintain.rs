@@ -17,6 +17,10 @@
 //!
 //! A crash after 3 leaves a block whose data is also in the WAL; opening the directory sets
 //! the head's bound to the newest block's end and skips replayed samples before it.
+//!
+//! A failed WAL (an fsync or write error) is recovered first in every pass: a fresh segment,
+//! then a checkpoint of the head standing for every older segment, then writes are accepted
+//! again. The worker retries a failed recovery after 1 s, doubling to 30 s.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -49,19 +53,52 @@ pub fn compaction_ranges(block_range: i64, retention: Option<i64>) -> Vec<i64> {
 
 /// The worker thread: a maintenance pass when signalled, or every 30 s.
 pub(super) fn worker_loop(inner: Arc<Inner>) {
+    // Recovery of a failed WAL waits 1 s after the failure, then doubles up to 30 s between
+    // attempts (a failing disk is not hammered; a transient error heals within seconds).
+    const FIRST: Duration = Duration::from_secs(1);
+    let mut backoff = FIRST;
+    let mut last_attempt: Option<std::time::Instant> = None;
+    let stopped = || inner.signal.stop.load(Ordering::Acquire);
     loop {
-        {
-            let mut p = inner.signal.pending.lock();
-            if !*p && !inner.signal.stop.load(Ordering::Acquire) {
-                inner.signal.cv.wait_for(&mut p, Duration::from_secs(30));
-            }
-            *p = false;
+        if stopped() {
+            return;
         }
-        if inner.signal.stop.load(Ordering::Acquire) {
+        let failed_for = inner.wal.as_ref().and_then(|w| w.failed_for());
+        match failed_for {
+            Some(d) => {
+                let since = last_attempt.map_or(d, |t| t.elapsed().min(d));
+                if since < backoff {
+                    let mut p = inner.signal.pending.lock();
+                    *p = false;
+                    if !stopped() {
+                        inner.signal.cv.wait_for(&mut p, backoff - since);
+                    }
+                    continue;
+                }
+                last_attempt = Some(std::time::Instant::now());
+            }
+            None => {
+                backoff = FIRST;
+                last_attempt = None;
+                let mut p = inner.signal.pending.lock();
+                if !*p && !stopped() {
+                    inner.signal.cv.wait_for(&mut p, Duration::from_secs(30));
+                }
+                *p = false;
+                drop(p);
+                if inner.wal.as_ref().is_some_and(|w| w.failure().is_some()) {
+                    continue; // failed while waiting: back off first
+                }
+            }
+        }
+        if stopped() {
             return;
         }
         if let Err(e) = maintain(&inner, false) {
             eprintln!("strata: background maintenance: {e}");
+        }
+        if failed_for.is_some() && inner.wal.as_ref().is_some_and(|w| w.failure().is_some()) {
+            backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
 }
@@ -99,6 +136,7 @@ impl Db {
 pub(super) fn maintain(inner: &Inner, flush: bool) -> Result<MaintainReport> {
     let _g = inner.maint.lock();
     inner.wal()?;
+    recover_wal(inner)?;
     let mut report = MaintainReport {
         moved_aside: move_damaged(inner)?,
         ..Default::default()
@@ -301,6 +339,35 @@ fn cut_head(inner: &Inner, flush: bool) -> Result<Option<bool>> {
         inner.counters.head_cuts.fetch_add(1, Ordering::Relaxed);
     }
     Ok(Some(wrote))
+}
+
+/// Recovers a failed WAL, if it failed: later writes go to a fresh segment, a checkpoint of
+/// the head replaces every segment before it (so what a failed fsync may have dropped from
+/// the page cache is written again from memory), and then writes are accepted again.
+fn recover_wal(inner: &Inner) -> Result<()> {
+    let wal = inner.wal()?;
+    let Some(why) = wal.failure() else {
+        return Ok(());
+    };
+    let res = wal.reset_after_failure().and_then(|_| checkpoint(inner));
+    match res {
+        Ok(()) => {
+            wal.clear_failure();
+            inner
+                .counters
+                .wal_recoveries
+                .fetch_add(1, Ordering::Relaxed);
+            eprintln!("strata: WAL recovered after: {why}");
+            Ok(())
+        }
+        Err(e) => {
+            inner
+                .counters
+                .wal_recovery_failures
+                .fetch_add(1, Ordering::Relaxed);
+            Err(e)
+        }
+    }
 }
 
 /// Writes a checkpoint of the head standing for every WAL segment before the current one.

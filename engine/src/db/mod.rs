@@ -321,6 +321,10 @@ pub struct EngineCounters {
     pub corrupted_blocks: AtomicU64,
     /// Series removed from the head by truncation (churn).
     pub series_removed: AtomicU64,
+    /// Failed WALs recovered (fresh segment plus a checkpoint of the head).
+    pub wal_recoveries: AtomicU64,
+    /// Failed attempts to recover the WAL (retried with backoff).
+    pub wal_recovery_failures: AtomicU64,
     /// Samples dropped at replay because their series definition was lost.
     pub replay_unknown_series_samples: AtomicU64,
 }
@@ -370,17 +374,22 @@ impl Inner {
 
     /// Wakes the worker if the head spans more than 1.5 block ranges.
     fn maybe_signal(&self) {
+        if let Some((lo, hi)) = self.head.time_range() {
+            if hi.saturating_sub(lo) > self.opts.block_range / 2 * 3 {
+                self.wake_worker();
+            }
+        }
+    }
+
+    /// Wakes the background worker (if there is one).
+    fn wake_worker(&self) {
         if !self.opts.background {
             return;
         }
-        if let Some((lo, hi)) = self.head.time_range() {
-            if hi.saturating_sub(lo) > self.opts.block_range / 2 * 3 {
-                let mut p = self.signal.pending.lock();
-                if !*p {
-                    *p = true;
-                    self.signal.cv.notify_one();
-                }
-            }
+        let mut p = self.signal.pending.lock();
+        if !*p {
+            *p = true;
+            self.signal.cv.notify_one();
         }
     }
 }
@@ -526,7 +535,12 @@ impl Db {
         // so this converges at once in practice.
         let mut attempt = 0;
         loop {
-            if let Some(report) = self.try_append(batch, wal, attempt > 0)? {
+            let res = self.try_append(batch, wal, attempt > 0);
+            if res.is_err() && wal.failure().is_some() {
+                // The worker recovers the WAL; start now rather than at its next round.
+                self.inner.wake_worker();
+            }
+            if let Some(report) = res? {
                 return Ok(report);
             }
             attempt += 1;
@@ -676,6 +690,12 @@ impl Db {
         let n = accepted.len() as u64;
         records.push(Record::Samples(accepted));
         let pos = wal.write(&records)?;
+        // With fsync per write, durability comes before visibility: a sample the sender is
+        // told failed is never queryable (the series stay locked through the fsync, so
+        // appends to other series still share it).
+        if wal.syncs_each_write() {
+            wal.sync_to(pos)?;
+        }
         // 5. Apply.
         let Some(Record::Samples(accepted)) = records.last() else {
             unreachable!("samples record pushed last")
@@ -689,9 +709,9 @@ impl Db {
         }
         head.note_samples(n, lo, hi);
         report.appended = n;
-        // 6. Durability without holding series locks.
+        // 6. With an fsync interval the write to the OS was the acknowledgement: a later
+        //    failure of the background fsync is recovered from the head (see `maintain.rs`).
         drop(guards);
-        wal.sync_to(pos)?;
         self.inner.maybe_signal();
         Ok(Some(report))
     }
@@ -874,6 +894,22 @@ impl Db {
     /// Number of distinct values per label name in the head (for status pages).
     pub fn label_value_counts(&self) -> Vec<(String, usize)> {
         self.inner.head.index().value_counts()
+    }
+
+    /// Why the WAL refuses writes, if it does (a failed fsync or write). Appends fail until
+    /// the background worker (or [`Db::maintain`]) recovers it: a fresh segment plus a
+    /// checkpoint of the head, retried with backoff.
+    pub fn wal_failure(&self) -> Option<String> {
+        self.inner.wal.as_ref().and_then(Wal::failure)
+    }
+
+    /// Marks the WAL failed as a failed fsync would (tests of the failure path).
+    #[doc(hidden)]
+    pub fn inject_wal_failure(&self, reason: &str) {
+        if let Some(w) = &self.inner.wal {
+            w.inject_failure(reason);
+            self.inner.wake_worker();
+        }
     }
 
     /// Counters of background work and damage.

@@ -26,7 +26,8 @@
 //! - **Checkpoints** (`checkpoint.rs`) replace the segments before a cut with a compact copy
 //!   of the head; replay reads the newest checkpoint, then the segments after it.
 //! - After a failed fsync the WAL refuses further writes (the kernel may have dropped the
-//!   unsynced pages, so retrying could claim durability falsely).
+//!   unsynced pages, so retrying could claim durability falsely) until its owner recovers it
+//!   with a fresh segment and a checkpoint of what it holds in memory (see `writer.rs`).
 //!
 //! Module map: record encodings live in `record.rs`, segment files in `segment.rs`,
 //! frame scanning in `reader.rs`, replay and repair in `repair.rs`, and the append path with
@@ -289,6 +290,45 @@ impl Wal {
             // interval. A failed background fsync is still reported here.
             SyncPolicy::Interval(_) => self.shared.check_failed(&self.shared.dir),
         }
+    }
+
+    /// True if every acknowledged write is fsynced first ([`SyncPolicy::Always`]).
+    pub fn syncs_each_write(&self) -> bool {
+        matches!(self.policy, SyncPolicy::Always)
+    }
+
+    /// The failure that makes the WAL refuse writes, if any (a failed fsync, or a failed
+    /// write that could not be cut off).
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure()
+    }
+
+    /// How long the WAL has been failed, if it is.
+    pub fn failed_for(&self) -> Option<std::time::Duration> {
+        self.shared.failed_for()
+    }
+
+    /// Starts recovering a failed WAL: later writes will go to a fresh segment. Writes stay
+    /// refused until [`Wal::clear_failure`]; in between, the owner must write a checkpoint
+    /// (cut, then [`Wal::checkpoint`] of everything before) standing for the failed segments.
+    /// `Ok(false)` if the WAL has not failed.
+    pub fn reset_after_failure(&self) -> Result<bool> {
+        self.shared.reset_after_failure()
+    }
+
+    /// Ends recovery: writes are accepted again.
+    pub fn clear_failure(&self) {
+        self.shared.clear_failure()
+    }
+
+    /// Marks the WAL failed as a failed fsync would (tests of the failure path).
+    #[doc(hidden)]
+    pub fn inject_failure(&self, reason: &str) {
+        self.shared.fail(&Error::io(
+            "fsync",
+            &self.shared.dir,
+            std::io::Error::other(reason.to_string()),
+        ));
     }
 
     /// Flushes, fsyncs and stops the background syncer. Later writes fail with

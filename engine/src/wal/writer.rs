@@ -11,8 +11,11 @@
 //!   completed before it began, and concurrent callers share it.
 //!
 //! After a failed fsync the page cache may already have dropped the unsynced data, so a retry
-//! could succeed without it being on disk. The WAL therefore fails permanently: every later
-//! write and sync returns an error naming the first failure.
+//! could succeed without it being on disk. The WAL therefore fails: every later write and
+//! sync returns an error naming the first failure, until the owner recovers it: it starts a
+//! fresh segment ([`Shared::reset_after_failure`]), rewrites what the failed segments held
+//! from memory (a checkpoint of the head, which the database writes and which deletes them),
+//! and only then clears the failure ([`Shared::clear_failure`]).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -63,8 +66,10 @@ pub(super) struct Shared {
     pub state: Mutex<WriterState>,
     sync: Mutex<SyncState>,
     synced: Condvar,
-    /// The first unrecoverable error; set once, never cleared.
+    /// The first error that made the WAL untrustworthy; cleared only by recovery.
     failed: Mutex<Option<String>>,
+    /// When `failed` was set.
+    failed_at: Mutex<Option<std::time::Instant>>,
     /// Counters for [`super::WalStats`].
     pub writes: AtomicU64,
     pub bytes: AtomicU64,
@@ -88,6 +93,7 @@ impl Shared {
             }),
             synced: Condvar::new(),
             failed: Mutex::new(None),
+            failed_at: Mutex::new(None),
             writes: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             sync_rounds: AtomicU64::new(0),
@@ -109,11 +115,61 @@ impl Shared {
         }
     }
 
-    fn fail(&self, e: &Error) {
+    pub(super) fn fail(&self, e: &Error) {
         let mut f = self.failed.lock();
         if f.is_none() {
+            eprintln!("strata: WAL failed, refusing writes until recovered: {e}");
             *f = Some(e.to_string());
+            *self.failed_at.lock() = Some(std::time::Instant::now());
         }
+    }
+
+    /// The failure that makes the WAL refuse writes, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.lock().clone()
+    }
+
+    /// How long the WAL has been failed, if it is.
+    pub fn failed_for(&self) -> Option<Duration> {
+        self.failed
+            .lock()
+            .as_ref()
+            .and(*self.failed_at.lock())
+            .map(|t| t.elapsed())
+    }
+
+    /// First step of recovering a failed WAL: starts a fresh segment that later writes go
+    /// to, and forgets the unsynced files (their pages cannot be trusted; the checkpoint that
+    /// follows replaces them). `Ok(false)` if the WAL has not failed. Writes stay refused.
+    pub fn reset_after_failure(&self) -> Result<bool> {
+        if self.failed.lock().is_none() {
+            return Ok(false);
+        }
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let next = st.segment + 1;
+        let file = Arc::new(create_segment(&self.dir, next)?);
+        sync_dir(&self.dir)?;
+        st.file = file;
+        st.segment = next;
+        st.offset = SEGMENT_HEADER_LEN;
+        st.unsynced.clear();
+        st.dir_dirty = false;
+        self.segments_created.fetch_add(1, Ordering::Relaxed);
+        let end = st.end();
+        drop(st);
+        let mut s = self.sync.lock();
+        s.durable = end;
+        Ok(true)
+    }
+
+    /// Last step of recovery, once a durable checkpoint stands for every segment before the
+    /// one [`Shared::reset_after_failure`] started: writes are accepted again.
+    pub fn clear_failure(&self) {
+        *self.failed.lock() = None;
+        *self.failed_at.lock() = None;
     }
 
     /// Appends already-framed bytes; the caller's records stay together in one segment.
@@ -249,11 +305,14 @@ impl Shared {
             if *stop {
                 return;
             }
+            // While failed, nothing is written; recovery clears the failure.
+            if self.failed.lock().is_some() {
+                continue;
+            }
             let res = MutexGuard::unlocked(&mut stop, || self.sync_all());
             if let Err(e) = res {
-                // The error is sticky: writers and `close` report it too.
+                // Sticky until recovery: writers report it too.
                 eprintln!("strata: WAL background fsync failed: {e}");
-                return;
             }
         }
     }
