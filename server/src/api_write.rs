@@ -30,8 +30,26 @@ fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> Option<&s
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A write slot owned by whoever does the work: the request future while it reads the body,
+/// then the blocking task that decodes and appends. A sender that times out and disconnects
+/// drops the future, but an append already running keeps its slot until it ends, so retries
+/// cannot pile up past `max_inflight_writes` behind work that still runs.
+struct WriteSlot(Arc<State>);
+
+impl Drop for WriteSlot {
+    fn drop(&mut self) {
+        self.0.write_slots.add_permits(1);
+    }
+}
+
 /// Waits for a write slot or fails with 503.
-async fn write_slot(state: &State) -> Result<tokio::sync::SemaphorePermit<'_>> {
+async fn write_slot(state: &Arc<State>) -> Result<WriteSlot> {
+    let permit = acquire_write_slot(state).await?;
+    permit.forget();
+    Ok(WriteSlot(state.clone()))
+}
+
+async fn acquire_write_slot(state: &State) -> Result<tokio::sync::SemaphorePermit<'_>> {
     if state.is_shutting_down() {
         return Err(Error::ShuttingDown);
     }
@@ -118,7 +136,7 @@ async fn write_inner(
     req: Request<Incoming>,
     proto: Protocol,
 ) -> Result<WriteSummary> {
-    let _slot = write_slot(state).await?;
+    let slot = write_slot(state).await?;
     let (parts, body) = req.into_parts();
     let bytes = read_bounded(
         body,
@@ -129,6 +147,7 @@ async fn write_inner(
     .await?;
     let st = state.clone();
     blocking(move || {
+        let _slot = slot;
         let limits = st.config.ingest_limits();
         Ok(strata_ingest::write(&st.db, proto, &bytes, &limits)?)
     })
@@ -170,7 +189,7 @@ pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<R
         }
         None => now_ms(),
     };
-    let _slot = write_slot(state).await?;
+    let slot = write_slot(state).await?;
     let (parts, body) = req.into_parts();
     let bytes = read_bounded(
         body,
@@ -181,6 +200,7 @@ pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<R
     .await?;
     let st = state.clone();
     let summary = blocking(move || {
+        let _slot = slot;
         let limits = st.config.ingest_limits();
         Ok(strata_ingest::import_text(
             &st.db, &bytes, default_ts, &limits,

@@ -258,6 +258,20 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                     let mut page = st.metrics.render(&st.db);
                     page.push_str(&crate::metrics::render_storage(&st.db));
                     page.push_str(&crate::metrics::render_starting(&st.progress));
+                    let in_use = st
+                        .config
+                        .limits
+                        .max_inflight_writes
+                        .saturating_sub(st.write_slots.available_permits());
+                    let _ = std::fmt::Write::write_fmt(
+                        &mut page,
+                        format_args!(
+                            "# HELP strata_write_slots_in_use Write requests holding a slot \
+                             (reading, decoding or appending).\n\
+                             # TYPE strata_write_slots_in_use gauge\n\
+                             strata_write_slots_in_use {in_use}\n"
+                        ),
+                    );
                     st.rules.manager().render_metrics(&mut page);
                     Ok(page)
                 })

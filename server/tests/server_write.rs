@@ -627,3 +627,92 @@ fn metadata_and_status_endpoints() {
     assert_eq!(root.status, 200);
     assert!(root.text().contains("/api/v1/query"), "{}", root.text());
 }
+
+/// A gauge or counter without labels from `/metrics`.
+fn metric_value(s: &Strata, name: &str) -> u64 {
+    let text = s.get("/metrics").unwrap().text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_write_whose_sender_left_keeps_its_slot_until_its_append_ends() {
+    use std::io::Write as _;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("strata.yml");
+    std::fs::write(
+        &cfg,
+        "limits:\n  max_inflight_writes: 1\n  write_queue_wait: 0s\n",
+    )
+    .unwrap();
+    let s = Strata::start(
+        bin(),
+        &dir.path().join("data"),
+        &["--config", cfg.to_str().unwrap()],
+    )
+    .unwrap();
+    assert_eq!(metric_value(&s, "strata_write_slots_in_use"), 0);
+    // A write big enough to take a while to append (100k new series).
+    let t = now_ms();
+    let n = 100_000u64;
+    let series: Vec<TimeSeries> = (0..n)
+        .map(|i| {
+            TimeSeries::new(
+                &[("__name__", "left_behind"), ("i", &i.to_string())],
+                &[(t, 1.0)],
+            )
+        })
+        .collect();
+    let body = snappy(&write_request_v1(&series));
+    let mut sender = std::net::TcpStream::connect(s.addr).unwrap();
+    sender
+        .write_all(
+            format!(
+                "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+                 Content-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n\
+                 Content-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    sender.write_all(&body).unwrap();
+    // Once the append has begun (series appear in the head), the sender gives up, as one
+    // whose timeout expired.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while metric_value(&s, "strata_head_series") == 0 {
+        assert!(Instant::now() < deadline, "the append never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(sender);
+    let stored = || {
+        s.get("/api/v1/query?query=count(left_behind)")
+            .unwrap()
+            .text()
+            .contains(&format!("\"{n}\""))
+    };
+    // Until the append ends, its slot stays taken (other writes are shed with 503): a free
+    // slot seen before the data is all there would be work running without a slot.
+    loop {
+        let in_use = metric_value(&s, "strata_write_slots_in_use");
+        let done = stored();
+        if in_use == 0 {
+            assert!(done, "slot released while the append was still running");
+            break;
+        }
+        let r = s
+            .write_v1(&[TimeSeries::new(&[("__name__", "other")], &[(t, 1.0)])])
+            .unwrap();
+        assert!(r.status == 503 || r.status == 204, "{}", r.text());
+        assert!(Instant::now() < deadline, "the append never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = s
+        .write_v1(&[TimeSeries::new(&[("__name__", "other")], &[(t, 1.0)])])
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+}
