@@ -558,3 +558,46 @@ fn series_created_through_resolve_survive_restart() {
     assert_eq!((r.appended, r.new_series), (1, 0));
     assert_eq!(db.stats().series, 50);
 }
+
+#[test]
+fn head_chunk_counters_match_a_walk_through_appends_cuts_deletes_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        background: false,
+        block_range: 3_600_000,
+        ..Options::default()
+    };
+    let check = |db: &Db, what: &str| {
+        let (kept, walked) = db.head_chunk_counts_checked();
+        assert_eq!(kept, walked, "after {what}");
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let mut t = 0i64;
+    for round in 0..6 {
+        // Enough samples per series to seal several chunks, at uneven steps.
+        for _ in 0..400 {
+            t += rng.gen_range(1_000..30_000);
+            let mut b = Batch::new();
+            for i in 0..rng.gen_range(1..20) {
+                b.push(series("m", i), vec![Sample::new(t, rng.gen())]);
+            }
+            db.append(&b).unwrap();
+        }
+        check(&db, "appends");
+        db.maintain().unwrap();
+        check(&db, "a maintenance pass");
+        if round % 2 == 1 {
+            db.delete_series(&[Matcher::equal("i", "3")], t - 600_000, t)
+                .unwrap();
+            check(&db, "a delete");
+        }
+    }
+    let (kept, _) = db.head_chunk_counts_checked();
+    assert!(kept.0 > 0 && kept.1 > 0, "{kept:?}");
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    check(&db, "a restart");
+    db.flush().unwrap();
+    check(&db, "a flush");
+}

@@ -214,7 +214,7 @@ impl Metrics {
         gauge(
             &mut o,
             "strata_head_chunk_bytes",
-            "Bytes of encoded chunk data in the head.",
+            "Bytes of the head's sealed chunks (open chunks not counted).",
             stats.chunk_bytes.to_string(),
         );
         gauge(

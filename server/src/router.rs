@@ -252,7 +252,8 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                 "Strata is Ready.\n",
             )),
             "metrics" => {
-                // Off the async threads: the storage stats read every block and series.
+                // Off the async threads: the storage stats list the WAL directory and sum block sizes
+                // (head figures are counters kept as it changes, no series is locked).
                 let st = state.clone();
                 blocking(move || {
                     let mut page = st.metrics.render(&st.db);

@@ -97,7 +97,9 @@ impl Db {
         if !records.is_empty() {
             let pos = wal.write(&[Record::Deletes(records)])?;
             for st in &mut guards {
+                let before = st.footprint();
                 let n = st.delete_range(mint, maxt, head.chunk_range());
+                head.note_chunks(crate::head::ChunkFootprint::delta(before, st.footprint()));
                 head.forget_samples(n);
                 report.head_samples += n;
                 report.head_series += 1;

@@ -293,6 +293,7 @@ impl Db {
                 }
             },
         )?;
+        head.recount_chunks();
         let (unknown, bad_chunks) = (rp.unknown_series, rp.bad_chunks);
         if unknown > 0 {
             eprintln!(
@@ -398,6 +399,7 @@ impl Db {
         } else {
             Default::default()
         };
+        head.recount_chunks();
         let (blocks, _) = load_blocks(dir, head.symbols(), false)?;
         let bound = blocks
             .iter()

@@ -85,6 +85,28 @@ impl SeriesState {
             .is_some_and(|c| c.min_time() <= s.t && hit(c))
     }
 
+    /// What the series' chunks count towards the head's totals: (sealed chunks, bytes of
+    /// sealed chunks, open chunks). Walks the sealed chunks: for the rare operations that
+    /// rewrite them (truncation, deletes), not for appends.
+    pub(crate) fn footprint(&self) -> ChunkFootprint {
+        ChunkFootprint {
+            sealed: self.sealed.len() as i64,
+            sealed_bytes: self.sealed.iter().map(|c| c.as_bytes().len() as i64).sum(),
+            open: i64::from(!self.open.is_empty()),
+        }
+    }
+
+    /// [`SeriesState::push`], adding what it changed to `d` without walking the chunks.
+    pub(crate) fn push_counted(&mut self, s: Sample, chunk_range: i64, d: &mut ChunkFootprint) {
+        let was_empty = self.open.is_empty();
+        if self.push(s, chunk_range) {
+            d.sealed += 1;
+            d.sealed_bytes += self.sealed.last().map_or(0, |c| c.as_bytes().len() as i64);
+        } else if was_empty {
+            d.open += 1;
+        }
+    }
+
     /// Appends a sample already checked to be newer than `last`; chunks never straddle an
     /// aligned span of `chunk_range` ms.
     pub fn push(&mut self, s: Sample, chunk_range: i64) -> bool {
@@ -108,6 +130,29 @@ impl SeriesState {
             self.min_time = Some(s.t);
         }
         sealed_one
+    }
+}
+
+/// Chunk counts of a series, or changes to the head's totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ChunkFootprint {
+    pub sealed: i64,
+    pub sealed_bytes: i64,
+    pub open: i64,
+}
+
+impl ChunkFootprint {
+    /// `after - before`.
+    pub fn delta(before: ChunkFootprint, after: ChunkFootprint) -> ChunkFootprint {
+        ChunkFootprint {
+            sealed: after.sealed - before.sealed,
+            sealed_bytes: after.sealed_bytes - before.sealed_bytes,
+            open: after.open - before.open,
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        *self == ChunkFootprint::default()
     }
 }
 
@@ -199,6 +244,11 @@ pub struct Head {
     max_time: AtomicI64,
     /// Samples older than this are in blocks (or were never accepted): the head's bound.
     min_valid: AtomicI64,
+    /// Totals of every series' [`ChunkFootprint`], kept as chunks are sealed, dropped and
+    /// rewritten (so `/metrics` never walks the series).
+    sealed_chunks: AtomicI64,
+    sealed_bytes: AtomicI64,
+    open_chunks: AtomicI64,
     chunk_range: i64,
 }
 
@@ -223,6 +273,9 @@ impl Head {
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid: AtomicI64::new(i64::MIN),
+            sealed_chunks: AtomicI64::new(0),
+            sealed_bytes: AtomicI64::new(0),
+            open_chunks: AtomicI64::new(0),
             chunk_range: chunk_range.max(1),
         }
     }
@@ -422,6 +475,55 @@ impl Head {
         self.samples.fetch_add(n, Ordering::Relaxed);
         self.min_time.fetch_min(lo, Ordering::Relaxed);
         self.max_time.fetch_max(hi, Ordering::Relaxed);
+    }
+
+    /// Adds a change of chunk counts to the head's totals.
+    pub(crate) fn note_chunks(&self, d: ChunkFootprint) {
+        if d.is_zero() {
+            return;
+        }
+        self.sealed_chunks.fetch_add(d.sealed, Ordering::Relaxed);
+        self.sealed_bytes
+            .fetch_add(d.sealed_bytes, Ordering::Relaxed);
+        self.open_chunks.fetch_add(d.open, Ordering::Relaxed);
+    }
+
+    /// Sets the totals from a walk of every series (after WAL replay, which builds series
+    /// without counting).
+    pub(crate) fn recount_chunks(&self) {
+        let mut t = ChunkFootprint::default();
+        for s in self.all_series() {
+            let f = s.state.lock().footprint();
+            t.sealed += f.sealed;
+            t.sealed_bytes += f.sealed_bytes;
+            t.open += f.open;
+        }
+        self.sealed_chunks.store(t.sealed, Ordering::Relaxed);
+        self.sealed_bytes.store(t.sealed_bytes, Ordering::Relaxed);
+        self.open_chunks.store(t.open, Ordering::Relaxed);
+    }
+
+    /// Chunks in the head (sealed plus open) and bytes of its sealed chunks, from counters
+    /// kept as chunks change (no walk).
+    pub fn chunk_counts(&self) -> (u64, u64) {
+        let g = |a: &AtomicI64| a.load(Ordering::Relaxed).max(0) as u64;
+        (
+            g(&self.sealed_chunks) + g(&self.open_chunks),
+            g(&self.sealed_bytes),
+        )
+    }
+
+    /// [`Head::chunk_counts`] computed by walking every series (tests check the counters
+    /// against it).
+    pub fn chunk_counts_walked(&self) -> (u64, u64) {
+        let mut t = ChunkFootprint::default();
+        for s in self.all_series() {
+            let f = s.state.lock().footprint();
+            t.sealed += f.sealed;
+            t.sealed_bytes += f.sealed_bytes;
+            t.open += f.open;
+        }
+        ((t.sealed + t.open) as u64, t.sealed_bytes as u64)
     }
 
     /// Number of chunks and bytes of chunk data (sealed plus open chunks); walks every series.

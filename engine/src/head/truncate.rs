@@ -96,7 +96,11 @@ impl Head {
     pub fn collect_before(&self, b: i64) -> Vec<(Labels, Vec<Chunk>)> {
         let mut out: Vec<(Labels, Vec<Chunk>)> = Vec::new();
         for s in self.all_series() {
-            let chunks = s.state.lock().seal_before(b);
+            let mut st = s.state.lock();
+            let before = st.footprint();
+            let chunks = st.seal_before(b);
+            self.note_chunks(super::ChunkFootprint::delta(before, st.footprint()));
+            drop(st);
             if !chunks.is_empty() {
                 out.push((s.labels.clone(), chunks));
             }
@@ -129,7 +133,9 @@ impl Head {
         let mut removed: Vec<Arc<MemSeries>> = Vec::new();
         for s in self.all_series() {
             let mut st = s.state.lock();
+            let before = st.footprint();
             dropped_samples += st.drop_before(b);
+            self.note_chunks(super::ChunkFootprint::delta(before, st.footprint()));
             if st.is_empty() && st.last.is_none_or(|l| l.t < b) {
                 st.removed = true;
                 drop(st);
