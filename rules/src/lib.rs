@@ -6,7 +6,8 @@
 //!   positions for every error; [`duration`] reads Prometheus durations;
 //! - [`schedule`] says when a group evaluates (Prometheus's slots), [`runner`] runs a group
 //!   on them, [`group`] evaluates a group at one timestamp and [`recording`] turns a query
-//!   result into recorded series;
+//!   result into recorded series; [`incremental`] evaluates a rule whose expression has
+//!   long windows through the incremental windows of [`window`];
 //! - [`manager`] holds the running groups and applies reloads; [`metrics`] and [`api`]
 //!   render what `/metrics` and `/api/v1/rules` show.
 //!
@@ -22,6 +23,7 @@ pub mod duration;
 pub mod error;
 pub mod file;
 pub mod group;
+pub mod incremental;
 pub mod manager;
 pub mod metrics;
 pub mod notifier;

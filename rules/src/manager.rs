@@ -33,6 +33,7 @@ use crate::metrics::{self, GroupMetrics, RuleMetrics};
 use crate::notifier::Notifier;
 use crate::runner::{self, Clock, Running, Stop, SystemClock};
 use crate::schedule::Alignment;
+use crate::window::IncrementalOptions;
 
 /// Settings of the manager.
 #[derive(Clone)]
@@ -53,6 +54,8 @@ pub struct ManagerOptions {
     pub restore: RestoreOptions,
     /// Where alerts are sent.
     pub notifier: Option<Arc<Notifier>>,
+    /// How rules keep long windows incrementally (`None`: every rule is evaluated in full).
+    pub incremental: Option<IncrementalOptions>,
 }
 
 impl Default for ManagerOptions {
@@ -66,6 +69,7 @@ impl Default for ManagerOptions {
             resend_delay_ms: crate::alert::DEFAULT_RESEND_DELAY,
             restore: RestoreOptions::default(),
             notifier: None,
+            incremental: Some(IncrementalOptions::default()),
         }
     }
 }
@@ -140,6 +144,7 @@ impl Manager {
         ctx.resend_delay_ms = opts.resend_delay_ms;
         ctx.restore = opts.restore;
         ctx.notifier = opts.notifier.clone();
+        ctx.incremental = opts.incremental.clone();
         Manager {
             ctx: Arc::new(ctx),
             clock,
