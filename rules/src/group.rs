@@ -229,6 +229,8 @@ pub struct GroupStatus {
     pub evaluation_time: Duration,
     /// Wall-clock start of the last iteration.
     pub last_evaluation: Option<SystemTime>,
+    /// The timestamp (ms) the last evaluation queried at and stamped its samples with.
+    pub timestamp_ms: Option<i64>,
     /// Per rule, in order.
     pub rules: Vec<RuleStatus>,
 }
@@ -444,6 +446,7 @@ impl Group {
             let mut s = self.status.lock();
             s.evaluation_time = o.evaluation_time;
             s.last_evaluation = o.last_evaluation;
+            s.timestamp_ms = o.timestamp_ms;
         }
         let mut by_identity: HashMap<RuleIdentity, Vec<usize>> = HashMap::new();
         for (i, r) in old.def.rules.iter().enumerate() {
@@ -556,6 +559,7 @@ impl Group {
             };
         }
         self.publish_windows();
+        self.status.lock().timestamp_ms = Some(t);
         if !self.stale.is_empty() {
             let mut batch = Batch::new();
             for l in &self.stale {

@@ -11,6 +11,9 @@
 //! - [`manager`] holds the running groups and applies reloads; [`metrics`] and [`api`]
 //!   render what `/metrics` and `/api/v1/rules` show.
 //!
+//! SLOs: [`slo`] loads Sloth `prometheus/v1` and Strata `strata/v1` specs, generates their
+//! rules (run like any rule group) and reports their status.
+//!
 //! Alerting: [`alert`] (state machine, `ALERTS`/`ALERTS_FOR_STATE`, restore, alert JSON),
 //! [`template`] (Go text/template subset and Prometheus's template functions) and
 //! [`notifier`] (Alertmanager v2 client).
@@ -30,6 +33,7 @@ pub mod notifier;
 pub mod recording;
 pub mod runner;
 pub mod schedule;
+pub mod slo;
 pub mod template;
 pub mod window;
 
