@@ -4,6 +4,11 @@
 //! timestamps while new samples keep arriving; every recorded sample (rule outputs,
 //! `ALERTS`, `ALERTS_FOR_STATE`, stale markers) must be bit-identical. A reload that keeps
 //! an expression keeps its windows; one that changes it rebuilds them.
+//!
+//! The databases run their maintenance (head cuts into blocks, compaction) between
+//! appends, at the same points for both, rather than on background threads: a query that
+//! races a background head cut can transiently miss samples in either path, which would
+//! make the comparison depend on timing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,6 +72,8 @@ struct Fleet {
     rng: Rng,
     series: Vec<(Labels, f64, i64)>,
     round: i64,
+    /// Blocks cut from the heads of the databases so far.
+    head_blocks: u64,
 }
 
 impl Fleet {
@@ -108,6 +115,7 @@ impl Fleet {
             rng: Rng(0x9e37_79b9_7f4a_7c15),
             series,
             round: 0,
+            head_blocks: 0,
         }
     }
 
@@ -153,6 +161,7 @@ impl Fleet {
         for db in dbs {
             let r = db.append(&batch).unwrap();
             assert_eq!(r.rejected(), 0);
+            self.head_blocks += db.maintain().unwrap().head_blocks;
         }
     }
 }
@@ -188,11 +197,16 @@ fn recorded(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
 #[test]
 fn incremental_and_full_groups_record_the_same_samples() {
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let inc_db = Arc::new(Db::open(dirs.0.path(), Options::default()).unwrap());
-    let full_db = Arc::new(Db::open(dirs.1.path(), Options::default()).unwrap());
+    let opts = || Options {
+        background: false,
+        ..Options::default()
+    };
+    let inc_db = Arc::new(Db::open(dirs.0.path(), opts()).unwrap());
+    let full_db = Arc::new(Db::open(dirs.1.path(), opts()).unwrap());
     let mut fleet = Fleet::new();
     let start = T0 + 19 * HOUR;
     fleet.advance(start, &[&inc_db, &full_db]);
+    let cut_before = fleet.head_blocks;
 
     let inc_ctx = EvalContext::new(Engine::new(inc_db.clone()));
     let mut full_ctx = EvalContext::new(Engine::new(full_db.clone()));
@@ -212,6 +226,12 @@ fn incremental_and_full_groups_record_the_same_samples() {
         let b = full.eval(&full_ctx, ts, &|| false);
         assert_eq!(a, b, "samples produced at step {step}");
     }
+    // The heads were cut into blocks while the group ran, so windows span blocks.
+    assert!(
+        fleet.head_blocks > cut_before,
+        "no head cut during the run: {cut_before} -> {}",
+        fleet.head_blocks
+    );
     let (want, got) = (recorded(&full_db), recorded(&inc_db));
     assert_eq!(got.len(), want.len());
     assert!(want.keys().any(|l| l.metric_name() == Some("ALERTS")));
