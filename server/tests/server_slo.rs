@@ -301,3 +301,62 @@ fn slos_run_report_and_alert() {
     assert!(line("strata_rule_window_builds_total{") >= 6.0);
     s.terminate().unwrap();
 }
+
+/// The rules `strata slo generate` prints load in Prometheus: `promtool check rules` on the
+/// output for the repository's example specs and this test's two specs. Runs only where
+/// Prometheus's `promtool` is installed (`/usr/bin/promtool`, Debian's `prometheus`
+/// package; `.ci/run` installs it); elsewhere it says so and checks nothing.
+#[test]
+fn generated_rules_pass_promtool() {
+    let promtool = Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        eprintln!("skipped: /usr/bin/promtool is not installed (apt-get install prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/slo");
+    let mut specs: Vec<std::path::PathBuf> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    specs.sort();
+    assert!(specs.len() >= 2, "example specs in {}", examples.display());
+    for (name, text) in [("sloth.yml", SLOTH), ("strata.yml", STRATA)] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        specs.push(p);
+    }
+    for spec in &specs {
+        let out = Command::new(bin())
+            .arg("slo")
+            .arg("generate")
+            .arg(spec)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {out:?}", spec.display());
+        let rules = dir.path().join("generated.yml");
+        std::fs::write(&rules, &out.stdout).unwrap();
+        let check = Command::new(promtool)
+            .arg("check")
+            .arg("rules")
+            .arg(&rules)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "promtool rejects the rules of {}:\n{}{}",
+            spec.display(),
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let n: usize = String::from_utf8_lossy(&check.stdout)
+            .split("SUCCESS: ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        // At least the 8 ratios, 7 meta rules and an alert of each of the file's SLOs.
+        assert!(n >= 16, "{}: promtool found {n} rules", spec.display());
+    }
+}
