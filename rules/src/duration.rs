@@ -58,7 +58,8 @@ pub fn parse(s: &str) -> Result<i64, String> {
     Ok(total)
 }
 
-/// Formats milliseconds the way Prometheus prints a duration (`1h30m`, `500ms`, `0s`).
+/// Formats milliseconds the way Prometheus prints a duration (`1h30m`, `500ms`, `0s`):
+/// years and weeks only when they divide the duration exactly (`30d`, not `4w2d`; `4w`).
 pub fn format(ms: i64) -> String {
     if ms == 0 {
         return "0s".into();
@@ -70,6 +71,9 @@ pub fn format(ms: i64) -> String {
         rest = -rest;
     }
     for (unit, mult, _) in UNITS {
+        if matches!(unit, "y" | "w") && rest % mult != 0 {
+            continue;
+        }
         if rest >= mult {
             out.push_str(&format!("{}{unit}", rest / mult));
             rest %= mult;
@@ -131,6 +135,10 @@ mod tests {
         assert_eq!(format(5_400_000), "1h30m");
         assert_eq!(format(1_500), "1s500ms");
         assert_eq!(format(86_400_000), "1d");
+        assert_eq!(format(30 * 86_400_000), "30d");
+        assert_eq!(format(28 * 86_400_000), "4w");
+        assert_eq!(format(90 * 86_400_000), "90d");
+        assert_eq!(format(366 * 86_400_000), "366d");
         for s in ["30s", "1h30m", "1d", "2w", "1y", "1s500ms"] {
             assert_eq!(format(parse(s).unwrap()), s);
         }

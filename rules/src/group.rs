@@ -23,7 +23,12 @@
 //! `ALERTS_FOR_STATE` back (after its second iteration, as Prometheus does); groups added
 //! later start restored.
 //!
-//! Invariants: `prev.len() == def.rules.len()`; `status.rules.len() == def.rules.len()`; the
+//! Expressions are evaluated through each rule's [`RuleQuery`]: rules with long windows keep
+//! them incrementally ([`crate::incremental`]; identical results, cost independent of the
+//! window), unless [`EvalContext::incremental`] is `None`. A reload that keeps a rule's
+//! expression keeps its windows.
+//!
+//! Invariants: `prev.len() == queries.len() == def.rules.len()`; `status.rules.len() == def.rules.len()`; the
 //! evaluation state is owned by whoever runs the group (one thread at a time), while the
 //! status is shared behind a mutex held only to copy values in or out.
 
@@ -40,10 +45,12 @@ use crate::alert::restore::{db_lookup, RestoreOptions};
 use crate::alert::{self, AlertingRule, AlertingRuleDef};
 use crate::error::{Error, Result};
 use crate::file::{GroupSpec, RuleKind, RuleSpec};
+use crate::incremental::RuleQuery;
 use crate::metrics::{GroupMetrics, RuleMetrics, Summary};
 use crate::notifier::Notifier;
 use crate::recording::{self, OutputSample};
 use crate::schedule::{slot_ms, Alignment, Slots};
+use crate::window::{IncrementalOptions, WindowStats};
 
 /// A rule's health, as `/api/v1/rules` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,6 +229,8 @@ pub struct GroupStatus {
     pub evaluation_time: Duration,
     /// Wall-clock start of the last iteration.
     pub last_evaluation: Option<SystemTime>,
+    /// The timestamp (ms) the last evaluation queried at and stamped its samples with.
+    pub timestamp_ms: Option<i64>,
     /// Per rule, in order.
     pub rules: Vec<RuleStatus>,
 }
@@ -244,6 +253,9 @@ pub struct EvalContext {
     pub restore: RestoreOptions,
     /// Where alerts go; `None` keeps them in Strata (API and `ALERTS` only).
     pub notifier: Option<Arc<Notifier>>,
+    /// How rules with long windows keep them incrementally (`None`: every rule is
+    /// evaluated in full by the engine).
+    pub incremental: Option<IncrementalOptions>,
 }
 
 impl EvalContext {
@@ -258,6 +270,7 @@ impl EvalContext {
             resend_delay_ms: alert::DEFAULT_RESEND_DELAY,
             restore: RestoreOptions::default(),
             notifier: None,
+            incremental: Some(IncrementalOptions::default()),
         }
     }
 }
@@ -273,6 +286,8 @@ pub struct Group {
     rule_metrics: Arc<Vec<RuleMetrics>>,
     /// Per rule: the series written at its last successful evaluation.
     prev: Vec<HashSet<Labels>>,
+    /// Per rule: how its expression is evaluated (incremental windows).
+    queries: Vec<RuleQuery>,
     /// Series of rules that no longer exist, to be marked stale at the next evaluation.
     stale: Vec<Labels>,
     /// Alert state of each alerting rule.
@@ -342,6 +357,7 @@ impl Group {
             })),
             rule_metrics: Arc::new((0..n).map(|_| RuleMetrics::default()).collect()),
             prev: vec![HashSet::new(); n],
+            queries: (0..n).map(|_| RuleQuery::new()).collect(),
             stale: Vec::new(),
             def,
             metrics,
@@ -430,6 +446,7 @@ impl Group {
             let mut s = self.status.lock();
             s.evaluation_time = o.evaluation_time;
             s.last_evaluation = o.last_evaluation;
+            s.timestamp_ms = o.timestamp_ms;
         }
         let mut by_identity: HashMap<RuleIdentity, Vec<usize>> = HashMap::new();
         for (i, r) in old.def.rules.iter().enumerate() {
@@ -440,6 +457,10 @@ impl Group {
                 if !list.is_empty() {
                     let fi = list.remove(0);
                     self.prev[i] = std::mem::take(&mut old.prev[fi]);
+                    // Same expression: its incremental windows stay valid.
+                    if old.def.rules[fi].query == r.query {
+                        self.queries[i] = std::mem::take(&mut old.queries[fi]);
+                    }
                     if let (Some(new), Some(from)) = (&self.alerts[i], &old.alerts[fi]) {
                         new.lock().copy_state_from(&from.lock());
                     }
@@ -537,6 +558,8 @@ impl Group {
                 last_evaluation: Some(wall),
             };
         }
+        self.publish_windows();
+        self.status.lock().timestamp_ms = Some(t);
         if !self.stale.is_empty() {
             let mut batch = Batch::new();
             for l in &self.stale {
@@ -552,10 +575,9 @@ impl Group {
 
     /// Evaluates recording rule `i` at `t` and appends its samples and stale markers.
     fn eval_recording(&mut self, ctx: &EvalContext, i: usize, t: i64) -> Result<usize> {
-        let rule = &self.def.rules[i];
-        let res = ctx
-            .engine
-            .instant_expr(&rule.spec.expr, t, &QueryOptions::default())?;
+        let def = self.def.clone();
+        let rule = &def.rules[i];
+        let res = self.query(ctx, i, t)?;
         let out: Vec<OutputSample> = recording::record(
             &rule.spec.name,
             &rule.labels,
@@ -577,11 +599,8 @@ impl Group {
             let why = self.alert_errors[i].clone().unwrap_or_default();
             return Err(Error::Eval(why));
         };
-        let rule = &self.def.rules[i];
         let t = ts - self.def.query_offset();
-        let res = ctx
-            .engine
-            .instant_expr(&rule.spec.expr, t, &QueryOptions::default())?;
+        let res = self.query(ctx, i, t)?;
         let vector = recording::as_vector(res.value)?;
         let query = |q: &str, at: i64| alert::engine_query(&ctx.engine, q, at);
         let actx = alert::EvalContext {
@@ -607,6 +626,49 @@ impl Group {
             n.send(to_send);
         }
         self.write(ctx, i, t, samples)
+    }
+
+    /// Evaluates rule `i`'s expression at `t`, through its incremental windows if it has
+    /// any.
+    fn query(&mut self, ctx: &EvalContext, i: usize, t: i64) -> Result<strata_query::QueryResult> {
+        let expr = &self.def.rules[i].spec.expr;
+        Ok(self.queries[i].eval(
+            &ctx.engine,
+            expr,
+            t,
+            &QueryOptions::default(),
+            ctx.incremental.as_ref(),
+        )?)
+    }
+
+    /// The incremental windows of every rule, summed (gauges now, counters since the
+    /// group's queries were built).
+    pub fn window_stats(&self) -> WindowStats {
+        let mut st = WindowStats::default();
+        for q in &self.queries {
+            if let Some(s) = q.stats() {
+                st.add(&s);
+            }
+        }
+        st
+    }
+
+    /// Rules evaluated through incremental windows.
+    pub fn incremental_rules(&self) -> usize {
+        self.queries.iter().filter(|q| q.is_incremental()).count()
+    }
+
+    /// Reports the windows' gauges and counter increases to the group's metrics.
+    fn publish_windows(&mut self) {
+        let mut now = WindowStats::default();
+        let mut rules = 0u64;
+        for q in &mut self.queries {
+            if let Some(d) = q.publish() {
+                now.add(&d);
+                rules += 1;
+            }
+        }
+        self.metrics.windows.record(rules, &now);
     }
 
     /// Appends rule `i`'s samples, and stale markers at `t` for the series it wrote last

@@ -33,6 +33,8 @@ use crate::metrics::{self, GroupMetrics, RuleMetrics};
 use crate::notifier::Notifier;
 use crate::runner::{self, Clock, Running, Stop, SystemClock};
 use crate::schedule::Alignment;
+use crate::slo::{self, Slo};
+use crate::window::IncrementalOptions;
 
 /// Settings of the manager.
 #[derive(Clone)]
@@ -53,6 +55,8 @@ pub struct ManagerOptions {
     pub restore: RestoreOptions,
     /// Where alerts are sent.
     pub notifier: Option<Arc<Notifier>>,
+    /// How rules keep long windows incrementally (`None`: every rule is evaluated in full).
+    pub incremental: Option<IncrementalOptions>,
 }
 
 impl Default for ManagerOptions {
@@ -66,6 +70,7 @@ impl Default for ManagerOptions {
             resend_delay_ms: crate::alert::DEFAULT_RESEND_DELAY,
             restore: RestoreOptions::default(),
             notifier: None,
+            incremental: Some(IncrementalOptions::default()),
         }
     }
 }
@@ -89,6 +94,8 @@ struct State {
     stopped: bool,
     /// Set after the first update: groups added later start with their alerts restored.
     loaded_once: bool,
+    /// The SLOs whose generated groups are loaded, in load order.
+    slos: Vec<Arc<Slo>>,
 }
 
 /// A group as the API sees it: definition and last status.
@@ -140,6 +147,7 @@ impl Manager {
         ctx.resend_delay_ms = opts.resend_delay_ms;
         ctx.restore = opts.restore;
         ctx.notifier = opts.notifier.clone();
+        ctx.incremental = opts.incremental.clone();
         Manager {
             ctx: Arc::new(ctx),
             clock,
@@ -162,6 +170,42 @@ impl Manager {
     ) -> Result<UpdateReport> {
         let files = file::load_all(paths)?;
         self.update(&files, default_interval_ms)
+    }
+
+    /// Loads rule files `rules` and SLO files `slos` and installs all their groups (an SLO
+    /// file contributes the rules [`crate::slo::generate`] writes for it); on any loading
+    /// error, in either kind of file, nothing changes and every problem is reported.
+    pub fn load_with_slos(
+        &self,
+        rules: &[impl AsRef<Path>],
+        slos: &[impl AsRef<Path>],
+        default_interval_ms: i64,
+    ) -> Result<UpdateReport> {
+        let (r, s) = (file::load_all(rules), slo::load_all(slos));
+        let (mut files, slo_files) = match (r, s) {
+            (Ok(r), Ok(s)) => (r, s),
+            (Err(Error::Invalid(mut a)), Err(Error::Invalid(b))) => {
+                a.extend(b);
+                return Err(Error::Invalid(a));
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        files.extend(slo_files.iter().map(|f| f.rules.clone()));
+        let report = self.update(&files, default_interval_ms)?;
+        self.state.lock().slos = slo_files.into_iter().flat_map(|f| f.slos).collect();
+        Ok(report)
+    }
+
+    /// The SLOs loaded by the last [`Manager::load_with_slos`].
+    pub fn slos(&self) -> Vec<Arc<Slo>> {
+        self.state.lock().slos.clone()
+    }
+
+    /// The `data` object of `/api/v1/slos` (see [`crate::slo::status`]).
+    pub fn slos_json(&self) -> serde_json::Value {
+        let slos = self.slos();
+        let groups = self.groups();
+        slo::status::slos_json(&slos, &groups, self.ctx.engine.db())
     }
 
     /// Installs the groups of `files` (see the module docs). `default_interval_ms` applies to

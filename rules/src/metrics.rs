@@ -11,11 +11,21 @@
 //! `strata_rule_last_duration_seconds` with `rule_group`, `rule` (name) and `index` (position
 //! in the group, since names may repeat).
 //!
+//! Incremental windows (see [`crate::incremental`]), per group: gauges
+//! `strata_rule_window_rules` (rules evaluated through them), `..._windows`, `..._series`
+//! (series states summed over windows), `..._memory_bytes`, `..._max_series_bytes` (largest
+//! state of one series in one window), and counters `..._evaluations_total`,
+//! `..._builds_total` (windows read from storage: first evaluation, restart, reload of a
+//! changed expression, time jumps), `..._replays_total` (series values recomputed from raw
+//! samples), `..._samples_read_total` and `..._selects_total`.
+//!
 //! Group counters live as long as the group's key: a group changed by a reload keeps
 //! counting; a removed group's series disappear.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::window::WindowStats;
 
 /// An `f64` stored in an `AtomicU64`.
 #[derive(Debug, Default)]
@@ -60,6 +70,54 @@ pub struct GroupMetrics {
     pub evaluations_total: AtomicU64,
     /// `prometheus_rule_evaluation_failures_total`.
     pub evaluation_failures_total: AtomicU64,
+    /// The group's incremental windows.
+    pub windows: WindowMetrics,
+}
+
+/// Incremental windows of one group's rules (`strata_rule_window_*`).
+#[derive(Debug, Default)]
+pub struct WindowMetrics {
+    /// Rules evaluated through incremental windows.
+    pub rules: AtomicU64,
+    /// Windows kept.
+    pub windows: AtomicU64,
+    /// Series states, summed over windows.
+    pub series: AtomicU64,
+    /// Bytes held by the states.
+    pub memory_bytes: AtomicU64,
+    /// Largest state of one series in one window, bytes.
+    pub max_series_bytes: AtomicU64,
+    /// Window evaluations.
+    pub evaluations_total: AtomicU64,
+    /// Windows (re)built from storage.
+    pub builds_total: AtomicU64,
+    /// Series values recomputed from raw samples.
+    pub replays_total: AtomicU64,
+    /// Samples read from storage.
+    pub samples_read_total: AtomicU64,
+    /// Storage selects.
+    pub selects_total: AtomicU64,
+}
+
+impl WindowMetrics {
+    /// Records one iteration: `rules` incremental rules; `s` holds the gauges as they are and
+    /// the counters' increase since the previous iteration.
+    pub fn record(&self, rules: u64, s: &WindowStats) {
+        let set = |a: &AtomicU64, v: usize| a.store(v as u64, Ordering::Relaxed);
+        let add = |a: &AtomicU64, v: u64| {
+            a.fetch_add(v, Ordering::Relaxed);
+        };
+        self.rules.store(rules, Ordering::Relaxed);
+        set(&self.windows, s.windows);
+        set(&self.series, s.series);
+        set(&self.memory_bytes, s.bytes);
+        set(&self.max_series_bytes, s.max_series_bytes);
+        add(&self.evaluations_total, s.evaluations);
+        add(&self.builds_total, s.builds);
+        add(&self.replays_total, s.replayed);
+        add(&self.samples_read_total, s.samples_read);
+        add(&self.selects_total, s.selects);
+    }
 }
 
 /// Counters of one rule.
@@ -231,6 +289,80 @@ pub fn render(
             num(sum)
         );
     }
+    type WindowGetter = fn(&WindowMetrics) -> &AtomicU64;
+    let windows: [(&str, &str, &str, WindowGetter); 10] = [
+        (
+            "strata_rule_window_rules",
+            "gauge",
+            "Rules of the group evaluated through incremental windows.",
+            |w| &w.rules,
+        ),
+        (
+            "strata_rule_window_windows",
+            "gauge",
+            "Incremental windows kept for the group's rules.",
+            |w| &w.windows,
+        ),
+        (
+            "strata_rule_window_series",
+            "gauge",
+            "Series states held by the group's incremental windows, summed over windows.",
+            |w| &w.series,
+        ),
+        (
+            "strata_rule_window_memory_bytes",
+            "gauge",
+            "Bytes held by the group's incremental window states.",
+            |w| &w.memory_bytes,
+        ),
+        (
+            "strata_rule_window_max_series_bytes",
+            "gauge",
+            "Largest state of one series in one incremental window, bytes.",
+            |w| &w.max_series_bytes,
+        ),
+        (
+            "strata_rule_window_evaluations_total",
+            "counter",
+            "Evaluations of incremental windows.",
+            |w| &w.evaluations_total,
+        ),
+        (
+            "strata_rule_window_builds_total",
+            "counter",
+            "Incremental windows built from storage (first use, restart, changed rule).",
+            |w| &w.builds_total,
+        ),
+        (
+            "strata_rule_window_replays_total",
+            "counter",
+            "Series values of incremental windows recomputed from raw samples.",
+            |w| &w.replays_total,
+        ),
+        (
+            "strata_rule_window_samples_read_total",
+            "counter",
+            "Samples read from storage by incremental windows.",
+            |w| &w.samples_read_total,
+        ),
+        (
+            "strata_rule_window_selects_total",
+            "counter",
+            "Storage selects issued by incremental windows.",
+            |w| &w.selects_total,
+        ),
+    ];
+    for (name, kind, help, get) in windows {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for g in groups {
+            let _ = writeln!(
+                out,
+                "{name}{{rule_group=\"{}\"}} {}",
+                escape_label_value(g.key),
+                get(&g.metrics.windows).load(Ordering::Relaxed)
+            );
+        }
+    }
     type RuleGetter = fn(&RuleMetrics) -> f64;
     let per_rule: [(&str, &str, &str, RuleGetter); 3] = [
         (
@@ -308,5 +440,7 @@ mod tests {
         assert!(out.contains("# TYPE prometheus_rule_evaluations_total counter\n"));
         assert!(out.contains("prometheus_rule_evaluation_duration_seconds_sum 0.75\nprometheus_rule_evaluation_duration_seconds_count 2\n"));
         assert!(out.contains("strata_rule_evaluations_total{rule_group=\"/r.yml;g\\\"1\",rule=\"job:x\",index=\"0\"} 2\n"));
+        assert!(out.contains("# TYPE strata_rule_window_builds_total counter\n"));
+        assert!(out.contains("strata_rule_window_memory_bytes{rule_group=\"/r.yml;g\\\"1\"} 0\n"));
     }
 }

@@ -3,15 +3,17 @@
 //!
 //! ```text
 //! strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
-//!              [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
-//!              [--alertmanager-url URL]... [--retention DURATION] [--retention-size SIZE]
-//!              [--enable-admin-api] [--block-range DURATION] [--max-series N]
-//!              [--max-new-series-per-request N]
+//!              [--slo FILE_OR_GLOB]... [--evaluation-interval DURATION]
+//!              [--rule-alignment prometheus3|prometheus2] [--alertmanager-url URL]...
+//!              [--retention DURATION] [--retention-size SIZE] [--enable-admin-api]
+//!              [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
 //! strata check rules FILE...
+//! strata check slo FILE...
+//! strata slo generate FILE...
 //! strata --help | --version
 //! ```
 //! Flags accept `--flag value` and `--flag=value`, and override the config file (`--rules`
-//! adds to its `rule_files`).
+//! adds to its `rule_files`, `--slo` to its `slo_files`).
 
 use std::path::PathBuf;
 
@@ -29,6 +31,10 @@ pub enum Command {
     Serve(Box<Config>),
     /// Validate rule files without a server (`strata check rules FILE...`).
     CheckRules(Vec<String>),
+    /// Validate SLO files without a server (`strata check slo FILE...`).
+    CheckSlo(Vec<String>),
+    /// Print the Prometheus rules of SLO files (`strata slo generate FILE...`).
+    SloGenerate(Vec<String>),
 }
 
 /// Usage text for `--help`.
@@ -37,11 +43,13 @@ strata - a time-series metrics store (Prometheus remote-write in, PromQL out)
 
 Usage:
   strata serve [--listen ADDR] [--data-dir DIR] [--config FILE] [--rules FILE_OR_GLOB]...
-               [--evaluation-interval DURATION] [--rule-alignment prometheus3|prometheus2]
-               [--alertmanager-url URL]... [--retention DURATION] [--retention-size SIZE]
-               [--enable-admin-api] [--block-range DURATION] [--max-series N]
-               [--max-new-series-per-request N]
+               [--slo FILE_OR_GLOB]... [--evaluation-interval DURATION]
+               [--rule-alignment prometheus3|prometheus2] [--alertmanager-url URL]...
+               [--retention DURATION] [--retention-size SIZE] [--enable-admin-api]
+               [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
   strata check rules FILE...
+  strata check slo FILE...
+  strata slo generate FILE...
   strata --help
   strata --version
 
@@ -53,6 +61,11 @@ Options for serve:
                     Prometheus rule file (plain or PrometheusRule YAML) to evaluate;
                     repeatable; globs as Prometheus expands them (`rules/*.yml`). Added to
                     the config file's rule_files. Reloaded on SIGHUP and POST /-/reload.
+  --slo FILE_OR_GLOB
+                    SLO spec (Sloth prometheus/v1 or strata/v1) whose rules to run:
+                    error ratios over 5m..3d and the period, burn rates, budget remaining,
+                    multiwindow multi-burn-rate alerts; GET /api/v1/slos reports them.
+                    Repeatable; added to the config file's slo_files; reloaded with the rules.
   --evaluation-interval DURATION
                     interval of rule groups that set none (default 1m)
   --rule-alignment prometheus3|prometheus2
@@ -83,6 +96,9 @@ Options for serve:
 check rules FILE...: validates rule files without a server; prints every error with its
   file, group, rule and line:col (and the position inside the expression); exit status 1
   on any error.
+check slo FILE...: validates SLO specs the same way.
+slo generate FILE...: prints the Prometheus rule file Strata runs for the SLO specs (load
+  it in Prometheus, or compare it with Sloth's output); exit status 1 if a spec is invalid.
 
 Configuration file keys (all optional):
   listen, data_dir, shutdown_timeout,
@@ -93,7 +109,8 @@ Configuration file keys (all optional):
   wal: {fsync: always|interval, fsync_interval},
   query: {timeout, max_concurrent, max_samples, lookback_delta},
   auth: {bearer_token | bearer_token_file, username, password},
-  rule_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
+  rule_files: [FILE_OR_GLOB, ...] (relative to the config file),
+  slo_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
   rule_alignment, alertmanager_urls: [URL, ...],
   storage: {retention, retention_size, block_range}, enable_admin_api
 Durations use Prometheus syntax: 100ms, 30s, 2m, 1h.
@@ -109,22 +126,30 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "-h" | "--help" | "help" => return Ok(Command::Help),
         "-V" | "--version" | "version" => return Ok(Command::Version),
         "serve" => {}
-        "check" => {
-            return match it.next().map(String::as_str) {
-                Some("rules") => {
-                    let files: Vec<String> = it.cloned().collect();
-                    if files.iter().any(|f| f == "-h" || f == "--help") {
-                        return Ok(Command::Help);
-                    }
-                    if files.is_empty() {
-                        Err(Error::Config("check rules needs at least one file".into()))
-                    } else {
-                        Ok(Command::CheckRules(files))
-                    }
-                }
-                _ => Err(Error::Config(
-                    "unknown check; try `strata check rules FILE...`".into(),
+        "check" | "slo" => {
+            let sub = it.next().map(String::as_str);
+            let files: Vec<String> = it.cloned().collect();
+            if files.iter().any(|f| f == "-h" || f == "--help") {
+                return Ok(Command::Help);
+            }
+            let (what, cmd): (&str, fn(Vec<String>) -> Command) = match (first.as_str(), sub) {
+                ("check", Some("rules")) => ("check rules", Command::CheckRules),
+                ("check", Some("slo")) => ("check slo", Command::CheckSlo),
+                ("slo", Some("generate")) => ("slo generate", Command::SloGenerate),
+                ("check", _) => return Err(Error::Config(
+                    "unknown check; try `strata check rules FILE...` or `strata check slo FILE...`"
+                        .into(),
                 )),
+                _ => {
+                    return Err(Error::Config(
+                        "unknown slo command; try `strata slo generate FILE...`".into(),
+                    ))
+                }
+            };
+            return if files.is_empty() {
+                Err(Error::Config(format!("{what} needs at least one file")))
+            } else {
+                Ok(cmd(files))
             };
         }
         other => {
@@ -199,6 +224,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--config" => config_file = Some(PathBuf::from(value()?)),
             "--rules" => rules.patterns.push(value()?),
+            "--slo" => rules.slo_patterns.push(value()?),
             "--alertmanager-url" => rules.alertmanagers.push(value()?),
             "--evaluation-interval" => {
                 let v = value()?;
@@ -281,12 +307,13 @@ mod tests {
     #[test]
     fn rule_flags_and_check() {
         let Command::Serve(c) = parse(&args(
-            "serve --rules a.yml --rules=r/*.yml --evaluation-interval 15s --rule-alignment prometheus2 --alertmanager-url http://am:9093",
+            "serve --rules a.yml --rules=r/*.yml --evaluation-interval 15s --rule-alignment prometheus2 --alertmanager-url http://am:9093 --slo s.yml --slo=slo/*.yml",
         ))
         .unwrap() else {
             panic!("not serve")
         };
         assert_eq!(c.rules.patterns, vec!["a.yml", "r/*.yml"]);
+        assert_eq!(c.rules.slo_patterns, vec!["s.yml", "slo/*.yml"]);
         assert_eq!(
             c.rules.evaluation_interval,
             std::time::Duration::from_secs(15)
@@ -305,6 +332,17 @@ mod tests {
         assert_eq!(f, vec!["a.yml", "b.yml"]);
         assert!(parse(&args("check rules")).is_err());
         assert!(parse(&args("check config x")).is_err());
+        let Command::CheckSlo(f) = parse(&args("check slo s.yml")).unwrap() else {
+            panic!("not check slo")
+        };
+        assert_eq!(f, vec!["s.yml"]);
+        let Command::SloGenerate(f) = parse(&args("slo generate a.yml b.yml")).unwrap() else {
+            panic!("not slo generate")
+        };
+        assert_eq!(f, vec!["a.yml", "b.yml"]);
+        assert!(parse(&args("slo generate")).is_err());
+        assert!(parse(&args("slo frobnicate x")).is_err());
+        assert!(USAGE.contains("--slo FILE_OR_GLOB"));
         assert!(USAGE.contains("--evaluation-interval"));
     }
 

@@ -99,6 +99,10 @@ pub struct RulesConfig {
     /// `rule_files:` of the configuration file (relative ones resolved against its
     /// directory), then every `--rules` flag; files or globs.
     pub patterns: Vec<String>,
+    /// `slo_files:` of the configuration file (relative ones resolved against its
+    /// directory), then every `--slo` flag; SLO specs (Sloth `prometheus/v1` or
+    /// `strata/v1`), files or globs.
+    pub slo_patterns: Vec<String>,
     /// Interval of groups that set none (Prometheus's `evaluation_interval`, 1 m).
     pub evaluation_interval: Duration,
     /// Whose evaluation slots to use.
@@ -115,6 +119,8 @@ pub struct RulesConfig {
 pub struct RuleFlags {
     /// `--rules`, in order.
     pub patterns: Vec<String>,
+    /// `--slo`, in order.
+    pub slo_patterns: Vec<String>,
     /// `--evaluation-interval`.
     pub evaluation_interval: Option<Duration>,
     /// `--rule-alignment`.
@@ -127,6 +133,7 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig {
             patterns: Vec::new(),
+            slo_patterns: Vec::new(),
             evaluation_interval: Duration::from_secs(60),
             alignment: strata_rules::schedule::Alignment::default(),
             alertmanagers: Vec::new(),
@@ -139,6 +146,7 @@ impl RulesConfig {
     /// Applies command-line settings: patterns are added after the file's, the others win.
     pub fn apply_flags(&mut self, flags: RuleFlags) {
         self.patterns.extend(flags.patterns.iter().cloned());
+        self.slo_patterns.extend(flags.slo_patterns.iter().cloned());
         self.alertmanagers
             .extend(flags.alertmanagers.iter().cloned());
         if let Some(d) = flags.evaluation_interval {
@@ -280,6 +288,8 @@ struct FileConfig {
     auth: FileAuth,
     #[serde(default)]
     rule_files: Vec<String>,
+    #[serde(default)]
+    slo_files: Vec<String>,
     evaluation_interval: Option<String>,
     rule_alignment: Option<String>,
     #[serde(default)]
@@ -354,7 +364,7 @@ impl Config {
             .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         // Relative rule files are relative to the configuration file, as in Prometheus.
         let dir = path.parent().unwrap_or(Path::new(""));
-        for p in &mut c.rules.patterns {
+        for p in c.rules.patterns.iter_mut().chain(&mut c.rules.slo_patterns) {
             if Path::new(p.as_str()).is_relative() {
                 *p = dir.join(p.as_str()).to_string_lossy().into_owned();
             }
@@ -490,6 +500,7 @@ impl Config {
             q.lookback_delta = duration("query.lookback_delta", &s)?;
         }
         c.rules.patterns = f.rule_files;
+        c.rules.slo_patterns = f.slo_files;
         c.rules.alertmanagers = f.alertmanager_urls;
         if let Some(s) = f.evaluation_interval {
             c.rules.evaluation_interval = duration("evaluation_interval", &s)?;
@@ -610,7 +621,7 @@ mod tests {
         std::fs::write(
             &path,
             "rule_files: [rules/*.yml, /abs/r.yml]\nevaluation_interval: 30s\n\
-             rule_alignment: prometheus2\n",
+             rule_alignment: prometheus2\nslo_files: [slo.yml]\n",
         )
         .unwrap();
         let mut c = Config::from_file(&path).unwrap();
@@ -629,8 +640,11 @@ mod tests {
             strata_rules::schedule::Alignment::Prometheus2
         );
         assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
+        let slo = dir.path().join("slo.yml").to_string_lossy().into_owned();
+        assert_eq!(c.rules.slo_patterns, vec![slo.clone()]);
         c.rules.apply_flags(RuleFlags {
             patterns: vec!["x.yml".into()],
+            slo_patterns: vec!["s.yml".into()],
             evaluation_interval: Some(Duration::from_secs(5)),
             alignment: None,
             alertmanagers: vec!["http://127.0.0.1:9093".into()],
@@ -641,6 +655,7 @@ mod tests {
             vec![rel, "/abs/r.yml".into(), "x.yml".into()]
         );
         assert_eq!(c.rules.evaluation_interval, Duration::from_secs(5));
+        assert_eq!(c.rules.slo_patterns, vec![slo, "s.yml".into()]);
         assert!(Config::from_yaml("evaluation_interval: 0s").is_err());
         assert!(Config::from_yaml("rule_alignment: prometheus1").is_err());
         assert!(Config::from_yaml("rule_files: x.yml").is_err());

@@ -1,5 +1,6 @@
 //! The `strata` binary: `strata serve` runs the server until SIGTERM or SIGINT (SIGHUP
-//! reloads the rules); `strata check rules FILE...` validates rule files.
+//! reloads the rules); `strata check rules FILE...` and `strata check slo FILE...` validate
+//! rule and SLO files; `strata slo generate FILE...` prints the rules of SLO files.
 #![forbid(unsafe_code)]
 
 use std::io::Write as _;
@@ -24,6 +25,30 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Serve(c)) => *c,
+        Ok(Command::CheckSlo(files)) => {
+            let ok = strata_server::rules::check_slo_files(
+                &files,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+        Ok(Command::SloGenerate(files)) => {
+            let ok = strata_server::rules::slo_generate(
+                &files,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
         Ok(Command::CheckRules(files)) => {
             let ok = strata_server::rules::check_files(
                 &files,

@@ -196,6 +196,7 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
         "/api/v1/metadata" => ("metadata", Methods::Get),
         "/api/v1/rules" => ("rules", Methods::Get),
         "/api/v1/alerts" => ("alerts", Methods::Get),
+        "/api/v1/slos" => ("slos", Methods::Get),
         "/api/v1/targets" => ("targets", Methods::Get),
         "/api/v1/status/buildinfo" => ("buildinfo", Methods::Get),
         "/api/v1/status/tsdb" => ("tsdb_status", Methods::Get),
@@ -316,6 +317,10 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                     "alerts" => {
                         let st = state.clone();
                         blocking(move || Ok(crate::rules::api_alerts(&st.rules))).await
+                    }
+                    "slos" => {
+                        let st = state.clone();
+                        blocking(move || Ok(crate::rules::api_slos(&st.rules))).await
                     }
                     "targets" => Ok(meta::fixed("{\"activeTargets\":[],\"droppedTargets\":[]}")),
                     "buildinfo" => Ok(meta::buildinfo()),

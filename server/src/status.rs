@@ -94,6 +94,7 @@ fn flag_values(c: &Config) -> Vec<(&'static str, String)> {
                 .unwrap_or_default(),
         ),
         ("rules", c.rules.patterns.join(",")),
+        ("slo", c.rules.slo_patterns.join(",")),
         (
             "evaluation-interval",
             prom_duration(c.rules.evaluation_interval),
@@ -196,6 +197,15 @@ pub fn config_yaml(c: &Config) -> String {
     } else {
         y.push('\n');
         for p in &c.rules.patterns {
+            let _ = writeln!(y, "  - {}", yq(p));
+        }
+    }
+    y.push_str("slo_files:");
+    if c.rules.slo_patterns.is_empty() {
+        y.push_str(" []\n");
+    } else {
+        y.push('\n');
+        for p in &c.rules.slo_patterns {
             let _ = writeln!(y, "  - {}", yq(p));
         }
     }
