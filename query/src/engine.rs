@@ -186,10 +186,13 @@ fn thousands(n: usize) -> String {
 fn order_matters(e: &Expr) -> bool {
     match e {
         Expr::Paren(x) => order_matters(x),
-        Expr::Call(c) => matches!(
-            c.func.as_str(),
-            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
-        ),
+        Expr::Call(c) => {
+            use crate::parser::functions::Func;
+            matches!(
+                c.func,
+                Func::Sort | Func::SortDesc | Func::SortByLabel | Func::SortByLabelDesc
+            )
+        }
         Expr::Aggregate(a) => matches!(
             a.op,
             crate::parser::ast::AggregateOp::Topk | crate::parser::ast::AggregateOp::Bottomk

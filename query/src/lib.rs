@@ -11,4 +11,4 @@ pub mod parser;
 pub use engine::{
     Engine, EngineOptions, InstantSample, QueryOptions, QueryResult, QueryStats, RangeSeries, Value,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

@@ -168,7 +168,7 @@ async fn run(
 
 /// Parse and type errors are reported as bad `query` parameters, as Prometheus does.
 fn query_error(e: strata_query::Error) -> Error {
-    if e.error_type() == "bad_data" {
+    if e.kind() == strata_query::ErrorKind::BadData {
         invalid_param("query", Error::BadData(e.to_string()))
     } else {
         Error::Query(e)

@@ -39,12 +39,14 @@
 
 pub mod aggregate;
 pub mod binary;
+pub mod call;
 pub mod hash;
 pub mod hook;
 pub mod parallel;
 #[cfg(test)]
 mod proptests;
 pub mod selector;
+pub mod sort;
 pub mod subquery;
 
 use hash::{map_with_capacity, FxHashMap};
@@ -184,32 +186,7 @@ impl Windowed {
     }
 }
 
-/// Like [`Windowed::for_each_window`], but passes each non-empty window as the index range
-/// `lo..hi` of `samples` (for functions that keep per-series state across windows).
-pub fn for_each_window_range(
-    ends: &[i64],
-    range: i64,
-    samples: &[Sample],
-    mut f: impl FnMut(usize, std::ops::Range<usize>) -> Option<f64>,
-) -> Vec<Option<f64>> {
-    let mut out = Vec::with_capacity(ends.len());
-    let (mut lo, mut hi) = (0usize, 0usize);
-    for (i, &end) in ends.iter().enumerate() {
-        let start = end.saturating_sub(range);
-        while hi < samples.len() && samples[hi].t <= end {
-            hi += 1;
-        }
-        while lo < samples.len() && samples[lo].t <= start {
-            lo += 1;
-        }
-        if lo < hi {
-            out.push(f(i, lo..hi));
-        } else {
-            out.push(None);
-        }
-    }
-    out
-}
+pub use crate::functions::window::for_each_window_range;
 
 /// Evaluation context shared by every node of one query.
 pub struct Evaluator<'a> {
@@ -393,7 +370,7 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Binary(b) => binary::eval_binary(self, b, steps),
             Expr::Aggregate(a) => aggregate::eval_aggregate(self, a, steps),
-            Expr::Call(c) => crate::functions::eval_call(self, c, steps),
+            Expr::Call(c) => call::eval_call(self, c, steps),
         }
     }
 
@@ -630,7 +607,7 @@ pub fn expr_type(e: &Expr) -> ValueType {
             }
         }
         Expr::Aggregate(_) => ValueType::Vector,
-        Expr::Call(c) => crate::functions::return_type(&c.func),
+        Expr::Call(c) => c.func.spec().ret,
     }
 }
 
