@@ -55,6 +55,8 @@ pub struct QueryOptions {
     pub timeout: Option<Duration>,
     /// Overrides [`EngineOptions::lookback_delta`] (ms).
     pub lookback_delta: Option<i64>,
+    /// Stops the query with [`Error::Canceled`] once tripped (e.g. its client went away).
+    pub cancel: Option<crate::Cancel>,
 }
 
 /// One element of an instant vector.
@@ -236,7 +238,10 @@ pub fn evaluate_with_hook(
         .unwrap_or(opts.lookback_delta);
     ev.default_subquery_step = opts.default_subquery_step;
     ev.max_samples = opts.max_samples;
-    ev.deadline = Instant::now().checked_add(timeout);
+    ev.stop = crate::cancel::Stop {
+        deadline: Instant::now().checked_add(timeout),
+        cancel: o.cancel.clone(),
+    };
     ev.delayed_name_removal = opts.delayed_name_removal;
     let v = match ev.eval(expr, &steps)? {
         Val::Vector(vs) => Val::Vector(ev.finish_names(vs)?),

@@ -12,7 +12,7 @@ use super::hash::{map_with_capacity, FxHashMap};
 
 use strata_engine::{Labels, MatchOp, Sample, METRIC_NAME};
 
-use super::{sort, Evaluator, StepSeries, Steps, Val, Windowed};
+use super::{sort, Evaluator, LazySeries, SeriesBuf, StepSeries, Steps, Val, Windowed};
 use crate::error::{Error, Result};
 use crate::functions::{histogram, label, math, over_time, rate, time};
 use crate::parser::ast::{Call, Expr};
@@ -48,10 +48,23 @@ fn finish(ev: &Evaluator<'_>, series: Vec<StepSeries>, keep_name: bool) -> Resul
     Ok(Val::Vector(ev.drop_names(series)?))
 }
 
+/// Streams the series of `w` through `per_series` ([`Evaluator::stream`]), then releases
+/// what the producer of `w` had accounted (a subquery's points).
+fn stream_windowed(
+    ev: &Evaluator<'_>,
+    w: Windowed,
+    per_series: &dyn super::series::SeriesFn,
+) -> Result<Vec<StepSeries>> {
+    let held = w.held;
+    let out = ev.stream(w.series, w.ends.len(), per_series)?;
+    ev.release(held);
+    Ok(out)
+}
+
 /// Applies `f(prep, samples, window_end, range, window)` to every series' windows, where
 /// `prep = prepare(samples)` is computed once per series and `window` is the index range of
-/// the step's window in the series' `samples`. With many samples, contiguous runs of series
-/// are processed on several threads ([`crate::eval::parallel`]), in the same order.
+/// the step's window in the series' `samples` (stale markers removed). Series are streamed
+/// one at a time per thread.
 fn over_windowed_prepared<P>(
     ev: &Evaluator<'_>,
     w: Windowed,
@@ -59,66 +72,59 @@ fn over_windowed_prepared<P>(
     prepare: impl Fn(&[Sample]) -> P + Sync,
     f: impl Fn(&P, &[Sample], i64, i64, std::ops::Range<usize>) -> Option<f64> + Sync,
 ) -> Result<Val> {
-    let total = w.num_samples();
-    let Windowed {
-        series,
-        ends,
-        range,
-    } = w;
-    ev.check_deadline()?;
-    let work = total + series.len() * ends.len();
-    let out = super::parallel::map_parts(series, work, |part| {
-        let mut out = Vec::with_capacity(part.len());
-        for s in part {
-            let p = prepare(&s.samples);
-            let vals = super::for_each_window_range(&ends, range, &s.samples, |i, win| {
-                f(&p, &s.samples, ends[i], range, win)
-            });
-            out.push(StepSeries::new(s.labels, vals));
-        }
-        Ok::<_, Error>(out)
-    })?;
-    ev.check_deadline()?;
-    ev.release(total);
-    ev.account_points(&out)?;
+    let (ends, range) = (&w.ends.clone(), w.range);
+    let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+        s.read_unstale(buf)?;
+        let samples = &buf.samples;
+        let p = prepare(samples);
+        let mut err = None;
+        let vals = super::for_each_window_range(ends, range, samples, |i, win| {
+            if SeriesBuf::stopped(&buf.stop, i, &mut err) {
+                return None;
+            }
+            f(&p, samples, ends[i], range, win)
+        });
+        err.map_or(Ok(vals), Err)
+    };
+    let out = stream_windowed(ev, w, &per)?;
     finish(ev, out, keep_name)
 }
 
-/// Applies `f(step, window_end, range, window)` to every series' windows.
+/// Applies `f(step, window_end, range, window, scratch)` to every series' windows.
 fn over_windows(
     ev: &Evaluator<'_>,
     e: &Expr,
     steps: &Steps,
     keep_name: bool,
-    f: impl FnMut(usize, i64, i64, &[Sample]) -> Option<f64>,
+    f: impl Fn(usize, i64, i64, &[Sample], &mut Vec<f64>) -> Option<f64> + Sync,
 ) -> Result<Val> {
     let w = ev.windowed(e, steps)?;
     over_windowed(ev, w, keep_name, f)
 }
 
-/// [`over_windows`] on already selected windows.
+/// [`over_windows`] on already selected windows; `scratch` is a per-thread buffer.
 fn over_windowed(
     ev: &Evaluator<'_>,
     w: Windowed,
     keep_name: bool,
-    mut f: impl FnMut(usize, i64, i64, &[Sample]) -> Option<f64>,
+    f: impl Fn(usize, i64, i64, &[Sample], &mut Vec<f64>) -> Option<f64> + Sync,
 ) -> Result<Val> {
-    let total = w.num_samples();
-    let Windowed {
-        series,
-        ends,
-        range,
-    } = w;
-    let mut out = Vec::with_capacity(series.len());
-    for s in series {
-        ev.check_deadline()?;
-        let vals = super::for_each_window_range(&ends, range, &s.samples, |i, win| {
-            f(i, ends[i], range, &s.samples[win])
+    let (ends, range) = (&w.ends.clone(), w.range);
+    let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+        s.read_unstale(buf)?;
+        let SeriesBuf {
+            samples, vs, stop, ..
+        } = buf;
+        let mut err = None;
+        let vals = super::for_each_window_range(ends, range, samples, |i, win| {
+            if SeriesBuf::stopped(stop, i, &mut err) {
+                return None;
+            }
+            f(i, ends[i], range, &samples[win], vs)
         });
-        out.push(StepSeries::new(s.labels, vals));
-    }
-    ev.release(total);
-    ev.account_points(&out)?;
+        err.map_or(Ok(vals), Err)
+    };
+    let out = stream_windowed(ev, w, &per)?;
     finish(ev, out, keep_name)
 }
 
@@ -264,14 +270,16 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
         }
         Func::Irate | Func::Idelta => {
             let is_rate = name == Func::Irate;
-            over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w| {
+            over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, _scratch| {
                 rate::instant_value(w, is_rate)
             })
         }
-        Func::Deriv => over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w| rate::deriv(w)),
+        Func::Deriv => over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, _scratch| {
+            rate::deriv(w)
+        }),
         Func::PredictLinear => {
             let ahead = ev.eval_scalar(arg(c, 1)?, steps)?;
-            over_windows(ev, arg(c, 0)?, steps, false, |i, _, _, w| {
+            over_windows(ev, arg(c, 0)?, steps, false, |i, _, _, w, _scratch| {
                 rate::predict_linear(w, steps.t(i), ahead[i])
             })
         }
@@ -294,19 +302,18 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
         }
         Func::MinOverTime | Func::MaxOverTime => {
             let w = ev.windowed(arg(c, 0)?, steps)?;
-            let mut out = Vec::with_capacity(w.series.len());
-            for s in &w.series {
-                ev.check_deadline()?;
-                let vals = over_time::sliding_extreme(
-                    &s.samples,
-                    &w.ends,
-                    w.range,
-                    name == Func::MaxOverTime,
-                );
-                out.push(StepSeries::new(s.labels.clone(), vals));
-            }
-            ev.release(w.num_samples());
-            ev.account_points(&out)?;
+            let (ends, range) = (&w.ends.clone(), w.range);
+            let is_max = name == Func::MaxOverTime;
+            let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+                s.read_unstale(buf)?;
+                Ok(over_time::sliding_extreme(
+                    &buf.samples,
+                    ends,
+                    range,
+                    is_max,
+                ))
+            };
+            let out = stream_windowed(ev, w, &per)?;
             finish(ev, out, false)
         }
         Func::AvgOverTime
@@ -328,14 +335,13 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 _ => |_: &[Sample]| 1.0,
             };
             let keep = matches!(name, Func::LastOverTime | Func::FirstOverTime);
-            over_windows(ev, arg(c, 0)?, steps, keep, |_, _, _, w| Some(f(w)))
-        }
-        Func::MadOverTime => {
-            let mut buf = Vec::new();
-            over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w| {
-                Some(over_time::mad(w, &mut buf))
+            over_windows(ev, arg(c, 0)?, steps, keep, |_, _, _, w, _scratch| {
+                Some(f(w))
             })
         }
+        Func::MadOverTime => over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, buf| {
+            Some(over_time::mad(w, buf))
+        }),
         Func::QuantileOverTime => {
             let q = ev.eval_scalar(arg(c, 0)?, steps)?;
             if let Some(bad) = q.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
@@ -344,9 +350,8 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                     super::aggregate::format_float(*bad)
                 ));
             }
-            let mut buf = Vec::new();
-            over_windows(ev, arg(c, 1)?, steps, false, |i, _, _, w| {
-                Some(over_time::quantile_of(q[i], w, &mut buf))
+            over_windows(ev, arg(c, 1)?, steps, false, |i, _, _, w, buf| {
+                Some(over_time::quantile_of(q[i], w, buf))
             })
         }
         Func::DoubleExponentialSmoothing => {
@@ -364,21 +369,31 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                     )));
                 }
             }
-            over_windows(ev, arg(c, 0)?, steps, false, |i, _, _, w| {
+            over_windows(ev, arg(c, 0)?, steps, false, |i, _, _, w, _scratch| {
                 over_time::double_exponential_smoothing(w, sf[i], tf[i])
             })
         }
         Func::AbsentOverTime => {
             let a = arg(c, 0)?;
             let w = ev.windowed(a, steps)?;
+            let (ends, range) = (&w.ends.clone(), w.range);
+            let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+                s.read_unstale(buf)?;
+                Ok(super::for_each_window_range(
+                    ends,
+                    range,
+                    &buf.samples,
+                    |_, _| Some(1.0),
+                ))
+            };
+            let seen = stream_windowed(ev, w, &per)?;
             let mut present = vec![false; n];
-            for s in &w.series {
-                let v = w.for_each_window(&s.samples, |_, _| Some(1.0));
-                for (p, x) in present.iter_mut().zip(v) {
+            for s in &seen {
+                for (p, x) in present.iter_mut().zip(&s.vals) {
                     *p |= x.is_some();
                 }
             }
-            ev.release(w.num_samples());
+            ev.release(seen.len() * n);
             let vals: Vec<Option<f64>> = present.iter().map(|p| (!p).then_some(1.0)).collect();
             let s = StepSeries::new(absent_labels(unwrap_parens(a)), vals);
             Ok(Val::Vector(if s.is_empty() { vec![] } else { vec![s] }))
@@ -430,7 +445,9 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 Func::TsOfLastOverTime => |w: &[Sample]| w[w.len() - 1].t as f64 / 1000.0,
                 _ => |w: &[Sample]| w[0].t as f64 / 1000.0,
             };
-            over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w| Some(f(w)))
+            over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, _scratch| {
+                Some(f(w))
+            })
         }
         Func::Round => {
             let v = ev.eval_vector(arg(c, 0)?, steps)?;
