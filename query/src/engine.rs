@@ -32,6 +32,9 @@ pub struct EngineOptions {
     /// Keep `__name__` through the query and drop it at the end, where Prometheus's
     /// `promql-delayed-name-removal` feature would (off by default, as in Prometheus).
     pub delayed_name_removal: bool,
+    /// When range functions read chunk summaries instead of decoding whole windows
+    /// ([`crate::eval::summary`]); `Auto` by default.
+    pub summaries: crate::eval::summary::SummaryMode,
 }
 
 impl Default for EngineOptions {
@@ -44,6 +47,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             max_concurrent: 20,
             delayed_name_removal: false,
+            summaries: crate::eval::summary::SummaryMode::Auto,
         }
     }
 }
@@ -243,6 +247,7 @@ pub fn evaluate_with_hook(
         cancel: o.cancel.clone(),
     };
     ev.delayed_name_removal = opts.delayed_name_removal;
+    ev.summaries = opts.summaries;
     let v = match ev.eval(expr, &steps)? {
         Val::Vector(vs) => Val::Vector(ev.finish_names(vs)?),
         other => other,

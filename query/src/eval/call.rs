@@ -12,6 +12,7 @@ use super::hash::{map_with_capacity, FxHashMap};
 
 use strata_engine::{Labels, MatchOp, Sample, METRIC_NAME};
 
+use super::summary::{SummaryFn, SummaryMode};
 use super::{sort, Evaluator, LazySeries, SeriesBuf, StepSeries, Steps, Val, Windowed};
 use crate::error::{Error, Result};
 use crate::functions::{histogram, label, math, over_time, rate, time};
@@ -61,6 +62,22 @@ fn stream_windowed(
     Ok(out)
 }
 
+/// The values of `sf` over a storage series' windows from chunk summaries
+/// ([`super::summary`]), or `None` when the full decode must compute them.
+fn from_summaries(
+    sf: Option<SummaryFn>,
+    mode: SummaryMode,
+    s: &LazySeries,
+    ends: &[i64],
+    range: i64,
+    buf: &mut SeriesBuf,
+) -> Result<Option<Vec<Option<f64>>>> {
+    match (sf, s.db()) {
+        (Some(f), Some(db)) => super::summary::eval_series(f, mode, db, ends, range, buf),
+        _ => Ok(None),
+    }
+}
+
 /// Applies `f(prep, samples, window_end, range, window)` to every series' windows, where
 /// `prep = prepare(samples)` is computed once per series and `window` is the index range of
 /// the step's window in the series' `samples` (stale markers removed). Series are streamed
@@ -69,11 +86,16 @@ fn over_windowed_prepared<P>(
     ev: &Evaluator<'_>,
     w: Windowed,
     keep_name: bool,
+    sf: Option<SummaryFn>,
     prepare: impl Fn(&[Sample]) -> P + Sync,
     f: impl Fn(&P, &[Sample], i64, i64, std::ops::Range<usize>) -> Option<f64> + Sync,
 ) -> Result<Val> {
     let (ends, range) = (&w.ends.clone(), w.range);
+    let mode = ev.summaries;
     let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+        if let Some(v) = from_summaries(sf, mode, s, ends, range, buf)? {
+            return Ok(v);
+        }
         s.read_unstale(buf)?;
         let samples = &buf.samples;
         let p = prepare(samples);
@@ -96,10 +118,11 @@ fn over_windows(
     e: &Expr,
     steps: &Steps,
     keep_name: bool,
+    sf: Option<SummaryFn>,
     f: impl Fn(usize, i64, i64, &[Sample], &mut Vec<f64>) -> Option<f64> + Sync,
 ) -> Result<Val> {
     let w = ev.windowed(e, steps)?;
-    over_windowed(ev, w, keep_name, f)
+    over_windowed(ev, w, keep_name, sf, f)
 }
 
 /// [`over_windows`] on already selected windows; `scratch` is a per-thread buffer.
@@ -107,10 +130,15 @@ fn over_windowed(
     ev: &Evaluator<'_>,
     w: Windowed,
     keep_name: bool,
+    sf: Option<SummaryFn>,
     f: impl Fn(usize, i64, i64, &[Sample], &mut Vec<f64>) -> Option<f64> + Sync,
 ) -> Result<Val> {
     let (ends, range) = (&w.ends.clone(), w.range);
+    let mode = ev.summaries;
     let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+        if let Some(v) = from_summaries(sf, mode, s, ends, range, buf)? {
+            return Ok(v);
+        }
         s.read_unstale(buf)?;
         let SeriesBuf {
             samples, vs, stop, ..
@@ -262,6 +290,7 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 ev,
                 w,
                 false,
+                SummaryFn::of(name),
                 |s| rate::SeriesDeltas::new(s, false),
                 |d, s, end, range, win| {
                     rate::extrapolated_rate_in(s, d, win, end, range, is_counter, is_rate)
@@ -270,18 +299,33 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
         }
         Func::Irate | Func::Idelta => {
             let is_rate = name == Func::Irate;
-            over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, _scratch| {
-                rate::instant_value(w, is_rate)
-            })
+            over_windows(
+                ev,
+                arg(c, 0)?,
+                steps,
+                false,
+                None,
+                |_, _, _, w, _scratch| rate::instant_value(w, is_rate),
+            )
         }
-        Func::Deriv => over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, _scratch| {
-            rate::deriv(w)
-        }),
+        Func::Deriv => over_windows(
+            ev,
+            arg(c, 0)?,
+            steps,
+            false,
+            None,
+            |_, _, _, w, _scratch| rate::deriv(w),
+        ),
         Func::PredictLinear => {
             let ahead = ev.eval_scalar(arg(c, 1)?, steps)?;
-            over_windows(ev, arg(c, 0)?, steps, false, |i, _, _, w, _scratch| {
-                rate::predict_linear(w, steps.t(i), ahead[i])
-            })
+            over_windows(
+                ev,
+                arg(c, 0)?,
+                steps,
+                false,
+                None,
+                |i, _, _, w, _scratch| rate::predict_linear(w, steps.t(i), ahead[i]),
+            )
         }
         Func::Resets | Func::Changes => {
             let w = ev.windowed(arg(c, 0)?, steps)?;
@@ -290,6 +334,7 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 ev,
                 w,
                 false,
+                SummaryFn::of(name),
                 |s| rate::SeriesDeltas::new(s, is_changes),
                 |d, _, _, _, win| {
                     Some(if is_changes {
@@ -304,7 +349,11 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
             let w = ev.windowed(arg(c, 0)?, steps)?;
             let (ends, range) = (&w.ends.clone(), w.range);
             let is_max = name == Func::MaxOverTime;
+            let (sf, mode) = (SummaryFn::of(name), ev.summaries);
             let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+                if let Some(v) = from_summaries(sf, mode, s, ends, range, buf)? {
+                    return Ok(v);
+                }
                 s.read_unstale(buf)?;
                 Ok(over_time::sliding_extreme(
                     &buf.samples,
@@ -335,11 +384,16 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 _ => |_: &[Sample]| 1.0,
             };
             let keep = matches!(name, Func::LastOverTime | Func::FirstOverTime);
-            over_windows(ev, arg(c, 0)?, steps, keep, |_, _, _, w, _scratch| {
-                Some(f(w))
-            })
+            over_windows(
+                ev,
+                arg(c, 0)?,
+                steps,
+                keep,
+                SummaryFn::of(name),
+                |_, _, _, w, _scratch| Some(f(w)),
+            )
         }
-        Func::MadOverTime => over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, buf| {
+        Func::MadOverTime => over_windows(ev, arg(c, 0)?, steps, false, None, |_, _, _, w, buf| {
             Some(over_time::mad(w, buf))
         }),
         Func::QuantileOverTime => {
@@ -350,7 +404,7 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                     super::aggregate::format_float(*bad)
                 ));
             }
-            over_windows(ev, arg(c, 1)?, steps, false, |i, _, _, w, buf| {
+            over_windows(ev, arg(c, 1)?, steps, false, None, |i, _, _, w, buf| {
                 Some(over_time::quantile_of(q[i], w, buf))
             })
         }
@@ -369,9 +423,14 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                     )));
                 }
             }
-            over_windows(ev, arg(c, 0)?, steps, false, |i, _, _, w, _scratch| {
-                over_time::double_exponential_smoothing(w, sf[i], tf[i])
-            })
+            over_windows(
+                ev,
+                arg(c, 0)?,
+                steps,
+                false,
+                None,
+                |i, _, _, w, _scratch| over_time::double_exponential_smoothing(w, sf[i], tf[i]),
+            )
         }
         Func::AbsentOverTime => {
             let a = arg(c, 0)?;
@@ -445,9 +504,14 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 Func::TsOfLastOverTime => |w: &[Sample]| w[w.len() - 1].t as f64 / 1000.0,
                 _ => |w: &[Sample]| w[0].t as f64 / 1000.0,
             };
-            over_windows(ev, arg(c, 0)?, steps, false, |_, _, _, w, _scratch| {
-                Some(f(w))
-            })
+            over_windows(
+                ev,
+                arg(c, 0)?,
+                steps,
+                false,
+                None,
+                |_, _, _, w, _scratch| Some(f(w)),
+            )
         }
         Func::Round => {
             let v = ev.eval_vector(arg(c, 0)?, steps)?;

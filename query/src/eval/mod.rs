@@ -49,6 +49,9 @@ pub mod selector;
 pub mod series;
 pub mod sort;
 pub mod subquery;
+pub mod summary;
+#[cfg(test)]
+mod summary_proptests;
 
 use hash::{map_with_capacity, FxHashMap};
 use std::cell::{Cell, RefCell};
@@ -209,6 +212,8 @@ pub struct Evaluator<'a> {
     pub query_start: i64,
     /// End of the top-level query (`@ end()`).
     pub query_end: i64,
+    /// When range functions read chunk summaries ([`summary`]).
+    pub summaries: summary::SummaryMode,
     /// When to abort: the deadline and the caller's cancellation token.
     pub stop: Stop,
     /// Maximum samples loaded/held by the query.
@@ -245,6 +250,7 @@ impl<'a> Evaluator<'a> {
             query_start,
             query_end,
             stop: Stop::default(),
+            summaries: summary::SummaryMode::Auto,
             max_samples: usize::MAX,
             samples_loaded: Cell::new(0),
             current_samples: Cell::new(0),
