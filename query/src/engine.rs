@@ -664,6 +664,54 @@ mod tests {
         assert!(matches!(err, Error::Parse { .. }));
     }
 
+    /// `count_over_time` over a selection about 30 times the sample limit: it answers,
+    /// holding at most the limit at once (series are streamed, one per worker), and a limit
+    /// below one series' samples fails with Prometheus's error instead of loading anything.
+    #[test]
+    fn count_over_time_streams_far_more_samples_than_the_limit() {
+        let dir = TempDir::new("memory");
+        let db = Db::open(&dir.0, Options::default()).unwrap();
+        let (series, per) = (300usize, 1_000i64);
+        let mut batch = Batch::new();
+        for i in 0..series {
+            let id = i.to_string();
+            let samples = (0..per).map(|j| Sample::new(j * 1_000, j as f64)).collect();
+            batch.push(labels(&[("__name__", "m"), ("id", id.as_str())]), samples);
+        }
+        db.append(&batch).unwrap();
+        let db = Arc::new(db);
+        let limit = 10_000usize;
+        let engine = Engine::with_options(
+            db.clone(),
+            EngineOptions {
+                max_samples: limit,
+                ..EngineOptions::default()
+            },
+        );
+        let q = "count_over_time(m[1001s])";
+        let r = engine.instant(q, per * 1_000).unwrap();
+        let Value::Vector(v) = r.value else {
+            panic!("expected a vector")
+        };
+        assert_eq!(v.len(), series);
+        assert!(v.iter().all(|s| s.v == per as f64), "{:?}", v[0]);
+        assert_eq!(r.stats.samples_loaded, (series as i64 * per) as u64);
+        assert!(
+            r.stats.peak_samples as usize <= limit,
+            "held {} samples at once, limit {limit}",
+            r.stats.peak_samples
+        );
+        let small = Engine::with_options(
+            db,
+            EngineOptions {
+                max_samples: 500,
+                ..EngineOptions::default()
+            },
+        );
+        let err = small.instant(q, per * 1_000).unwrap_err();
+        assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+    }
+
     #[test]
     fn semaphore_limits_concurrency() {
         let gate = Gate {
