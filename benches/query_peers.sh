@@ -22,6 +22,14 @@
 #                /usr/bin/prometheus, /usr/bin/victoria-metrics)
 #   CONCURRENCY  replay connections (default 4);  MAX_SECONDS  replay bound (default 900)
 #   KEEP_LOGS    keep each server's temp dir and log
+#   QB_ARGS      extra strata-querybench arguments, e.g. the long-window set of issue 8:
+#                QB_ARGS="--queries benches/longwin.queries --ranges 86400:60,604800:600"
+#   RETENTION    retention given to Strata (--retention) and Prometheus
+#                (--storage.tsdb.retention.time), e.g. 40d for 30-day sets (VictoriaMetrics
+#                always runs with -retentionPeriod=100y)
+#
+# The peak RSS reported per server covers the query phase only: the script resets the
+# server's high-water mark (/proc/PID/clear_refs) after loading, before the queries.
 #
 # Build first: cargo build --release -p strata-server -p strata-benches
 # Traffic goes only to 127.0.0.1. Servers are stopped by PID (SIGTERM, then SIGKILL after
@@ -103,7 +111,10 @@ for server in "${servers[@]}"; do
     case "$server" in
     prometheus)
         printf 'global:\n  scrape_interval: 15s\nscrape_configs: []\n' >"$tmp/prometheus.yml"
+        prom_flags=()
+        [[ -n "${RETENTION:-}" ]] && prom_flags+=(--storage.tsdb.retention.time="$RETENTION")
         "$PROMETHEUS" --web.enable-remote-write-receiver --storage.tsdb.path="$tmp/data" \
+            "${prom_flags[@]}" \
             --web.listen-address="127.0.0.1:$port" --config.file="$tmp/prometheus.yml" \
             >"$log" 2>&1 &
         ready="$base/-/ready"
@@ -116,7 +127,10 @@ for server in "${servers[@]}"; do
         ready="$base/health"
         ;;
     strata)
-        "$STRATA_BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$log" 2>&1 &
+        strata_flags=()
+        [[ -n "${RETENTION:-}" ]] && strata_flags+=(--retention "$RETENTION")
+        "$STRATA_BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" \
+            "${strata_flags[@]}" >"$log" 2>&1 &
         ready="$base/-/ready"
         ;;
     *)
@@ -156,8 +170,11 @@ for server in "${servers[@]}"; do
     if [[ "$seen" != "$want_series" ]]; then
         echo "warning: $server does not show every series; latencies are still measured" >&2
     fi
+    # Peak RSS from here on: reset the high-water mark (VmHWM) of the server.
+    echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || echo "warning: cannot reset peak RSS of $pid" >&2
+    # shellcheck disable=SC2086
     "$QUERYBENCH" --url "$base" --queries-at "$end" --repeat "$REPEAT" --span "$span" \
-        --label "$server" --pid "$pid" >"$results/$server.json" 2>"$results/$server.progress" ||
+        --label "$server" --pid "$pid" ${QB_ARGS:-} >"$results/$server.json" 2>"$results/$server.progress" ||
         echo "warning: some queries failed against $server (see $results/$server.json)" >&2
     sed -n '/^query /,/^{/p' "$results/$server.json" | grep -v '^{' || true
     grep '^server peak RSS' "$results/$server.json" || true
@@ -171,6 +188,6 @@ done
 echo
 echo "results: $results"
 if [[ ${#ran[@]} -ge 2 ]]; then
-    echo "$series series x $hours h, median of $REPEAT runs (ms); instant at the end, range = last 1 h at step 60 s"
+    echo "$series series x $hours h, median of $REPEAT runs (ms); instant at the end, range = ${QB_ARGS:-last 1 h at step 60 s}"
     "$QUERYBENCH" compare "${ran[@]}"
 fi

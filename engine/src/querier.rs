@@ -343,6 +343,49 @@ impl Series {
         Ok(())
     }
 
+    /// The querier range `[mint, maxt]` the series was selected for.
+    pub fn range(&self) -> (i64, i64) {
+        (self.mint, self.maxt)
+    }
+
+    /// Appends the samples of chunk `i` alone (see [`Series::chunks`]) that lie within the
+    /// querier's range, deleted samples left out, to column vectors. Only for a series whose
+    /// chunks do not overlap ([`Series::is_overlapping`] false): then the chunks' samples,
+    /// read one after another, are exactly what [`Series::decode_into`] gives, so a reader
+    /// may decode some chunks and use the summaries of others. On an overlapping series, or
+    /// an `i` out of bounds, it is [`Error::InvalidArgument`]; a chunk that fails its checks is
+    /// an error and nothing is appended.
+    pub fn decode_chunk_into(&self, i: usize, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        if self.overlapping {
+            return Err(Error::InvalidArgument(
+                "decode_chunk_into on a series with overlapping chunks".into(),
+            ));
+        }
+        let Some(c) = self.chunks.get(i) else {
+            return Err(Error::InvalidArgument(format!(
+                "chunk {i} of a series with {} chunks",
+                self.chunks.len()
+            )));
+        };
+        if c.num_samples == 0 || c.max_time < self.mint || c.min_time > self.maxt {
+            return Ok(());
+        }
+        let base = ts.len();
+        let r = c.chunk().and_then(|ch| ch.decode_into(ts, vs));
+        if let Err(e) = r {
+            ts.truncate(base);
+            vs.truncate(base);
+            return Err(e);
+        }
+        if let Some(d) = &c.deleted {
+            drop_deleted(ts, vs, base, d);
+        }
+        if c.min_time < self.mint || c.max_time > self.maxt {
+            keep_range(ts, vs, base, self.mint, self.maxt);
+        }
+        Ok(())
+    }
+
     /// Iterates samples within the querier's range, in time order.
     pub fn iter(&self) -> SeriesIter<'_> {
         SeriesIter {

@@ -32,6 +32,9 @@ pub struct EngineOptions {
     /// Keep `__name__` through the query and drop it at the end, where Prometheus's
     /// `promql-delayed-name-removal` feature would (off by default, as in Prometheus).
     pub delayed_name_removal: bool,
+    /// When range functions read chunk summaries instead of decoding whole windows
+    /// ([`crate::eval::summary`]); `Auto` by default.
+    pub summaries: crate::eval::summary::SummaryMode,
 }
 
 impl Default for EngineOptions {
@@ -44,6 +47,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             max_concurrent: 20,
             delayed_name_removal: false,
+            summaries: crate::eval::summary::SummaryMode::Auto,
         }
     }
 }
@@ -55,6 +59,8 @@ pub struct QueryOptions {
     pub timeout: Option<Duration>,
     /// Overrides [`EngineOptions::lookback_delta`] (ms).
     pub lookback_delta: Option<i64>,
+    /// Stops the query with [`Error::Canceled`] once tripped (e.g. its client went away).
+    pub cancel: Option<crate::Cancel>,
 }
 
 /// One element of an instant vector.
@@ -186,10 +192,13 @@ fn thousands(n: usize) -> String {
 fn order_matters(e: &Expr) -> bool {
     match e {
         Expr::Paren(x) => order_matters(x),
-        Expr::Call(c) => matches!(
-            c.func.as_str(),
-            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
-        ),
+        Expr::Call(c) => {
+            use crate::parser::functions::Func;
+            matches!(
+                c.func,
+                Func::Sort | Func::SortDesc | Func::SortByLabel | Func::SortByLabelDesc
+            )
+        }
         Expr::Aggregate(a) => matches!(
             a.op,
             crate::parser::ast::AggregateOp::Topk | crate::parser::ast::AggregateOp::Bottomk
@@ -233,8 +242,12 @@ pub fn evaluate_with_hook(
         .unwrap_or(opts.lookback_delta);
     ev.default_subquery_step = opts.default_subquery_step;
     ev.max_samples = opts.max_samples;
-    ev.deadline = Instant::now().checked_add(timeout);
+    ev.stop = crate::cancel::Stop {
+        deadline: Instant::now().checked_add(timeout),
+        cancel: o.cancel.clone(),
+    };
     ev.delayed_name_removal = opts.delayed_name_removal;
+    ev.summaries = opts.summaries;
     let v = match ev.eval(expr, &steps)? {
         Val::Vector(vs) => Val::Vector(ev.finish_names(vs)?),
         other => other,
@@ -649,6 +662,54 @@ mod tests {
 
         let err = engine.instant("sum(", 0).unwrap_err();
         assert!(matches!(err, Error::Parse { .. }));
+    }
+
+    /// `count_over_time` over a selection about 30 times the sample limit: it answers,
+    /// holding at most the limit at once (series are streamed, one per worker), and a limit
+    /// below one series' samples fails with Prometheus's error instead of loading anything.
+    #[test]
+    fn count_over_time_streams_far_more_samples_than_the_limit() {
+        let dir = TempDir::new("memory");
+        let db = Db::open(&dir.0, Options::default()).unwrap();
+        let (series, per) = (300usize, 1_000i64);
+        let mut batch = Batch::new();
+        for i in 0..series {
+            let id = i.to_string();
+            let samples = (0..per).map(|j| Sample::new(j * 1_000, j as f64)).collect();
+            batch.push(labels(&[("__name__", "m"), ("id", id.as_str())]), samples);
+        }
+        db.append(&batch).unwrap();
+        let db = Arc::new(db);
+        let limit = 10_000usize;
+        let engine = Engine::with_options(
+            db.clone(),
+            EngineOptions {
+                max_samples: limit,
+                ..EngineOptions::default()
+            },
+        );
+        let q = "count_over_time(m[1001s])";
+        let r = engine.instant(q, per * 1_000).unwrap();
+        let Value::Vector(v) = r.value else {
+            panic!("expected a vector")
+        };
+        assert_eq!(v.len(), series);
+        assert!(v.iter().all(|s| s.v == per as f64), "{:?}", v[0]);
+        assert_eq!(r.stats.samples_loaded, (series as i64 * per) as u64);
+        assert!(
+            r.stats.peak_samples as usize <= limit,
+            "held {} samples at once, limit {limit}",
+            r.stats.peak_samples
+        );
+        let small = Engine::with_options(
+            db,
+            EngineOptions {
+                max_samples: 500,
+                ..EngineOptions::default()
+            },
+        );
+        let err = small.instant(q, per * 1_000).unwrap_err();
+        assert!(matches!(err, Error::TooManySamples(_)), "{err}");
     }
 
     #[test]

@@ -2,13 +2,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cancel;
 pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod functions;
 pub mod parser;
 
+pub use cancel::{Cancel, CancelOnDrop, Stop};
 pub use engine::{
     Engine, EngineOptions, InstantSample, QueryOptions, QueryResult, QueryStats, RangeSeries, Value,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

@@ -1014,12 +1014,12 @@ impl Gen {
             3 => {
                 let v = self.vector(depth - 1);
                 Expr::Call(Call {
-                    func: "scalar".into(),
+                    func: Func::Scalar,
                     args: vec![v],
                 })
             }
             4 => Expr::Call(Call {
-                func: ["time", "pi"][self.pick(2)].into(),
+                func: [Func::Time, Func::Pi][self.pick(2)],
                 args: vec![],
             }),
             5 => {
@@ -1158,12 +1158,12 @@ impl Gen {
                     ),
                 };
                 Expr::Call(Call {
-                    func: func.into(),
+                    func: Func::from_name(func).expect("known function"),
                     args,
                 })
             }
             _ => Expr::Call(Call {
-                func: "histogram_quantile".into(),
+                func: Func::HistogramQuantile,
                 args: vec![self.scalar(d), self.vector(d)],
             }),
         }

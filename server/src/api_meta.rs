@@ -5,6 +5,9 @@
 //! with at least one matcher that does not match the empty string. Several `match[]` are a
 //! union. `start`/`end` default to Prometheus's min/max time. Results are sorted and
 //! de-duplicated; `limit` truncates them and adds the warning `results truncated due to limit`.
+//! The union is collected into a set that never holds more than `limit + 1` entries (the
+//! smallest so far), so the merged result is bounded by `limit` however many series match;
+//! each `match[]` set itself is still listed whole by the engine.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -111,10 +114,39 @@ pub(crate) fn parse_selectors(p: &Params) -> Result<Vec<Vec<Matcher>>> {
         .collect()
 }
 
-fn truncate<T>(v: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
-    if limit > 0 && v.len() > limit {
-        v.truncate(limit);
-        warnings.push(TRUNCATED.into());
+/// The smallest `limit + 1` distinct items seen (all of them with `limit` 0): enough to
+/// answer with the first `limit` in order and to know whether more existed.
+struct Smallest<T: Ord> {
+    set: BTreeSet<T>,
+    limit: usize,
+}
+
+impl<T: Ord> Smallest<T> {
+    fn new(limit: usize) -> Smallest<T> {
+        Smallest {
+            set: BTreeSet::new(),
+            limit,
+        }
+    }
+
+    fn extend(&mut self, items: impl IntoIterator<Item = T>) {
+        for x in items {
+            if self.limit == 0 || self.set.len() <= self.limit {
+                self.set.insert(x);
+            } else if self.set.last().is_some_and(|m| x < *m) && self.set.insert(x) {
+                self.set.pop_last();
+            }
+        }
+    }
+
+    /// The first `limit` items in order, with the truncation warning if there were more.
+    fn finish(self, warnings: &mut Vec<String>) -> Vec<T> {
+        let mut v: Vec<T> = self.set.into_iter().collect();
+        if self.limit > 0 && v.len() > self.limit {
+            v.truncate(self.limit);
+            warnings.push(TRUNCATED.into());
+        }
+        v
     }
 }
 
@@ -127,16 +159,16 @@ pub async fn series(state: &Arc<State>, p: Params) -> Result<Resp> {
     let (start, end) = time_range(&p)?;
     let sets = parse_selectors(&p)?;
     let db = state.db.clone();
-    let mut found: Vec<Labels> = blocking(move || {
-        let mut all = BTreeSet::new();
+    let mut warnings = Vec::new();
+    let found: Smallest<Labels> = blocking(move || {
+        let mut all = Smallest::new(limit);
         for m in &sets {
             all.extend(db.series_labels(m, start, end));
         }
-        Ok(all.into_iter().collect())
+        Ok(all)
     })
     .await?;
-    let mut warnings = Vec::new();
-    truncate(&mut found, limit, &mut warnings);
+    let found = found.finish(&mut warnings);
     let mut d = String::with_capacity(found.len() * 64 + 2);
     d.push('[');
     for (i, l) in found.iter().enumerate() {
@@ -156,17 +188,17 @@ pub async fn labels(state: &Arc<State>, p: Params) -> Result<Resp> {
     let sets = parse_selectors(&p)?;
     let db = state.db.clone();
     let names = blocking(move || {
+        let mut all = Smallest::new(limit);
         if sets.is_empty() {
-            return Ok(db.label_names(&[], start, end)?);
+            all.extend(db.label_names(&[], start, end)?);
         }
-        let mut all = BTreeSet::new();
         for m in &sets {
             all.extend(db.label_names(m, start, end)?);
         }
-        Ok(all.into_iter().collect())
+        Ok(all)
     })
     .await?;
-    string_list(names, limit)
+    string_list(names)
 }
 
 /// `/api/v1/label/<name>/values`.
@@ -185,22 +217,22 @@ pub async fn label_values(state: &Arc<State>, path: &str, p: Params) -> Result<R
     let sets = parse_selectors(&p)?;
     let db = state.db.clone();
     let values = blocking(move || {
+        let mut all = Smallest::new(limit);
         if sets.is_empty() {
-            return Ok(db.label_values(&name, &[], start, end)?);
+            all.extend(db.label_values(&name, &[], start, end)?);
         }
-        let mut all = BTreeSet::new();
         for m in &sets {
             all.extend(db.label_values(&name, m, start, end)?);
         }
-        Ok(all.into_iter().collect())
+        Ok(all)
     })
     .await?;
-    string_list(values, limit)
+    string_list(values)
 }
 
-fn string_list(mut items: Vec<String>, limit: usize) -> Result<Resp> {
+fn string_list(items: Smallest<String>) -> Result<Resp> {
     let mut warnings = Vec::new();
-    truncate(&mut items, limit, &mut warnings);
+    let items = items.finish(&mut warnings);
     let mut d = String::new();
     json::write_str_array(&mut d, &items);
     Ok(json_ok(json::success(&d, &warnings, &[])))
@@ -343,6 +375,29 @@ mod tests {
         for bad in ["U__x_zz_", "U__x_2e", "U__x_110000_", "U__x__", "U__a_"] {
             let want = if bad == "U__x__" { "x_" } else { bad };
             assert_eq!(unescape_label_name(bad), want);
+        }
+    }
+
+    #[test]
+    fn smallest_keeps_the_first_limit_items_and_flags_more() {
+        let items = [9, 3, 7, 3, 1, 8, 2, 5];
+        for limit in 0..10 {
+            let mut s = Smallest::new(limit);
+            s.extend(items[..4].iter().copied());
+            s.extend(items[4..].iter().copied());
+            assert!(
+                limit == 0 || s.set.len() <= limit + 1,
+                "holds at most limit + 1"
+            );
+            let mut w = Vec::new();
+            let got = s.finish(&mut w);
+            let mut want: Vec<i32> = BTreeSet::from(items).into_iter().collect();
+            let cut = limit > 0 && want.len() > limit;
+            if cut {
+                want.truncate(limit);
+            }
+            assert_eq!(got, want, "limit {limit}");
+            assert_eq!(w.len(), usize::from(cut), "limit {limit}");
         }
     }
 

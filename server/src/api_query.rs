@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use strata_query::{QueryOptions, QueryResult, Value};
+use strata_query::{Cancel, QueryOptions, QueryResult, Value};
 
 use crate::api_meta::{invalid_param, time_param};
 use crate::body::{json_ok, Resp};
@@ -63,7 +63,11 @@ pub async fn instant(state: &Arc<State>, p: Params) -> Result<Resp> {
     let opts = query_options(state, &p)?;
     let q = query_text(&p);
     let stats = wants_stats(&p);
-    run(state, limit, stats, move |st| {
+    run(state, limit, stats, move |st, cancel| {
+        let opts = QueryOptions {
+            cancel: Some(cancel),
+            ..opts
+        };
         st.engine.instant_with(&q, t, &opts)
     })
     .await
@@ -113,33 +117,53 @@ pub async fn range(state: &Arc<State>, p: Params) -> Result<Resp> {
         ));
     }
     let stats = wants_stats(&p);
-    run(state, limit, stats, move |st| {
+    run(state, limit, stats, move |st, cancel| {
+        let opts = QueryOptions {
+            cancel: Some(cancel),
+            ..opts
+        };
         st.engine.range_with(&q, start, end, step, &opts)
     })
     .await
 }
 
 /// Takes a query slot, evaluates on the blocking pool, and renders the reply.
+///
+/// Cancellation: if the request future is dropped before the evaluation returns (hyper
+/// drops it when the client disconnects), the guard trips the query's [`Cancel`] token and
+/// the evaluation stops at its next check. The slot is owned by the evaluation closure, so
+/// it is released exactly when the evaluation stops, never while work goes on.
 async fn run(
     state: &Arc<State>,
     limit: usize,
     stats: bool,
-    eval: impl FnOnce(&State) -> strata_query::Result<QueryResult> + Send + 'static,
+    eval: impl FnOnce(&State, Cancel) -> strata_query::Result<QueryResult> + Send + 'static,
 ) -> Result<Resp> {
     let queued = Instant::now();
-    let _slot = state
+    let slot = state
         .query_slots
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| Error::ShuttingDown)?;
     let queue_seconds = queued.elapsed().as_secs_f64();
     let st = state.clone();
+    let cancel = Cancel::new();
+    let guard = cancel.on_drop();
     let (res, eval_seconds) = blocking(move || {
+        let _slot = slot;
         let started = Instant::now();
-        let r = eval(&st).map_err(query_error)?;
+        let r = eval(&st, cancel);
+        if let Err(e) = &r {
+            if e.kind() == strata_query::ErrorKind::Canceled {
+                st.metrics.query_canceled();
+            }
+        }
+        let r = r.map_err(query_error)?;
         Ok((r, started.elapsed().as_secs_f64()))
     })
     .await?;
+    guard.disarm();
     let mut res = res;
     if limit > 0 {
         let cut = match &mut res.value {
@@ -168,7 +192,7 @@ async fn run(
 
 /// Parse and type errors are reported as bad `query` parameters, as Prometheus does.
 fn query_error(e: strata_query::Error) -> Error {
-    if e.error_type() == "bad_data" {
+    if e.kind() == strata_query::ErrorKind::BadData {
         invalid_param("query", Error::BadData(e.to_string()))
     } else {
         Error::Query(e)

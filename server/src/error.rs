@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use hyper::StatusCode;
+use strata_query::ErrorKind as QueryErrorKind;
 
 /// Result alias for the server.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -102,12 +103,16 @@ impl Error {
             | Error::Starting(_)
             | Error::WalFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::AdminDisabled => StatusCode::FORBIDDEN,
-            Error::Query(e) => match e.error_type() {
-                "bad_data" => StatusCode::BAD_REQUEST,
-                "execution" => StatusCode::UNPROCESSABLE_ENTITY,
-                "timeout" | "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-                "canceled" => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
-                "not_found" => StatusCode::NOT_FOUND,
+            Error::Query(e) => match e.kind() {
+                QueryErrorKind::BadData => StatusCode::BAD_REQUEST,
+                QueryErrorKind::Execution => StatusCode::UNPROCESSABLE_ENTITY,
+                QueryErrorKind::Timeout | QueryErrorKind::Unavailable => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                // nginx's "client closed request"; the client is gone and never sees it.
+                QueryErrorKind::Canceled => {
+                    StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Error::Ingest(e) => {

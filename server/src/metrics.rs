@@ -74,11 +74,33 @@ pub struct Metrics {
     exemplars_ingested: AtomicU64,
     rejected: [AtomicU64; Rejection::ALL.len()],
     write_requests_overloaded: AtomicU64,
+    queries_canceled: AtomicU64,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     durations: Mutex<BTreeMap<&'static str, Histogram>>,
 }
 
 impl Metrics {
+    /// Counts a query stopped because its client went away.
+    pub fn query_canceled(&self) {
+        self.queries_canceled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Renders the query concurrency gauges (`in_use` of `max` slots) and the count of
+    /// cancelled queries.
+    pub fn render_query_slots(&self, o: &mut String, in_use: usize, max: usize) {
+        let _ = writeln!(
+            o,
+            "# HELP strata_query_slots_in_use Query slots held by running queries (a query \
+             holds its slot until its evaluation has stopped).\n\
+             # TYPE strata_query_slots_in_use gauge\nstrata_query_slots_in_use {in_use}\n\
+             # HELP strata_query_slots_max Queries that may run at once (query.max_concurrent).\n\
+             # TYPE strata_query_slots_max gauge\nstrata_query_slots_max {max}\n\
+             # HELP strata_queries_canceled_total Queries stopped because their client went away.\n\
+             # TYPE strata_queries_canceled_total counter\nstrata_queries_canceled_total {}",
+            self.queries_canceled.load(Ordering::Relaxed)
+        );
+    }
+
     /// Counts stored samples, histograms and exemplars.
     pub fn ingested(&self, samples: u64, histograms: u64, exemplars: u64) {
         self.samples_ingested.fetch_add(samples, Ordering::Relaxed);

@@ -37,8 +37,10 @@ pub struct State {
     pub metrics: Metrics,
     /// Slots for in-flight writes (bounds memory and CPU of the ingest path).
     pub write_slots: Semaphore,
-    /// Slots for running queries; extra queries queue here, as in Prometheus.
-    pub query_slots: Semaphore,
+    /// Slots for running queries; extra queries queue here, as in Prometheus. A running
+    /// query's slot is owned by its evaluation (not by the request future), so it is freed
+    /// when the evaluation stops.
+    pub query_slots: Arc<Semaphore>,
     /// Credentials checked on every request.
     pub auth: Auth,
     /// Set when shutdown starts: `/-/ready` turns 503 and writes are refused.
@@ -73,7 +75,7 @@ impl State {
         State {
             auth,
             write_slots: Semaphore::new(config.limits.max_inflight_writes),
-            query_slots: Semaphore::new(config.query.max_concurrent),
+            query_slots: Arc::new(Semaphore::new(config.query.max_concurrent)),
             db,
             engine,
             config,
@@ -258,6 +260,9 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                 let st = state.clone();
                 blocking(move || {
                     let mut page = st.metrics.render(&st.db);
+                    let max = st.config.query.max_concurrent;
+                    let in_use = max.saturating_sub(st.query_slots.available_permits());
+                    st.metrics.render_query_slots(&mut page, in_use, max);
                     page.push_str(&crate::metrics::render_storage(&st.db));
                     page.push_str(&crate::metrics::render_starting(&st.progress));
                     let in_use = st

@@ -4,8 +4,14 @@
 //! ```text
 //! strata-querybench --url BASE --queries-at END [--repeat 5] [--label NAME] [--span 2h]
 //!                   [--timeout-seconds 120] [--only NAME,NAME...] [--pid PID]
+//!                   [--queries FILE] [--ranges SECONDS:STEP,...]
 //! strata-querybench compare FILE...
 //! ```
+//!
+//! `--queries FILE` replaces [`QUERIES`] by the file's lines `NAME PROMQL` (blank lines and
+//! lines starting with `#` skipped). `--ranges` replaces the one range query (`3600:60`) by
+//! one range query per `SECONDS:STEP` pair, each over `[END - SECONDS, END]`; their rows are
+//! then named by kind `range SECONDSs/STEPs`.
 //!
 //! The first form runs every query of [`QUERIES`] (the canary-fleet dashboard and SLO shapes
 //! of `strata-loadgen`'s workload) twice: as an instant query at `END` (GET
@@ -155,20 +161,66 @@ fn expand(promql: &str, span: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Running the queries
 
-/// Instant or range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Instant, or range over `range` seconds at `step` seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Instant,
-    Range,
+    Range { range: f64, step: f64 },
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The row's kind: `instant`, `range` for the default range, else `range Rs/Ss`.
+    fn label(self) -> String {
         match self {
-            Kind::Instant => "instant",
-            Kind::Range => "range",
+            Kind::Instant => "instant".into(),
+            Kind::Range { range, step } if range == RANGE_SECONDS && step == STEP_SECONDS => {
+                "range".into()
+            }
+            Kind::Range { range, step } => format!("range {range}s/{step}s"),
         }
     }
+}
+
+/// Parses `--ranges`: `SECONDS:STEP` pairs separated by commas.
+fn parse_ranges(s: &str) -> Result<Vec<Kind>, String> {
+    s.split(',')
+        .map(|p| {
+            let (r, st) = p
+                .split_once(':')
+                .ok_or_else(|| format!("--ranges: {p:?} is not SECONDS:STEP"))?;
+            let range: f64 = r
+                .trim()
+                .parse()
+                .map_err(|e| format!("--ranges {p:?}: {e}"))?;
+            let step: f64 = st
+                .trim()
+                .parse()
+                .map_err(|e| format!("--ranges {p:?}: {e}"))?;
+            if !(range > 0.0 && step > 0.0) {
+                return Err(format!("--ranges {p:?}: both must be positive"));
+            }
+            Ok(Kind::Range { range, step })
+        })
+        .collect()
+}
+
+/// Reads `--queries`: lines `NAME PROMQL`.
+fn read_queries(path: &str) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--queries {path}: {e}"))?;
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, q) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("--queries {path}: line {line:?} is not NAME PROMQL"))?;
+        out.push((name.to_string(), q.trim().to_string()));
+    }
+    if out.is_empty() {
+        return Err(format!("--queries {path}: no queries"));
+    }
+    Ok(out)
 }
 
 /// The figures of one (query, kind).
@@ -203,6 +255,8 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
             "timeout-seconds",
             "only",
             "pid",
+            "queries",
+            "ranges",
         ],
     )?;
     let base: String = opt(&o, "url", None)?;
@@ -220,9 +274,24 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
     let only: Option<Vec<String>> = o
         .get("only")
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let queries: Vec<(String, String)> = match o.get("queries") {
+        Some(path) => read_queries(path)?,
+        None => QUERIES
+            .iter()
+            .map(|q| (q.name.to_string(), q.promql.to_string()))
+            .collect(),
+    };
+    let mut kinds = vec![Kind::Instant];
+    match o.get("ranges") {
+        Some(r) => kinds.extend(parse_ranges(r)?),
+        None => kinds.push(Kind::Range {
+            range: RANGE_SECONDS,
+            step: STEP_SECONDS,
+        }),
+    }
     if let Some(names) = &only {
         for n in names {
-            if !QUERIES.iter().any(|q| q.name == n) {
+            if !queries.iter().any(|q| q.0 == *n) {
                 return Err(format!("--only: no query named {n:?} (see `list`)"));
             }
         }
@@ -235,40 +304,37 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
     let url = Url::parse(&base)?;
     let prefix = url.path.trim_end_matches('/').to_string();
     let mut client = Client::new(&url, timeout)?.keep_body_up_to(MAX_BODY_BYTES);
-    let start = end - RANGE_SECONDS;
     let mut rows = Vec::new();
+    let kind_names: Vec<String> = kinds.iter().map(|k| k.label()).collect();
     eprintln!(
-        "{label}: {base}, instant at {end}, range [{start}, {end}] step {STEP_SECONDS}s, \
-         1 warm-up + {repeat} timed runs each"
+        "{label}: {base}, at {end}: {}, 1 warm-up + {repeat} timed runs each",
+        kind_names.join(", ")
     );
-    for q in &QUERIES {
-        if only
-            .as_ref()
-            .is_some_and(|n| !n.iter().any(|x| x == q.name))
-        {
+    for (qname, qtext) in &queries {
+        if only.as_ref().is_some_and(|n| !n.iter().any(|x| x == qname)) {
             continue;
         }
-        let promql = expand(q.promql, &span);
-        for kind in [Kind::Instant, Kind::Range] {
+        let promql = expand(qtext, &span);
+        for &kind in &kinds {
             let target = match kind {
                 Kind::Instant => format!(
                     "/api/v1/query?query={}&time={}",
                     url_encode(&promql),
                     fmt_seconds(end)
                 ),
-                Kind::Range => format!(
+                Kind::Range { range, step } => format!(
                     "/api/v1/query_range?query={}&start={}&end={}&step={}",
                     url_encode(&promql),
-                    fmt_seconds(start),
+                    fmt_seconds(end - range),
                     fmt_seconds(end),
-                    fmt_seconds(STEP_SECONDS)
+                    fmt_seconds(step)
                 ),
             };
             let row = measure(
                 &mut client,
                 &prefix,
                 pid,
-                q.name,
+                qname,
                 kind,
                 &promql,
                 &target,
@@ -323,7 +389,7 @@ fn measure(
 ) -> Row {
     let mut row = Row {
         name: name.to_string(),
-        kind: kind.as_str().to_string(),
+        kind: kind.label(),
         promql: promql.to_string(),
         median_ms: f64::NAN,
         min_ms: f64::NAN,

@@ -39,13 +39,19 @@
 
 pub mod aggregate;
 pub mod binary;
+pub mod call;
 pub mod hash;
 pub mod hook;
 pub mod parallel;
 #[cfg(test)]
 mod proptests;
 pub mod selector;
+pub mod series;
+pub mod sort;
 pub mod subquery;
+pub mod summary;
+#[cfg(test)]
+mod summary_proptests;
 
 use hash::{map_with_capacity, FxHashMap};
 use std::cell::{Cell, RefCell};
@@ -58,6 +64,9 @@ use crate::parser::ast::{AtModifier, Expr, UnaryOp, ValueType};
 
 pub use hook::{HookedSeries, RangeCallHook, HOOKABLE_FUNCTIONS};
 pub use selector::{MemStorage, Storage};
+pub use series::{LazySeries, SeriesBuf};
+
+use crate::cancel::Stop;
 
 /// A grid of evaluation timestamps `start, start + step, ... <= end` (ms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,23 +161,28 @@ pub enum Val {
     Matrix(Vec<RawSeries>),
 }
 
-/// Series samples plus the window ends of every step: the input of range functions.
+/// Selected series plus the window ends of every step: the input of range functions.
 ///
-/// The window of step `i` is `(ends[i] - range, ends[i]]`; `ends` is non-decreasing.
+/// The window of step `i` is `(ends[i] - range, ends[i]]`; `ends` is non-decreasing. The
+/// series are not read yet: a range function streams them ([`Evaluator::stream`]), reading
+/// each with stale markers removed ([`LazySeries::read_unstale`]).
 #[derive(Debug)]
 pub struct Windowed {
-    /// Series with their samples (stale markers removed), time-ordered.
-    pub series: Vec<RawSeries>,
+    /// Selected series, sorted by labels.
+    pub series: Vec<LazySeries>,
     /// Window end per step.
     pub ends: Vec<i64>,
     /// Window length, ms.
     pub range: i64,
+    /// Samples the producer already accounted as held (a subquery's points, 0 for a
+    /// selector); released by the range function once it is done with them.
+    pub held: usize,
 }
 
 impl Windowed {
-    /// Total samples held.
+    /// Upper bound of the samples reading every series would give.
     pub fn num_samples(&self) -> usize {
-        self.series.iter().map(|s| s.samples.len()).sum()
+        self.series.iter().map(LazySeries::bound).sum()
     }
 
     /// Calls `f(step, window)` for every step whose window holds at least one sample of
@@ -184,32 +198,7 @@ impl Windowed {
     }
 }
 
-/// Like [`Windowed::for_each_window`], but passes each non-empty window as the index range
-/// `lo..hi` of `samples` (for functions that keep per-series state across windows).
-pub fn for_each_window_range(
-    ends: &[i64],
-    range: i64,
-    samples: &[Sample],
-    mut f: impl FnMut(usize, std::ops::Range<usize>) -> Option<f64>,
-) -> Vec<Option<f64>> {
-    let mut out = Vec::with_capacity(ends.len());
-    let (mut lo, mut hi) = (0usize, 0usize);
-    for (i, &end) in ends.iter().enumerate() {
-        let start = end.saturating_sub(range);
-        while hi < samples.len() && samples[hi].t <= end {
-            hi += 1;
-        }
-        while lo < samples.len() && samples[lo].t <= start {
-            lo += 1;
-        }
-        if lo < hi {
-            out.push(f(i, lo..hi));
-        } else {
-            out.push(None);
-        }
-    }
-    out
-}
+pub use crate::functions::window::for_each_window_range;
 
 /// Evaluation context shared by every node of one query.
 pub struct Evaluator<'a> {
@@ -223,8 +212,10 @@ pub struct Evaluator<'a> {
     pub query_start: i64,
     /// End of the top-level query (`@ end()`).
     pub query_end: i64,
-    /// Abort when this instant has passed.
-    pub deadline: Option<Instant>,
+    /// When range functions read chunk summaries ([`summary`]).
+    pub summaries: summary::SummaryMode,
+    /// When to abort: the deadline and the caller's cancellation token.
+    pub stop: Stop,
     /// Maximum samples loaded/held by the query.
     pub max_samples: usize,
     /// Samples read from storage so far.
@@ -258,7 +249,8 @@ impl<'a> Evaluator<'a> {
             default_subquery_step: 60 * 1000,
             query_start,
             query_end,
-            deadline: None,
+            stop: Stop::default(),
+            summaries: summary::SummaryMode::Auto,
             max_samples: usize::MAX,
             samples_loaded: Cell::new(0),
             current_samples: Cell::new(0),
@@ -271,11 +263,21 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Errors with [`Error::Timeout`] once the deadline has passed (checked cheaply).
+    /// Errors with [`Error::Canceled`] once the query is cancelled, or [`Error::Timeout`]
+    /// once its deadline has passed (the clock is read on the first 64 calls and every 64th
+    /// after, the cancellation flag on every call).
     pub fn check_deadline(&self) -> Result<()> {
         let n = self.checks.get().wrapping_add(1);
         self.checks.set(n);
-        if let Some(d) = self.deadline {
+        if self
+            .stop
+            .cancel
+            .as_ref()
+            .is_some_and(crate::Cancel::is_canceled)
+        {
+            return Err(Error::Canceled("expression evaluation"));
+        }
+        if let Some(d) = self.stop.deadline {
             if (n.is_multiple_of(64) || n < 64) && Instant::now() >= d {
                 return Err(Error::Timeout("expression evaluation"));
             }
@@ -350,22 +352,34 @@ impl<'a> Evaluator<'a> {
                         "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".to_string(),
                     ));
                 }
+                // A range vector result holds all its samples: accounted from chunk counts
+                // before decoding, then as the samples kept.
                 let w = self.windowed(e, steps)?;
+                self.check_room(w.num_samples())?;
+                let end = w.ends[0];
                 let mut out = Vec::new();
+                let mut buf = SeriesBuf::default();
+                let mut held = 0usize;
                 for s in w.series {
-                    let end = w.ends[0];
-                    let samples: Vec<Sample> = s
+                    self.check_deadline()?;
+                    s.read_unstale(&mut buf)?;
+                    self.samples_loaded
+                        .set(self.samples_loaded.get() + buf.samples.len() as u64);
+                    let samples: Vec<Sample> = buf
                         .samples
-                        .into_iter()
+                        .iter()
+                        .copied()
                         .filter(|x| x.t > end.saturating_sub(w.range) && x.t <= end)
                         .collect();
                     if !samples.is_empty() {
+                        held += samples.len();
                         out.push(RawSeries {
                             labels: s.labels,
                             samples,
                         });
                     }
                 }
+                self.account(held)?;
                 Ok(Val::Matrix(out))
             }
             Expr::Unary(op, x) => {
@@ -393,7 +407,7 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Binary(b) => binary::eval_binary(self, b, steps),
             Expr::Aggregate(a) => aggregate::eval_aggregate(self, a, steps),
-            Expr::Call(c) => crate::functions::eval_call(self, c, steps),
+            Expr::Call(c) => call::eval_call(self, c, steps),
         }
     }
 
@@ -630,7 +644,7 @@ pub fn expr_type(e: &Expr) -> ValueType {
             }
         }
         Expr::Aggregate(_) => ValueType::Vector,
-        Expr::Call(c) => crate::functions::return_type(&c.func),
+        Expr::Call(c) => c.func.spec().ret,
     }
 }
 
@@ -654,9 +668,10 @@ mod tests {
     fn windows_are_left_open_and_slide() {
         let samples: Vec<Sample> = (0..10).map(|i| Sample::new(i * 10, i as f64)).collect();
         let w = Windowed {
-            series: vec![],
+            series: Vec::<LazySeries>::new(),
             ends: vec![0, 50, 50, 95],
             range: 30,
+            held: 0,
         };
         let got = w.for_each_window(&samples, |_, win| Some(win.len() as f64));
         // (-30,0] = {0}; (20,50] = {30,40,50}; (65,95] = {70,80,90}

@@ -26,6 +26,12 @@ fn cpus() -> usize {
     *CPUS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Number of parts (threads) [`map_parts`] cuts `len` items carrying `work` units of work
+/// into.
+pub fn parts_for(len: usize, work: usize) -> usize {
+    parts(len, work)
+}
+
 /// Number of parts to cut `len` items carrying `work` units of work into.
 fn parts(len: usize, work: usize) -> usize {
     if work < MIN_PARALLEL_WORK || len < MIN_PARALLEL_SERIES {

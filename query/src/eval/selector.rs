@@ -1,75 +1,62 @@
 //! Selectors: the only place the evaluator reads storage.
 //!
-//! A selector is selected once for the whole grid it is evaluated on. Instant selectors then
-//! walk each series with one forward cursor (the newest sample `<= ref` is the one before the
-//! cursor), and range selectors hand the samples (stale markers removed) to
-//! [`super::Windowed`], whose two cursors slide across the steps.
+//! A selector is selected once for the whole grid it is evaluated on, as [`LazySeries`]
+//! (labels and chunk metadata, nothing decoded). Instant selectors then stream the series
+//! ([`Evaluator::stream`]): each is decoded, walked with one forward cursor (the newest
+//! sample `<= ref` is the one before the cursor) and dropped before the next. Range
+//! selectors hand the lazy series to [`super::Windowed`]; the range function decodes each
+//! series in turn (or reads chunk summaries, see [`super::summary`]).
 
 use std::sync::Arc;
 
 use strata_engine::{is_stale, Db, Labels, Matcher, Sample};
 
+use super::series::{LazySeries, SeriesBuf};
 use super::{Evaluator, RawSeries, StepSeries, Steps, Windowed};
 use crate::error::{Error, Result};
 use crate::parser::ast::{MatrixSelector, VectorSelector};
 
 /// A source of series for selectors.
 pub trait Storage {
-    /// Series matching all `matchers` with their samples in `[mint, maxt]` (inclusive, ms),
-    /// sorted by labels, samples in time order.
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<RawSeries>>;
+    /// Series matching all `matchers` with samples in `[mint, maxt]` (inclusive, ms),
+    /// sorted by labels, their samples not read yet.
+    fn select_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<LazySeries>>;
+
+    /// Series matching all `matchers` with their samples in `[mint, maxt]` (stale markers
+    /// included), sorted by labels, samples in time order; series without samples are left
+    /// out. Decodes everything at once: for callers that want whole series, not for the
+    /// evaluator.
+    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<RawSeries>> {
+        let mut out = Vec::new();
+        for s in self.select_series(mint, maxt, matchers)? {
+            let labels = s.labels.clone();
+            let samples = s.into_samples()?;
+            if !samples.is_empty() {
+                out.push(RawSeries { labels, samples });
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Storage for Db {
-    /// Decodes each selected series' chunks that overlap `[mint, maxt]` column-wise (block
-    /// decoding, no per-sample iterator) into buffers reused across series, and copies the
-    /// samples inside `[mint, maxt]` into one exactly sized `Vec` per series. With many
-    /// samples to decode, contiguous runs of series are decoded on several threads
-    /// ([`super::parallel`]); the order of the result does not change. A chunk that fails to
-    /// decode is an [`Error::Storage`], never a silently shortened series.
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<RawSeries>> {
+    /// The querier's series for `[mint, maxt]`: index and chunk metadata only; chunks are
+    /// decoded (or their summaries read) when the evaluator reaches the series.
+    fn select_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<LazySeries>> {
         if maxt < mint {
             return Ok(Vec::new());
         }
         let q = self.querier(mint, maxt);
-        let series = q.select(matchers)?;
-        let work: usize = series
-            .iter()
-            .flat_map(|s| s.chunks())
-            .map(|c| c.num_samples())
-            .sum();
-        super::parallel::map_parts(series, work, decode_series)
+        Ok(q.select(matchers)?
+            .into_iter()
+            .map(LazySeries::from_db)
+            .collect())
     }
-}
-
-/// The samples in `[mint, maxt]` of each of `series` (series without any are left out).
-/// The engine merges overlapping chunks (one sample per timestamp), applies deletes and
-/// trims to the range; a chunk that fails its checks is an error.
-fn decode_series(series: Vec<strata_engine::Series>) -> Result<Vec<RawSeries>> {
-    let mut out = Vec::with_capacity(series.len());
-    let (mut ts, mut vs) = (Vec::new(), Vec::new());
-    for s in series {
-        ts.clear();
-        vs.clear();
-        s.decode_into(&mut ts, &mut vs)?;
-        if !ts.is_empty() {
-            let samples = ts
-                .iter()
-                .zip(&vs)
-                .map(|(&t, &v)| Sample::new(t, v))
-                .collect();
-            out.push(RawSeries {
-                labels: s.labels,
-                samples,
-            });
-        }
-    }
-    Ok(out)
 }
 
 impl Storage for Arc<Db> {
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<RawSeries>> {
-        Storage::select(&**self, mint, maxt, matchers)
+    fn select_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<LazySeries>> {
+        Storage::select_series(&**self, mint, maxt, matchers)
     }
 }
 
@@ -102,7 +89,7 @@ impl MemStorage {
 }
 
 impl Storage for MemStorage {
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<RawSeries>> {
+    fn select_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<LazySeries>> {
         Ok(self
             .series
             .iter()
@@ -111,16 +98,16 @@ impl Storage for MemStorage {
                     .iter()
                     .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
             })
-            .map(|s| RawSeries {
-                labels: s.labels.clone(),
-                samples: s
+            .map(|s| {
+                let samples: Vec<Sample> = s
                     .samples
                     .iter()
                     .copied()
                     .filter(|x| x.t >= mint && x.t <= maxt)
-                    .collect(),
+                    .collect();
+                LazySeries::from_samples(s.labels.clone(), samples)
             })
-            .filter(|s| !s.samples.is_empty())
+            .filter(|s| s.bound() > 0)
             .collect())
     }
 }
@@ -133,19 +120,20 @@ impl Evaluator<'_> {
             .collect()
     }
 
-    fn load(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<RawSeries>> {
+    /// Selects (without decoding) the series of `matchers` over `[mint, maxt]`.
+    pub fn select_lazy(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>> {
         self.check_deadline()?;
         if matchers.iter().all(|m| m.matches_empty()) {
             return Err(Error::Execution(
                 "vector selector must contain at least one non-empty matcher".to_string(),
             ));
         }
-        let series = self.storage.select(mint, maxt, matchers)?;
-        let n: usize = series.iter().map(|s| s.samples.len()).sum();
-        self.samples_loaded
-            .set(self.samples_loaded.get() + n as u64);
-        self.account(n)?;
-        Ok(series)
+        self.storage.select_series(mint, maxt, matchers)
     }
 
     /// Evaluates an instant selector over `steps`. With `timestamps`, each value is the
@@ -160,47 +148,40 @@ impl Evaluator<'_> {
         let (Some(&first), Some(&last)) = (refs.first(), refs.last()) else {
             return Ok(Vec::new());
         };
-        let series = self.load(
-            first.saturating_sub(self.lookback).saturating_add(1),
+        let lookback = self.lookback;
+        let series = self.select_lazy(
+            first.saturating_sub(lookback).saturating_add(1),
             last,
             &vs.matchers,
         )?;
-        let loaded: usize = series.iter().map(|s| s.samples.len()).sum();
-        let mut out = Vec::with_capacity(series.len());
-        for s in series {
-            self.check_deadline()?;
+        let refs = &refs;
+        let f = move |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
+            s.read(buf)?;
+            let samples = &buf.samples;
             let mut vals = Vec::with_capacity(refs.len());
             let mut cur = 0usize;
-            let mut present = 0usize;
-            for &r in &refs {
-                while cur < s.samples.len() && s.samples[cur].t <= r {
+            for &r in refs {
+                while cur < samples.len() && samples[cur].t <= r {
                     cur += 1;
                 }
                 let v = if cur == 0 {
                     None
                 } else {
-                    let x = s.samples[cur - 1];
-                    if x.t > r.saturating_sub(self.lookback) && !is_stale(x.v) {
+                    let x = samples[cur - 1];
+                    if x.t > r.saturating_sub(lookback) && !is_stale(x.v) {
                         Some(if timestamps { x.t as f64 / 1000.0 } else { x.v })
                     } else {
                         None
                     }
                 };
-                present += usize::from(v.is_some());
                 vals.push(v);
             }
-            // Count points as they are produced so that a huge selection stops early.
-            self.account(present)?;
-            if present > 0 {
-                out.push(StepSeries::new(s.labels, vals));
-            }
-        }
-        // The raw samples are dropped here; the per-step points stay.
-        self.release(loaded);
-        Ok(out)
+            Ok(vals)
+        };
+        self.stream(series, refs.len(), &f)
     }
 
-    /// Selects a range selector's samples for every step's window.
+    /// Selects a range selector's series (not decoded yet) with every step's window end.
     pub fn matrix_selector(&self, ms: &MatrixSelector, steps: &Steps) -> Result<Windowed> {
         let vs = &ms.selector;
         let ends = self.refs(steps, vs.offset, self.at_time(vs.at));
@@ -209,21 +190,19 @@ impl Evaluator<'_> {
                 series: Vec::new(),
                 ends,
                 range: ms.range,
+                held: 0,
             });
         };
-        let mut series = self.load(
+        let series = self.select_lazy(
             first.saturating_sub(ms.range).saturating_add(1),
             last,
             &vs.matchers,
         )?;
-        for s in &mut series {
-            s.samples.retain(|x| !is_stale(x.v));
-        }
-        series.retain(|s| !s.samples.is_empty());
         Ok(Windowed {
             series,
             ends,
             range: ms.range,
+            held: 0,
         })
     }
 }

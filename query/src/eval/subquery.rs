@@ -6,7 +6,7 @@
 //! points become the samples of a [`Windowed`] whose window at outer step `T` is the
 //! left-open `(ref - range, ref]`, exactly as for a range selector.
 
-use super::{Evaluator, RawSeries, Steps, Windowed};
+use super::{Evaluator, LazySeries, Steps, Windowed};
 use crate::error::{Error, Result};
 use crate::parser::ast::SubqueryExpr;
 use strata_engine::Sample;
@@ -40,6 +40,7 @@ impl Evaluator<'_> {
                 series: Vec::new(),
                 ends,
                 range: sq.range,
+                held: 0,
             });
         };
         let inner = inner_steps(first, last, sq.range, step);
@@ -48,6 +49,7 @@ impl Evaluator<'_> {
                 series: Vec::new(),
                 ends,
                 range: sq.range,
+                held: 0,
             });
         }
         if inner.len() > self.max_samples {
@@ -68,10 +70,7 @@ impl Evaluator<'_> {
                 .collect();
             if !samples.is_empty() {
                 total += samples.len();
-                series.push(RawSeries {
-                    labels: s.labels,
-                    samples,
-                });
+                series.push(LazySeries::from_samples(s.labels, samples));
             }
         }
         self.account(total)?;
@@ -79,6 +78,7 @@ impl Evaluator<'_> {
             series,
             ends,
             range: sq.range,
+            held: total,
         })
     }
 }

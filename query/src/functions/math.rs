@@ -1,33 +1,35 @@
 //! Element-wise math: `abs ceil floor exp sqrt ln log2 log10 sgn round clamp*` and the
 //! trigonometric functions with `deg rad`. Min/max follow Go's `math.Min/Max`: NaN wins.
 
+use crate::parser::functions::Func;
+
 /// The function applied to each element for a simple one-argument math function, or `None`
 /// if `name` is not one.
-pub fn unary(name: &str) -> Option<fn(f64) -> f64> {
+pub fn unary(name: Func) -> Option<fn(f64) -> f64> {
     Some(match name {
-        "abs" => f64::abs,
-        "ceil" => f64::ceil,
-        "floor" => f64::floor,
-        "exp" => f64::exp,
-        "sqrt" => f64::sqrt,
-        "ln" => f64::ln,
-        "log2" => f64::log2,
-        "log10" => f64::log10,
-        "sgn" => sgn,
-        "acos" => f64::acos,
-        "acosh" => f64::acosh,
-        "asin" => f64::asin,
-        "asinh" => f64::asinh,
-        "atan" => f64::atan,
-        "atanh" => f64::atanh,
-        "cos" => f64::cos,
-        "cosh" => f64::cosh,
-        "sin" => f64::sin,
-        "sinh" => f64::sinh,
-        "tan" => f64::tan,
-        "tanh" => f64::tanh,
-        "deg" => |v: f64| v * 180.0 / std::f64::consts::PI,
-        "rad" => |v: f64| v * std::f64::consts::PI / 180.0,
+        Func::Abs => f64::abs,
+        Func::Ceil => f64::ceil,
+        Func::Floor => f64::floor,
+        Func::Exp => f64::exp,
+        Func::Sqrt => f64::sqrt,
+        Func::Ln => f64::ln,
+        Func::Log2 => f64::log2,
+        Func::Log10 => f64::log10,
+        Func::Sgn => sgn,
+        Func::Acos => f64::acos,
+        Func::Acosh => f64::acosh,
+        Func::Asin => f64::asin,
+        Func::Asinh => f64::asinh,
+        Func::Atan => f64::atan,
+        Func::Atanh => f64::atanh,
+        Func::Cos => f64::cos,
+        Func::Cosh => f64::cosh,
+        Func::Sin => f64::sin,
+        Func::Sinh => f64::sinh,
+        Func::Tan => f64::tan,
+        Func::Tanh => f64::tanh,
+        Func::Deg => |v: f64| v * 180.0 / std::f64::consts::PI,
+        Func::Rad => |v: f64| v * std::f64::consts::PI / 180.0,
         _ => return None,
     })
 }
@@ -81,11 +83,11 @@ mod tests {
 
     #[test]
     fn simple_functions() {
-        assert_eq!(unary("abs").unwrap()(-2.0), 2.0);
-        assert_eq!(unary("sgn").unwrap()(-2.0), -1.0);
-        assert_eq!(unary("sgn").unwrap()(0.0), 0.0);
-        assert!((unary("deg").unwrap()(std::f64::consts::PI) - 180.0).abs() < 1e-12);
-        assert!(unary("nope").is_none());
+        assert_eq!(unary(Func::Abs).unwrap()(-2.0), 2.0);
+        assert_eq!(unary(Func::Sgn).unwrap()(-2.0), -1.0);
+        assert_eq!(unary(Func::Sgn).unwrap()(0.0), 0.0);
+        assert!((unary(Func::Deg).unwrap()(std::f64::consts::PI) - 180.0).abs() < 1e-12);
+        assert!(unary(Func::Rate).is_none());
     }
 
     #[test]

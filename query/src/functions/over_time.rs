@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use strata_engine::Sample;
 
-use crate::eval::aggregate::{kahan_inc, kahan_sum, mean, quantile};
+use super::numeric::{kahan_inc, kahan_sum, mean, quantile};
 
 /// `avg_over_time`.
 pub fn avg(s: &[Sample]) -> f64 {
@@ -51,7 +51,7 @@ pub fn max(s: &[Sample]) -> f64 {
 
 /// `min_over_time` / `max_over_time` for every step at once: the windows are
 /// `(end - range, end]` for each `end` in `ends` (non-decreasing), as in
-/// [`Windowed::for_each_window`](crate::eval::Windowed::for_each_window). A monotonic deque of
+/// [`for_each_window_range`](super::window::for_each_window_range). A monotonic deque of
 /// sample indices makes this O(samples + steps) instead of O(steps x window), with the same
 /// result as [`min`]/[`max`] on each window (the earliest of equal extremes wins; NaN only when
 /// every value in the window is NaN).

@@ -6,7 +6,7 @@
 
 use strata_engine::Sample;
 
-use crate::eval::aggregate::kahan_inc;
+use super::numeric::kahan_inc;
 
 /// Positions of a series' counter resets and value changes, computed once per series so
 /// that each window's corrections cost O(resets in the window) instead of O(window).
@@ -384,23 +384,29 @@ mod tests {
                 .map(|i| t0 + i * step)
                 .collect();
             for (is_counter, is_rate) in [(true, true), (true, false), (false, false)] {
-                let direct = crate::eval::for_each_window_range(&ends, range, &s, |i, w| {
-                    extrapolated_rate(&s[w], ends[i], range, is_counter, is_rate)
-                });
-                let incr = crate::eval::for_each_window_range(&ends, range, &s, |i, w| {
-                    extrapolated_rate_in(&s, &d, w, ends[i], range, is_counter, is_rate)
-                });
+                let direct =
+                    crate::functions::window::for_each_window_range(&ends, range, &s, |i, w| {
+                        extrapolated_rate(&s[w], ends[i], range, is_counter, is_rate)
+                    });
+                let incr =
+                    crate::functions::window::for_each_window_range(&ends, range, &s, |i, w| {
+                        extrapolated_rate_in(&s, &d, w, ends[i], range, is_counter, is_rate)
+                    });
                 assert_eq!(bits(&direct), bits(&incr), "round {round}");
             }
             let direct =
-                crate::eval::for_each_window_range(&ends, range, &s, |_, w| Some(resets(&s[w])));
-            let incr = crate::eval::for_each_window_range(&ends, range, &s, |_, w| {
+                crate::functions::window::for_each_window_range(&ends, range, &s, |_, w| {
+                    Some(resets(&s[w]))
+                });
+            let incr = crate::functions::window::for_each_window_range(&ends, range, &s, |_, w| {
                 Some(d.resets(w.start, w.end))
             });
             assert_eq!(direct, incr, "resets, round {round}");
             let direct =
-                crate::eval::for_each_window_range(&ends, range, &s, |_, w| Some(changes(&s[w])));
-            let incr = crate::eval::for_each_window_range(&ends, range, &s, |_, w| {
+                crate::functions::window::for_each_window_range(&ends, range, &s, |_, w| {
+                    Some(changes(&s[w]))
+                });
+            let incr = crate::functions::window::for_each_window_range(&ends, range, &s, |_, w| {
                 Some(d.changes(w.start, w.end))
             });
             assert_eq!(direct, incr, "changes, round {round}");

@@ -6,6 +6,8 @@
 
 use strata_engine::Matcher;
 
+pub use super::functions::Func;
+
 /// The type of value an expression produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValueType {
@@ -315,8 +317,8 @@ pub struct AggregateExpr {
 /// A function call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
-    /// Function name (checked against the known functions by the parser).
-    pub func: String,
+    /// The function, resolved by the parser.
+    pub func: Func,
     /// Arguments.
     pub args: Vec<Expr>,
 }
@@ -335,8 +337,7 @@ impl ValueType {
 }
 
 impl Expr {
-    /// The type of value the expression produces. A call to an unknown function counts as
-    /// an instant vector (the parser never produces one).
+    /// The type of value the expression produces.
     pub fn value_type(&self) -> ValueType {
         match self {
             Expr::Number(_) => ValueType::Scalar,
@@ -353,9 +354,7 @@ impl Expr {
                     ValueType::Vector
                 }
             }
-            Expr::Call(c) => super::functions::lookup(&c.func)
-                .map(|f| f.ret)
-                .unwrap_or(ValueType::Vector),
+            Expr::Call(c) => c.func.spec().ret,
         }
     }
 

@@ -10,7 +10,6 @@ use std::fmt::Write;
 use strata_engine::MatchOp;
 
 use super::ast::*;
-use super::functions;
 
 /// Appends `s` as a JSON string, escaping like Go's encoding/json (including `<`, `>`,
 /// `&`, U+2028 and U+2029).
@@ -279,7 +278,7 @@ fn push_expr(out: &mut String, e: &Expr) {
                 args.push(']');
             }
             {
-                let spec = functions::lookup(&c.func);
+                let spec = Some(c.func.spec());
                 let mut fo = Obj::new(o.key("func"));
                 let types: Vec<String> = spec
                     .map(|s| {
@@ -290,7 +289,7 @@ fn push_expr(out: &mut String, e: &Expr) {
                     })
                     .unwrap_or_default();
                 push_list(fo.key("argTypes"), &types);
-                fo.str("name", &c.func);
+                fo.str("name", c.func.name());
                 fo.str(
                     "returnType",
                     value_type_name(spec.map_or(ValueType::Vector, |s| s.ret)),

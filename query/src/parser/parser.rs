@@ -1190,7 +1190,7 @@ impl<'a> Parser<'a> {
         }
         Ok(Node {
             expr: Expr::Call(Call {
-                func: name,
+                func: spec.func,
                 args: args.into_iter().map(|a| a.expr).collect(),
             }),
             start: name_tok.start,

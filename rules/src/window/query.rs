@@ -366,7 +366,7 @@ fn eligible_calls(e: &Expr, opts: &IncrementalOptions, out: &mut Vec<(Func, Matr
             eligible_calls(&a.expr, opts, out);
         }
         Expr::Call(c) => {
-            if let (Some(f), [arg]) = (Func::from_name(&c.func), c.args.as_slice()) {
+            if let (Some(f), [arg]) = (Func::from_name(c.func.name()), c.args.as_slice()) {
                 if let Expr::MatrixSelector(ms) = arg.unparen() {
                     let vs = &ms.selector;
                     if ms.range >= opts.min_range

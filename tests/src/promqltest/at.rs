@@ -69,7 +69,7 @@ pub fn has_time_dependent_call(expr: &Expr) -> bool {
                 || a.param.as_deref().is_some_and(has_time_dependent_call)
         }
         Expr::Call(c) => {
-            TIME_DEPENDENT_FUNCTIONS.contains(&c.func.as_str())
+            TIME_DEPENDENT_FUNCTIONS.contains(&c.func.name())
                 || c.args.iter().any(has_time_dependent_call)
         }
     }
@@ -129,7 +129,7 @@ mod tests {
 
     fn call(f: &str, args: Vec<Expr>) -> Expr {
         Expr::Call(Call {
-            func: f.into(),
+            func: strata_query::parser::functions::Func::from_name(f).expect("known function"),
             args,
         })
     }

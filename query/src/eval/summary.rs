@@ -1,0 +1,442 @@
+//! Long windows from chunk summaries: range functions whose windows cover whole sealed
+//! chunks read those chunks' [`ChunkSummary`] instead of decoding them, and decode only the
+//! chunks a window edge falls into.
+//!
+//! Functions: `rate increase delta sum_over_time count_over_time avg_over_time
+//! min_over_time max_over_time changes resets last_over_time present_over_time`
+//! ([`SummaryFn`]), over a matrix selector on a storage series whose chunks do not overlap.
+//!
+//! How a series is evaluated: a chunk is decoded if it has no usable summary (head chunks,
+//! chunks touched by a delete, and for the counter functions chunks holding NaN) or if the
+//! start or end of some step's window falls inside it (`[min_time, max_time)`); every other
+//! chunk that meets a window lies wholly inside it. Each step's window is then folded in time
+//! order from pieces: the decoded samples in the window and the summaries of the whole
+//! chunks between them, with the same per-sample arithmetic as the full decode
+//! ([`crate::functions`]) and the boundary between consecutive pieces (a counter reset or a
+//! value change across a chunk edge) handled as between two samples. A range query thus
+//! decodes each edge chunk once and re-reads no window's middle sample by sample.
+//!
+//! Exactness (checked by the proptests in [`super::proptests`] against a full decode of
+//! data written to blocks):
+//! * `count_over_time`, `present_over_time`, `last_over_time`, `min_over_time`,
+//!   `max_over_time`, `changes`, `resets`, `delta` (first and last value only): always
+//!   bit-identical (counts are integers; minima, maxima, first and last are selections).
+//! * `sum_over_time`, `avg_over_time`, `rate`, `increase`: a summary carries its chunk's
+//!   compensated sum (and, for counters, its reset corrections) as one number, so the order
+//!   of additions differs from the sample-by-sample fold. For integer-valued data (counters,
+//!   bucket counts, gauges of whole numbers) whose partial sums stay below 2^53 every
+//!   addition is exact and the results are bit-identical. For other values the difference
+//!   is bounded: with `eps = 2^-53` and `S = sum of |x|` over the window's values (for
+//!   `rate`/`increase`: over `|last - first|` and the reset corrections), the summary result
+//!   differs from the full decode by at most `(4 + 2k) * eps * S` (plus second-order
+//!   `O(n * eps^2 * S)`), where `k` is the number of whole chunks read from summaries: each
+//!   chunk total carries at most `2 * eps * |its sum|` of rounding of its own, and the two
+//!   compensated folds each carry at most `2 * eps * S`. For `rate` the extrapolation then
+//!   multiplies by the same factor in both paths.
+//! * A window whose values could make a partial sum overflow (`sum |x|` of its values at
+//!   or above 1e300, or an infinite value) is computed by the full decode for
+//!   `sum_over_time`, `avg_over_time`, `rate` and `increase`: the two addition orders could
+//!   disagree on whether an intermediate sum overflows, and the full `avg_over_time` then
+//!   switches to an incremental mean that summaries cannot reproduce.
+//!
+//! Whether summaries pay off is decided per series ([`SummaryMode::Auto`]): by a cost
+//! estimate (samples decoded plus pieces folded per step, against samples decoded plus the
+//! per-step work of the full path); tests force either path ([`SummaryMode::Always`],
+//! [`SummaryMode::Never`]).
+
+use strata_engine::chunk::ChunkSummary;
+use strata_engine::{is_stale, Sample, Series};
+
+use super::series::SeriesBuf;
+use crate::error::Result;
+use crate::functions::numeric::kahan_inc;
+use crate::functions::rate::extrapolate_window;
+use crate::parser::functions::Func;
+
+/// When range functions read chunk summaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SummaryMode {
+    /// When the cost estimate says it is cheaper (the default).
+    #[default]
+    Auto,
+    /// Whenever the function and series allow it (tests).
+    Always,
+    /// Never: always decode every sample (tests, comparisons).
+    Never,
+}
+
+/// A range function that summaries can answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryFn {
+    /// `rate`.
+    Rate,
+    /// `increase`.
+    Increase,
+    /// `delta`.
+    Delta,
+    /// `sum_over_time`.
+    Sum,
+    /// `count_over_time`.
+    Count,
+    /// `avg_over_time`.
+    Avg,
+    /// `min_over_time`.
+    Min,
+    /// `max_over_time`.
+    Max,
+    /// `changes`.
+    Changes,
+    /// `resets`.
+    Resets,
+    /// `last_over_time`.
+    Last,
+    /// `present_over_time`.
+    Present,
+}
+
+impl SummaryFn {
+    /// The summary form of `f`, if it has one.
+    pub fn of(f: Func) -> Option<SummaryFn> {
+        Some(match f {
+            Func::Rate => SummaryFn::Rate,
+            Func::Increase => SummaryFn::Increase,
+            Func::Delta => SummaryFn::Delta,
+            Func::SumOverTime => SummaryFn::Sum,
+            Func::CountOverTime => SummaryFn::Count,
+            Func::AvgOverTime => SummaryFn::Avg,
+            Func::MinOverTime => SummaryFn::Min,
+            Func::MaxOverTime => SummaryFn::Max,
+            Func::Changes => SummaryFn::Changes,
+            Func::Resets => SummaryFn::Resets,
+            Func::LastOverTime => SummaryFn::Last,
+            Func::PresentOverTime => SummaryFn::Present,
+            _ => return None,
+        })
+    }
+
+    fn is_counter(self) -> bool {
+        matches!(self, SummaryFn::Rate | SummaryFn::Increase)
+    }
+
+    /// True if the result adds values up (where the addition order matters).
+    fn sums(self) -> bool {
+        matches!(
+            self,
+            SummaryFn::Sum | SummaryFn::Avg | SummaryFn::Rate | SummaryFn::Increase
+        )
+    }
+
+    /// True if the full path re-reads every window sample by sample at every step.
+    fn full_is_per_window(self) -> bool {
+        matches!(self, SummaryFn::Sum | SummaryFn::Avg)
+    }
+
+    /// Whether `s` can stand for its chunk in this function.
+    fn usable(self, s: &ChunkSummary) -> bool {
+        if self.is_counter() && s.has_nan {
+            // `increase` minus `last - first` is NaN when an end is NaN, while the window
+            // may never see that end's NaN as a first or last value.
+            return false;
+        }
+        if self.full_is_per_window() && !s.sum.is_finite() && !s.sum.is_nan() {
+            return false;
+        }
+        true
+    }
+}
+
+/// Above this bound on `sum |x|` (or with an infinite value) sums are left to the full
+/// decode.
+const SUM_LIMIT: f64 = 1e300;
+
+/// `|v|`, with NaN as 0.
+fn abs_or_zero(v: f64) -> f64 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.abs()
+    }
+}
+
+/// `changes()` notion of two consecutive values differing (NaN to NaN is none).
+fn changed(a: f64, b: f64) -> bool {
+    b != a && !(b.is_nan() && a.is_nan())
+}
+
+/// A window folded piece by piece, in time order.
+struct Acc<'a> {
+    counter: bool,
+    count: u64,
+    first: Sample,
+    last: Sample,
+    sum: f64,
+    c: f64,
+    min: f64,
+    max: f64,
+    changes: u64,
+    resets: u64,
+    /// Upper bound of `sum |x|` over the values folded so far (NaN counted as 0): while it
+    /// stays below [`SUM_LIMIT`] no partial sum of either path can overflow.
+    bound: f64,
+    /// Counter corrections in order (the value before each reset; a summary's own
+    /// corrections as one number).
+    corr: &'a mut Vec<f64>,
+}
+
+impl<'a> Acc<'a> {
+    fn new(counter: bool, corr: &'a mut Vec<f64>) -> Acc<'a> {
+        corr.clear();
+        Acc {
+            counter,
+            count: 0,
+            first: Sample::new(0, 0.0),
+            last: Sample::new(0, 0.0),
+            sum: 0.0,
+            c: 0.0,
+            min: f64::NAN,
+            max: f64::NAN,
+            changes: 0,
+            resets: 0,
+            bound: 0.0,
+            corr,
+        }
+    }
+
+    /// The step between the last value so far and the next piece's first value `v`.
+    fn boundary(&mut self, v: f64) {
+        let p = self.last.v;
+        if v < p {
+            self.resets += 1;
+            if self.counter {
+                self.corr.push(p);
+            }
+        }
+        if changed(p, v) {
+            self.changes += 1;
+        }
+    }
+
+    fn extreme(&mut self, lo: f64, hi: f64) {
+        if self.min.is_nan() || lo < self.min {
+            self.min = lo;
+        }
+        if self.max.is_nan() || hi > self.max {
+            self.max = hi;
+        }
+    }
+
+    fn samples(&mut self, s: &[Sample]) {
+        for &x in s {
+            if self.count == 0 {
+                self.first = x;
+            } else {
+                self.boundary(x.v);
+            }
+            self.last = x;
+            self.count += 1;
+            (self.sum, self.c) = kahan_inc(x.v, self.sum, self.c);
+            self.bound += abs_or_zero(x.v);
+            self.extreme(x.v, x.v);
+        }
+    }
+
+    fn summary(&mut self, s: &ChunkSummary) {
+        if s.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.first = s.first;
+        } else {
+            self.boundary(s.first.v);
+        }
+        self.changes += u64::from(s.changes);
+        self.resets += u64::from(s.resets);
+        if self.counter && s.resets > 0 {
+            self.corr.push(s.increase - (s.last.v - s.first.v));
+        }
+        self.last = s.last;
+        self.count += u64::from(s.count);
+        (self.sum, self.c) = kahan_inc(s.sum, self.sum, self.c);
+        self.bound += f64::from(s.count) * abs_or_zero(s.min).max(abs_or_zero(s.max));
+        self.extreme(s.min, s.max);
+    }
+
+    /// The function's value for the window `(end - range, end]`; `Err(())` when the
+    /// summaries cannot give the full decode's answer (the caller falls back).
+    fn finish(&self, f: SummaryFn, end: i64, range: i64) -> Result<Option<f64>, ()> {
+        if self.count == 0 {
+            return Ok(None);
+        }
+        if f.sums() && self.bound >= SUM_LIMIT {
+            // Near overflow the two addition orders can disagree on whether a partial sum
+            // overflows (and the full `avg_over_time` then changes method).
+            return Err(());
+        }
+        let total = if self.sum.is_infinite() {
+            self.sum
+        } else {
+            self.sum + self.c
+        };
+        Ok(Some(match f {
+            SummaryFn::Count => self.count as f64,
+            SummaryFn::Present => 1.0,
+            SummaryFn::Last => self.last.v,
+            SummaryFn::Min => self.min,
+            SummaryFn::Max => self.max,
+            SummaryFn::Changes => self.changes as f64,
+            SummaryFn::Resets => self.resets as f64,
+            SummaryFn::Sum => total,
+            SummaryFn::Avg => {
+                if !self.sum.is_finite() && !self.sum.is_nan() {
+                    return Err(());
+                }
+                (self.sum + self.c) / self.count as f64
+            }
+            SummaryFn::Rate | SummaryFn::Increase | SummaryFn::Delta => {
+                if self.count < 2 {
+                    return Ok(None);
+                }
+                let mut result = self.last.v - self.first.v;
+                if self.counter {
+                    for &c in self.corr.iter() {
+                        result += c;
+                    }
+                }
+                extrapolate_window(
+                    self.first,
+                    self.last,
+                    self.count as usize,
+                    result,
+                    end,
+                    range,
+                    self.counter,
+                    f == SummaryFn::Rate,
+                )
+            }
+        }))
+    }
+}
+
+/// True if some value of the sorted `xs` lies in `[lo, hi)`.
+fn any_in(xs: &[i64], lo: i64, hi: i64) -> bool {
+    let i = xs.partition_point(|&x| x < lo);
+    i < xs.len() && xs[i] < hi
+}
+
+/// Evaluates `f` over the windows `(ends[i] - range, ends[i]]` of `s` from summaries and
+/// edge chunks. `Ok(None)` means "use the full decode" (the series overlaps, the mode or
+/// cost estimate says so, or a window needs what summaries cannot give).
+pub fn eval_series(
+    f: SummaryFn,
+    mode: SummaryMode,
+    s: &Series,
+    ends: &[i64],
+    range: i64,
+    buf: &mut SeriesBuf,
+) -> Result<Option<Vec<Option<f64>>>> {
+    if mode == SummaryMode::Never || s.is_overlapping() || ends.is_empty() {
+        return Ok(None);
+    }
+    let chunks = s.chunks();
+    let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(range)).collect();
+    // Which chunks meet some window, and which of those must be decoded.
+    let (first_end, last_end) = (ends[0], ends[ends.len() - 1]);
+    let met = chunks
+        .iter()
+        .filter(|c| c.max_time() > starts[0] && c.min_time() <= last_end)
+        .count();
+    let mut decode = vec![false; chunks.len()];
+    let mut summarized = 0usize;
+    let (mut decoded_cost, mut total) = (0usize, 0usize);
+    for (i, c) in chunks.iter().enumerate() {
+        if c.max_time() <= starts[0] || c.min_time() > last_end {
+            continue;
+        }
+        let n = c.num_samples();
+        total += n;
+        let usable = c.summary().is_some_and(|sm| f.usable(sm));
+        let edge =
+            any_in(&starts, c.min_time(), c.max_time()) || any_in(ends, c.min_time(), c.max_time());
+        if !usable || edge {
+            decode[i] = true;
+            decoded_cost += n;
+        } else {
+            summarized += 1;
+        }
+    }
+    if summarized == 0 {
+        return Ok(None);
+    }
+    if mode == SummaryMode::Auto {
+        // Per step the summary path folds the chunks of one window plus two edge chunks'
+        // samples; the full path decodes everything once and then does O(1) per step, or
+        // re-reads each window sample by sample (sum, avg).
+        let met = met.max(1) as f64;
+        let extent = (last_end - first_end).saturating_add(range).max(1) as f64;
+        let share = (range.max(1) as f64 / extent).min(1.0);
+        let per_chunk = total as f64 / met;
+        let steps = ends.len() as f64;
+        let summary_cost = decoded_cost as f64 + steps * (met * share + 2.0 * per_chunk);
+        let full_cost = total as f64
+            + if f.full_is_per_window() {
+                steps * total as f64 * share
+            } else {
+                steps
+            };
+        if summary_cost >= full_cost {
+            return Ok(None);
+        }
+    }
+    // Decode the edge chunks (stale markers removed), remembering each one's samples.
+    buf.samples.clear();
+    let mut spans: Vec<(usize, usize)> = vec![(0, 0); chunks.len()];
+    for (i, &d) in decode.iter().enumerate() {
+        if !d {
+            continue;
+        }
+        buf.ts.clear();
+        buf.vs.clear();
+        s.decode_chunk_into(i, &mut buf.ts, &mut buf.vs)?;
+        let lo = buf.samples.len();
+        buf.samples.extend(
+            buf.ts
+                .iter()
+                .zip(&buf.vs)
+                .filter(|(_, v)| !is_stale(**v))
+                .map(|(&t, &v)| Sample::new(t, v)),
+        );
+        spans[i] = (lo, buf.samples.len());
+    }
+    let cmin: Vec<i64> = chunks.iter().map(|c| c.min_time()).collect();
+    let cmax: Vec<i64> = chunks.iter().map(|c| c.max_time()).collect();
+    let mut corr = Vec::new();
+    let mut out = Vec::with_capacity(ends.len());
+    let mut err = None;
+    for (j, (&start, &end)) in starts.iter().zip(ends).enumerate() {
+        if SeriesBuf::stopped(&buf.stop, j, &mut err) {
+            break;
+        }
+        let a = cmax.partition_point(|&t| t <= start);
+        let b = cmin.partition_point(|&t| t <= end);
+        let mut acc = Acc::new(f.is_counter(), &mut corr);
+        for i in a..b.max(a) {
+            if decode[i] {
+                let (lo, hi) = spans[i];
+                let part = &buf.samples[lo..hi];
+                let x = part.partition_point(|p| p.t <= start);
+                let y = part.partition_point(|p| p.t <= end);
+                acc.samples(&part[x..y.max(x)]);
+            } else if let Some(sm) = chunks[i].summary() {
+                acc.summary(sm);
+            }
+        }
+        match acc.finish(f, end, range) {
+            Ok(v) => out.push(v),
+            Err(()) => return Ok(None),
+        }
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    Ok(Some(out))
+}
