@@ -209,7 +209,16 @@ fn incremental_and_full_groups_record_the_same_samples() {
     let cut_before = fleet.head_blocks;
 
     let inc_ctx = EvalContext::new(Engine::new(inc_db.clone()));
-    let mut full_ctx = EvalContext::new(Engine::new(full_db.clone()));
+    // The reference decodes every sample: chunk summaries add sums of non-integer values in
+    // another order (see query/src/eval/summary.rs), the incremental windows add them in
+    // sample order, exactly as a full decode does.
+    let mut full_ctx = EvalContext::new(Engine::with_options(
+        full_db.clone(),
+        strata_query::EngineOptions {
+            summaries: strata_query::eval::summary::SummaryMode::Never,
+            ..Default::default()
+        },
+    ));
     full_ctx.incremental = None;
     let def = group(RULES);
     let inc_metrics = Arc::new(GroupMetrics::default());

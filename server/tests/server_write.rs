@@ -457,7 +457,8 @@ fn overloaded_writes_get_503_with_retry_after() {
         &["--config", cfg.to_str().unwrap()],
     )
     .unwrap();
-    // A sender that announces a body and stalls holds the only write slot.
+    // A sender that announces a body and stalls holds the only write slot (seen in
+    // /metrics before any other write is sent, so no other write can hold it first).
     let mut stalled = std::net::TcpStream::connect(s.addr).unwrap();
     stalled
         .write_all(
@@ -465,6 +466,14 @@ fn overloaded_writes_get_503_with_retry_after() {
               Content-Length: 100\r\n\r\n",
         )
         .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while metric_value(&s, "strata_write_slots_in_use") != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled write never took the slot"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let t = now_ms();
     let one = |i: i64| {
         s.write_v1(&[TimeSeries::new(

@@ -386,19 +386,20 @@ proptest! {
     }
 }
 
-/// A known case: 10 chunks of 3 samples each (a reset inside chunk 4 and one exactly
-/// between chunks 6 and 7); a window over all of them reads the middle chunks' summaries,
-/// decodes only the two edge chunks, and gives the exact answers.
+/// A known case: 30 s blocks of 3 samples each (a reset inside the chunk of
+/// samples 8..=10 and one exactly at the start of the chunk of samples 17..=19); a window
+/// over all of them reads the middle chunks' summaries, decodes only the two edge chunks,
+/// and gives the exact answers.
 #[test]
 fn whole_chunks_are_read_from_summaries() {
     let dir = TempDir::new();
-    // Samples every 10 s from t = 10 s; re-chunked to 3 samples per chunk by compaction
-    // (block range 60 s: 6 samples per block, so flushing compacts several blocks).
+    // Samples every 10 s from t = 10 s in 30 s blocks: 3 samples per chunk (2 in the first),
+    // which compaction copies as they are (none is shorter than half of `rechunk`).
     let steps: Vec<(i64, Step)> = (0..30)
         .map(|i| {
             let st = match i {
-                10 => Step::Reset(1),
-                18 => Step::Reset(2),
+                9 => Step::Reset(1),
+                17 => Step::Reset(2),
                 _ => Step::Inc(3),
             };
             (10, st)
@@ -406,7 +407,7 @@ fn whole_chunks_are_read_from_summaries() {
         .collect();
     let d = Data {
         series: vec![(0, steps)],
-        block_range: 60_000,
+        block_range: 30_000,
         rechunk: 3,
     };
     let (db, edges) = load(&dir, &d, false);
