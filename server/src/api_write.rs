@@ -171,10 +171,41 @@ fn record_append(m: &crate::metrics::Metrics, a: &strata_engine::AppendReport) {
     m.rejected(Rejection::NewSeriesLimit, a.new_series_limit);
 }
 
+/// The text import takes the Prometheus text format (`text/plain`), OpenMetrics
+/// (`application/openmetrics-text`), no Content-Type, or curl's default for `--data-binary`
+/// (`application/x-www-form-urlencoded`); anything else (a remote-write body sent to the wrong
+/// endpoint, JSON) is refused with 415 before the body is read.
+fn check_text_content_type(ct: Option<&str>) -> Result<()> {
+    let Some(ct) = ct else { return Ok(()) };
+    let media = ct.split(';').next().unwrap_or("").trim();
+    let ok = [
+        "text/plain",
+        "application/openmetrics-text",
+        "application/x-www-form-urlencoded",
+    ]
+    .iter()
+    .any(|m| media.eq_ignore_ascii_case(m));
+    if ok {
+        return Ok(());
+    }
+    let hint = if media.eq_ignore_ascii_case("application/x-protobuf") {
+        " (remote-write bodies go to /api/v1/write)"
+    } else {
+        ""
+    };
+    Err(Error::Ingest(strata_ingest::Error::UnsupportedMediaType(
+        format!(
+            "Content-Type {ct:?} is not a text exposition format: send text/plain or \
+         application/openmetrics-text{hint}"
+        ),
+    )))
+}
+
 /// Handles a text-format import. Samples without a timestamp get the `timestamp` parameter
 /// (ms) or the current time. Replies with JSON counts: 200 when everything was stored, 400
 /// (`bad_data`, the problems in `error`, the counts still in `data`) otherwise.
 pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<Resp> {
+    check_text_content_type(header(&req, CONTENT_TYPE))?;
     let default_ts = match req.uri().query() {
         Some(q) => {
             let p = crate::params::Params::parse(Some(q), None)?;

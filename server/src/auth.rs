@@ -9,9 +9,9 @@
 /// The credentials a request may present.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Auth {
-    /// Accepted `Authorization: Bearer <token>` values.
+    /// The accepted token of `Authorization: Bearer <token>`.
     bearer: Option<String>,
-    /// Accepted `Authorization: Basic <base64(user:password)>` header value.
+    /// The accepted credentials of `Authorization: Basic <base64(user:password)>`.
     basic: Option<String>,
 }
 
@@ -19,8 +19,8 @@ impl Auth {
     /// Builds the checker; `None` everywhere means authentication is off.
     pub fn new(bearer_token: Option<&str>, basic: Option<(&str, &str)>) -> Auth {
         Auth {
-            bearer: bearer_token.map(|t| format!("Bearer {t}")),
-            basic: basic.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes()))),
+            bearer: bearer_token.map(str::to_string),
+            basic: basic.map(|(u, p)| base64(format!("{u}:{p}").as_bytes())),
         }
     }
 
@@ -40,10 +40,24 @@ impl Auth {
             return true;
         }
         let Some(h) = header else { return false };
-        [&self.bearer, &self.basic]
-            .into_iter()
-            .flatten()
-            .any(|want| constant_time_eq(want.as_bytes(), h))
+        // `<scheme> <credentials>`; the scheme is case-insensitive (RFC 9110, 11.1).
+        let Some(sp) = h.iter().position(|&b| b == b' ') else {
+            return false;
+        };
+        let (scheme, rest) = (&h[..sp], &h[sp..]);
+        let cred = match rest.iter().position(|&b| b != b' ') {
+            Some(i) => &rest[i..],
+            None => return false,
+        };
+        let want = if scheme.eq_ignore_ascii_case(b"bearer") {
+            &self.bearer
+        } else if scheme.eq_ignore_ascii_case(b"basic") {
+            &self.basic
+        } else {
+            return false;
+        };
+        want.as_ref()
+            .is_some_and(|w| constant_time_eq(w.as_bytes(), cred))
     }
 }
 
@@ -110,5 +124,17 @@ mod tests {
         assert!(!a.allows("/metrics", Some(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ")));
         assert!(a.allows("/-/healthy", None));
         assert!(a.allows("/-/ready", None));
+        // Schemes are case-insensitive; credentials are not; the wrong scheme fails.
+        assert!(a.allows("/api/v1/query", Some(b"bearer s3cret")));
+        assert!(a.allows("/api/v1/query", Some(b"BEARER  s3cret")));
+        assert!(a.allows("/api/v1/write", Some(b"basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")));
+        assert!(!a.allows("/api/v1/query", Some(b"Bearer S3CRET")));
+        assert!(!a.allows("/api/v1/query", Some(b"Basic s3cret")));
+        assert!(!a.allows("/api/v1/query", Some(b"Token s3cret")));
+        assert!(!a.allows("/api/v1/query", Some(b"Bearer")));
+        assert!(!a.allows("/api/v1/query", Some(b"Bearer ")));
+        let only_basic = Auth::new(None, Some(("u", "p")));
+        assert!(!only_basic.allows("/api/v1/query", Some(b"Bearer dTpw")));
+        assert!(only_basic.allows("/api/v1/query", Some(b"Basic dTpw")));
     }
 }

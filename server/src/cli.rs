@@ -7,6 +7,7 @@
 //!              [--rule-alignment prometheus3|prometheus2] [--alertmanager-url URL]...
 //!              [--retention DURATION] [--retention-size SIZE] [--enable-admin-api]
 //!              [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
+//!              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--cors-origin REGEX]
 //! strata check rules FILE...
 //! strata check slo FILE...
 //! strata slo generate FILE...
@@ -47,6 +48,7 @@ Usage:
                [--rule-alignment prometheus3|prometheus2] [--alertmanager-url URL]...
                [--retention DURATION] [--retention-size SIZE] [--enable-admin-api]
                [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
+               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--cors-origin REGEX]
   strata check rules FILE...
   strata check slo FILE...
   strata slo generate FILE...
@@ -87,6 +89,13 @@ Options for serve:
   --block-range DURATION
                     span of head data cut into one block (default 2h; for tests and
                     benchmarks)
+  --tls-cert FILE --tls-key FILE
+                    serve HTTPS with this PEM certificate chain and key (default: HTTP)
+  --tls-client-ca FILE
+                    with TLS, require client certificates signed by a CA in this PEM file
+  --cors-origin REGEX
+                    browser origins allowed to call /api/ from other sites (anchored regular
+                    expression, e.g. 'https://grafana\\.example\\.com'; default: no CORS)
   --max-series N    most active series at once; samples of further new series are refused
                     with 400 (default 0: no limit)
   --max-new-series-per-request N
@@ -112,7 +121,8 @@ Configuration file keys (all optional):
   rule_files: [FILE_OR_GLOB, ...] (relative to the config file),
   slo_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
   rule_alignment, alertmanager_urls: [URL, ...],
-  storage: {retention, retention_size, block_range}, enable_admin_api
+  storage: {retention, retention_size, block_range}, enable_admin_api,
+  tls: {cert_file, key_file, client_ca_file} (relative to the config file), cors_origin
 Durations use Prometheus syntax: 100ms, 30s, 2m, 1h.
 ";
 
@@ -167,6 +177,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let mut block_range = None;
     let mut admin = false;
     let mut max_series = None;
+    let (mut tls_cert, mut tls_key, mut tls_ca) = (None, None, None);
+    let mut cors = None;
     let mut max_new_series = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -220,6 +232,14 @@ pub fn parse(args: &[String]) -> Result<Command> {
                     max_new_series = Some(n);
                 }
             }
+            "--cors-origin" => {
+                let v = value()?;
+                crate::config::cors_regex(&v)?;
+                cors = Some(v);
+            }
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => tls_key = Some(PathBuf::from(value()?)),
+            "--tls-client-ca" => tls_ca = Some(PathBuf::from(value()?)),
             "--listen" => listen = Some(value()?),
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--config" => config_file = Some(PathBuf::from(value()?)),
@@ -272,6 +292,28 @@ pub fn parse(args: &[String]) -> Result<Command> {
         config.storage.block_range = b;
     }
     config.storage.enable_admin_api |= admin;
+    if cors.is_some() {
+        config.cors_origin = cors;
+    }
+    match (tls_cert, tls_key) {
+        (Some(cert_file), Some(key_file)) => {
+            config.tls = Some(crate::tls::TlsConfig {
+                cert_file,
+                key_file,
+                client_ca_file: tls_ca,
+            })
+        }
+        (None, None) if tls_ca.is_none() => {}
+        (None, None) => match &mut config.tls {
+            Some(t) => t.client_ca_file = tls_ca,
+            None => {
+                return Err(Error::Config(
+                    "--tls-client-ca needs --tls-cert and --tls-key".into(),
+                ))
+            }
+        },
+        _ => return Err(Error::Config("--tls-cert and --tls-key go together".into())),
+    }
     if let Some(n) = max_series {
         config.limits.max_series = n;
     }

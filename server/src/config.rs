@@ -30,6 +30,11 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Required credentials (none by default).
     pub auth: AuthConfig,
+    /// Serve HTTPS with this certificate (plain HTTP when `None`, the default).
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Browser origins (an anchored regular expression) allowed to call `/api/` from other
+    /// sites (CORS); `None`, the default, sends no CORS headers.
+    pub cors_origin: Option<String>,
     /// Recording and alerting rules.
     pub rules: RulesConfig,
     /// Blocks, retention and the admin API.
@@ -236,6 +241,8 @@ impl Default for Config {
             rules: RulesConfig::default(),
             storage: StorageConfig::default(),
             config_file: None,
+            tls: None,
+            cors_origin: None,
         }
     }
 }
@@ -297,6 +304,16 @@ struct FileConfig {
     #[serde(default)]
     storage: FileStorage,
     enable_admin_api: Option<bool>,
+    tls: Option<FileTls>,
+    cors_origin: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    client_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -356,6 +373,13 @@ fn duration(key: &str, s: &str) -> Result<Duration> {
     Ok(Duration::from_millis(ms as u64))
 }
 
+/// Compiles a CORS origin pattern, anchored at both ends as Prometheus anchors
+/// `--web.cors.origin`.
+pub fn cors_regex(pattern: &str) -> Result<regex::Regex> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| Error::Config(format!("cors_origin {pattern:?}: {e}")))
+}
+
 impl Config {
     /// Reads a YAML file over the defaults.
     pub fn from_file(path: &Path) -> Result<Config> {
@@ -364,6 +388,16 @@ impl Config {
             .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         // Relative rule files are relative to the configuration file, as in Prometheus.
         let dir = path.parent().unwrap_or(Path::new(""));
+        if let Some(t) = &mut c.tls {
+            for p in [&mut t.cert_file, &mut t.key_file]
+                .into_iter()
+                .chain(t.client_ca_file.as_mut())
+            {
+                if p.is_relative() {
+                    *p = dir.join(&*p);
+                }
+            }
+        }
         for p in c.rules.patterns.iter_mut().chain(&mut c.rules.slo_patterns) {
             if Path::new(p.as_str()).is_relative() {
                 *p = dir.join(p.as_str()).to_string_lossy().into_owned();
@@ -530,6 +564,26 @@ impl Config {
         }
         if let Some(a) = f.enable_admin_api {
             c.storage.enable_admin_api = a;
+        }
+        if let Some(o) = f.cors_origin {
+            cors_regex(&o)?;
+            c.cors_origin = Some(o);
+        }
+        if let Some(t) = f.tls {
+            match (t.cert_file, t.key_file) {
+                (Some(cert_file), Some(key_file)) => {
+                    c.tls = Some(crate::tls::TlsConfig {
+                        cert_file,
+                        key_file,
+                        client_ca_file: t.client_ca_file,
+                    })
+                }
+                _ => {
+                    return Err(Error::Config(
+                        "tls needs both cert_file and key_file".into(),
+                    ))
+                }
+            }
         }
         if let Some(a) = f.rule_alignment {
             c.rules.alignment = strata_rules::schedule::Alignment::parse(&a).ok_or_else(|| {

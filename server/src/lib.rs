@@ -34,6 +34,7 @@ pub mod router;
 pub mod rules;
 pub mod serve;
 pub mod status;
+pub mod tls;
 
 pub use api_meta::PROMETHEUS_COMPAT_VERSION;
 pub use config::Config;

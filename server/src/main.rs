@@ -77,17 +77,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let result = rt.block_on(async move {
         let server = Server::bind(config).await?;
         let addr = server.local_addr();
         // The port answers at once (/-/healthy 200, /-/ready 503 while the WAL replays);
         // "listening on" follows once queries and writes are served.
-        println!("starting on http://{addr}");
+        println!("starting on {scheme}://{addr}");
         let _ = std::io::stdout().flush();
         let ready = server.ready();
         tokio::spawn(async move {
             if ready.await {
-                println!("listening on http://{addr}");
+                println!("listening on {scheme}://{addr}");
                 let _ = std::io::stdout().flush();
             }
         });

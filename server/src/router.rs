@@ -53,6 +53,8 @@ pub struct State {
     pub metadata: crate::metadata::MetadataStore,
     /// When the server state was built (`/api/v1/status/runtimeinfo`).
     pub started: std::time::SystemTime,
+    /// Origins allowed by CORS (none unless configured).
+    pub cors: Option<regex::Regex>,
 }
 
 impl State {
@@ -64,6 +66,11 @@ impl State {
         progress: Arc<strata_engine::ReplayProgress>,
     ) -> State {
         let engine = Engine::with_options(db.clone(), config.engine_options());
+        // Validated when the configuration was read.
+        let cors = config
+            .cors_origin
+            .as_deref()
+            .and_then(|o| crate::config::cors_regex(o).ok());
         let auth = Auth::new(
             config.auth.bearer_token.as_deref(),
             config
@@ -85,6 +92,7 @@ impl State {
             progress,
             metadata: Default::default(),
             started: std::time::SystemTime::now(),
+            cors,
         }
     }
 
@@ -106,7 +114,16 @@ enum Methods {
 pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infallible> {
     let started = Instant::now();
     let path = req.uri().path().to_string();
-    let has_origin = req.headers().contains_key("origin");
+    let origin = req
+        .headers()
+        .get("origin")
+        .filter(|o| {
+            state
+                .cors
+                .as_ref()
+                .is_some_and(|re| o.to_str().is_ok_and(|o| re.is_match(o)))
+        })
+        .cloned();
     let authorized = req.method() == Method::OPTIONS
         || state.auth.allows(
             &path,
@@ -119,8 +136,8 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
     } else {
         ("unauthorized", unauthorized(&state))
     };
-    if has_origin && path.starts_with("/api/") {
-        set_cors(&mut resp);
+    if let Some(o) = origin.filter(|_| path.starts_with("/api/")) {
+        set_cors(&mut resp, o);
     }
     state
         .metrics
@@ -143,7 +160,7 @@ fn unauthorized(state: &State) -> Resp {
 
 /// CORS headers as Prometheus sets them with its default `--web.cors.origin=.*`: only for
 /// requests that carry an `Origin`, any origin allowed.
-fn set_cors(resp: &mut Resp) {
+fn set_cors(resp: &mut Resp, origin: HeaderValue) {
     let h = resp.headers_mut();
     h.insert(
         "access-control-allow-headers",
@@ -153,7 +170,7 @@ fn set_cors(resp: &mut Resp) {
         "access-control-allow-methods",
         HeaderValue::from_static("GET, POST, OPTIONS"),
     );
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert("access-control-allow-origin", origin);
     h.insert(
         "access-control-expose-headers",
         HeaderValue::from_static("Date"),

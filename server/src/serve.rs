@@ -4,7 +4,8 @@
 //! background, so the port answers at once: until the database is open, `/-/healthy` is 200,
 //! `/-/ready` is 503, `/metrics` shows the replay's progress, and every other request gets 503
 //! with `Retry-After`. [`Server::ready`] waits for the open. [`Server::run`] serves HTTP/1.1
-//! connections until the shutdown future completes, then:
+//! connections (over TLS when configured: the handshake runs in the connection's task, bounded
+//! by the header read timeout) until the shutdown future completes, then:
 //! 1. stops accepting and marks the server as shutting down (`/-/ready` answers 503, new
 //!    writes get 503 so senders retry elsewhere or later);
 //! 2. asks every connection to finish its in-flight request and close (idle keep-alive
@@ -52,6 +53,28 @@ pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
     opening: Option<tokio::task::JoinHandle<Result<Arc<State>>>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// Serves one connection until it ends or `stop` asks for a graceful close.
+async fn serve_connection<IO>(io: IO, g: Arc<Gate>, mut stop: watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| handle_gated(g.clone(), req));
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// Opens the database and starts the rules: everything [`State`] needs.
@@ -87,6 +110,7 @@ impl Server {
     /// Binds `config.listen` and starts opening the database in `config.data_dir` in the
     /// background. Must be called inside a tokio runtime.
     pub async fn bind(config: Config) -> Result<Server> {
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| Error::io("listen on", config.listen.clone(), e))?;
@@ -104,6 +128,7 @@ impl Server {
             listener,
             addr,
             opening: Some(opening),
+            tls,
         })
     }
 
@@ -137,6 +162,7 @@ impl Server {
             gate,
             listener,
             mut opening,
+            tls,
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -175,20 +201,21 @@ impl Server {
                     };
                     let _ = stream.set_nodelay(true);
                     let g = gate.clone();
-                    let mut stop = stop_rx.clone();
+                    let stop = stop_rx.clone();
+                    let tls = tls.clone();
                     conns.spawn(async move {
-                        let svc = service_fn(move |req| handle_gated(g.clone(), req));
-                        let conn = http1::Builder::new()
-                            .keep_alive(true)
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_READ_TIMEOUT)
-                            .serve_connection(TokioIo::new(stream), svc);
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = stop.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
+                        match tls {
+                            None => serve_connection(stream, g, stop).await,
+                            Some(acceptor) => {
+                                let hs = tokio::time::timeout(
+                                    HEADER_READ_TIMEOUT,
+                                    acceptor.accept(stream),
+                                );
+                                // A failed handshake (plain HTTP, an unknown client
+                                // certificate) only ends that connection.
+                                if let Ok(Ok(tls_stream)) = hs.await {
+                                    serve_connection(tls_stream, g, stop).await;
+                                }
                             }
                         }
                     });

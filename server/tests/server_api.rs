@@ -36,7 +36,12 @@ fn assert_error(r: &Response, status: u16, error_type: &str, msg: &str) {
 #[test]
 fn status_endpoints_and_methods() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Strata::start(bin(), dir.path(), &[]).unwrap();
+    let s = Strata::start(
+        bin(),
+        dir.path(),
+        &["--cors-origin", r"http://(grafana\.local|x)"],
+    )
+    .unwrap();
 
     let r = s.get("/-/healthy").unwrap();
     assert_eq!((r.status, r.text().contains("Healthy")), (200, true));
@@ -92,7 +97,10 @@ fn status_endpoints_and_methods() {
         )
         .unwrap();
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://grafana.local")
+    );
     assert_eq!(
         r.header("access-control-allow-methods"),
         Some("GET, POST, OPTIONS")
@@ -100,7 +108,14 @@ fn status_endpoints_and_methods() {
     let r = s
         .request("GET", "/api/v1/labels", &[("Origin", "http://x")], b"")
         .unwrap();
-    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("access-control-allow-origin"), Some("http://x"));
+    // Origins outside --cors-origin (anchored) get no CORS headers.
+    for other in ["http://evil", "http://x.evil", "http://grafana.local.evil"] {
+        let r = s
+            .request("GET", "/api/v1/labels", &[("Origin", other)], b"")
+            .unwrap();
+        assert!(r.header("access-control-allow-origin").is_none(), "{other}");
+    }
     assert!(s
         .get("/api/v1/labels")
         .unwrap()
@@ -221,6 +236,26 @@ fn text_import() {
         .unwrap();
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(body(&r)["errorType"], "bad_data");
+    // curl --data-binary's default Content-Type is accepted; a remote-write body is not.
+    let r = s
+        .request(
+            "POST",
+            "/api/v1/import/prometheus",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            format!("jobs_total{{pool=\"c\"}} 1 {t}\n").as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s
+        .request(
+            "POST",
+            "/api/v1/import/prometheus",
+            &[("Content-Type", "application/x-protobuf")],
+            b"\x0a\x00",
+        )
+        .unwrap();
+    assert_eq!(r.status, 415, "{}", r.text());
+    assert!(r.text().contains("/api/v1/write"), "{}", r.text());
     assert_eq!(s.terminate().unwrap().code(), Some(0));
 }
 
@@ -437,6 +472,14 @@ fn optional_auth() {
     let basic = [("Authorization", "Basic Z3JhZmFuYTpvcGVuIHNlc2FtZQ==")];
     assert_eq!(
         s.request("GET", "/metrics", &basic, b"").unwrap().status,
+        200
+    );
+    // The scheme is case-insensitive, as senders vary.
+    let lower = [("Authorization", "bearer s3cret")];
+    assert_eq!(
+        s.request("GET", "/api/v1/labels", &lower, b"")
+            .unwrap()
+            .status,
         200
     );
     let wrong = [("Authorization", "Bearer s3cre")];

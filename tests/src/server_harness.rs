@@ -83,7 +83,10 @@ impl Strata {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if !sent {
-                    if let Some(a) = line.strip_prefix("listening on http://") {
+                    let addr = line
+                        .strip_prefix("listening on http://")
+                        .or_else(|| line.strip_prefix("listening on https://"));
+                    if let Some(a) = addr {
                         let _ = tx.send(a.trim().to_string());
                         sent = true;
                     }
