@@ -5,6 +5,10 @@
 //!   by compaction or retention meanwhile stays readable) and the head's lower bound as they
 //!   were published together, so data moving from the head into a new block is seen exactly
 //!   once: head chunks older than the bound are ignored even before they are truncated.
+//!   A head cut between the snapshot and `select` publishes a block the snapshot lacks and
+//!   then truncates the head below a bound higher than the snapshot's: `select` notices
+//!   (the head's `truncated_to` passed its bound after reading) and reads again from a
+//!   fresh snapshot, so no sample is missed.
 //! - `select` takes each source's series in label order and merges them by labels; a series
 //!   present in several sources gets all their chunks, ordered by start time. Chunks that
 //!   overlap in time (overlapping blocks from backfill, or head data duplicated in a block
@@ -94,10 +98,15 @@ impl SeriesChunk {
     }
 }
 
+/// A fresh (blocks, head bound) snapshot, for re-reading after a concurrent head cut.
+pub(crate) type Refresh = Arc<dyn Fn() -> (Vec<Arc<Block>>, i64) + Send + Sync>;
+
 /// What a querier reads: blocks overlapping its range, and the head above its bound.
 pub(crate) struct Sources {
     pub head: Option<(Arc<Head>, i64)>,
     pub blocks: Vec<Arc<Block>>,
+    /// Where a fresh snapshot comes from (a writable database's published state).
+    pub refresh: Option<Refresh>,
 }
 
 /// A read view over `[mint, maxt]` (inclusive, ms). Holds no lock.
@@ -129,14 +138,40 @@ impl Querier {
     /// Series matching all `matchers` with samples in the range, sorted by labels.
     pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
         let (mint, maxt) = (self.mint, self.maxt);
-        let mut lists: Vec<Vec<(Labels, Vec<SeriesChunk>)>> = Vec::new();
-        for b in &self.src.blocks {
-            let got = b.select(matchers, mint, maxt)?;
-            lists.push(got.into_iter().map(|s| block_series(b, s)).collect());
-        }
-        if let Some((head, bound)) = &self.src.head {
-            lists.push(head_series(head, *bound, matchers, mint, maxt));
-        }
+        let mut fresh: Option<(Vec<Arc<Block>>, i64)> = None;
+        let lists = loop {
+            let (blocks, bound) = match &fresh {
+                Some((b, bound)) => (b.as_slice(), Some(*bound)),
+                None => (
+                    self.src.blocks.as_slice(),
+                    self.src.head.as_ref().map(|h| h.1),
+                ),
+            };
+            let mut lists: Vec<Vec<(Labels, Vec<SeriesChunk>)>> = Vec::new();
+            for b in blocks {
+                let got = b.select(matchers, mint, maxt)?;
+                lists.push(got.into_iter().map(|s| block_series(b, s)).collect());
+            }
+            if let (Some((head, _)), Some(bound)) = (&self.src.head, bound) {
+                lists.push(head_series(head, bound, matchers, mint, maxt));
+                if head.truncated_to() > bound {
+                    if let Some(refresh) = &self.src.refresh {
+                        let (b, nb) = refresh();
+                        if nb <= bound {
+                            // The database is gone: nothing newer to read.
+                            break lists;
+                        }
+                        let b = b
+                            .into_iter()
+                            .filter(|x| x.meta().overlaps(mint, maxt))
+                            .collect();
+                        fresh = Some((b, nb));
+                        continue;
+                    }
+                }
+            }
+            break lists;
+        };
         let merged = merge_by_labels(lists);
         Ok(merged
             .into_iter()

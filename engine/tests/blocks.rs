@@ -821,3 +821,28 @@ proptest! {
         prop_assert_eq!(sel, want);
     }
 }
+
+/// A querier made before a head cut and used after it (the cut published a block the
+/// querier's snapshot does not have, and truncated the head it reads) still sees every
+/// sample exactly once, as a query racing the background cut would.
+#[test]
+fn querier_made_before_a_head_cut_sees_every_sample_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(2 * 60 * MIN)).unwrap();
+    let mut model = Model::new();
+    let end = scrape(&db, &mut model, "api", 4, 0, 4 * 60 * 4);
+    let q = db.querier(0, end);
+    let report = db.maintain().unwrap();
+    assert!(report.head_blocks > 0, "{report:?}");
+    let mut got = Model::new();
+    for s in q.select(&[Matcher::equal("__name__", "m")]).unwrap() {
+        let m = got.entry(s.labels.clone()).or_default();
+        for x in s.try_samples().unwrap() {
+            assert!(m.insert(x.t, x.v.to_bits()).is_none(), "sample twice");
+        }
+    }
+    let want = model_range(&model, 0, end);
+    let count = |m: &Model| m.values().map(BTreeMap::len).sum::<usize>();
+    assert_eq!(count(&got), count(&want), "samples seen");
+    assert!(got == want, "same samples");
+}

@@ -728,10 +728,19 @@ impl Db {
             .filter(|b| b.meta().overlaps(mint, maxt))
             .cloned()
             .collect();
+        let inner = Arc::downgrade(&self.inner);
+        let refresh: crate::querier::Refresh = Arc::new(move || match inner.upgrade() {
+            Some(i) => {
+                let p = i.published();
+                (p.blocks.clone(), p.head_bound)
+            }
+            None => (Vec::new(), i64::MIN),
+        });
         Querier::new(
             Sources {
                 head: Some((self.inner.head.clone(), p.head_bound)),
                 blocks,
+                refresh: Some(refresh),
             },
             mint,
             maxt,

@@ -249,6 +249,9 @@ pub struct Head {
     sealed_chunks: AtomicI64,
     sealed_bytes: AtomicI64,
     open_chunks: AtomicI64,
+    /// The highest bound truncation has dropped chunks below (set before it drops any):
+    /// a reader whose snapshot bound is lower may have missed chunks and must re-read.
+    truncated_to: AtomicI64,
     chunk_range: i64,
 }
 
@@ -276,6 +279,7 @@ impl Head {
             sealed_chunks: AtomicI64::new(0),
             sealed_bytes: AtomicI64::new(0),
             open_chunks: AtomicI64::new(0),
+            truncated_to: AtomicI64::new(i64::MIN),
             chunk_range: chunk_range.max(1),
         }
     }
@@ -288,6 +292,11 @@ impl Head {
     /// The lower bound: samples older than this are refused (they belong in blocks).
     pub fn min_valid(&self) -> i64 {
         self.min_valid.load(Ordering::Acquire)
+    }
+
+    /// The highest bound the head was truncated to (`i64::MIN` if never).
+    pub fn truncated_to(&self) -> i64 {
+        self.truncated_to.load(Ordering::Acquire)
     }
 
     /// Raises the lower bound (never lowers it).

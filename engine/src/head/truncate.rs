@@ -129,6 +129,7 @@ impl Head {
     /// strings) the symbol table. Returns the number of series removed.
     pub fn truncate(&self, b: i64) -> usize {
         self.raise_min_valid(b);
+        self.truncated_to.fetch_max(b, Ordering::AcqRel);
         let mut dropped_samples = 0u64;
         let mut removed: Vec<Arc<MemSeries>> = Vec::new();
         for s in self.all_series() {
