@@ -172,6 +172,7 @@ for server in "${servers[@]}"; do
     fi
     # Peak RSS from here on: reset the high-water mark (VmHWM) of the server.
     echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || echo "warning: cannot reset peak RSS of $pid" >&2
+    echo "server RSS after loading: $(($(rss_kib "$pid") / 1024)) MiB"
     # shellcheck disable=SC2086
     "$QUERYBENCH" --url "$base" --queries-at "$end" --repeat "$REPEAT" --span "$span" \
         --label "$server" --pid "$pid" ${QB_ARGS:-} >"$results/$server.json" 2>"$results/$server.progress" ||

@@ -667,7 +667,7 @@ fn cmd_compare(files: &[String]) -> Result<bool, String> {
                 format!("{} {mib} MiB", r.label)
             })
             .collect();
-        println!("Server peak RSS (load + queries): {}", rss.join(", "));
+        println!("Server peak RSS (since start, or since the reset query_peers.sh does after loading): {}", rss.join(", "));
     }
     Ok(true)
 }
