@@ -445,18 +445,7 @@ fn write_method_and_overload_statuses() {
 fn overloaded_writes_get_503_with_retry_after() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("strata.yml");
-    std::fs::write(
-        &cfg,
-        "limits:\n  max_inflight_writes: 1\n  write_queue_wait: 0s\n",
-    )
-    .unwrap();
-    let s = Strata::start(
-        bin(),
-        &dir.path().join("data"),
-        &["--config", cfg.to_str().unwrap()],
-    )
-    .unwrap();
+    let s = one_write_slot_server(dir.path());
     // A sender that announces a body and stalls holds the only write slot (seen in
     // /metrics before any other write is sent, so no other write can hold it first).
     let mut stalled = std::net::TcpStream::connect(s.addr).unwrap();
@@ -515,15 +504,38 @@ fn overloaded_writes_get_503_with_retry_after() {
     assert_eq!(s.terminate().unwrap().code(), Some(0));
 }
 
-/// `strata_ingest_rejected_total{reason="..."}` from `/metrics`.
-fn rejected_metric(s: &Strata, reason: &str) -> u64 {
+/// A server with one write slot and no waiting for it, data under `dir`.
+fn one_write_slot_server(dir: &Path) -> Strata {
+    let cfg = dir.join("strata.yml");
+    std::fs::write(
+        &cfg,
+        "limits:\n  max_inflight_writes: 1\n  write_queue_wait: 0s\n",
+    )
+    .unwrap();
+    Strata::start(
+        bin(),
+        &dir.join("data"),
+        &["--config", cfg.to_str().unwrap()],
+    )
+    .unwrap()
+}
+
+/// A sample's value from `/metrics`, by its name with labels as printed.
+fn metric_value(s: &Strata, series: &str) -> u64 {
     let text = s.get("/metrics").unwrap().text();
-    let key = format!("strata_ingest_rejected_total{{reason=\"{reason}\"}} ");
     text.lines()
-        .find_map(|l| l.strip_prefix(&key))
-        .unwrap_or_else(|| panic!("no {key} in /metrics"))
+        .find_map(|l| l.strip_prefix(&format!("{series} ")))
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
         .parse()
         .unwrap()
+}
+
+/// `strata_ingest_rejected_total{reason="..."}` from `/metrics`.
+fn rejected_metric(s: &Strata, reason: &str) -> u64 {
+    metric_value(
+        s,
+        &format!("strata_ingest_rejected_total{{reason=\"{reason}\"}}"),
+    )
 }
 
 #[test]
@@ -637,33 +649,12 @@ fn metadata_and_status_endpoints() {
     assert!(root.text().contains("/api/v1/query"), "{}", root.text());
 }
 
-/// A gauge or counter without labels from `/metrics`.
-fn metric_value(s: &Strata, name: &str) -> u64 {
-    let text = s.get("/metrics").unwrap().text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn a_write_whose_sender_left_keeps_its_slot_until_its_append_ends() {
     use std::io::Write as _;
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("strata.yml");
-    std::fs::write(
-        &cfg,
-        "limits:\n  max_inflight_writes: 1\n  write_queue_wait: 0s\n",
-    )
-    .unwrap();
-    let s = Strata::start(
-        bin(),
-        &dir.path().join("data"),
-        &["--config", cfg.to_str().unwrap()],
-    )
-    .unwrap();
+    let s = one_write_slot_server(dir.path());
     assert_eq!(metric_value(&s, "strata_write_slots_in_use"), 0);
     // A write big enough to take a while to append (100k new series).
     let t = now_ms();
