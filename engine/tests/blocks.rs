@@ -846,3 +846,32 @@ fn querier_made_before_a_head_cut_sees_every_sample_after_it() {
     assert_eq!(count(&got), count(&want), "samples seen");
     assert!(got == want, "same samples");
 }
+
+/// Label and series listings stay complete across head cuts that churn series out of the
+/// head: a series whose data all went into a block is still listed (from the block).
+#[test]
+fn label_listings_keep_series_that_moved_into_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(2 * 60 * MIN)).unwrap();
+    let mut model = Model::new();
+    // "old" stops after the first hour; "new" goes on for four hours.
+    scrape(&db, &mut model, "old", 2, 0, 4 * 60);
+    let end = scrape(&db, &mut model, "new", 2, 4 * 60 * 15_000, 4 * 60 * 3);
+    let before = (
+        db.label_values("job", &[], 0, end).unwrap(),
+        db.label_names(&[], 0, end).unwrap(),
+        db.series_labels_checked(&[Matcher::equal("job", "old")], 0, end)
+            .unwrap(),
+    );
+    let report = db.maintain().unwrap();
+    assert!(report.head_blocks > 0, "{report:?}");
+    let after = (
+        db.label_values("job", &[], 0, end).unwrap(),
+        db.label_names(&[], 0, end).unwrap(),
+        db.series_labels_checked(&[Matcher::equal("job", "old")], 0, end)
+            .unwrap(),
+    );
+    assert_eq!(before.0, ["new", "old"]);
+    assert_eq!(before.2.len(), 2);
+    assert_eq!(before, after);
+}

@@ -751,29 +751,31 @@ impl Db {
     /// `[mint, maxt]`, sorted. Without matchers, block indexes and the head index answer
     /// without reading series (a block counts if its time range overlaps).
     pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
-        let mut names = std::collections::BTreeSet::new();
         if matchers.is_empty() {
-            let p = self.inner.published();
-            for b in p.blocks.iter().filter(|b| b.meta().overlaps(mint, maxt)) {
-                for n in b.index().label_names() {
-                    names.insert(n.to_string());
+            return self.with_snapshot(|p| {
+                let mut names = std::collections::BTreeSet::new();
+                for b in p.blocks.iter().filter(|b| b.meta().overlaps(mint, maxt)) {
+                    for n in b.index().label_names() {
+                        names.insert(n.to_string());
+                    }
                 }
-            }
-            if self.head_overlaps(mint, maxt) {
-                if self.covers_head(mint, maxt) {
-                    names.extend(self.inner.head.index().label_names());
-                } else {
-                    for s in self.head_matching(matchers, mint, maxt) {
-                        for l in &s.labels {
-                            if !names.contains(&*l.name) {
-                                names.insert(l.name.to_string());
+                if self.head_overlaps(p.head_bound, mint, maxt) {
+                    if self.covers_head(mint, maxt) {
+                        names.extend(self.inner.head.index().label_names());
+                    } else {
+                        for s in self.head_matching(p.head_bound, matchers, mint, maxt) {
+                            for l in &s.labels {
+                                if !names.contains(&*l.name) {
+                                    names.insert(l.name.to_string());
+                                }
                             }
                         }
                     }
                 }
-            }
-            return Ok(names.into_iter().collect());
+                Ok(names.into_iter().collect())
+            });
         }
+        let mut names = std::collections::BTreeSet::new();
         for labels in self.series_labels_checked(matchers, mint, maxt)? {
             for l in &labels {
                 if !names.contains(&*l.name) {
@@ -792,29 +794,31 @@ impl Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>> {
-        let mut values = std::collections::BTreeSet::new();
         if matchers.is_empty() {
-            let p = self.inner.published();
-            for b in p.blocks.iter().filter(|b| b.meta().overlaps(mint, maxt)) {
-                for v in b.index().label_values(name)? {
-                    values.insert(v.to_string());
+            return self.with_snapshot(|p| {
+                let mut values = std::collections::BTreeSet::new();
+                for b in p.blocks.iter().filter(|b| b.meta().overlaps(mint, maxt)) {
+                    for v in b.index().label_values(name)? {
+                        values.insert(v.to_string());
+                    }
                 }
-            }
-            if self.head_overlaps(mint, maxt) {
-                if self.covers_head(mint, maxt) {
-                    values.extend(self.inner.head.index().label_values(name));
-                } else {
-                    for s in self.head_matching(matchers, mint, maxt) {
-                        if let Some(v) = s.labels.get(name) {
-                            if !values.contains(v) {
-                                values.insert(v.to_string());
+                if self.head_overlaps(p.head_bound, mint, maxt) {
+                    if self.covers_head(mint, maxt) {
+                        values.extend(self.inner.head.index().label_values(name));
+                    } else {
+                        for s in self.head_matching(p.head_bound, matchers, mint, maxt) {
+                            if let Some(v) = s.labels.get(name) {
+                                if !values.contains(v) {
+                                    values.insert(v.to_string());
+                                }
                             }
                         }
                     }
                 }
-            }
-            return Ok(values.into_iter().collect());
+                Ok(values.into_iter().collect())
+            });
         }
+        let mut values = std::collections::BTreeSet::new();
         for labels in self.series_labels_checked(matchers, mint, maxt)? {
             if let Some(v) = labels.get(name) {
                 if !values.contains(v) {
@@ -825,8 +829,20 @@ impl Db {
         Ok(values.into_iter().collect())
     }
 
-    fn head_overlaps(&self, mint: i64, maxt: i64) -> bool {
-        let bound = self.inner.published().head_bound;
+    /// Runs a read over a published snapshot and the head, again over a fresh snapshot if
+    /// a head cut truncated the head past the snapshot's bound meanwhile (the read may then
+    /// have missed data that moved into a block the snapshot lacks; see `querier.rs`).
+    fn with_snapshot<T>(&self, f: impl Fn(&Published) -> Result<T>) -> Result<T> {
+        loop {
+            let p = self.inner.published();
+            let r = f(&p)?;
+            if self.inner.head.truncated_to() <= p.head_bound {
+                return Ok(r);
+            }
+        }
+    }
+
+    fn head_overlaps(&self, bound: i64, mint: i64, maxt: i64) -> bool {
         match self.inner.head.time_range() {
             Some((lo, hi)) => lo.max(bound) <= maxt && hi >= mint,
             None => false,
@@ -840,9 +856,15 @@ impl Db {
         }
     }
 
-    fn head_matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+    fn head_matching(
+        &self,
+        bound: i64,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<Arc<MemSeries>> {
         let head = &self.inner.head;
-        let lo = mint.max(self.inner.published().head_bound);
+        let lo = mint.max(bound);
         let refs = head.index().select(matchers);
         refs.into_iter()
             .filter_map(|r| head.by_ref(r))
@@ -858,16 +880,18 @@ impl Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Labels>> {
-        if self.inner.published().blocks.is_empty() {
+        self.with_snapshot(|p| {
+            if !p.blocks.is_empty() {
+                return self.querier(mint, maxt).series_labels(matchers);
+            }
             let mut v: Vec<Labels> = self
-                .head_matching(matchers, mint, maxt)
+                .head_matching(p.head_bound, matchers, mint, maxt)
                 .into_iter()
                 .map(|s| s.labels.clone())
                 .collect();
             v.sort();
-            return Ok(v);
-        }
-        self.querier(mint, maxt).series_labels(matchers)
+            Ok(v)
+        })
     }
 
     /// [`Db::series_labels_checked`], with a damaged block's series left out (and reported
@@ -877,8 +901,9 @@ impl Db {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("strata: listing series: {e}");
+                let bound = self.inner.published().head_bound;
                 let mut v: Vec<Labels> = self
-                    .head_matching(matchers, mint, maxt)
+                    .head_matching(bound, matchers, mint, maxt)
                     .into_iter()
                     .map(|s| s.labels.clone())
                     .collect();
