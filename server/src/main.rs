@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use strata_server::cli::{self, Command};
+use strata_server::rules;
 use strata_server::Server;
 
 fn main() -> ExitCode {
@@ -25,42 +26,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Serve(c)) => *c,
-        Ok(Command::CheckSlo(files)) => {
-            let ok = strata_server::rules::check_slo_files(
-                &files,
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            };
-        }
-        Ok(Command::SloGenerate(files)) => {
-            let ok = strata_server::rules::slo_generate(
-                &files,
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            };
-        }
-        Ok(Command::CheckRules(files)) => {
-            let ok = strata_server::rules::check_files(
-                &files,
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            };
-        }
+        Ok(Command::CheckSlo(files)) => return run_file_command(rules::check_slo_files, &files),
+        Ok(Command::SloGenerate(files)) => return run_file_command(rules::slo_generate, &files),
+        Ok(Command::CheckRules(files)) => return run_file_command(rules::check_files, &files),
         Err(e) => {
             eprintln!("strata: {e}");
             return ExitCode::from(2);
@@ -140,4 +108,16 @@ async fn shutdown_signal() {
         }
     }
     eprintln!("strata: shutdown requested, finishing in-flight requests");
+}
+
+/// Runs a command over files that prints to stdout and stderr and reports success.
+fn run_file_command(
+    f: fn(&[String], &mut dyn std::io::Write, &mut dyn std::io::Write) -> bool,
+    files: &[String],
+) -> ExitCode {
+    if f(files, &mut std::io::stdout(), &mut std::io::stderr()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
