@@ -497,9 +497,8 @@ impl Head {
         self.open_chunks.fetch_add(d.open, Ordering::Relaxed);
     }
 
-    /// Sets the totals from a walk of every series (after WAL replay, which builds series
-    /// without counting).
-    pub(crate) fn recount_chunks(&self) {
+    /// The sum of every series' [`ChunkFootprint`] (walks and locks every series).
+    fn walk_chunks(&self) -> ChunkFootprint {
         let mut t = ChunkFootprint::default();
         for s in self.all_series() {
             let f = s.state.lock().footprint();
@@ -507,6 +506,13 @@ impl Head {
             t.sealed_bytes += f.sealed_bytes;
             t.open += f.open;
         }
+        t
+    }
+
+    /// Sets the totals from a walk of every series (after WAL replay, which builds series
+    /// without counting).
+    pub(crate) fn recount_chunks(&self) {
+        let t = self.walk_chunks();
         self.sealed_chunks.store(t.sealed, Ordering::Relaxed);
         self.sealed_bytes.store(t.sealed_bytes, Ordering::Relaxed);
         self.open_chunks.store(t.open, Ordering::Relaxed);
@@ -525,35 +531,8 @@ impl Head {
     /// [`Head::chunk_counts`] computed by walking every series (tests check the counters
     /// against it).
     pub fn chunk_counts_walked(&self) -> (u64, u64) {
-        let mut t = ChunkFootprint::default();
-        for s in self.all_series() {
-            let f = s.state.lock().footprint();
-            t.sealed += f.sealed;
-            t.sealed_bytes += f.sealed_bytes;
-            t.open += f.open;
-        }
+        let t = self.walk_chunks();
         ((t.sealed + t.open) as u64, t.sealed_bytes as u64)
-    }
-
-    /// Number of chunks and bytes of chunk data (sealed plus open chunks); walks every series.
-    pub fn chunk_usage(&self) -> (u64, u64) {
-        let (mut chunks, mut bytes) = (0u64, 0u64);
-        for shard in &self.by_ref {
-            for (&r, s) in shard.read().iter() {
-                if r != s.sref {
-                    continue; // an alias of a series counted under its own reference
-                }
-                let st = s.state.lock();
-                chunks += st.sealed.len() as u64 + u64::from(!st.open.is_empty());
-                bytes += st
-                    .sealed
-                    .iter()
-                    .map(|c| c.as_bytes().len() as u64)
-                    .sum::<u64>();
-                bytes += st.open.memory_bytes() as u64;
-            }
-        }
-        (chunks, bytes)
     }
 }
 
