@@ -1,7 +1,7 @@
 //! Compaction: which blocks to merge ([`plan`]) and merging them into one ([`compact`]).
 //!
 //! Planning, in order of priority:
-//! 1. blocks that overlap in time (backfill, later the out-of-order window) are merged
+//! 1. blocks that overlap in time (backfill, and the out-of-order window's blocks) are merged
 //!    whatever their level;
 //! 2. for each compaction range above the block range (2 h -> 6 h -> 24 h -> 3 d -> 9 d ->
 //!    27 d with the default 2 h, capped at a tenth of the retention and at 31 d), two or more

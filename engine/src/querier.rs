@@ -15,6 +15,9 @@
 //!   while a cut or compaction is in flight) mark the series as overlapping; reading it then
 //!   merges samples by time and keeps one sample per timestamp (exact duplicates vanish; for
 //!   conflicting values the chunk that starts first wins).
+//! - Out-of-order samples are read from the head's out-of-order chunks at any age (a head
+//!   cut writes them to blocks that overlap and drops them after publishing those); they
+//!   overlap in-order chunks, so their series is read as overlapping.
 //! - Block chunks are loaded (checksum verified, mapped, not copied) only when a reader asks
 //!   for their samples; their index metadata, including the chunk summary, is available
 //!   without touching them. Tombstones of a block apply to that block's chunks only.
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use crate::block::{tombstones::is_deleted, Block, BlockSeries};
 use crate::chunk::{Chunk, ChunkSummary};
 use crate::error::{Error, Result};
-use crate::head::{chunks_in_range, Head};
+use crate::head::{chunks_in_range, ooo_chunks_in_range, Head};
 use crate::index::ChunkRef;
 use crate::labels::Labels;
 use crate::matcher::Matcher;
@@ -239,15 +242,27 @@ fn head_series(
     mint: i64,
     maxt: i64,
 ) -> Vec<(Labels, Vec<SeriesChunk>)> {
+    // In-order data below the bound is read from blocks; out-of-order data stays in the
+    // head, whatever its age, until a cut writes it out and drops it.
     let lo = mint.max(bound);
-    if lo > maxt {
+    let ooo = head.num_ooo_samples() > 0;
+    if lo > maxt && !ooo {
         return Vec::new();
     }
     let refs = head.index().select(matchers);
     let mut out = Vec::with_capacity(refs.len());
     for r in refs {
         let Some(s) = head.by_ref(r) else { continue };
-        let chunks = chunks_in_range(&s.state.lock(), lo, maxt);
+        let st = s.state.lock();
+        let mut chunks = if lo <= maxt {
+            chunks_in_range(&st, lo, maxt)
+        } else {
+            Vec::new()
+        };
+        if ooo {
+            chunks.extend(ooo_chunks_in_range(&st, mint, maxt));
+        }
+        drop(st);
         if !chunks.is_empty() {
             out.push((
                 s.labels.clone(),

@@ -98,14 +98,21 @@ impl Db {
             let pos = wal.write(&[Record::Deletes(records)])?;
             for st in &mut guards {
                 let before = st.footprint();
+                let ooo_before = st.ooo_samples();
                 let n = st.delete_range(mint, maxt, head.chunk_range());
                 head.note_chunks(crate::head::ChunkFootprint::delta(before, st.footprint()));
-                head.forget_samples(n);
+                head.forget_samples(n, ooo_before - st.ooo_samples());
                 report.head_samples += n;
                 report.head_series += 1;
             }
             drop(guards);
             wal.sync_to(pos)?;
+        }
+        if report.head_samples > 0 || report.block_series > 0 {
+            inner
+                .counters
+                .history_changes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
         Ok(report)
     }

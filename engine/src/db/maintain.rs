@@ -276,12 +276,16 @@ fn move_damaged(inner: &Inner) -> Result<u64> {
 fn cut_head(inner: &Inner, flush: bool) -> Result<Option<bool>> {
     let head = &inner.head;
     let r = inner.opts.block_range;
-    let Some((lo, hi)) = head.time_range() else {
-        return Ok(None);
-    };
     let bound = inner.published().head_bound;
+    let Some((lo, hi)) = head.time_range().filter(|&(lo, hi)| lo.max(bound) <= hi) else {
+        return if flush {
+            flush_ooo(inner, bound)
+        } else {
+            Ok(None)
+        };
+    };
     let lo = lo.max(bound);
-    if lo > hi || (!flush && hi.saturating_sub(lo) <= r / 2 * 3) {
+    if !flush && hi.saturating_sub(lo) <= r / 2 * 3 {
         return Ok(None);
     }
     let start = lo.div_euclid(r).saturating_mul(r);
@@ -320,10 +324,14 @@ fn cut_head(inner: &Inner, flush: bool) -> Result<Option<bool>> {
         }
     }
     drop(series);
+    // Out-of-order samples before `b`, whatever their age, as blocks of their own.
+    let ooo = write_ooo_blocks(inner, head.collect_ooo_before(b), b)?;
+    wrote |= !ooo.is_empty();
     {
         let mut p = inner.published.write();
         let mut blocks = p.blocks.clone();
         blocks.extend(new_block);
+        blocks.extend(ooo);
         blocks.sort_by(|a, b| (a.meta().min_time, a.ulid()).cmp(&(b.meta().min_time, b.ulid())));
         *p = Arc::new(Published {
             blocks,
@@ -339,6 +347,82 @@ fn cut_head(inner: &Inner, flush: bool) -> Result<Option<bool>> {
         inner.counters.head_cuts.fetch_add(1, Ordering::Relaxed);
     }
     Ok(Some(wrote))
+}
+
+/// The last step of a flush once the in-order head is empty: out-of-order samples left
+/// (all older than the head's bound, as every series' newest sample is) go to blocks.
+fn flush_ooo(inner: &Inner, bound: i64) -> Result<Option<bool>> {
+    let head = &inner.head;
+    if head.num_ooo_samples() == 0 {
+        return Ok(None);
+    }
+    let blocks = write_ooo_blocks(inner, head.collect_ooo_before(bound), bound)?;
+    if blocks.is_empty() {
+        return Ok(None);
+    }
+    {
+        let mut p = inner.published.write();
+        let mut all = p.blocks.clone();
+        all.extend(blocks);
+        all.sort_by(|a, b| (a.meta().min_time, a.ulid()).cmp(&(b.meta().min_time, b.ulid())));
+        *p = Arc::new(Published {
+            blocks: all,
+            head_bound: p.head_bound,
+        });
+    }
+    let removed = head.truncate(bound);
+    inner
+        .counters
+        .series_removed
+        .fetch_add(removed as u64, Ordering::Relaxed);
+    Ok(Some(true))
+}
+
+/// Writes out-of-order samples (before `b`, by series) as one block per aligned block range
+/// they fall in. The blocks overlap others; compaction merges them.
+fn write_ooo_blocks(
+    inner: &Inner,
+    series: Vec<(crate::labels::Labels, Vec<crate::Sample>)>,
+    b: i64,
+) -> Result<Vec<Arc<Block>>> {
+    let r = inner.opts.block_range;
+    let mut windows: Vec<i64> = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|x| x.t.div_euclid(r)))
+        .collect();
+    windows.sort_unstable();
+    windows.dedup();
+    let mut out = Vec::new();
+    for w in windows {
+        let lo = w.saturating_mul(r);
+        let hi = w.saturating_add(1).saturating_mul(r).min(b);
+        let parts: Vec<(&crate::labels::Labels, Vec<crate::chunk::Chunk>)> = series
+            .iter()
+            .filter_map(|(l, s)| {
+                let a = s.partition_point(|x| x.t < lo);
+                let z = s.partition_point(|x| x.t < hi);
+                (a < z).then(|| (l, crate::head::merge_into(Vec::new(), &s[a..z])))
+            })
+            .collect();
+        let symbols = parts.iter().flat_map(|(l, _)| {
+            l.iter()
+                .flat_map(|l| [l.name.clone(), l.value.clone()])
+                .collect::<Vec<_>>()
+        });
+        let mut wr =
+            BlockWriter::create(&inner.blocks_dir(), lo, hi, symbols, Compaction::default())?;
+        for (labels, chunks) in &parts {
+            wr.add_series(labels, chunks)?;
+        }
+        if let Some(meta) = wr.finish()? {
+            out.push(Arc::new(Block::open(
+                &inner.blocks_dir().join(&meta.ulid),
+                inner.head.symbols(),
+            )?));
+            inner.counters.ooo_blocks.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(out)
 }
 
 /// Recovers a failed WAL, if it failed: later writes go to a fresh segment, a checkpoint of
@@ -384,6 +468,7 @@ fn checkpoint(inner: &Inner) -> Result<()> {
         let mut defs = Vec::with_capacity(batch.len());
         let mut chunks = Vec::new();
         let mut samples = Vec::new();
+        let mut ooo = Vec::new();
         for s in batch {
             let st = s.state.lock();
             if !st.logged || st.removed {
@@ -406,6 +491,16 @@ fn checkpoint(inner: &Inner) -> Result<()> {
                     v: x.v,
                 }));
             }
+            if let Some(o) = &st.ooo {
+                ooo.push(ChunksRecord {
+                    sref: s.sref,
+                    chunks: o
+                        .all_chunks()
+                        .iter()
+                        .map(|c| c.as_bytes().to_vec())
+                        .collect(),
+                });
+            }
         }
         let mut recs = vec![Record::Series(defs)];
         if !chunks.is_empty() {
@@ -413,6 +508,9 @@ fn checkpoint(inner: &Inner) -> Result<()> {
         }
         if !samples.is_empty() {
             recs.push(Record::Samples(samples));
+        }
+        if !ooo.is_empty() {
+            recs.push(Record::OooChunks(ooo));
         }
         w.write(&recs)?;
     }

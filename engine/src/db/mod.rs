@@ -52,7 +52,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::block::Block;
 use crate::error::{Error, Result};
-use crate::head::{overlaps, verdict, ChunkFootprint, Head, MemSeries, SeriesHandle, Verdict};
+use crate::head::{
+    overlaps, overlaps_above, verdict, ChunkFootprint, Head, MemSeries, SeriesHandle, Verdict,
+};
 use crate::labels::{hash_pairs, Labels};
 use crate::matcher::Matcher;
 use crate::querier::{Querier, Sources};
@@ -109,6 +111,13 @@ pub struct Options {
     /// samples of further new series in the same batch are rejected
     /// ([`RejectReason::NewSeriesLimit`]).
     pub max_new_series_per_append: Option<u64>,
+    /// The out-of-order window (ms; 0, the default, turns it off as in Prometheus): a sample
+    /// older than its series' newest, or older than the head's lower bound, is still stored
+    /// if it is at most this much older than the head's newest sample. Such samples are kept
+    /// in their own head chunks (and WAL records), are visible to queries at once, and are
+    /// written out at head cuts as blocks that overlap, which compaction merges. Outside the
+    /// window they are rejected as [`RejectReason::TooOld`].
+    pub out_of_order_window: i64,
 }
 
 impl Default for Options {
@@ -123,6 +132,7 @@ impl Default for Options {
             progress: None,
             max_series: None,
             max_new_series_per_append: None,
+            out_of_order_window: 0,
         }
     }
 }
@@ -232,6 +242,8 @@ pub struct AppendReport {
     pub duplicates: u64,
     /// Series created by this append.
     pub new_series: u64,
+    /// Of the samples stored, those the out-of-order window accepted.
+    pub out_of_order_appended: u64,
     /// Samples rejected, by reason.
     pub out_of_order: u64,
     /// Samples rejected for a duplicate timestamp with another value.
@@ -294,6 +306,8 @@ pub struct Stats {
     pub symbols: u64,
     /// Chunks in the head (sealed plus open ones).
     pub chunks: u64,
+    /// Out-of-order samples in the head (also counted in `samples`).
+    pub ooo_samples: u64,
     /// Oldest sample timestamp, if any.
     pub min_time: Option<i64>,
     /// Newest sample timestamp, if any.
@@ -305,6 +319,11 @@ pub struct Stats {
 pub struct EngineCounters {
     /// Blocks cut from the head.
     pub head_cuts: AtomicU64,
+    /// Blocks of out-of-order samples written by head cuts.
+    pub ooo_blocks: AtomicU64,
+    /// Writes that changed data behind some series' newest sample: appends that stored
+    /// out-of-order samples, and deletes. See [`Db::history_generation`].
+    pub history_changes: AtomicU64,
     /// Failed head cuts (the data stays in the head and the WAL; retried later).
     pub head_cut_failures: AtomicU64,
     /// Checkpoints written.
@@ -562,6 +581,19 @@ impl Db {
         }
     }
 
+    /// The oldest timestamp the out-of-order window accepts now: the head's newest sample
+    /// minus the window; `i64::MAX` (nothing) when the window is off or the head is empty.
+    fn ooo_floor(&self) -> i64 {
+        let w = self.inner.opts.out_of_order_window;
+        if w <= 0 {
+            return i64::MAX;
+        }
+        match self.inner.head.max_time_seen() {
+            Some(hi) => hi.saturating_sub(w),
+            None => i64::MAX,
+        }
+    }
+
     /// One attempt of [`Db::append`]; `None` if a series was removed under it.
     fn try_append(
         &self,
@@ -579,6 +611,8 @@ impl Db {
             .max_new_series_per_append
             .unwrap_or(u64::MAX);
         let new_series_floor = self.new_series_floor().max(head.min_valid());
+        // A new series is created if some sample may land in order or out of order.
+        let creation_floor = new_series_floor.min(self.ooo_floor());
         let mut entries: Vec<(Arc<MemSeries>, &[Sample], bool)> = Vec::with_capacity(batch.len());
         for (target, start, end) in &batch.series {
             let samples = &batch.samples[*start..*end];
@@ -597,10 +631,10 @@ impl Db {
                     }
                 }
                 Target::Labels(labels) => {
-                    self.series_within(labels, samples, new_series_floor, &mut budget)
+                    self.series_within(labels, samples, creation_floor, &mut budget)
                 }
                 Target::Series(h) => {
-                    self.series_within(&h.series.labels, samples, new_series_floor, &mut budget)
+                    self.series_within(&h.series.labels, samples, creation_floor, &mut budget)
                 }
             };
             match found {
@@ -619,11 +653,13 @@ impl Db {
         // 2. Lock in reference order; one guard per distinct series.
         entries.sort_by_key(|(s, _, _)| s.sref);
         let min_valid = head.min_valid();
+        let ooo_floor = self.ooo_floor();
         let mut guards = Vec::with_capacity(entries.len());
         let mut new_series = Vec::new();
         let mut accepted: Vec<SampleRecord> = Vec::with_capacity(batch.num_samples());
-        // Per guard, its range of `accepted`, for applying later.
-        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(entries.len());
+        let mut ooo: Vec<SampleRecord> = Vec::new();
+        // Per guard, its ranges of `accepted` and `ooo`, for applying later.
+        let mut spans: Vec<[(usize, usize); 2]> = Vec::with_capacity(entries.len());
         let mut i = 0;
         while i < entries.len() {
             let series = &entries[i].0;
@@ -643,15 +679,22 @@ impl Db {
             // 3. Decide every sample of every entry for this series, in batch order.
             let mut last = st.last;
             let start = accepted.len();
+            let ostart = ooo.len();
             let mut created = false;
             while i < entries.len() && Arc::ptr_eq(&entries[i].0, series) {
                 created |= entries[i].2;
                 for &s in entries[i].1 {
-                    match verdict(last, s) {
+                    // Where the in-order chunks cannot take a sample, the out-of-order
+                    // window may; `why` is the reason when it does not.
+                    let why = match verdict(last, s) {
                         Verdict::Append
                             if s.t < min_valid || (last.is_none() && s.t < new_series_floor) =>
                         {
-                            report.reject(RejectReason::TooOld, &series.labels, s.t)
+                            RejectReason::TooOld
+                        }
+                        Verdict::Append if st.ooo.is_some() && st.value_bits_at(s.t).is_some() => {
+                            // Only after a delete moved `last` back below out-of-order data.
+                            RejectReason::OutOfOrder
                         }
                         Verdict::Append => {
                             accepted.push(SampleRecord {
@@ -660,35 +703,63 @@ impl Db {
                                 v: s.v,
                             });
                             last = Some(s);
+                            continue;
                         }
-                        Verdict::Duplicate => report.duplicates += 1,
-                        // A retry re-sends samples already stored: idempotent, not an error.
-                        Verdict::Reject(_) if st.contains(s) => report.duplicates += 1,
-                        Verdict::Reject(_) if s.t < min_valid => {
+                        Verdict::Duplicate => {
+                            report.duplicates += 1;
+                            continue;
+                        }
+                        Verdict::Reject(_) if s.t < min_valid => RejectReason::TooOld,
+                        Verdict::Reject(why) => why,
+                    };
+                    // A retry re-sends samples already stored: idempotent, not an error.
+                    let held = st.value_bits_at(s.t).or_else(|| {
+                        ooo[ostart..]
+                            .iter()
+                            .find(|x| x.t == s.t)
+                            .map(|x| x.v.to_bits())
+                    });
+                    let in_window = s.t >= ooo_floor;
+                    match held {
+                        Some(bits) if bits == s.v.to_bits() => report.duplicates += 1,
+                        Some(_) if in_window => {
+                            report.reject(RejectReason::DuplicateTimestamp, &series.labels, s.t)
+                        }
+                        None if in_window => ooo.push(SampleRecord {
+                            sref: series.sref,
+                            t: s.t,
+                            v: s.v,
+                        }),
+                        _ if ooo_floor < i64::MAX => {
                             report.reject(RejectReason::TooOld, &series.labels, s.t)
                         }
-                        Verdict::Reject(why) => report.reject(why, &series.labels, s.t),
+                        _ => report.reject(why, &series.labels, s.t),
                     }
                 }
                 i += 1;
             }
             report.new_series += created as u64;
-            spans.push((start, accepted.len()));
+            spans.push([(start, accepted.len()), (ostart, ooo.len())]);
             guards.push(st);
         }
-        if accepted.is_empty() && new_series.is_empty() {
+        if accepted.is_empty() && ooo.is_empty() && new_series.is_empty() {
             return Ok(Some(report));
         }
         // 4. WAL first.
-        let mut records = Vec::with_capacity(2);
+        let mut records = Vec::with_capacity(3);
         if !new_series.is_empty() {
             records.push(Record::Series(new_series));
         }
         let (lo, hi) = accepted.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| {
             (lo.min(s.t), hi.max(s.t))
         });
-        let n = accepted.len() as u64;
-        records.push(Record::Samples(accepted));
+        let (n, n_ooo) = (accepted.len() as u64, ooo.len() as u64);
+        if n > 0 {
+            records.push(Record::Samples(accepted));
+        }
+        if n_ooo > 0 {
+            records.push(Record::OooSamples(ooo));
+        }
         let pos = wal.write(&records)?;
         // With fsync per write, durability comes before visibility: a sample the sender is
         // told failed is never queryable (the series stay locked through the fsync, so
@@ -697,20 +768,38 @@ impl Db {
             wal.sync_to(pos)?;
         }
         // 5. Apply.
-        let Some(Record::Samples(accepted)) = records.last() else {
-            unreachable!("samples record pushed last")
-        };
+        let (mut in_order, mut out_of_order): (&[SampleRecord], &[SampleRecord]) = (&[], &[]);
+        for r in &records {
+            match r {
+                Record::Samples(v) => in_order = v,
+                Record::OooSamples(v) => out_of_order = v,
+                _ => {}
+            }
+        }
         let range = head.chunk_range();
         let mut d = ChunkFootprint::default();
-        for (st, &(start, end)) in guards.iter_mut().zip(&spans) {
+        for (st, [(start, end), (ostart, oend)]) in guards.iter_mut().zip(spans) {
             st.logged = true;
-            for s in &accepted[start..end] {
+            for s in &in_order[start..end] {
                 st.push_counted(Sample::new(s.t, s.v), range, &mut d);
+            }
+            for s in &out_of_order[ostart..oend] {
+                st.insert_ooo(Sample::new(s.t, s.v));
             }
         }
         head.note_chunks(d);
-        head.note_samples(n, lo, hi);
-        report.appended = n;
+        if n > 0 {
+            head.note_samples(n, lo, hi);
+        }
+        head.note_ooo_samples(n_ooo);
+        if n_ooo > 0 {
+            self.inner
+                .counters
+                .history_changes
+                .fetch_add(1, Ordering::AcqRel);
+        }
+        report.appended = n + n_ooo;
+        report.out_of_order_appended = n_ooo;
         // 6. With an fsync interval the write to the OS was the acknowledgement: a later
         //    failure of the background fsync is recovered from the head (see `maintain.rs`).
         drop(guards);
@@ -843,6 +932,9 @@ impl Db {
     }
 
     fn head_overlaps(&self, bound: i64, mint: i64, maxt: i64) -> bool {
+        if self.inner.head.num_ooo_samples() > 0 {
+            return true; // out-of-order data may lie anywhere
+        }
         match self.inner.head.time_range() {
             Some((lo, hi)) => lo.max(bound) <= maxt && hi >= mint,
             None => false,
@@ -850,6 +942,9 @@ impl Db {
     }
 
     fn covers_head(&self, mint: i64, maxt: i64) -> bool {
+        if self.inner.head.num_ooo_samples() > 0 {
+            return false; // out-of-order data may lie outside the range: check each series
+        }
         match self.inner.head.time_range() {
             Some((lo, hi)) => mint <= lo && maxt >= hi,
             None => true,
@@ -864,11 +959,10 @@ impl Db {
         maxt: i64,
     ) -> Vec<Arc<MemSeries>> {
         let head = &self.inner.head;
-        let lo = mint.max(bound);
         let refs = head.index().select(matchers);
         refs.into_iter()
             .filter_map(|r| head.by_ref(r))
-            .filter(|s| overlaps(&s.state.lock(), lo, maxt))
+            .filter(|s| overlaps_above(&s.state.lock(), bound, mint, maxt))
             .collect()
     }
 
@@ -977,10 +1071,20 @@ impl Db {
             samples: head.num_samples(),
             chunk_bytes,
             chunks,
+            ooo_samples: head.num_ooo_samples(),
             symbols: head.num_symbols() as u64,
             min_time: range.map(|r| r.0),
             max_time: range.map(|r| r.1),
         }
+    }
+
+    /// A number that changes whenever stored data changes other than by samples newer than
+    /// their series' newest (out-of-order appends, deletes). Readers that keep state built
+    /// from older data (incremental rule windows) rebuild it when this changed since they
+    /// read. It is bumped right after such a change is applied, before the write returns
+    /// (a reader that sees it unchanged after reading may still have seen the change).
+    pub fn history_generation(&self) -> u64 {
+        self.inner.counters.history_changes.load(Ordering::Acquire)
     }
 
     /// The blocks currently published, oldest first.

@@ -122,11 +122,48 @@ impl Replayer<'_> {
                     }
                 }
             }
+            Record::OooSamples(v) => {
+                // Kept whatever their age: the blocks hold only what a cut wrote, and a
+                // sample a cut wrote before a crash that came before the checkpoint is
+                // written again by the next cut (compaction drops the exact duplicate).
+                for s in v {
+                    let Some(series) = head.by_ref(s.sref) else {
+                        self.unknown_series += 1;
+                        continue;
+                    };
+                    let mut st = series.state.lock();
+                    if st.value_bits_at(s.t).is_none() {
+                        st.insert_ooo(Sample::new(s.t, s.v));
+                        head.note_ooo_samples(1);
+                    }
+                }
+            }
+            Record::OooChunks(v) => {
+                for e in v {
+                    let Some(series) = head.by_ref(e.sref) else {
+                        self.unknown_series += e.chunks.len() as u64;
+                        continue;
+                    };
+                    let mut st = series.state.lock();
+                    for bytes in e.chunks {
+                        match Chunk::from_bytes(bytes) {
+                            Ok(c) if c.num_samples() > 0 => {
+                                head.note_ooo_samples(c.num_samples() as u64);
+                                st.ooo.get_or_insert_with(Default::default).restore_chunk(c);
+                            }
+                            Ok(_) => {}
+                            Err(_) => self.bad_chunks += 1,
+                        }
+                    }
+                }
+            }
             Record::Deletes(v) => {
                 for d in v {
                     if let Some(series) = head.by_ref(d.sref) {
-                        let removed = series.state.lock().delete_range(d.mint, d.maxt, range);
-                        head.forget_samples(removed);
+                        let mut st = series.state.lock();
+                        let ooo_before = st.ooo_samples();
+                        let removed = st.delete_range(d.mint, d.maxt, range);
+                        head.forget_samples(removed, ooo_before - st.ooo_samples());
                     }
                 }
             }
@@ -269,6 +306,11 @@ impl Db {
             .max()
             .unwrap_or(i64::MIN);
         head.raise_min_valid(min_valid);
+        // The out-of-order window reaches back from the newest sample, which may be in a
+        // block when the head is empty.
+        if min_valid > i64::MIN {
+            head.raise_max_time_seen(min_valid - 1);
+        }
         let mut rp = Replayer {
             head: &head,
             min_valid,

@@ -9,6 +9,20 @@ impl SeriesState {
     /// series' last sample becomes the last one kept (so an older sample may be appended
     /// again, as after a delete in Prometheus).
     pub fn delete_range(&mut self, mint: i64, maxt: i64, chunk_range: i64) -> u64 {
+        let ooo = match self.ooo.as_mut() {
+            Some(o) => {
+                let n = o.delete_range(mint, maxt);
+                if o.is_empty() {
+                    self.ooo = None;
+                }
+                n
+            }
+            None => 0,
+        };
+        ooo + self.delete_in_order(mint, maxt, chunk_range)
+    }
+
+    fn delete_in_order(&mut self, mint: i64, maxt: i64, chunk_range: i64) -> u64 {
         let touches = |lo: i64, hi: i64| lo <= maxt && hi >= mint;
         let open_hit = match (self.open.min_time(), self.open.last()) {
             (Some(lo), Some(l)) => touches(lo, l.t),
@@ -45,11 +59,13 @@ impl SeriesState {
 }
 
 impl Head {
-    /// Takes `n` deleted samples off the head's sample count.
-    pub(crate) fn forget_samples(&self, n: u64) {
+    /// Takes `n` deleted samples, `ooo` of them out-of-order ones, off the head's counts.
+    pub(crate) fn forget_samples(&self, n: u64, ooo: u64) {
         use std::sync::atomic::Ordering;
         let cur = self.samples.load(Ordering::Relaxed);
         self.samples.fetch_sub(n.min(cur), Ordering::Relaxed);
+        let cur = self.ooo_samples.load(Ordering::Relaxed);
+        self.ooo_samples.fetch_sub(ooo.min(cur), Ordering::Relaxed);
     }
 }
 

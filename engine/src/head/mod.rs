@@ -21,6 +21,7 @@
 
 mod append;
 mod delete;
+mod ooo;
 mod read;
 mod truncate;
 
@@ -38,7 +39,8 @@ use crate::labels::{Labels, SymbolTable};
 use crate::Sample;
 
 pub use append::{verdict, Verdict};
-pub use read::{chunks_in_range, overlaps};
+pub use ooo::{merge_into, OooChunks, OOO_CHUNK_SAMPLES};
+pub use read::{chunks_in_range, ooo_chunks_in_range, overlaps, overlaps_above};
 
 /// Chunks never span an aligned window of this many milliseconds (2 h).
 pub const CHUNK_RANGE_MS: i64 = 2 * 60 * 60 * 1000;
@@ -63,26 +65,42 @@ pub struct SeriesState {
     /// End (exclusive) of the aligned chunk-range span the open chunk lies in, computed
     /// when the open chunk gets its first sample (no division per sample).
     window_end: i64,
+    /// Samples the out-of-order window accepted (None until the first one).
+    pub ooo: Option<Box<OooChunks>>,
 }
 
 impl SeriesState {
     /// True if the series already holds exactly `s` (same timestamp, same value bits). Used
-    /// to treat a retried request's older samples as no-ops; decodes at most one chunk.
+    /// to treat a retried request's older samples as no-ops.
     pub fn contains(&self, s: Sample) -> bool {
-        let hit = |c: &Chunk| {
-            c.iter()
-                .seek(s.t)
-                .is_some_and(|x| x.t == s.t && x.v.to_bits() == s.v.to_bits())
-        };
-        if let Some(lo) = self.open.min_time() {
-            if s.t >= lo {
-                return hit(&self.open.snapshot());
+        self.value_bits_at(s.t) == Some(s.v.to_bits())
+    }
+
+    /// The value bits of the sample at `t`, in-order or out-of-order, if the series holds
+    /// one; decodes at most one in-order chunk (and the out-of-order chunks covering `t`).
+    pub fn value_bits_at(&self, t: i64) -> Option<u64> {
+        let hit = |c: &Chunk| c.iter().seek(t).filter(|x| x.t == t).map(|x| x.v.to_bits());
+        let in_order = match self.open.min_time() {
+            Some(lo) if t >= lo => hit(&self.open.snapshot()),
+            _ => {
+                let i = self.sealed.partition_point(|c| c.max_time() < t);
+                self.sealed
+                    .get(i)
+                    .filter(|c| c.min_time() <= t)
+                    .and_then(hit)
             }
-        }
-        let i = self.sealed.partition_point(|c| c.max_time() < s.t);
-        self.sealed
-            .get(i)
-            .is_some_and(|c| c.min_time() <= s.t && hit(c))
+        };
+        in_order.or_else(|| self.ooo.as_ref().and_then(|o| o.value_bits_at(t)))
+    }
+
+    /// Stores an out-of-order sample whose timestamp the series does not hold yet.
+    pub fn insert_ooo(&mut self, s: Sample) {
+        self.ooo.get_or_insert_with(Default::default).insert(s);
+    }
+
+    /// Out-of-order samples held.
+    pub fn ooo_samples(&self) -> u64 {
+        self.ooo.as_ref().map_or(0, |o| o.num_samples())
     }
 
     /// What the series' chunks count towards the head's totals: (sealed chunks, bytes of
@@ -240,6 +258,8 @@ pub struct Head {
     /// Most series the head may hold; `u64::MAX` for no limit.
     max_series: AtomicU64,
     samples: AtomicU64,
+    /// Out-of-order samples held (also counted in `samples`).
+    ooo_samples: AtomicU64,
     min_time: AtomicI64,
     max_time: AtomicI64,
     /// Samples older than this are in blocks (or were never accepted): the head's bound.
@@ -273,6 +293,7 @@ impl Head {
             live: AtomicU64::new(0),
             max_series: AtomicU64::new(u64::MAX),
             samples: AtomicU64::new(0),
+            ooo_samples: AtomicU64::new(0),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid: AtomicI64::new(i64::MIN),
@@ -472,6 +493,19 @@ impl Head {
         (lo <= hi).then_some((lo, hi))
     }
 
+    /// The newest in-order sample's timestamp ever appended (kept when truncation empties
+    /// the head), `None` before the first.
+    pub fn max_time_seen(&self) -> Option<i64> {
+        let hi = self.max_time.load(Ordering::Relaxed);
+        (hi != i64::MIN).then_some(hi)
+    }
+
+    /// Raises the newest timestamp seen to at least `t` without adding data (at open, from
+    /// the blocks, so the out-of-order window has its reference).
+    pub(crate) fn raise_max_time_seen(&self, t: i64) {
+        self.max_time.fetch_max(t, Ordering::Relaxed);
+    }
+
     /// Distinct interned strings.
     pub fn num_symbols(&self) -> usize {
         self.symbols.len()
@@ -484,6 +518,17 @@ impl Head {
         self.samples.fetch_add(n, Ordering::Relaxed);
         self.min_time.fetch_min(lo, Ordering::Relaxed);
         self.max_time.fetch_max(hi, Ordering::Relaxed);
+    }
+
+    /// Counts `n` out-of-order samples stored (they do not move the head's time range).
+    pub(crate) fn note_ooo_samples(&self, n: u64) {
+        self.samples.fetch_add(n, Ordering::Relaxed);
+        self.ooo_samples.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Out-of-order samples in the head.
+    pub fn num_ooo_samples(&self) -> u64 {
+        self.ooo_samples.load(Ordering::Relaxed)
     }
 
     /// Adds a change of chunk counts to the head's totals.

@@ -20,23 +20,51 @@ pub fn chunks_in_range(st: &SeriesState, mint: i64, maxt: i64) -> Vec<Chunk> {
     out
 }
 
+/// The out-of-order chunks of `st` that may hold samples in `[mint, maxt]`.
+pub fn ooo_chunks_in_range(st: &SeriesState, mint: i64, maxt: i64) -> Vec<Chunk> {
+    st.ooo
+        .as_ref()
+        .map_or_else(Vec::new, |o| o.chunks_in_range(mint, maxt))
+}
+
 /// True if `st` holds any sample in `[mint, maxt]` (judged by chunk bounds).
 pub fn overlaps(st: &SeriesState, mint: i64, maxt: i64) -> bool {
-    match (st.min_time, st.last) {
-        (Some(lo), Some(last)) => lo <= maxt && last.t >= mint,
+    overlaps_above(st, i64::MIN, mint, maxt)
+}
+
+/// True if `st` holds an in-order sample in `[max(bound, mint), maxt]` or an out-of-order
+/// sample in `[mint, maxt]` (judged by chunk bounds). Readers pass the head bound they
+/// snapshot: in-order data below it is read from blocks, out-of-order data stays in the
+/// head until a cut drops it.
+pub fn overlaps_above(st: &SeriesState, bound: i64, mint: i64, maxt: i64) -> bool {
+    let lo = mint.max(bound);
+    let in_order = match (st.min_time, st.last) {
+        (Some(first), Some(last)) => first <= maxt && last.t >= lo && lo <= maxt,
         _ => false,
-    }
+    };
+    in_order
+        || st
+            .ooo
+            .as_ref()
+            .and_then(|o| o.time_range())
+            .is_some_and(|(a, b)| a <= maxt && b >= mint)
 }
 
 impl super::Head {
     /// Every series' chunks that may hold samples at or after `from` (sealed ones shared, the
-    /// open one as a snapshot), sorted by labels; the head is not changed.
+    /// open one as a snapshot), sorted by labels; the head is not changed. A series with
+    /// out-of-order samples gets them merged in (all of them, also those before `from`),
+    /// re-encoded into chunks that do not overlap.
     pub fn snapshot_chunks(&self, from: i64) -> Vec<(crate::labels::Labels, Vec<Chunk>)> {
         let mut out: Vec<_> = self
             .all_series()
             .into_iter()
             .filter_map(|s| {
-                let chunks = chunks_in_range(&s.state.lock(), from, i64::MAX);
+                let st = s.state.lock();
+                let chunks = chunks_in_range(&st, from, i64::MAX);
+                let ooo = st.ooo.as_ref().map(|o| o.samples()).unwrap_or_default();
+                drop(st);
+                let chunks = super::ooo::merge_into(chunks, &ooo);
                 (!chunks.is_empty()).then(|| (s.labels.clone(), chunks))
             })
             .collect();

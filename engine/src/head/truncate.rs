@@ -5,6 +5,9 @@
 //! [`Head::collect_before`] gathers (and seals) the chunks before the boundary `b`, the block
 //! is written and published together with the head's new lower bound `b` (queriers ignore
 //! head chunks ending before their bound), and only then [`Head::truncate`] frees them.
+//! Out-of-order samples before `b` go the same way ([`Head::collect_ooo_before`], written
+//! as blocks that overlap, then dropped by the same truncation); readers see them in the
+//! head until the drop and in the blocks after it (duplicates in between are merged away).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -84,9 +87,9 @@ impl SeriesState {
         n
     }
 
-    /// True if the series holds no sample.
+    /// True if the series holds no sample (in order or out of order).
     fn is_empty(&self) -> bool {
-        self.sealed.is_empty() && self.open.is_empty()
+        self.sealed.is_empty() && self.open.is_empty() && self.ooo.is_none()
     }
 }
 
@@ -103,6 +106,26 @@ impl Head {
             drop(st);
             if !chunks.is_empty() {
                 out.push((s.labels.clone(), chunks));
+            }
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The out-of-order samples before `b` of every series, sorted by labels (each list
+    /// sorted by time). They stay in the head until [`Head::truncate`] drops them.
+    pub fn collect_ooo_before(&self, b: i64) -> Vec<(Labels, Vec<Sample>)> {
+        if self.ooo_samples.load(Ordering::Relaxed) == 0 {
+            return Vec::new();
+        }
+        let mut out: Vec<(Labels, Vec<Sample>)> = Vec::new();
+        for s in self.all_series() {
+            let mut st = s.state.lock();
+            let Some(o) = st.ooo.as_mut() else { continue };
+            let got = o.collect_before(b);
+            drop(st);
+            if !got.is_empty() {
+                out.push((s.labels.clone(), got));
             }
         }
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -137,6 +160,17 @@ impl Head {
             let before = st.footprint();
             dropped_samples += st.drop_before(b);
             self.note_chunks(super::ChunkFootprint::delta(before, st.footprint()));
+            if let Some(o) = st.ooo.as_mut() {
+                let n = o.drop_collected(b);
+                dropped_samples += n;
+                self.ooo_samples.fetch_sub(
+                    n.min(self.ooo_samples.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
+                if o.is_empty() {
+                    st.ooo = None;
+                }
+            }
             if st.is_empty() && st.last.is_none_or(|l| l.t < b) {
                 st.removed = true;
                 drop(st);

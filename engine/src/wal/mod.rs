@@ -52,7 +52,10 @@ use crate::labels::Labels;
 
 pub use checkpoint::{checkpoint_path, list_checkpoints, CheckpointWriter};
 pub use reader::{scan_segment_bytes, Damage, SegmentScan};
-pub use record::{KIND_CHUNKS, KIND_DELETES, KIND_SAMPLES, KIND_SERIES, MAX_PAYLOAD_BYTES};
+pub use record::{
+    KIND_CHUNKS, KIND_DELETES, KIND_OOO_CHUNKS, KIND_OOO_SAMPLES, KIND_SAMPLES, KIND_SERIES,
+    MAX_PAYLOAD_BYTES,
+};
 pub use segment::{segment_header, segment_name, SEGMENT_HEADER_LEN};
 
 /// A series definition: the dense reference and its labels.
@@ -108,6 +111,11 @@ pub enum Record {
     Chunks(Vec<ChunksRecord>),
     /// Deleted ranges of head series.
     Deletes(Vec<DeleteRecord>),
+    /// Samples the out-of-order window accepted (older than their series' newest, or
+    /// below the head's bound).
+    OooSamples(Vec<SampleRecord>),
+    /// Out-of-order head chunks (checkpoints only).
+    OooChunks(Vec<ChunksRecord>),
 }
 
 impl Record {
@@ -115,9 +123,21 @@ impl Record {
     pub fn len(&self) -> usize {
         match self {
             Record::Series(s) => s.len(),
-            Record::Samples(s) => s.len(),
-            Record::Chunks(c) => c.len(),
+            Record::Samples(s) | Record::OooSamples(s) => s.len(),
+            Record::Chunks(c) | Record::OooChunks(c) => c.len(),
             Record::Deletes(d) => d.len(),
+        }
+    }
+
+    /// The record's kind byte (`docs/format/wal.md`).
+    pub fn kind(&self) -> u8 {
+        match self {
+            Record::Series(_) => record::KIND_SERIES,
+            Record::Samples(_) => record::KIND_SAMPLES,
+            Record::Chunks(_) => record::KIND_CHUNKS,
+            Record::Deletes(_) => record::KIND_DELETES,
+            Record::OooSamples(_) => record::KIND_OOO_SAMPLES,
+            Record::OooChunks(_) => record::KIND_OOO_CHUNKS,
         }
     }
 
@@ -131,13 +151,15 @@ impl Record {
     pub fn same_as(&self, other: &Record) -> bool {
         match (self, other) {
             (Record::Series(a), Record::Series(b)) => a == b,
-            (Record::Samples(a), Record::Samples(b)) => {
+            (Record::Samples(a), Record::Samples(b))
+            | (Record::OooSamples(a), Record::OooSamples(b)) => {
                 a.len() == b.len()
                     && a.iter().zip(b).all(|(x, y)| {
                         x.sref == y.sref && x.t == y.t && x.v.to_bits() == y.v.to_bits()
                     })
             }
-            (Record::Chunks(a), Record::Chunks(b)) => a == b,
+            (Record::Chunks(a), Record::Chunks(b))
+            | (Record::OooChunks(a), Record::OooChunks(b)) => a == b,
             (Record::Deletes(a), Record::Deletes(b)) => a == b,
             _ => false,
         }

@@ -26,6 +26,12 @@ pub const KIND_SAMPLES: u8 = 2;
 pub const KIND_CHUNKS: u8 = 3;
 /// Record kind byte of a deletes record (ranges deleted from head series).
 pub const KIND_DELETES: u8 = 4;
+/// Record kind byte of an out-of-order samples record (samples the out-of-order window
+/// accepted; same payload as a samples record).
+pub const KIND_OOO_SAMPLES: u8 = 5;
+/// Record kind byte of an out-of-order chunks record (a checkpoint's copy of the head's
+/// out-of-order chunks; same payload as a chunks record).
+pub const KIND_OOO_CHUNKS: u8 = 6;
 
 /// Largest uncompressed payload a reader accepts (and a writer produces).
 pub const MAX_PAYLOAD_BYTES: usize = 64 << 20;
@@ -334,6 +340,8 @@ pub fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record, DecodeError> {
         KIND_SAMPLES => decode_samples(payload).map(Record::Samples),
         KIND_CHUNKS => decode_chunks(payload).map(Record::Chunks),
         KIND_DELETES => decode_deletes(payload).map(Record::Deletes),
+        KIND_OOO_SAMPLES => decode_samples(payload).map(Record::OooSamples),
+        KIND_OOO_CHUNKS => decode_chunks(payload).map(Record::OooChunks),
         k => err(format!("unknown record kind {k}")),
     }
 }
@@ -350,13 +358,13 @@ pub fn encode_payload(record: &Record) -> (u8, Vec<u8>) {
             }
             (KIND_SERIES, buf)
         }
-        Record::Samples(samples) => {
+        Record::Samples(samples) | Record::OooSamples(samples) => {
             encode_samples(&mut buf, samples);
-            (KIND_SAMPLES, buf)
+            (record.kind(), buf)
         }
-        Record::Chunks(entries) => {
+        Record::Chunks(entries) | Record::OooChunks(entries) => {
             encode_chunks(&mut buf, entries);
-            (KIND_CHUNKS, buf)
+            (record.kind(), buf)
         }
         Record::Deletes(entries) => {
             encode_deletes(&mut buf, entries);
@@ -447,21 +455,21 @@ pub fn encode_frames(out: &mut Vec<u8>, records: &[Record]) -> Result<(), Decode
                         flush_series(out, enc, count, payload)?;
                     }
                 }
-                Record::Samples(samples) => {
+                Record::Samples(samples) | Record::OooSamples(samples) => {
                     // At most 28 bytes per sample: 64k samples stay under 2 MiB.
                     const PER_RECORD: usize = 1 << 16;
                     if samples.is_empty() {
                         payload.clear();
                         encode_samples(payload, samples);
-                        push_frame(out, enc, KIND_SAMPLES, payload)?;
+                        push_frame(out, enc, r.kind(), payload)?;
                     }
                     for part in samples.chunks(PER_RECORD) {
                         payload.clear();
                         encode_samples(payload, part);
-                        push_frame(out, enc, KIND_SAMPLES, payload)?;
+                        push_frame(out, enc, r.kind(), payload)?;
                     }
                 }
-                Record::Chunks(entries) => {
+                Record::Chunks(entries) | Record::OooChunks(entries) => {
                     // Split by series so that payloads stay near the split size.
                     let mut start = 0;
                     let mut size = 0;
@@ -470,7 +478,7 @@ pub fn encode_frames(out: &mut Vec<u8>, records: &[Record]) -> Result<(), Decode
                         if size > SPLIT_PAYLOAD_BYTES || i + 1 == entries.len() {
                             payload.clear();
                             encode_chunks(payload, &entries[start..=i]);
-                            push_frame(out, enc, KIND_CHUNKS, payload)?;
+                            push_frame(out, enc, r.kind(), payload)?;
                             start = i + 1;
                             size = 0;
                         }
@@ -478,7 +486,7 @@ pub fn encode_frames(out: &mut Vec<u8>, records: &[Record]) -> Result<(), Decode
                     if entries.is_empty() {
                         payload.clear();
                         encode_chunks(payload, entries);
-                        push_frame(out, enc, KIND_CHUNKS, payload)?;
+                        push_frame(out, enc, r.kind(), payload)?;
                     }
                 }
                 Record::Deletes(entries) => {
@@ -538,7 +546,7 @@ impl FrameHeader {
         let kind = b[0];
         let len = u32::from_le_bytes([b[1], b[2], b[3], b[4]]);
         let crc = u32::from_le_bytes([b[5], b[6], b[7], b[8]]);
-        if !(KIND_SERIES..=KIND_DELETES).contains(&kind) {
+        if !(KIND_SERIES..=KIND_OOO_CHUNKS).contains(&kind) {
             return err(format!("unknown record kind {kind}"));
         }
         if len == 0 {
@@ -837,12 +845,39 @@ mod tests {
         p.push(0);
         assert!(decode_payload(KIND_SAMPLES, &p).is_err());
         assert!(decode_payload(0, &[]).is_err());
-        assert!(decode_payload(5, &[0]).is_err());
+        assert!(decode_payload(KIND_OOO_CHUNKS + 1, &[0]).is_err());
         // Chunks and deletes: counts beyond the bytes, empty chunks, empty ranges.
         assert!(decode_payload(KIND_CHUNKS, &[5, 1]).is_err());
         assert!(decode_payload(KIND_CHUNKS, &[1, 7, 1, 0]).is_err());
         assert!(decode_payload(KIND_DELETES, &[1, 7, 4, 2]).is_err());
         assert!(decode_payload(KIND_DELETES, &[1, 7, 2, 4, 0]).is_err());
+    }
+
+    #[test]
+    fn out_of_order_records_round_trip_under_their_own_kinds() {
+        let samples = vec![
+            SampleRecord {
+                sref: 3,
+                t: 100,
+                v: 1.5,
+            },
+            SampleRecord {
+                sref: 3,
+                t: 50,
+                v: -2.0,
+            },
+        ];
+        let chunks = vec![ChunksRecord {
+            sref: 9,
+            chunks: vec![vec![1, 2, 3]],
+        }];
+        for r in [Record::OooSamples(samples), Record::OooChunks(chunks)] {
+            let frame = encode_record(&r).unwrap();
+            assert_eq!(frame[0], r.kind());
+            assert!(decode_frame(&frame).unwrap().same_as(&r));
+        }
+        assert_ne!(KIND_OOO_SAMPLES, KIND_SAMPLES);
+        assert_ne!(KIND_OOO_CHUNKS, KIND_CHUNKS);
     }
 
     #[test]
