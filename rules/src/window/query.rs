@@ -119,6 +119,8 @@ pub struct IncrementalQuery {
     opts: IncrementalOptions,
     served: u64,
     selects: u64,
+    /// [`strata_engine::Db::history_generation`] when the state was last brought up to date.
+    history: Option<u64>,
 }
 
 /// The layout a window of `range` ms for function `f` uses with `buckets` ring buckets
@@ -207,6 +209,7 @@ impl IncrementalQuery {
             opts,
             served: 0,
             selects: 0,
+            history: None,
         }
     }
 
@@ -238,6 +241,14 @@ impl IncrementalQuery {
     /// engine's `max_samples` limit, which a full evaluation of a 30-day window over many
     /// series can exceed, only counts their output points.
     pub fn eval(&mut self, engine: &Engine, t: i64) -> Result<QueryResult> {
+        // Out-of-order samples and deletes change data the state already folded in: start
+        // over from storage. Read before storage, so a change made while this evaluation
+        // reads is caught by the next one.
+        let history = engine.db().history_generation();
+        if self.history.is_some_and(|h| h != history) {
+            self.reset();
+        }
+        self.history = Some(history);
         let mut hook = Precomputed {
             t,
             entries: Vec::new(),

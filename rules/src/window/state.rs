@@ -33,14 +33,16 @@
 //! * ring slot `k mod slots` holds exactly the series' samples in bucket `k` for
 //!   `left < k <= bucket_of(T)`, up to the cursor; a detail piece holds exactly the samples
 //!   of its sibling block (empty where there is none);
-//! * samples enter pieces in time order (per-series appends are in order), so pieces never
-//!   need re-sorting.
+//! * samples enter pieces in time order (in-order appends are; out-of-order ones make the
+//!   query rebuild), so pieces never need re-sorting.
 //!
 //! Assumption (documented limit): a sample is in storage no later than `late_horizon` after
 //! the evaluation time that first covers it, and before the window start passes the bucket
 //! before it (so at most `min(late_horizon, range - 2 B)` late; 45 minutes for a one-hour
-//! window). Samples appended later than that may be missed until the next rebuild
-//! (out-of-order ingestion, when the engine gains it, needs a rebuild too). If a series
+//! window). Samples appended later than that may be missed until the next rebuild.
+//! Out-of-order samples (older than their series' newest) and deletes change data already
+//! folded in: [`super::IncrementalQuery`] rebuilds every window when the database's
+//! history generation moved since its last evaluation. If a series
 //! unknown to the state shows up at the left edge (which only such late data can cause),
 //! that series is evaluated from raw samples and the whole state is rebuilt at the next
 //! evaluation.
