@@ -13,7 +13,8 @@
 use libfuzzer_sys::fuzz_target;
 use strata_engine::wal::{
     decode_payload, decode_record, encode_payload, encode_record, scan_segment_bytes,
-    segment_header, Record, KIND_SAMPLES, KIND_SERIES, SEGMENT_HEADER_LEN,
+    segment_header, Record, KIND_CHUNKS, KIND_DELETES, KIND_OOO_CHUNKS, KIND_OOO_SAMPLES,
+    KIND_SAMPLES, KIND_SERIES, SEGMENT_HEADER_LEN,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -25,11 +26,15 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_record(data);
 
     if let Some((&sel, payload)) = data.split_first() {
-        let kind = if sel & 1 == 0 {
-            KIND_SERIES
-        } else {
-            KIND_SAMPLES
-        };
+        let kinds = [
+            KIND_SERIES,
+            KIND_SAMPLES,
+            KIND_CHUNKS,
+            KIND_DELETES,
+            KIND_OOO_SAMPLES,
+            KIND_OOO_CHUNKS,
+        ];
+        let kind = kinds[usize::from(sel) % kinds.len()];
         if let Ok(rec) = decode_payload(kind, payload) {
             let (k2, p2) = encode_payload(&rec);
             assert_eq!(k2, kind);
