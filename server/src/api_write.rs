@@ -164,6 +164,7 @@ fn record(state: &State, s: &WriteSummary) {
 
 /// Counts the storage engine's rejections by reason.
 fn record_append(m: &crate::metrics::Metrics, a: &strata_engine::AppendReport) {
+    m.ingested_out_of_order(a.out_of_order_appended);
     m.rejected(Rejection::OutOfOrder, a.out_of_order);
     m.rejected(Rejection::DuplicateTimestamp, a.duplicate_timestamp);
     m.rejected(Rejection::TooOld, a.too_old);

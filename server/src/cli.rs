@@ -7,6 +7,7 @@
 //!              [--rule-alignment prometheus3|prometheus2] [--alertmanager-url URL]...
 //!              [--retention DURATION] [--retention-size SIZE] [--enable-admin-api]
 //!              [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
+//!              [--out-of-order-window DURATION]
 //!              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--cors-origin REGEX]
 //! strata check rules FILE...
 //! strata check slo FILE...
@@ -48,6 +49,7 @@ Usage:
                [--rule-alignment prometheus3|prometheus2] [--alertmanager-url URL]...
                [--retention DURATION] [--retention-size SIZE] [--enable-admin-api]
                [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
+               [--out-of-order-window DURATION]
                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--cors-origin REGEX]
   strata check rules FILE...
   strata check slo FILE...
@@ -89,6 +91,11 @@ Options for serve:
   --block-range DURATION
                     span of head data cut into one block (default 2h; for tests and
                     benchmarks)
+  --out-of-order-window DURATION
+                    store samples older than their series' newest (or than what the head
+                    holds) if at most this much older than the newest sample received;
+                    older ones are refused with 400 (default 0: off, as in
+                    Prometheus's out_of_order_time_window)
   --tls-cert FILE --tls-key FILE
                     serve HTTPS with this PEM certificate chain and key (default: HTTP)
   --tls-client-ca FILE
@@ -121,7 +128,7 @@ Configuration file keys (all optional):
   rule_files: [FILE_OR_GLOB, ...] (relative to the config file),
   slo_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
   rule_alignment, alertmanager_urls: [URL, ...],
-  storage: {retention, retention_size, block_range}, enable_admin_api,
+  storage: {retention, retention_size, block_range, out_of_order_window}, enable_admin_api,
   tls: {cert_file, key_file, client_ca_file} (relative to the config file), cors_origin
 Durations use Prometheus syntax: 100ms, 30s, 2m, 1h.
 ";
@@ -175,6 +182,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let mut retention = None;
     let mut retention_size = None;
     let mut block_range = None;
+    let mut ooo_window = None;
     let mut admin = false;
     let mut max_series = None;
     let (mut tls_cert, mut tls_key, mut tls_ca) = (None, None, None);
@@ -219,6 +227,15 @@ pub fn parse(args: &[String]) -> Result<Command> {
                         Error::Config(format!("--block-range: {v:?} is not a positive duration"))
                     })?;
                 block_range = Some(std::time::Duration::from_millis(ms as u64));
+            }
+            "--out-of-order-window" => {
+                let v = value()?;
+                let ms = crate::params::parse_prom_duration(&v)
+                    .filter(|&ms| ms >= 0)
+                    .ok_or_else(|| {
+                        Error::Config(format!("--out-of-order-window: {v:?} is not a duration"))
+                    })?;
+                ooo_window = Some(std::time::Duration::from_millis(ms as u64));
             }
             "--max-series" | "--max-new-series-per-request" => {
                 let v = value()?;
@@ -290,6 +307,9 @@ pub fn parse(args: &[String]) -> Result<Command> {
     }
     if let Some(b) = block_range {
         config.storage.block_range = b;
+    }
+    if let Some(w) = ooo_window {
+        config.storage.out_of_order_window = w;
     }
     config.storage.enable_admin_api |= admin;
     if cors.is_some() {
@@ -423,6 +443,12 @@ mod tests {
         assert!(parse(&args("serve --retention-size 10XB")).is_err());
         assert!(parse(&args("serve --block-range 0s")).is_err());
         assert!(USAGE.contains("--enable-admin-api"));
+        let Command::Serve(c) = parse(&args("serve --out-of-order-window 30m")).unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(c.db_options().out_of_order_window, 1_800_000);
+        assert!(parse(&args("serve --out-of-order-window later")).is_err());
+        assert_eq!(Config::default().db_options().out_of_order_window, 0);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct StorageConfig {
     pub block_range: Duration,
     /// Serve `/api/v1/admin/tsdb/*` (delete_series, clean_tombstones, snapshot, flush).
     pub enable_admin_api: bool,
+    /// How much older than the newest sample a late sample may be and still be stored
+    /// (zero, the default, turns the out-of-order window off, as in Prometheus).
+    pub out_of_order_window: Duration,
 }
 
 impl Default for StorageConfig {
@@ -66,6 +69,7 @@ impl Default for StorageConfig {
             retention_size: None,
             block_range: Duration::from_millis(strata_engine::DEFAULT_BLOCK_RANGE_MS as u64),
             enable_admin_api: false,
+            out_of_order_window: Duration::ZERO,
         }
     }
 }
@@ -322,6 +326,7 @@ struct FileStorage {
     retention: Option<String>,
     retention_size: Option<String>,
     block_range: Option<String>,
+    out_of_order_window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -562,6 +567,9 @@ impl Config {
                 return Err(Error::Config("storage.block_range must be > 0".into()));
             }
         }
+        if let Some(w) = f.storage.out_of_order_window {
+            c.storage.out_of_order_window = duration("storage.out_of_order_window", &w)?;
+        }
         if let Some(a) = f.enable_admin_api {
             c.storage.enable_admin_api = a;
         }
@@ -603,6 +611,7 @@ impl Config {
             retention_size: self.storage.retention_size,
             max_series: self.limits.max_series,
             max_new_series_per_append: self.limits.max_new_series_per_request,
+            out_of_order_window: self.storage.out_of_order_window.as_millis() as i64,
             ..strata_engine::Options::default()
         };
         o.wal.sync = match self.wal {

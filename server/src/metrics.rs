@@ -70,6 +70,7 @@ struct Histogram {
 #[derive(Default)]
 pub struct Metrics {
     samples_ingested: AtomicU64,
+    ooo_ingested: AtomicU64,
     histograms_ingested: AtomicU64,
     exemplars_ingested: AtomicU64,
     rejected: [AtomicU64; Rejection::ALL.len()],
@@ -108,6 +109,11 @@ impl Metrics {
             .fetch_add(histograms, Ordering::Relaxed);
         self.exemplars_ingested
             .fetch_add(exemplars, Ordering::Relaxed);
+    }
+
+    /// Counts samples the out-of-order window stored (also counted as ingested).
+    pub fn ingested_out_of_order(&self, n: u64) {
+        self.ooo_ingested.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts rejected samples (or requests, for [`Rejection::BadRequest`]).
@@ -150,6 +156,12 @@ impl Metrics {
             "strata_ingest_samples_total",
             "Float samples stored by remote-write and import.",
             self.samples_ingested.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "strata_ingest_out_of_order_samples_total",
+            "Samples stored by the out-of-order window (older than their series' newest).",
+            self.ooo_ingested.load(Ordering::Relaxed),
         );
         counter(
             &mut o,
@@ -232,6 +244,12 @@ impl Metrics {
             "strata_head_samples",
             "Samples in the head.",
             stats.samples.to_string(),
+        );
+        gauge(
+            &mut o,
+            "strata_head_out_of_order_samples",
+            "Samples the out-of-order window stored that are still in the head.",
+            stats.ooo_samples.to_string(),
         );
         gauge(
             &mut o,
@@ -402,6 +420,12 @@ pub fn render_storage(db: &Db) -> String {
         "strata_head_cuts_total",
         "Blocks cut from the head.",
         c.head_cuts.load(Relaxed),
+    );
+    counter(
+        &mut o,
+        "strata_out_of_order_blocks_total",
+        "Blocks of out-of-order samples written by head cuts (compaction merges them).",
+        c.ooo_blocks.load(Relaxed),
     );
     counter(
         &mut o,

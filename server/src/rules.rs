@@ -63,12 +63,22 @@ impl Rules {
                 ..NotifierOptions::default()
             })?))
         };
+        // Incremental windows re-read what may still arrive late: at least the
+        // out-of-order window.
+        let incremental = strata_rules::window::IncrementalOptions::default();
+        let incremental = strata_rules::window::IncrementalOptions {
+            late_horizon: incremental
+                .late_horizon
+                .max(config.storage.out_of_order_window.as_millis() as i64),
+            ..incremental
+        };
         let opts = ManagerOptions {
             default_interval_ms: config.rules.evaluation_interval.as_millis() as i64,
             alignment: config.rules.alignment,
             engine: config.engine_options(),
             external_url: format!("http://{addr}"),
             notifier,
+            incremental: Some(incremental),
             ..ManagerOptions::default()
         };
         let rules = Rules {

@@ -106,6 +106,10 @@ fn flag_values(c: &Config) -> Vec<(&'static str, String)> {
         ),
         ("retention-size", opt(c.storage.retention_size)),
         ("block-range", prom_duration(c.storage.block_range)),
+        (
+            "out-of-order-window",
+            prom_duration(c.storage.out_of_order_window),
+        ),
         ("enable-admin-api", c.storage.enable_admin_api.to_string()),
         ("max-series", opt(c.limits.max_series)),
         (
@@ -241,6 +245,11 @@ pub fn config_yaml(c: &Config) -> String {
         let _ = writeln!(y, "  retention_size: {b}B");
     }
     let _ = writeln!(y, "  block_range: {}", prom_duration(c.storage.block_range));
+    let _ = writeln!(
+        y,
+        "  out_of_order_window: {}",
+        prom_duration(c.storage.out_of_order_window)
+    );
     let _ = writeln!(y, "enable_admin_api: {}", c.storage.enable_admin_api);
     y
 }
