@@ -108,6 +108,35 @@ pub enum Value {
     Matrix(Vec<RangeSeries>),
 }
 
+impl Value {
+    /// Equality with every float compared by its bit pattern (so NaN equals the same NaN and
+    /// `0.0` differs from `-0.0`): what "bit-identical results" means in tests that compare
+    /// two evaluations.
+    pub fn same_bits(&self, other: &Value) -> bool {
+        let f = |a: f64, b: f64| a.to_bits() == b.to_bits();
+        match (self, other) {
+            (Value::Scalar { t, v }, Value::Scalar { t: u, v: w }) => t == u && f(*v, *w),
+            (Value::String { t, s }, Value::String { t: u, s: r }) => t == u && s == r,
+            (Value::Vector(x), Value::Vector(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y)
+                        .all(|(p, q)| p.labels == q.labels && p.t == q.t && f(p.v, q.v))
+            }
+            (Value::Matrix(x), Value::Matrix(y)) => {
+                x.len() == y.len()
+                    && x.iter().zip(y).all(|(p, q)| {
+                        p.labels == q.labels
+                            && p.timestamps == q.timestamps
+                            && p.values.len() == q.values.len()
+                            && p.values.iter().zip(&q.values).all(|(a, b)| f(*a, *b))
+                    })
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Statistics of one query.
 #[derive(Clone, Debug, Default)]
 pub struct QueryStats {
@@ -478,6 +507,31 @@ pub fn check_range(
 mod tests {
     use super::*;
     use strata_engine::{Batch, Options, Sample};
+
+    #[test]
+    fn same_bits_compares_floats_by_bit_pattern() {
+        let l = Labels::from_pairs(&[("a", "b")]).unwrap();
+        let v = |x: f64| {
+            Value::Vector(vec![InstantSample {
+                labels: l.clone(),
+                t: 1,
+                v: x,
+            }])
+        };
+        assert!(v(f64::NAN).same_bits(&v(f64::NAN)));
+        assert!(!v(0.0).same_bits(&v(-0.0)));
+        assert!(!v(1.0).same_bits(&Value::Scalar { t: 1, v: 1.0 }));
+        let m = |xs: Vec<f64>| {
+            Value::Matrix(vec![RangeSeries {
+                labels: l.clone(),
+                timestamps: (0..xs.len() as i64).collect(),
+                values: xs,
+            }])
+        };
+        assert!(m(vec![1.0, f64::NAN]).same_bits(&m(vec![1.0, f64::NAN])));
+        assert!(!m(vec![1.0]).same_bits(&m(vec![1.0, 2.0])));
+        assert!(Value::Scalar { t: 2, v: 0.5 }.same_bits(&Value::Scalar { t: 2, v: 0.5 }));
+    }
 
     struct TempDir(std::path::PathBuf);
     impl TempDir {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use strata_engine::{Batch, Db, Labels, Options, Sample};
 use strata_query::eval::summary::SummaryMode;
-use strata_query::{Engine, EngineOptions, Value};
+use strata_query::{Engine, EngineOptions};
 
 const MIN: i64 = 60_000;
 const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % (60 * MIN);
@@ -135,7 +135,7 @@ fn queries_over_late_data_equal_queries_over_in_order_data() {
             for t in [T0 + 90 * MIN, T0 + 179 * MIN] {
                 let (a, b) = (e1.instant(e, t).unwrap(), e2.instant(e, t).unwrap());
                 assert!(
-                    bits(&a.value) == bits(&b.value),
+                    a.value.same_bits(&b.value),
                     "{e} at {t}: {:?} vs {:?}",
                     a.value,
                     b.value
@@ -145,32 +145,7 @@ fn queries_over_late_data_equal_queries_over_in_order_data() {
                 e1.range(e, T0, T0 + 180 * MIN, 60_000).unwrap(),
                 e2.range(e, T0, T0 + 180 * MIN, 60_000).unwrap(),
             );
-            assert!(bits(&a.value) == bits(&b.value), "{e} range differs");
+            assert!(a.value.same_bits(&b.value), "{e} range differs");
         }
-    }
-}
-
-/// A value with floats as bit patterns, for exact comparison.
-fn bits(v: &Value) -> String {
-    match v {
-        Value::Vector(x) => x
-            .iter()
-            .map(|s| format!("{} {} {:x}", s.labels, s.t, s.v.to_bits()))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Value::Matrix(m) => m
-            .iter()
-            .map(|s| {
-                let pts: Vec<String> = s
-                    .timestamps
-                    .iter()
-                    .zip(&s.values)
-                    .map(|(t, v)| format!("{t}:{:x}", v.to_bits()))
-                    .collect();
-                format!("{} {}", s.labels, pts.join(","))
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        other => format!("{other:?}"),
     }
 }

@@ -66,7 +66,7 @@ impl Fixture {
         match (got, want) {
             (Ok(a), Ok(b)) => {
                 assert!(
-                    same(&a, &b),
+                    Value::same_bits(&a, &b),
                     "{q} at {t}:\nincremental {a:?}\nfull        {b:?}"
                 );
                 a
@@ -77,18 +77,6 @@ impl Fixture {
             }
             (a, b) => panic!("{q} at {t}: {a:?} vs {b:?}"),
         }
-    }
-}
-
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Vector(x), Value::Vector(y)) => {
-            x.len() == y.len()
-                && x.iter().zip(y).all(|(p, q)| {
-                    p.labels == q.labels && p.t == q.t && p.v.to_bits() == q.v.to_bits()
-                })
-        }
-        _ => a == b,
     }
 }
 

@@ -25,18 +25,6 @@ fn put(db: &Db, pod: &str, samples: Vec<Sample>) -> u64 {
     r.out_of_order_appended
 }
 
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Vector(x), Value::Vector(y)) => {
-            x.len() == y.len()
-                && x.iter().zip(y).all(|(p, q)| {
-                    p.labels == q.labels && p.t == q.t && p.v.to_bits() == q.v.to_bits()
-                })
-        }
-        _ => a == b,
-    }
-}
-
 #[test]
 fn late_samples_and_deletes_make_incremental_windows_rebuild() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,7 +70,7 @@ fn late_samples_and_deletes_make_incremental_windows_rebuild() {
             let inc = q.eval(&engine, t).unwrap();
             let full = engine.instant(e, t).unwrap();
             assert!(
-                same(&inc.value, &full.value),
+                Value::same_bits(&inc.value, &full.value),
                 "{what}: {e} at {t}: incremental {:?} vs full {:?}",
                 inc.value,
                 full.value

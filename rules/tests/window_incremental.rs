@@ -162,21 +162,6 @@ fn ingest(db: &Db, hist: &mut [Hist], t: i64) {
     }
 }
 
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Vector(x), Value::Vector(y)) => {
-            x.len() == y.len()
-                && x.iter().zip(y).all(|(p, q)| {
-                    p.labels == q.labels && p.t == q.t && p.v.to_bits() == q.v.to_bits()
-                })
-        }
-        (Value::Scalar { t, v }, Value::Scalar { t: u, v: w }) => {
-            t == u && v.to_bits() == w.to_bits()
-        }
-        _ => a == b,
-    }
-}
-
 fn expressions(range: i64) -> Vec<String> {
     let w = format!("{range}ms");
     let off = format!("{}ms", range / 3);
@@ -254,7 +239,7 @@ fn run_case(seed: u64, range_idx: usize, density: i64, steps: usize) -> Result<(
             match (&got, &want) {
                 (Ok(a), Ok(b)) => {
                     prop_assert!(
-                        same(a, b),
+                        a.same_bits(b),
                         "{q} at step {step} (t={t}):\nincremental {a:?}\nfull        {b:?}"
                     );
                     if let Value::Vector(v) = a {

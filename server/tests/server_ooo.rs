@@ -4,29 +4,12 @@
 //! counted in `/metrics`, and without the flag late samples are refused as out of order.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use strata_ingest::encode::TimeSeries;
-use strata_tests::server_harness::{urlencode, Strata};
+use strata_tests::server_harness::{now_ms, urlencode, Strata};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn metric(s: &Strata, series: &str) -> u64 {
-    let text = s.get("/metrics").unwrap().text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{series} ")))
-        .unwrap_or_else(|| panic!("no {series} in /metrics"))
-        .parse()
-        .unwrap()
 }
 
 /// `(timestamp ms, value)` pairs of `late_metric` over the last hour, from a range-vector
@@ -81,14 +64,14 @@ fn late_samples_within_the_window_are_stored_and_survive_a_crash() {
     assert_eq!(write(&s, t - 300_000, 1.0).status, 204);
     let want = vec![(t - 300_000, 1.0), (t - 60_000, 2.0), (t, 3.0)];
     assert_eq!(samples(&s, t), want);
-    assert_eq!(metric(&s, "strata_ingest_out_of_order_samples_total"), 2);
-    assert_eq!(metric(&s, "strata_head_out_of_order_samples"), 2);
+    assert_eq!(s.metric("strata_ingest_out_of_order_samples_total"), 2);
+    assert_eq!(s.metric("strata_head_out_of_order_samples"), 2);
     // Older than the window: 400 with the reason, counted, nothing stored.
     let r = write(&s, t - 11 * 60_000, 0.5);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("out of bounds"), "{}", r.text());
     assert_eq!(
-        metric(&s, "strata_ingest_rejected_total{reason=\"too_old\"}"),
+        s.metric("strata_ingest_rejected_total{reason=\"too_old\"}"),
         1
     );
     // Another value at a stored timestamp: a conflict, 400.
@@ -114,10 +97,10 @@ fn without_the_window_late_samples_are_out_of_order() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("out of order sample"), "{}", r.text());
     assert_eq!(
-        metric(&s, "strata_ingest_rejected_total{reason=\"out_of_order\"}"),
+        s.metric("strata_ingest_rejected_total{reason=\"out_of_order\"}"),
         1
     );
-    assert_eq!(metric(&s, "strata_ingest_out_of_order_samples_total"), 0);
+    assert_eq!(s.metric("strata_ingest_out_of_order_samples_total"), 0);
     assert_eq!(samples(&s, t), vec![(t, 3.0)]);
     s.terminate().unwrap();
 }

@@ -22,6 +22,13 @@ const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 /// Read/write timeout of one HTTP request.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// A running `strata serve` child process.
 pub struct Strata {
     child: Option<Child>,
@@ -171,6 +178,18 @@ impl Strata {
     /// `GET path`.
     pub fn get(&self, path: &str) -> io::Result<Response> {
         self.request("GET", path, &[], &[])
+    }
+
+    /// The value of one sample of `/metrics`, named as printed with its labels
+    /// (`strata_ingest_rejected_total{reason="too_old"}`). Panics if it is missing or not an
+    /// integer.
+    pub fn metric(&self, series: &str) -> u64 {
+        let text = self.get("/metrics").expect("GET /metrics").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{series} ")))
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
+            .parse()
+            .unwrap_or_else(|e| panic!("{series}: {e}"))
     }
 
     /// `POST path` with a form-encoded body.

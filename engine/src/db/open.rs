@@ -25,7 +25,8 @@ use crate::block::writer::TMP_SUFFIX;
 use crate::block::Block;
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
-use crate::head::{verdict, Head, Verdict};
+use crate::head::{verdict, Head, MemSeries, Verdict};
+use crate::index::postings::SeriesRef;
 use crate::labels::SymbolTable;
 use crate::wal::{Record, Wal};
 use crate::Sample;
@@ -67,6 +68,15 @@ struct Replayer<'a> {
 }
 
 impl Replayer<'_> {
+    /// The series `sref`, or `None` after counting the `n` entries of an unknown one.
+    fn series(&mut self, sref: SeriesRef, n: usize) -> Option<Arc<MemSeries>> {
+        let s = self.head.by_ref(sref);
+        if s.is_none() {
+            self.unknown_series += n as u64;
+        }
+        s
+    }
+
     fn apply(&mut self, rec: Record) {
         let head = self.head;
         let range = head.chunk_range();
@@ -95,8 +105,7 @@ impl Replayer<'_> {
             }
             Record::Chunks(v) => {
                 for e in v {
-                    let Some(series) = head.by_ref(e.sref) else {
-                        self.unknown_series += e.chunks.len() as u64;
+                    let Some(series) = self.series(e.sref, e.chunks.len()) else {
                         continue;
                     };
                     let mut st = series.state.lock();
@@ -140,8 +149,7 @@ impl Replayer<'_> {
             }
             Record::OooChunks(v) => {
                 for e in v {
-                    let Some(series) = head.by_ref(e.sref) else {
-                        self.unknown_series += e.chunks.len() as u64;
+                    let Some(series) = self.series(e.sref, e.chunks.len()) else {
                         continue;
                     };
                     let mut st = series.state.lock();

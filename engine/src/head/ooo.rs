@@ -32,7 +32,8 @@ pub struct OooChunks {
     samples: u64,
 }
 
-fn encode(samples: &[Sample]) -> Option<Chunk> {
+/// `samples` (in time order) as one sealed chunk; `None` for none.
+pub(super) fn encode(samples: &[Sample]) -> Option<Chunk> {
     if samples.is_empty() {
         return None;
     }

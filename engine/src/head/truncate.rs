@@ -12,8 +12,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::ooo::encode;
 use super::{Head, MemSeries, SeriesState};
-use crate::chunk::{Chunk, ChunkBuilder};
+use crate::chunk::Chunk;
 use crate::labels::Labels;
 use crate::Sample;
 
@@ -21,17 +22,6 @@ use crate::Sample;
 /// straddles a boundary not aligned to the chunk range, after a flush).
 fn split_chunk(c: &Chunk, b: i64) -> (Vec<Sample>, Vec<Sample>) {
     c.iter().partition(|s| s.t < b)
-}
-
-fn encode(samples: &[Sample]) -> Option<Chunk> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut builder = ChunkBuilder::new();
-    for s in samples {
-        builder.push(s.t, s.v);
-    }
-    Some(builder.seal())
 }
 
 impl SeriesState {
