@@ -185,6 +185,10 @@ pub struct Limits {
     pub max_inflight_writes: usize,
     /// How long a write may wait for a slot.
     pub write_queue_wait: Duration,
+    /// Writes that may wait for a slot at once; a write arriving when this many already wait
+    /// gets 503 with `Retry-After` at once (0: no waiting). Bounds the connections and
+    /// buffers held by waiting writes under overload.
+    pub max_queued_writes: usize,
     /// Largest accepted form body of an API request, bytes.
     pub max_form_bytes: u64,
     /// How long reading one request body may take; a stalled sender would otherwise hold a
@@ -255,6 +259,7 @@ impl Default for Limits {
             max_decoded_bytes: 32 << 20,
             max_inflight_writes: 32,
             write_queue_wait: Duration::from_secs(2),
+            max_queued_writes: 64,
             max_form_bytes: 10 << 20,
             body_timeout: Duration::from_secs(60),
             max_labels_per_series: ingest.max_labels_per_series,
@@ -340,6 +345,7 @@ struct FileLimits {
     max_decoded_bytes: Option<u64>,
     max_inflight_writes: Option<usize>,
     write_queue_wait: Option<String>,
+    max_queued_writes: Option<usize>,
     max_form_bytes: Option<u64>,
     body_timeout: Option<String>,
     max_labels_per_series: Option<usize>,
@@ -443,6 +449,9 @@ impl Config {
         }
         if let Some(s) = f.limits.write_queue_wait {
             l.write_queue_wait = duration("limits.write_queue_wait", &s)?;
+        }
+        if let Some(v) = f.limits.max_queued_writes {
+            l.max_queued_writes = v;
         }
         if let Some(v) = f.limits.max_form_bytes {
             l.max_form_bytes = v;
@@ -653,13 +662,14 @@ mod tests {
     fn full_file() {
         let c = Config::from_yaml(
             "listen: 0.0.0.0:1234\ndata_dir: /tmp/x\nlimits:\n  max_body_bytes: 100\n\
-             \x20 max_labels_per_series: 10\n  max_future: 1h\n\
+             \x20 max_labels_per_series: 10\n  max_future: 1h\n  max_queued_writes: 3\n\
              wal:\n  fsync: interval\n  fsync_interval: 250ms\nquery:\n  timeout: 30s\n",
         )
         .unwrap();
         assert_eq!(c.listen, "0.0.0.0:1234");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.limits.max_body_bytes, 100);
+        assert_eq!(c.limits.max_queued_writes, 3);
         let il = c.ingest_limits();
         assert_eq!(il.max_labels_per_series, 10);
         assert_eq!(il.max_future_ms, 3_600_000);
