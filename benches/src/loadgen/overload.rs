@@ -19,7 +19,8 @@
 //! 3. **recovery**: the same open loop at `recover_factor` x the rate; recovery time is when
 //!    the first request of the final all-2xx stretch was issued (none: not recovered).
 //!
-//! During phases 2 and 3 a query thread runs `query` once a second (at the time of the
+//! Between phases 1 and 2 the query runs a few times back to back without load (the
+//! baseline); during phases 2 and 3 a query thread runs it once a second (at the time of the
 //! latest round sent) and records latency and status; with a PID, the server's RSS is read
 //! from `/proc` every 100 ms and its CPU time at each phase boundary. Only loopback URLs are
 //! accepted.
@@ -237,6 +238,18 @@ pub struct Queries {
 }
 
 impl Queries {
+    fn to_json(&self) -> String {
+        format!(
+            "{{\"count\":{},\"failures\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\
+             \"max_ms\":{:.3}}}",
+            self.latencies_us.len(),
+            self.failures,
+            self.ms(0.5),
+            self.ms(0.99),
+            self.ms(1.0)
+        )
+    }
+
     /// Latency quantile `q` in ms (nearest rank).
     pub fn ms(&self, q: f64) -> f64 {
         if self.latencies_us.is_empty() {
@@ -264,6 +277,8 @@ pub struct OverloadReport {
     pub recovery_seconds: Option<f64>,
     /// Queries during overload and recovery.
     pub queries: Queries,
+    /// The same query run back to back without load, after the probe, as a baseline.
+    pub idle_queries: Queries,
     /// True if the payloads ran out before a phase's end.
     pub payload_exhausted: bool,
 }
@@ -312,19 +327,23 @@ impl OverloadReport {
             }
             None => "NOT RECOVERED: the last write of the recovery phase failed\n".to_string(),
         });
-        let q = &self.queries;
-        out.push_str(&format!(
-            "queries: {} run, {} failed, latency ms p50 {:.1} p99 {:.1} max {:.1}{}\n",
-            q.latencies_us.len(),
-            q.failures,
-            q.ms(0.5),
-            q.ms(0.99),
-            q.ms(1.0),
-            q.first_failure
-                .as_ref()
-                .map(|f| format!("; first failure: {f}"))
-                .unwrap_or_default()
-        ));
+        for (name, q) in [
+            ("queries without load", &self.idle_queries),
+            ("queries under load", &self.queries),
+        ] {
+            out.push_str(&format!(
+                "{name}: {} run, {} failed, latency ms p50 {:.1} p99 {:.1} max {:.1}{}\n",
+                q.latencies_us.len(),
+                q.failures,
+                q.ms(0.5),
+                q.ms(0.99),
+                q.ms(1.0),
+                q.first_failure
+                    .as_ref()
+                    .map(|f| format!("; first failure: {f}"))
+                    .unwrap_or_default()
+            ));
+        }
         if self.payload_exhausted {
             out.push_str("payloads ran out before the end of a phase: generate more hours\n");
         }
@@ -333,12 +352,10 @@ impl OverloadReport {
 
     /// The one-line JSON summary.
     pub fn to_json(&self) -> String {
-        let q = &self.queries;
         format!(
             "{{\"sustainable_samples_per_second\":{:.0},\"probe\":{},\"overload\":{},\
-             \"recovery\":{},\"recovered\":{},\"recovery_seconds\":{},\"queries\":{{\
-             \"count\":{},\"failures\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}},\
-             \"payload_exhausted\":{}}}",
+             \"recovery\":{},\"recovered\":{},\"recovery_seconds\":{},\"queries\":{},\
+             \"idle_queries\":{},\"payload_exhausted\":{}}}",
             self.sustainable_rate,
             self.probe
                 .as_ref()
@@ -348,15 +365,15 @@ impl OverloadReport {
             self.recovery_seconds.is_some(),
             self.recovery_seconds
                 .map_or("null".to_string(), |s| format!("{s:.3}")),
-            q.latencies_us.len(),
-            q.failures,
-            q.ms(0.5),
-            q.ms(0.99),
-            q.ms(1.0),
+            self.queries.to_json(),
+            self.idle_queries.to_json(),
             self.payload_exhausted
         )
     }
 }
+
+/// Queries run without load before the overload, for the baseline latency.
+const IDLE_QUERIES: usize = 5;
 
 /// Requests in file order from a loader thread, with the time of the latest round handed
 /// out (for the queries).
@@ -632,8 +649,14 @@ pub fn recovery_time(outcomes: &[(f64, bool)]) -> Option<f64> {
     }
 }
 
-/// Runs the queries every second until `stop`.
-fn run_queries(spec: &OverloadSpec, base: &Url, feed: &Feed, stop: &AtomicBool) -> Queries {
+/// Runs the queries every second until `stop`, or `limit` queries back to back.
+fn run_queries(
+    spec: &OverloadSpec,
+    base: &Url,
+    feed: &Feed,
+    stop: &AtomicBool,
+    limit: Option<usize>,
+) -> Queries {
     let mut q = Queries::default();
     let Ok(mut client) = Client::new(base, spec.timeout) else {
         return q;
@@ -641,9 +664,12 @@ fn run_queries(spec: &OverloadSpec, base: &Url, feed: &Feed, stop: &AtomicBool) 
     let start = Instant::now();
     let mut k = 0u32;
     while !stop.load(Ordering::Relaxed) {
+        if limit.is_some_and(|n| q.latencies_us.len() >= n) {
+            break;
+        }
         let due = Duration::from_secs(u64::from(k));
         k += 1;
-        if let Some(wait) = due.checked_sub(start.elapsed()) {
+        if let Some(wait) = due.checked_sub(start.elapsed()).filter(|_| limit.is_none()) {
             // Sleep in slices so a stop is noticed within 100 ms.
             let until = Instant::now() + wait;
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
@@ -739,11 +765,14 @@ pub fn overload(spec: &OverloadSpec) -> Result<OverloadReport, String> {
         };
         report.sustainable_rate = rate;
         let stop_queries = AtomicBool::new(false);
+        if let Some(base) = &spec.query_url {
+            report.idle_queries = run_queries(spec, base, &feed, &stop_queries, Some(IDLE_QUERIES));
+        }
         std::thread::scope(|scope| {
             let querier = spec
                 .query_url
                 .as_ref()
-                .map(|base| scope.spawn(|| run_queries(spec, base, &feed, &stop_queries)));
+                .map(|base| scope.spawn(|| run_queries(spec, base, &feed, &stop_queries, None)));
             watch.phase.store(1, Ordering::Relaxed);
             let (p, _) = open_loop(spec, &feed, rate * spec.factor, spec.overload_seconds);
             report.overload = p;
@@ -944,6 +973,7 @@ mod tests {
             0
         );
         assert!(!r.queries.latencies_us.is_empty());
+        assert_eq!(r.idle_queries.latencies_us.len(), IDLE_QUERIES);
         assert_eq!(r.queries.failures, 0);
         assert!(r.overload.server_rss_max > 0);
         let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
