@@ -181,7 +181,8 @@ pub struct Limits {
     /// Largest accepted decompressed remote-write body, bytes.
     pub max_decoded_bytes: u64,
     /// Remote-write/import requests processed at once; more wait up to `write_queue_wait`,
-    /// then get 503 with `Retry-After`.
+    /// then get 503 with `Retry-After`. Default: twice the CPUs (decoding and appending are
+    /// CPU-bound: more at once only adds memory and takes CPU from queries).
     pub max_inflight_writes: usize,
     /// How long a write may wait for a slot.
     pub write_queue_wait: Duration,
@@ -251,13 +252,18 @@ impl Default for Config {
     }
 }
 
+/// Twice the CPUs the process may use (at least 2).
+fn default_inflight_writes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
 impl Default for Limits {
     fn default() -> Self {
         let ingest = strata_ingest::Limits::default();
         Limits {
             max_body_bytes: 32 << 20,
             max_decoded_bytes: 32 << 20,
-            max_inflight_writes: 32,
+            max_inflight_writes: default_inflight_writes(),
             write_queue_wait: Duration::from_secs(2),
             max_queued_writes: 64,
             max_form_bytes: 10 << 20,
@@ -652,6 +658,9 @@ mod tests {
     #[test]
     fn empty_file_is_defaults() {
         let c = Config::from_yaml("").unwrap();
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(c.limits.max_inflight_writes, 2 * cpus);
+        assert_eq!(c.limits.max_queued_writes, 64);
         assert_eq!(c.listen, "127.0.0.1:9201");
         assert_eq!(c.wal, WalConfig::Interval(Duration::from_millis(100)));
         let c = Config::from_yaml("wal:\n  fsync: always").unwrap();
