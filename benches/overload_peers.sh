@@ -9,6 +9,9 @@
 # environment:
 #   LOADGEN, STRATA_BIN, VICTORIA   binaries (see benches/lib.sh)
 #   OVERLOAD_ARGS                   extra loadgen flags, e.g. "--overload-seconds 20"
+#   SAME_RATE                       if set, later servers are driven at multiples of the
+#                                   first server's sustainable rate (--rate) instead of
+#                                   their own probe's, so all see the same offered load
 #   STRATA_ARGS                     extra strata serve flags
 #   KEEP_LOGS                       if set, keep each server's temp dir and log
 #
@@ -62,10 +65,15 @@ for server in "${servers[@]}"; do
     fi
     echo
     echo "=== $server (pid $peer_pid, port $port)"
+    rate_args=()
+    [[ -n "${SAME_RATE:-}" && -n "${first_rate:-}" ]] && rate_args=(--rate "$first_rate")
     # shellcheck disable=SC2086
     "$LOADGEN" overload --write-url "http://127.0.0.1:$port$write_path" \
         --query-url "http://127.0.0.1:$port" --dir "$payloads" --pid "$peer_pid" \
-        ${OVERLOAD_ARGS:-}
+        ${OVERLOAD_ARGS:-} "${rate_args[@]}" | tee "$dir/summary"
+    if [[ -z "${first_rate:-}" ]]; then
+        first_rate="$(tail -1 "$dir/summary" | sed -n 's/.*"sustainable_samples_per_second":\([0-9]*\).*/\1/p')"
+    fi
     stop_pid "$peer_pid"
     cleanup_pid=""
     if [[ -n "${KEEP_LOGS:-}" ]]; then

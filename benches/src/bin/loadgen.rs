@@ -39,7 +39,7 @@ usage:
                         [--retries 0]
   strata-loadgen overload --write-url URL --dir DIR [--query-url http://HOST:PORT]
                           [--pid PID] [--probe-seconds 10] [--probe-concurrency 4]
-                          [--rate SAMPLES_PER_S (skips the probe)] [--factor 2]
+                          [--rate SAMPLES_PER_S (instead of the probe's)] [--factor 2]
                           [--overload-seconds 30] [--recover-factor 0.5]
                           [--recover-seconds 20] [--connections 256] [--timeout-seconds 10]
                           [--query PROMQL]";

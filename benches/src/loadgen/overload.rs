@@ -10,8 +10,9 @@
 //! requests for the same series far apart):
 //! 1. **probe**: a closed loop on `probe_concurrency` keep-alive connections, one scrape
 //!    round at a time (as `replay`); the samples acknowledged per second after a warm-up
-//!    (the first fifth, at most 2 s, when series are created) are the sustainable rate (or
-//!    `rate` is given and the probe is skipped);
+//!    (the first fifth, at most 2 s, when series are created) are the sustainable rate
+//!    (`rate` replaces it for the next phases, e.g. to offer several servers the same load;
+//!    the probe still runs, so every server holds the same data when the overload starts);
 //! 2. **overload**: an open loop at `factor` x that rate: each request is issued at its
 //!    scheduled time on an idle connection out of `connections`, whatever the earlier ones
 //!    are doing; when none is idle the request is counted as not sent (the client's own
@@ -51,7 +52,7 @@ pub struct OverloadSpec {
     pub probe_concurrency: usize,
     /// Length of the probe.
     pub probe_seconds: f64,
-    /// The sustainable rate in samples/s, skipping the probe.
+    /// The rate (samples/s) the next phases multiply instead of the probe's.
     pub rate: Option<f64>,
     /// Overload rate as a multiple of the sustainable rate.
     pub factor: f64,
@@ -264,9 +265,11 @@ impl Queries {
 /// The result of a run.
 #[derive(Clone, Debug, Default)]
 pub struct OverloadReport {
-    /// The sustainable rate used (measured or given), samples/s.
+    /// The rate the overload and recovery rates are multiples of (measured or given).
     pub sustainable_rate: f64,
-    /// Probe (closed loop), when run.
+    /// The rate the probe measured, samples/s.
+    pub probe_rate: f64,
+    /// Probe (closed loop).
     pub probe: Option<Phase>,
     /// Overload (open loop at `factor` x).
     pub overload: Phase,
@@ -286,7 +289,10 @@ pub struct OverloadReport {
 impl OverloadReport {
     /// A human-readable summary.
     pub fn to_text(&self) -> String {
-        let mut out = format!("sustainable rate: {:.0} samples/s\n", self.sustainable_rate);
+        let mut out = format!(
+            "sustainable rate: {:.0} samples/s (probe measured {:.0})\n",
+            self.sustainable_rate, self.probe_rate
+        );
         let line = |name: &str, p: &Phase| {
             let t = &p.tally;
             format!(
@@ -353,10 +359,12 @@ impl OverloadReport {
     /// The one-line JSON summary.
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"sustainable_samples_per_second\":{:.0},\"probe\":{},\"overload\":{},\
+            "{{\"sustainable_samples_per_second\":{:.0},\"probe_samples_per_second\":{:.0},\
+             \"probe\":{},\"overload\":{},\
              \"recovery\":{},\"recovered\":{},\"recovery_seconds\":{},\"queries\":{},\
              \"idle_queries\":{},\"payload_exhausted\":{}}}",
             self.sustainable_rate,
+            self.probe_rate,
             self.probe
                 .as_ref()
                 .map_or("null".to_string(), Phase::to_json),
@@ -755,14 +763,10 @@ pub fn overload(spec: &OverloadSpec) -> Result<OverloadReport, String> {
     });
     let mut report = OverloadReport::default();
     let result = (|| -> Result<(), String> {
-        let rate = match spec.rate {
-            Some(r) => r,
-            None => {
-                let (p, r) = probe(spec, &feed)?;
-                report.probe = Some(p);
-                r
-            }
-        };
+        let (p, measured) = probe(spec, &feed)?;
+        report.probe = Some(p);
+        report.probe_rate = measured;
+        let rate = spec.rate.unwrap_or(measured);
         report.sustainable_rate = rate;
         let stop_queries = AtomicBool::new(false);
         if let Some(base) = &spec.query_url {
