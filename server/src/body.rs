@@ -8,8 +8,9 @@
 //!
 //! Copies: hyper hands the body over as frames sliced out of its connection read buffer
 //! (no copy); [`read_bounded`] copies them once into one contiguous buffer (pre-sized from
-//! `Content-Length`), which the decoder reads in place. So a body is copied exactly once
-//! between the socket read and snappy decompression.
+//! `Content-Length`), which the decoder reads in place. So over plain HTTP a body is copied
+//! exactly once between the socket read and snappy decompression (over TLS, rustls's
+//! decryption writes the plaintext into hyper's buffer first).
 
 use std::time::Duration;
 
