@@ -718,7 +718,8 @@ fn a_write_whose_sender_left_keeps_its_slot_until_its_append_ends() {
 }
 
 #[test]
-fn a_write_arriving_when_the_queue_is_full_is_refused_at_once_and_the_queued_one_proceeds() {
+fn a_full_write_queue_refuses_at_once_a_leaving_sender_frees_its_place_and_the_queued_write_proceeds(
+) {
     use std::io::Write as _;
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
@@ -751,7 +752,18 @@ fn a_write_arriving_when_the_queue_is_full_is_refused_at_once_and_the_queued_one
         )
         .unwrap();
     wait_for("strata_write_slots_in_use", 1);
-    // A second write queues behind it.
+    // A write whose sender leaves while it waits gives its place in the queue back.
+    let mut leaving = std::net::TcpStream::connect(s.addr).unwrap();
+    leaving
+        .write_all(
+            b"POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+              Content-Encoding: snappy\r\nContent-Length: 5\r\n\r\nhello",
+        )
+        .unwrap();
+    wait_for("strata_write_requests_waiting", 1);
+    drop(leaving);
+    wait_for("strata_write_requests_waiting", 0);
+    // A second write queues behind the stalled one.
     let t = now_ms();
     let addr = s.addr;
     let queued = std::thread::spawn(move || {
