@@ -2,10 +2,14 @@
 //!
 //! Order of work for a remote-write request, cheapest check first:
 //! 1. negotiate the protocol from the headers (415 on anything unknown, before the body);
-//! 2. take an in-flight write slot, waiting at most `limits.write_queue_wait` (then 503 with
-//!    `Retry-After`, which every sender retries), so memory and CPU are bounded by
-//!    `max_inflight_writes * max_body_bytes` plus decoding;
-//! 3. read the body with the size bound (413);
+//! 2. take an in-flight write slot, waiting at most `limits.write_queue_wait` behind at most
+//!    `limits.max_queued_writes` other waiting writes (else 503 with `Retry-After`, which
+//!    every sender retries), so memory and CPU are bounded by `max_inflight_writes *
+//!    (max_body_bytes + max_decoded_bytes)` plus the waiting writes' connection buffers;
+//!    a refused request's body is read and discarded before the answer (bounded by
+//!    `max_body_bytes` and `body_timeout`), so the sender reads the 503 on a connection it
+//!    can keep, not a reset;
+//! 3. read the body with the size bound (413), copying it once (see [`crate::body`]);
 //! 4. decode, validate and append on the blocking pool, never on the reactor;
 //! 5. answer 204 when everything was stored, 400 with the problems as text otherwise (the
 //!    valid series of a partial write are stored), or the ingest error's status.
@@ -13,6 +17,7 @@
 //! Remote-write 2.0 replies always carry the three `X-Prometheus-Remote-Write-*-Written`
 //! headers, also on errors (0 when nothing was stored).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -21,7 +26,7 @@ use hyper::{Request, StatusCode};
 use strata_ingest::{Protocol, WriteSummary};
 
 use crate::api_query::now_ms;
-use crate::body::{empty, read_bounded, response, text_error, Resp};
+use crate::body::{discard, empty, read_bounded, response, text_error, Resp};
 use crate::error::{Error, Result};
 use crate::metrics::Rejection;
 use crate::router::{blocking, State};
@@ -42,11 +47,36 @@ impl Drop for WriteSlot {
     }
 }
 
-/// Waits for a write slot or fails with 503.
-async fn write_slot(state: &Arc<State>) -> Result<WriteSlot> {
-    let permit = acquire_write_slot(state).await?;
-    permit.forget();
-    Ok(WriteSlot(state.clone()))
+/// Counts a write waiting for a slot in `State::write_waiters` while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Takes a write slot for the request whose body is `body`, or refuses the request (503
+/// when overloaded) after discarding its body. Returns the body, still unread, with the slot.
+async fn write_slot(
+    state: &Arc<State>,
+    body: Incoming,
+    headers: &hyper::HeaderMap,
+) -> Result<(WriteSlot, Incoming)> {
+    match acquire_write_slot(state).await {
+        Ok(permit) => {
+            permit.forget();
+            Ok((WriteSlot(state.clone()), body))
+        }
+        Err(e) => Err(refuse(state, body, headers, e).await),
+    }
+}
+
+/// Discards the unread body of a request refused with `e`, and returns `e`.
+async fn refuse(state: &State, body: Incoming, headers: &hyper::HeaderMap, e: Error) -> Error {
+    let l = &state.config.limits;
+    discard(body, headers, l.max_body_bytes, l.body_timeout).await;
+    e
 }
 
 async fn acquire_write_slot(state: &State) -> Result<tokio::sync::SemaphorePermit<'_>> {
@@ -56,8 +86,24 @@ async fn acquire_write_slot(state: &State) -> Result<tokio::sync::SemaphorePermi
     if let Some(why) = state.db.wal_failure() {
         return Err(Error::WalFailed(why));
     }
-    let wait = state.config.limits.write_queue_wait;
-    match tokio::time::timeout(wait, state.write_slots.acquire()).await {
+    if let Ok(p) = state.write_slots.try_acquire() {
+        return Ok(p);
+    }
+    let limits = &state.config.limits;
+    // Join the queue only if it has room; the count is taken before waiting, so no more
+    // than `max_queued_writes` writes ever wait at once.
+    let queued = state.write_waiters.fetch_add(1, Ordering::Relaxed);
+    let waiting = Waiting(&state.write_waiters);
+    if queued >= limits.max_queued_writes {
+        drop(waiting);
+        state.metrics.overloaded();
+        return Err(Error::Overloaded(
+            "too many write requests in flight and waiting",
+        ));
+    }
+    let acquired = tokio::time::timeout(limits.write_queue_wait, state.write_slots.acquire()).await;
+    drop(waiting);
+    match acquired {
         Ok(Ok(p)) => Ok(p),
         Ok(Err(_)) => Err(Error::ShuttingDown),
         Err(_) => {
@@ -77,7 +123,8 @@ pub async fn remote_write(state: &Arc<State>, req: Request<Incoming>) -> Result<
         Err(e) => {
             state.metrics.rejected(Rejection::BadRequest, 1);
             // Without a known protocol there is no v2 to set headers for.
-            return Err(Error::Ingest(e));
+            let (parts, body) = req.into_parts();
+            return Err(refuse(state, body, &parts.headers, Error::Ingest(e)).await);
         }
     };
     let outcome = write_inner(state, req, proto).await;
@@ -136,8 +183,8 @@ async fn write_inner(
     req: Request<Incoming>,
     proto: Protocol,
 ) -> Result<WriteSummary> {
-    let slot = write_slot(state).await?;
     let (parts, body) = req.into_parts();
+    let (slot, body) = write_slot(state, body, &parts.headers).await?;
     let bytes = read_bounded(
         body,
         &parts.headers,
@@ -202,27 +249,38 @@ fn check_text_content_type(ct: Option<&str>) -> Result<()> {
     )))
 }
 
+/// The checks of a text import before its body: the Content-Type, then the `timestamp`
+/// parameter; returns the default timestamp (the parameter, or now).
+fn import_checks(parts: &hyper::http::request::Parts) -> Result<i64> {
+    let ct = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    check_text_content_type(ct)?;
+    let Some(q) = parts.uri.query() else {
+        return Ok(now_ms());
+    };
+    let p = crate::params::Params::parse(Some(q), None)?;
+    match p.get_nonempty("timestamp") {
+        Some(t) => t.parse::<i64>().map_err(|_| {
+            Error::BadData(format!(
+                "invalid parameter \"timestamp\": {t:?} is not an integer number of ms"
+            ))
+        }),
+        None => Ok(now_ms()),
+    }
+}
+
 /// Handles a text-format import. Samples without a timestamp get the `timestamp` parameter
 /// (ms) or the current time. Replies with JSON counts: 200 when everything was stored, 400
 /// (`bad_data`, the problems in `error`, the counts still in `data`) otherwise.
 pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<Resp> {
-    check_text_content_type(header(&req, CONTENT_TYPE))?;
-    let default_ts = match req.uri().query() {
-        Some(q) => {
-            let p = crate::params::Params::parse(Some(q), None)?;
-            match p.get_nonempty("timestamp") {
-                Some(t) => t.parse::<i64>().map_err(|_| {
-                    Error::BadData(format!(
-                        "invalid parameter \"timestamp\": {t:?} is not an integer number of ms"
-                    ))
-                })?,
-                None => now_ms(),
-            }
-        }
-        None => now_ms(),
-    };
-    let slot = write_slot(state).await?;
     let (parts, body) = req.into_parts();
+    let default_ts = match import_checks(&parts) {
+        Ok(t) => t,
+        Err(e) => return Err(refuse(state, body, &parts.headers, e).await),
+    };
+    let (slot, body) = write_slot(state, body, &parts.headers).await?;
     let bytes = read_bounded(
         body,
         &parts.headers,

@@ -3,7 +3,14 @@
 //! The bound is checked against `Content-Length` before anything is buffered and again as
 //! frames arrive (chunked bodies have no length), so a client cannot make the server allocate
 //! more than the bound. A rejected body is drained, up to a fixed cap and without keeping the
-//! bytes, so the client can read the 413 instead of seeing a reset connection.
+//! bytes, so the client can read the 413 instead of seeing a reset connection; so is the
+//! body of a request refused before its body was read ([`discard`]).
+//!
+//! Copies: hyper hands the body over as frames sliced out of its connection read buffer
+//! (no copy); [`read_bounded`] copies them once into one contiguous buffer (pre-sized from
+//! `Content-Length`), which the decoder reads in place. So over plain HTTP a body is copied
+//! exactly once between the socket read and snappy decompression (over TLS, rustls's
+//! decryption writes the plaintext into hyper's buffer first).
 
 use std::time::Duration;
 
@@ -68,18 +75,43 @@ async fn read_bounded_inner(mut body: Incoming, headers: &HeaderMap, limit: u64)
 }
 
 /// Reads and discards the rest of a body, within [`DRAIN_CAP`] and [`DRAIN_TIME`].
-async fn drain(mut body: Incoming, mut seen: u64) {
+async fn drain(body: Incoming, seen: u64) {
+    drain_within(body, seen, DRAIN_CAP, DRAIN_TIME).await;
+}
+
+/// Reads and discards a body, keeping none of it, up to `cap` bytes and `time`; true when
+/// the body ended within both (the connection can then be kept alive).
+async fn drain_within(mut body: Incoming, mut seen: u64, cap: u64, time: Duration) -> bool {
     let work = async {
-        while let Some(Ok(frame)) = body.frame().await {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
             if let Ok(d) = frame.into_data() {
                 seen += d.len() as u64;
-                if seen > DRAIN_CAP {
-                    break;
+                if seen > cap {
+                    return false;
                 }
             }
         }
+        true
     };
-    let _ = tokio::time::timeout(DRAIN_TIME, work).await;
+    tokio::time::timeout(time, work).await.unwrap_or(false)
+}
+
+/// Discards the body of a request refused before its body was read (overloaded, shutting
+/// down, unsupported media type), so the sender, still writing it, reads the answer instead
+/// of a reset connection and its keep-alive connection stays usable. Bodies declared larger
+/// than `limit`, not ended within `limit` bytes and `timeout`, or not sent yet (the sender
+/// waits for `100 Continue`) are left unread: hyper then closes the connection after the
+/// answer.
+pub async fn discard(body: Incoming, headers: &HeaderMap, limit: u64, timeout: Duration) {
+    // A sender waiting for `100 Continue` has not sent the body: reading would ask for it.
+    let expects = headers
+        .get(hyper::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects || content_length(headers).is_some_and(|n| n > limit) {
+        return;
+    }
+    drain_within(body, 0, limit, timeout).await;
 }
 
 /// A response with a body and content type.

@@ -119,7 +119,7 @@ slo generate FILE...: prints the Prometheus rule file Strata runs for the SLO sp
 Configuration file keys (all optional):
   listen, data_dir, shutdown_timeout,
   limits: {max_body_bytes, max_decoded_bytes, max_inflight_writes, write_queue_wait,
-           max_form_bytes, body_timeout, max_labels_per_series,
+           max_queued_writes, max_form_bytes, body_timeout, max_labels_per_series,
            max_label_name_bytes, max_label_value_bytes, max_future, max_series,
            max_new_series_per_request},
   wal: {fsync: always|interval, fsync_interval},

@@ -185,10 +185,15 @@ pub struct Limits {
     /// Largest accepted decompressed remote-write body, bytes.
     pub max_decoded_bytes: u64,
     /// Remote-write/import requests processed at once; more wait up to `write_queue_wait`,
-    /// then get 503 with `Retry-After`.
+    /// then get 503 with `Retry-After`. Default: twice the CPUs (decoding and appending are
+    /// CPU-bound: more at once only adds memory and takes CPU from queries).
     pub max_inflight_writes: usize,
     /// How long a write may wait for a slot.
     pub write_queue_wait: Duration,
+    /// Writes that may wait for a slot at once; a write arriving when this many already wait
+    /// gets 503 with `Retry-After` at once (0: no waiting). Bounds the connections and
+    /// buffers held by waiting writes under overload.
+    pub max_queued_writes: usize,
     /// Largest accepted form body of an API request, bytes.
     pub max_form_bytes: u64,
     /// How long reading one request body may take; a stalled sender would otherwise hold a
@@ -251,14 +256,20 @@ impl Default for Config {
     }
 }
 
+/// Twice the CPUs the process may use (at least 2).
+fn default_inflight_writes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
 impl Default for Limits {
     fn default() -> Self {
         let ingest = strata_ingest::Limits::default();
         Limits {
             max_body_bytes: 32 << 20,
             max_decoded_bytes: 32 << 20,
-            max_inflight_writes: 32,
+            max_inflight_writes: default_inflight_writes(),
             write_queue_wait: Duration::from_secs(2),
+            max_queued_writes: 64,
             max_form_bytes: 10 << 20,
             body_timeout: Duration::from_secs(60),
             max_labels_per_series: ingest.max_labels_per_series,
@@ -345,6 +356,7 @@ struct FileLimits {
     max_decoded_bytes: Option<u64>,
     max_inflight_writes: Option<usize>,
     write_queue_wait: Option<String>,
+    max_queued_writes: Option<usize>,
     max_form_bytes: Option<u64>,
     body_timeout: Option<String>,
     max_labels_per_series: Option<usize>,
@@ -448,6 +460,9 @@ impl Config {
         }
         if let Some(s) = f.limits.write_queue_wait {
             l.write_queue_wait = duration("limits.write_queue_wait", &s)?;
+        }
+        if let Some(v) = f.limits.max_queued_writes {
+            l.max_queued_writes = v;
         }
         if let Some(v) = f.limits.max_form_bytes {
             l.max_form_bytes = v;
@@ -652,6 +667,9 @@ mod tests {
     #[test]
     fn empty_file_is_defaults() {
         let c = Config::from_yaml("").unwrap();
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(c.limits.max_inflight_writes, 2 * cpus);
+        assert_eq!(c.limits.max_queued_writes, 64);
         assert_eq!(c.listen, "127.0.0.1:9201");
         assert_eq!(c.wal, WalConfig::Interval(Duration::from_millis(100)));
         let c = Config::from_yaml("wal:\n  fsync: always").unwrap();
@@ -662,13 +680,14 @@ mod tests {
     fn full_file() {
         let c = Config::from_yaml(
             "listen: 0.0.0.0:1234\ndata_dir: /tmp/x\nlimits:\n  max_body_bytes: 100\n\
-             \x20 max_labels_per_series: 10\n  max_future: 1h\n\
+             \x20 max_labels_per_series: 10\n  max_future: 1h\n  max_queued_writes: 3\n\
              wal:\n  fsync: interval\n  fsync_interval: 250ms\nquery:\n  timeout: 30s\n",
         )
         .unwrap();
         assert_eq!(c.listen, "0.0.0.0:1234");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.limits.max_body_bytes, 100);
+        assert_eq!(c.limits.max_queued_writes, 3);
         let il = c.ingest_limits();
         assert_eq!(il.max_labels_per_series, 10);
         assert_eq!(il.max_future_ms, 3_600_000);

@@ -37,6 +37,8 @@ pub struct State {
     pub metrics: Metrics,
     /// Slots for in-flight writes (bounds memory and CPU of the ingest path).
     pub write_slots: Semaphore,
+    /// Writes waiting for a slot now (bounded by `limits.max_queued_writes`).
+    pub write_waiters: std::sync::atomic::AtomicUsize,
     /// Slots for running queries; extra queries queue here, as in Prometheus. A running
     /// query's slot is owned by its evaluation (not by the request future), so it is freed
     /// when the evaluation stops.
@@ -82,6 +84,7 @@ impl State {
         State {
             auth,
             write_slots: Semaphore::new(config.limits.max_inflight_writes),
+            write_waiters: Default::default(),
             query_slots: Arc::new(Semaphore::new(config.query.max_concurrent)),
             db,
             engine,
@@ -287,13 +290,18 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                         .limits
                         .max_inflight_writes
                         .saturating_sub(st.write_slots.available_permits());
+                    let waiting = st.write_waiters.load(Ordering::Relaxed);
                     let _ = std::fmt::Write::write_fmt(
                         &mut page,
                         format_args!(
                             "# HELP strata_write_slots_in_use Write requests holding a slot \
                              (reading, decoding or appending).\n\
                              # TYPE strata_write_slots_in_use gauge\n\
-                             strata_write_slots_in_use {in_use}\n"
+                             strata_write_slots_in_use {in_use}\n\
+                             # HELP strata_write_requests_waiting Write requests waiting for a \
+                             slot (at most limits.max_queued_writes).\n\
+                             # TYPE strata_write_requests_waiting gauge\n\
+                             strata_write_requests_waiting {waiting}\n"
                         ),
                     );
                     st.rules.manager().render_metrics(&mut page);

@@ -39,6 +39,11 @@ use crate::router::{handle, State};
 /// How long a client may take to send a request's headers (slow-loris bound).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most a connection's read buffer grows to (hyper's default is about 400 KiB): request
+/// heads must fit, bodies stream through it. Under overload every open sender connection
+/// keeps one, so this bounds their memory.
+const CONN_READ_BUFFER: usize = 64 << 10;
+
 /// What every connection dispatches through: the full state once the database is open.
 struct Gate {
     state: OnceLock<Arc<State>>,
@@ -66,6 +71,7 @@ where
         .keep_alive(true)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(CONN_READ_BUFFER)
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {

@@ -157,6 +157,7 @@ pub fn config_yaml(c: &Config) -> String {
         "  write_queue_wait: {}",
         prom_duration(l.write_queue_wait)
     );
+    let _ = writeln!(y, "  max_queued_writes: {}", l.max_queued_writes);
     let _ = writeln!(y, "  max_form_bytes: {}", l.max_form_bytes);
     let _ = writeln!(y, "  body_timeout: {}", prom_duration(l.body_timeout));
     let _ = writeln!(y, "  max_labels_per_series: {}", l.max_labels_per_series);

@@ -716,3 +716,91 @@ fn a_write_whose_sender_left_keeps_its_slot_until_its_append_ends() {
         .unwrap();
     assert_eq!(r.status, 204, "{}", r.text());
 }
+
+#[test]
+fn a_full_write_queue_refuses_at_once_a_leaving_sender_frees_its_place_and_the_queued_write_proceeds(
+) {
+    use std::io::Write as _;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("strata.yml");
+    // One slot, one place in the queue, and a wait far longer than the test.
+    std::fs::write(
+        &cfg,
+        "limits:\n  max_inflight_writes: 1\n  max_queued_writes: 1\n  write_queue_wait: 10m\n",
+    )
+    .unwrap();
+    let s = Strata::start(
+        bin(),
+        &dir.path().join("data"),
+        &["--config", cfg.to_str().unwrap()],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let wait_for = |series: &str, v: u64| {
+        while metric_value(&s, series) != v {
+            assert!(Instant::now() < deadline, "{series} never reached {v}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // A stalled sender holds the only slot.
+    let mut stalled = std::net::TcpStream::connect(s.addr).unwrap();
+    stalled
+        .write_all(
+            b"POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+              Content-Length: 100\r\n\r\n",
+        )
+        .unwrap();
+    wait_for("strata_write_slots_in_use", 1);
+    // A write whose sender leaves while it waits gives its place in the queue back.
+    let mut leaving = std::net::TcpStream::connect(s.addr).unwrap();
+    leaving
+        .write_all(
+            b"POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+              Content-Encoding: snappy\r\nContent-Length: 5\r\n\r\nhello",
+        )
+        .unwrap();
+    wait_for("strata_write_requests_waiting", 1);
+    drop(leaving);
+    wait_for("strata_write_requests_waiting", 0);
+    // A second write queues behind the stalled one.
+    let t = now_ms();
+    let addr = s.addr;
+    let queued = std::thread::spawn(move || {
+        strata_tests::server_harness::http_request(
+            addr,
+            "POST",
+            "/api/v1/write",
+            &[
+                ("Content-Type", "application/x-protobuf"),
+                ("Content-Encoding", "snappy"),
+            ],
+            &snappy(&write_request_v1(&[TimeSeries::new(
+                &[("__name__", "queued")],
+                &[(t, 1.0)],
+            )])),
+        )
+        .unwrap()
+    });
+    wait_for("strata_write_requests_waiting", 1);
+    // A third finds the queue full: 503 with Retry-After at once, without waiting.
+    let r = s
+        .write_v1(&[TimeSeries::new(&[("__name__", "third")], &[(t, 1.0)])])
+        .unwrap();
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(r.text().contains("waiting"), "{}", r.text());
+    assert_eq!(
+        metric_value(&s, "strata_write_requests_overloaded_total"),
+        1
+    );
+    assert_eq!(metric_value(&s, "strata_write_requests_waiting"), 1);
+    // The stalled sender goes away; the queued write takes the slot and is stored.
+    drop(stalled);
+    let r = queued.join().unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(metric_value(&s, "strata_write_requests_waiting"), 0);
+    let q = s.get("/api/v1/query?query=queued").unwrap().text();
+    assert!(q.contains("\"queued\""), "{q}");
+    assert_eq!(s.terminate().unwrap().code(), Some(0));
+}

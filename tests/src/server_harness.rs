@@ -301,13 +301,97 @@ pub fn http_request(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> io::Result<Response> {
-    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers"))?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("non-UTF-8 headers"))?;
+/// One keep-alive HTTP/1.1 connection, as a remote-write sender keeps one per shard. Every
+/// error is returned, never retried: a reset or a closed connection is the caller's finding
+/// (the overload test counts them). Responses must carry `Content-Length` or have no body
+/// (204), which is how Strata answers.
+pub struct KeepAlive {
+    conn: BufReader<TcpStream>,
+}
+
+impl KeepAlive {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> io::Result<KeepAlive> {
+        let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        s.set_write_timeout(Some(IO_TIMEOUT))?;
+        s.set_nodelay(true)?;
+        Ok(KeepAlive {
+            conn: BufReader::new(s),
+        })
+    }
+
+    /// Sends one request and reads its response; the bool says the server keeps the
+    /// connection open (no `Connection: close`).
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<(Response, bool)> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: strata\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (n, v) in headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let s = self.conn.get_mut();
+        s.write_all(head.as_bytes())?;
+        s.write_all(body)?;
+        let mut raw = Vec::new();
+        loop {
+            let n = self.conn.read_until(b'\n', &mut raw)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed before the end of the response headers",
+                ));
+            }
+            if raw.ends_with(b"\r\n\r\n") {
+                break;
+            }
+            if raw.len() > 64 << 10 {
+                return Err(io::Error::other("response headers too large"));
+            }
+        }
+        let (status, headers) = parse_head(&raw[..raw.len() - 4])?;
+        let mut r = Response {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if r.header("transfer-encoding").is_some() {
+            return Err(io::Error::other(
+                "chunked response on a keep-alive connection",
+            ));
+        }
+        let len = match r.header("content-length") {
+            Some(v) => v
+                .parse::<usize>()
+                .map_err(|_| io::Error::other(format!("bad Content-Length {v:?}")))?,
+            None => 0,
+        };
+        let mut body = vec![0; len];
+        self.conn.read_exact(&mut body)?;
+        r.body = body;
+        let open = !r
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        Ok((r, open))
+    }
+}
+
+fn bad(m: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, m.to_string())
+}
+
+/// The status and headers (names lower-cased) of a response head without its final blank
+/// line.
+fn parse_head(head: &[u8]) -> io::Result<(u16, Vec<(String, String)>)> {
+    let head = std::str::from_utf8(head).map_err(|_| bad("non-UTF-8 headers"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
     let status: u16 = status_line
@@ -319,6 +403,15 @@ fn parse_response(raw: &[u8]) -> io::Result<Response> {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
+    Ok((status, headers))
+}
+
+fn parse_response(raw: &[u8]) -> io::Result<Response> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let (status, headers) = parse_head(&raw[..end])?;
     let rest = &raw[end + 4..];
     let chunked = headers
         .iter()

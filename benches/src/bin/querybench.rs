@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use strata_benches::cli::{opt, parse_opts};
-use strata_benches::loadgen::http::{Client, Response, Url};
+use strata_benches::loadgen::http::{url_encode, Client, Response, Url};
 use strata_benches::loadgen::procstat;
 
 /// One benchmark query: a short name and its PromQL text. `$SPAN` is replaced by `--span`.
@@ -499,19 +499,6 @@ fn fmt_seconds(s: f64) -> String {
     }
 }
 
-/// Percent-encodes everything but the RFC 3986 unreserved characters.
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn print_table(label: &str, rows: &[Row]) {
     println!();
     println!(
@@ -787,6 +774,7 @@ mod tests {
             check_answer(&Response {
                 status: 200,
                 body: body.as_bytes().to_vec(),
+                retry_after: None,
             })
         };
         assert_eq!(
@@ -807,7 +795,8 @@ mod tests {
         assert!(ok(r#"{"status":"error","errorType":"bad_data","error":"x"}"#).is_err());
         assert!(check_answer(&Response {
             status: 400,
-            body: b"{}".to_vec()
+            body: b"{}".to_vec(),
+            retry_after: None,
         })
         .is_err());
     }

@@ -60,6 +60,19 @@ impl Url {
     }
 }
 
+/// Percent-encodes everything but the RFC 3986 unreserved characters (for query strings).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A response: status and (the first MiB of) the body.
 #[derive(Clone, Debug)]
 pub struct Response {
@@ -67,6 +80,8 @@ pub struct Response {
     pub status: u16,
     /// Body bytes (truncated to 1 MiB).
     pub body: Vec<u8>,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 /// One keep-alive connection to a server.
@@ -269,6 +284,7 @@ fn read_response<R: BufRead>(
     let mut keep_alive = version == "HTTP/1.1";
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
+    let mut retry_after = None;
     loop {
         let line = header_line(r, &mut budget)?;
         if line.is_empty() {
@@ -286,6 +302,8 @@ fn read_response<R: BufRead>(
             );
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value.to_ascii_lowercase().contains("chunked");
+        } else if name.eq_ignore_ascii_case("retry-after") {
+            retry_after = Some(value.to_string());
         } else if name.eq_ignore_ascii_case("connection") {
             let v = value.to_ascii_lowercase();
             if v.contains("close") {
@@ -331,7 +349,14 @@ fn read_response<R: BufRead>(
         body = rest;
         io::copy(r, &mut io::sink())?;
     }
-    Ok((Response { status, body }, keep_alive))
+    Ok((
+        Response {
+            status,
+            body,
+            retry_after,
+        },
+        keep_alive,
+    ))
 }
 
 /// Reads exactly `len` bytes, keeping the body at most `max_kept` bytes long.
@@ -373,6 +398,15 @@ mod tests {
         assert_eq!((&r.body[..], keep), (&b"abcde"[..], true));
         let raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 NF\r\nContent-Length: 1\r\n\r\nx";
         assert_eq!(parse(raw).unwrap().0.status, 404);
+        let raw = "HTTP/1.1 503 X\r\nretry-after: 1\r\nContent-Length: 1\r\n\r\nx";
+        assert_eq!(parse(raw).unwrap().0.retry_after.as_deref(), Some("1"));
+        assert_eq!(
+            parse(raw.replace("retry-after: 1\r\n", "").as_str())
+                .unwrap()
+                .0
+                .retry_after,
+            None
+        );
         assert!(parse("HTTP/1.1 200 OK\r\nno colon\r\n\r\n").is_err());
         let mut r = io::BufReader::new(&b"Content-Length: 5\r\n\r\nhello"[..]);
         let (resp, _) = read_response(&mut r, "HTTP/1.1 200 OK\r\n", 2).unwrap();

@@ -8,11 +8,14 @@
 //! - [`http`]: a minimal blocking HTTP/1.1 keep-alive client.
 //! - [`replay`]: sends the bodies round by round with C connections and measures.
 //! - [`procstat`]: CPU time and RSS of a process from `/proc`.
+//! - [`overload`]: finds the sustainable write rate, drives twice that open-loop, and
+//!   checks shedding, queries, RSS and recovery.
 //!
 //! See `benches/README.md` for usage.
 
 pub mod generate;
 pub mod http;
+pub mod overload;
 pub mod payload;
 pub mod procstat;
 pub mod replay;
