@@ -1,13 +1,13 @@
 //! Remote-write request decoding: snappy block, then `prometheus.WriteRequest` (v1) or
 //! `io.prometheus.write.v2.Request` (v2), straight into a [`Batch`].
 //!
-//! Decoding borrows every label string from the decompressed buffer. [`decode`] builds one
-//! [`Labels`] (strings interned per request) and one sample vector per series. [`write`]
-//! builds neither: it keeps each valid series as `&str` pairs borrowed from the buffer plus a
-//! span of one shared sample buffer, then looks the series up with [`Db::lookup`], which
-//! finds an existing series without allocating; only new series get an owned label set, and
-//! [`Db::append`] creates them within the engine's series limits. Both apply the same
-//! validation. The whole body is decoded before anything is
+//! Decoding borrows every label string from the decompressed buffer and keeps each valid
+//! series as `&str` pairs plus a span of one shared sample buffer. [`write`] then looks the
+//! series up with [`Db::lookup`], which finds an existing series without allocating; only new
+//! series get an owned label set, and [`Db::append`] creates them within the engine's series
+//! limits. [`decode`] (fuzzing, benchmarks, tools) runs the very same decoding and only then
+//! builds one [`Labels`] and one sample vector per series, so what the fuzzer and the `ingest`
+//! benchmark exercise is the server's path. The whole body is decoded before anything is
 //! appended (or resolved), so a protobuf error anywhere stores nothing; series-level
 //! problems (bad labels, native histograms, future timestamps) are collected and the valid
 //! series are still stored. Metric metadata is collected for the server (best effort).
@@ -40,7 +40,7 @@ use crate::metadata::{family_name, MetadataSet, MetricMetadata, MetricType};
 use crate::negotiate::Protocol;
 use crate::proto::{DResult, Kind, Reader, I64, LEN, VARINT};
 use crate::summary::{Problems, WriteSummary};
-use crate::validate::{describe, validate_pairs, LabelBuilder, RawLabel, Reject, Source};
+use crate::validate::{describe, validate_pairs, RawLabel, Reject};
 
 /// The first bytes of a framed ("streaming") snappy body: a stream identifier chunk.
 const FRAMED_SNAPPY_MAGIC: [u8; 10] = [0xff, 0x06, 0x00, 0x00, b's', b'N', b'a', b'P', b'p', b'Y'];
@@ -77,9 +77,18 @@ impl DecodedWrite {
 /// [`Error::Protobuf`]. Invalid series and samples are reported in the summary instead.
 pub fn decode(proto: Protocol, body: &[u8], limits: &Limits, now_ms: i64) -> Result<DecodedWrite> {
     let buf = decompress(body, limits)?;
-    let mut sink = Sink::new(limits, now_ms, false);
+    let mut sink = Sink::new(limits, now_ms);
     run(proto, &buf, &mut sink)?;
-    let series = std::mem::take(&mut sink.series);
+    let series = sink
+        .spans
+        .iter()
+        .map(|&(p0, p1, s0, s1)| {
+            (
+                labels_of(&sink.pairs[p0..p1]),
+                sink.samples[s0..s1].to_vec(),
+            )
+        })
+        .collect();
     Ok(DecodedWrite {
         series,
         summary: sink.finish(),
@@ -102,7 +111,7 @@ fn run<'a>(proto: Protocol, buf: &'a [u8], sink: &mut Sink<'a>) -> Result<()> {
 /// [`WriteSummary::is_clean`].
 pub fn write(db: &Db, proto: Protocol, body: &[u8], limits: &Limits) -> Result<WriteSummary> {
     let buf = decompress(body, limits)?;
-    let mut sink = Sink::new(limits, now_ms(), true);
+    let mut sink = Sink::new(limits, now_ms());
     run(proto, &buf, &mut sink)?;
     // Decoded as a whole: only now may series be created.
     let mut batch = Batch::with_capacity(sink.spans.len(), sink.samples.len());
@@ -203,21 +212,17 @@ impl<'a> Scratch<'a> {
         self.exemplars = 0;
         self.bad_exemplar = None;
         self.meta = None;
-        // `samples` is moved out (or copied and cleared) by `Sink::finish_series`.
+        // `samples` is copied and cleared by `Sink::finish_series`.
     }
 }
 
-/// Validates decoded series and collects them: as owned label sets in `series` ([`decode`]),
-/// or, when `borrowed` ([`write`]), as borrowed pairs and sample spans.
+/// Validates decoded series and collects them as borrowed label pairs and sample spans.
 struct Sink<'a> {
     limits: &'a Limits,
     max_t: i64,
-    builder: LabelBuilder<'a>,
-    series: Vec<(Labels, Vec<Sample>)>,
-    borrowed: bool,
-    /// Labels of the valid series, in name order, without empty values (when `borrowed`).
+    /// Labels of the valid series, in name order, without empty values.
     pairs: Vec<(&'a str, &'a str)>,
-    /// Samples of the valid series (when `borrowed`).
+    /// Samples of the valid series.
     samples: Vec<Sample>,
     /// Per valid series: its range in `pairs`, then its range in `samples`.
     spans: Vec<(usize, usize, usize, usize)>,
@@ -227,13 +232,10 @@ struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
-    fn new(limits: &'a Limits, now_ms: i64, borrowed: bool) -> Self {
+    fn new(limits: &'a Limits, now_ms: i64) -> Self {
         Sink {
             limits,
             max_t: now_ms.saturating_add(limits.max_future_ms),
-            builder: LabelBuilder::new(),
-            series: Vec::new(),
-            borrowed,
             pairs: Vec::new(),
             samples: Vec::new(),
             spans: Vec::new(),
@@ -260,63 +262,36 @@ impl<'a> Sink<'a> {
         s.samples.clear();
     }
 
-    fn finish_series(
-        &mut self,
-        s: &mut Scratch<'a>,
-        labels: std::result::Result<(), Reject>,
-        source: Source,
-    ) {
+    fn finish_series(&mut self, s: &mut Scratch<'a>, labels: std::result::Result<(), Reject>) {
         if let Err(why) = labels {
             self.reject_series(s, &why);
             return;
         }
-        if self.borrowed {
-            let start = self.pairs.len();
-            let valid = validate_pairs(&mut s.labels, s.label_count, self.limits, &mut self.pairs);
-            if let Err(why) = valid {
-                self.reject_series(s, &why);
-                return;
-            }
-            let pairs = &self.pairs[start..];
-            let show = || {
-                Labels::from_sorted_unchecked(
-                    pairs.iter().map(|&(n, v)| Label::new(n, v)).collect(),
-                )
-            };
-            series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
-            if s.samples.is_empty() {
-                self.pairs.truncate(start);
-            } else {
-                let s0 = self.samples.len();
-                self.samples.extend_from_slice(&s.samples);
-                self.spans
-                    .push((start, self.pairs.len(), s0, self.samples.len()));
-                s.samples.clear();
-            }
+        let start = self.pairs.len();
+        let valid = validate_pairs(&mut s.labels, s.label_count, self.limits, &mut self.pairs);
+        if let Err(why) = valid {
+            self.reject_series(s, &why);
             return;
         }
-        let prev = self.series.last().map(|(l, _)| l);
-        let built = self
-            .builder
-            .build(&mut s.labels, s.label_count, self.limits, source, prev);
-        let labels = match built {
-            Ok(l) => l,
-            Err(why) => {
-                self.reject_series(s, &why);
-                return;
-            }
-        };
-        series_problems(
-            &mut self.summary,
-            &mut self.problems,
-            s,
-            self.max_t,
-            &|| labels.clone(),
-        );
-        if !s.samples.is_empty() {
-            self.series.push((labels, std::mem::take(&mut s.samples)));
+        let pairs = &self.pairs[start..];
+        let show = || labels_of(pairs);
+        series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
+        if s.samples.is_empty() {
+            self.pairs.truncate(start);
+        } else {
+            let s0 = self.samples.len();
+            self.samples.extend_from_slice(&s.samples);
+            self.spans
+                .push((start, self.pairs.len(), s0, self.samples.len()));
+            s.samples.clear();
         }
     }
+}
+
+/// The label set of pairs [`validate_pairs`] accepted (sorted by name, unique, no empty
+/// values).
+fn labels_of(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_sorted_unchecked(pairs.iter().map(|&(n, v)| Label::new(n, v)).collect())
 }
 
 /// The problems of a series with valid labels (shown by `labels`, called only for a message):
@@ -424,7 +399,7 @@ fn decode_v1<'a>(buf: &'a [u8], sink: &mut Sink<'a>) -> DResult<()> {
                         (_, w) => ts.skip(w)?,
                     }
                 }
-                sink.finish_series(&mut s, Ok(()), Source::Bytes);
+                sink.finish_series(&mut s, Ok(()));
             }
             (3, LEN) => {
                 if let Some(m) = decode_v1_metadata(r.sub()?)? {
@@ -571,9 +546,6 @@ fn decode_v2<'a>(buf: &'a [u8], sink: &mut Sink<'a>) -> DResult<()> {
         return Ok(());
     }
     // Pass 2: the series.
-    if !sink.borrowed {
-        sink.builder.set_symbol_count(symbols.len());
-    }
     let mut r = Reader::new(buf);
     let mut s = Scratch::new();
     let max_refs = sink.limits.max_labels_per_series.saturating_mul(2);
@@ -626,7 +598,7 @@ fn decode_v2<'a>(buf: &'a [u8], sink: &mut Sink<'a>) -> DResult<()> {
         if resolved.is_ok() {
             add_v2_metadata(&s, &symbols, &mut sink.metadata);
         }
-        sink.finish_series(&mut s, resolved, Source::Symbols);
+        sink.finish_series(&mut s, resolved);
     }
     Ok(())
 }

@@ -1,23 +1,20 @@
 //! Label validation shared by remote write v1/v2 and the text format: raw `(name, value)`
-//! byte pairs borrowed from the request become one [`Labels`] per series, or a reason why the
-//! series is rejected.
+//! byte pairs borrowed from the request are checked and become `&str` pairs (or a reason why
+//! the series is rejected).
 //!
 //! Rules (reference remote-write.md section 5): unsorted labels are sorted, not rejected;
 //! duplicate names, empty names, a missing or empty `__name__`, invalid UTF-8 and oversized
 //! names, values or label counts reject the series; empty values are dropped. Names follow
 //! Prometheus 3's default UTF-8 validation scheme (any non-empty UTF-8 string).
 //!
-//! Strings are interned per request in [`LabelBuilder`], keyed by their raw bytes, so that the
-//! `job`, `instance` and `__name__` strings repeated across a request share one `Arc<str>`.
-//! [`validate_pairs`] applies the same rules without building anything: it yields the labels
-//! as `&str` pairs borrowed from the request, for `Db::resolve` on the remote-write path.
+//! [`validate_pairs`] builds nothing: it yields the labels as `&str` pairs borrowed from the
+//! request, which remote write looks series up by (`Db::lookup`) and builds [`Labels`] from
+//! only for new series (or for `decode`, which returns them).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
-use strata_engine::{Label, Labels, METRIC_NAME};
+use strata_engine::METRIC_NAME;
 
 use crate::limits::Limits;
 
@@ -163,128 +160,6 @@ impl<'a> RawLabel<'a> {
     }
 }
 
-/// Where the strings of a label set come from, which decides how they are interned.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// Anywhere in the body (v1): interned by content.
-    Bytes,
-    /// The v2 symbols table: interned by symbol index, no hashing.
-    Symbols,
-}
-
-/// Builds validated [`Labels`] from borrowed raw labels, interning strings for one request.
-///
-/// A string is checked for UTF-8 only the first time it is seen: later occurrences hit the
-/// intern cache, whose keys were all valid when inserted.
-pub(crate) struct LabelBuilder<'a> {
-    strings: HashMap<&'a [u8], Arc<str>, KeyedBuild>,
-    /// Whole labels by content (v1): one lookup per label on the hot path.
-    pairs: HashMap<(&'a [u8], &'a [u8]), Label, KeyedBuild>,
-    symbols: Vec<Option<Arc<str>>>,
-    out: Vec<Label>,
-}
-
-impl<'a> LabelBuilder<'a> {
-    pub(crate) fn new() -> Self {
-        LabelBuilder {
-            strings: HashMap::default(),
-            pairs: HashMap::default(),
-            symbols: Vec::new(),
-            out: Vec::new(),
-        }
-    }
-
-    /// Prepares the per-symbol cache for a v2 table of `n` symbols.
-    pub(crate) fn set_symbol_count(&mut self, n: usize) {
-        self.symbols = vec![None; n];
-    }
-
-    /// The shared copy of `raw`, or `None` if it is not UTF-8.
-    #[inline]
-    fn intern_bytes(&mut self, raw: &'a [u8]) -> Option<Arc<str>> {
-        if let Some(a) = self.strings.get(raw) {
-            return Some(a.clone());
-        }
-        let a: Arc<str> = Arc::from(std::str::from_utf8(raw).ok()?);
-        self.strings.insert(raw, a.clone());
-        Some(a)
-    }
-
-    /// The shared copy of symbol `r` (whose bytes are `raw`), or `None` if it is not UTF-8.
-    #[inline]
-    fn intern_symbol(&mut self, r: u32, raw: &'a [u8]) -> Option<Arc<str>> {
-        let Some(slot) = self.symbols.get_mut(r as usize) else {
-            return self.intern_bytes(raw);
-        };
-        if let Some(a) = slot {
-            return Some(a.clone());
-        }
-        let a: Arc<str> = Arc::from(std::str::from_utf8(raw).ok()?);
-        *slot = Some(a.clone());
-        Some(a)
-    }
-
-    /// Validates `raw` (sorted in place if needed) and builds the label set. `count` is the
-    /// number of labels the series declared, which may exceed `raw.len()` when the decoder
-    /// stopped collecting past the limit.
-    ///
-    /// `previous` is any recently built label set (normally the previous series of the request):
-    /// consecutive series usually share most labels at the same positions (same target, same
-    /// metric), and comparing with the label at the same slot is cheaper than a hash lookup.
-    /// The comparison is on content, so any `previous` gives correct results.
-    pub(crate) fn build(
-        &mut self,
-        raw: &mut [RawLabel<'a>],
-        count: usize,
-        limits: &Limits,
-        source: Source,
-        previous: Option<&Labels>,
-    ) -> Result<Labels, Reject> {
-        check(raw, count, limits)?;
-        self.out.clear();
-        self.out.reserve(raw.len());
-        for l in raw.iter() {
-            if l.value.is_empty() {
-                continue;
-            }
-            if source == Source::Bytes {
-                if let Some(p) = previous.and_then(|p| p.as_slice().get(self.out.len())) {
-                    if p.name.as_bytes() == l.name && p.value.as_bytes() == l.value {
-                        self.out.push(p.clone());
-                        continue;
-                    }
-                }
-                if let Some(label) = self.pairs.get(&(l.name, l.value)) {
-                    let label = label.clone();
-                    self.out.push(label);
-                    continue;
-                }
-            }
-            let (name, value) = match source {
-                Source::Bytes => (self.intern_bytes(l.name), self.intern_bytes(l.value)),
-                Source::Symbols => (
-                    self.intern_symbol(l.refs.0, l.name),
-                    self.intern_symbol(l.refs.1, l.value),
-                ),
-            };
-            let Some(name) = name else {
-                return Err(Reject::InvalidUtf8Name);
-            };
-            let Some(value) = value else {
-                return Err(Reject::InvalidUtf8Value {
-                    name: name.to_string(),
-                });
-            };
-            let label = Label { name, value };
-            if source == Source::Bytes {
-                self.pairs.insert((l.name, l.value), label.clone());
-            }
-            self.out.push(label);
-        }
-        Ok(Labels::from_sorted_unchecked(self.out.split_off(0)))
-    }
-}
-
 /// The checks of a label set that need no string building: label count, empty and oversized
 /// names and values, order (sorting `raw` in place if needed), duplicate names, and a
 /// non-empty `__name__`. UTF-8 is checked by the callers, label by label in name order,
@@ -419,29 +294,27 @@ pub(crate) fn describe(raw: &[RawLabel<'_>], count: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_engine::{Label, Labels};
 
     fn raw<'a>(pairs: &[(&'a [u8], &'a [u8])]) -> Vec<RawLabel<'a>> {
         pairs.iter().map(|&(n, v)| RawLabel::new(n, v)).collect()
     }
 
-    /// Builds through [`LabelBuilder::build`], checking that [`validate_pairs`] (the
-    /// borrowed path of `write`) agrees on the outcome and the labels.
+    /// Validates through [`validate_pairs`] (what both `decode` and `write` run) and builds
+    /// the label set the way `decode` does; on an error, `out` is left as it was.
     fn build(pairs: &[(&[u8], &[u8])]) -> Result<Labels, Reject> {
         let mut raw = raw(pairs);
         let n = raw.len();
-        let built =
-            LabelBuilder::new().build(&mut raw.clone(), n, &Limits::default(), Source::Bytes, None);
         let mut out = vec![("before", "x")];
-        let borrowed = validate_pairs(&mut raw, n, &Limits::default(), &mut out);
-        match (&built, borrowed) {
-            (Ok(l), Ok(())) => assert!(l.eq_pairs(&out[1..]), "{l} vs {out:?}"),
-            (Err(a), Err(b)) => {
-                assert_eq!(a, &b);
+        match validate_pairs(&mut raw, n, &Limits::default(), &mut out) {
+            Ok(()) => Ok(Labels::from_sorted_unchecked(
+                out[1..].iter().map(|&(n, v)| Label::new(n, v)).collect(),
+            )),
+            Err(e) => {
                 assert_eq!(out, vec![("before", "x")], "left as it was");
+                Err(e)
             }
-            (a, b) => panic!("build {a:?}, validate_pairs {b:?}"),
         }
-        built
     }
 
     #[test]
@@ -480,51 +353,9 @@ mod tests {
             Err(Reject::ValueTooLong { .. })
         ));
         let mut one = raw(&[(b"__name__", b"x")]);
-        let e = LabelBuilder::new()
-            .build(&mut one, 1_000_000, &Limits::default(), Source::Bytes, None)
-            .unwrap_err();
+        let e =
+            validate_pairs(&mut one, 1_000_000, &Limits::default(), &mut Vec::new()).unwrap_err();
         assert!(e.to_string().contains("more than the limit of 128"), "{e}");
-    }
-
-    #[test]
-    fn interns_within_a_request() {
-        let mut b = LabelBuilder::new();
-        let lim = Limits::default();
-        let mut r1 = raw(&[(b"__name__", b"up"), (b"job", b"a")]);
-        let mut r2 = raw(&[(b"__name__", b"up"), (b"job", b"b")]);
-        let a = b.build(&mut r1, 2, &lim, Source::Bytes, None).unwrap();
-        let c = b.build(&mut r2, 2, &lim, Source::Bytes, Some(&a)).unwrap();
-        assert!(Arc::ptr_eq(&a.as_slice()[0].value, &c.as_slice()[0].value));
-        assert_eq!(c.get("job"), Some("b"));
-    }
-
-    #[test]
-    fn previous_labels_are_reused_only_when_equal() {
-        let mut b = LabelBuilder::new();
-        let lim = Limits::default();
-        let mut r1 = raw(&[(b"__name__", b"up"), (b"a", b"1"), (b"job", b"x")]);
-        let first = b.build(&mut r1, 3, &lim, Source::Bytes, None).unwrap();
-        // Same slots, different values; one slot shifted by an extra label.
-        let mut r2 = raw(&[
-            (b"__name__", b"up"),
-            (b"a", b"2"),
-            (b"b", b"0"),
-            (b"job", b"x"),
-        ]);
-        let second = b
-            .build(&mut r2, 4, &lim, Source::Bytes, Some(&first))
-            .unwrap();
-        assert_eq!(second.to_string(), "up{a=\"2\", b=\"0\", job=\"x\"}");
-        assert!(Arc::ptr_eq(
-            &first.as_slice()[0].value,
-            &second.as_slice()[0].value
-        ));
-        // An unrelated `previous` set changes nothing.
-        let mut r3 = raw(&[(b"__name__", b"m"), (b"z", b"9")]);
-        let third = b
-            .build(&mut r3, 2, &lim, Source::Bytes, Some(&second))
-            .unwrap();
-        assert_eq!(third.to_string(), "m{z=\"9\"}");
     }
 
     #[test]
