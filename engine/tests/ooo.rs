@@ -96,9 +96,12 @@ fn late_samples_within_the_window_are_stored_and_visible() {
     // Outside the window (head's newest minus 10 min): too old.
     assert_eq!(
         put(&db, 0, T0 + 60_000 - 10 * MIN - 1, 1.0),
-        Err(RejectReason::TooOld)
+        Err(RejectReason::TooOldSample)
     );
-    assert_eq!(put(&db, 1, T0 - 20 * MIN, 1.0), Err(RejectReason::TooOld));
+    assert_eq!(
+        put(&db, 1, T0 - 20 * MIN, 1.0),
+        Err(RejectReason::TooOldSample)
+    );
     let r = {
         let mut b = Batch::new();
         b.push(series(0), vec![Sample::new(T0 - 2 * MIN, 3.0)]);
@@ -213,7 +216,7 @@ proptest! {
                         // outside the window it is too old unless the head holds it.
                         Some(_) if t >= newest - window => prop_assert!(got.is_ok(), "{:?}", got),
                         Some(_) => prop_assert!(
-                            matches!(got, Ok(false) | Err(RejectReason::TooOld)),
+                            matches!(got, Ok(false) | Err(RejectReason::TooOldSample)),
                             "{:?}",
                             got
                         ),
@@ -228,7 +231,7 @@ proptest! {
                             Ok(true) => {
                                 model.entry(series(i)).or_default().insert(t, v.to_bits());
                             }
-                            other => prop_assert_eq!(other, Err(RejectReason::TooOld)),
+                            other => prop_assert_eq!(other, Err(RejectReason::TooOldSample)),
                         },
                     }
                 }

@@ -69,7 +69,7 @@ fn late_samples_within_the_window_are_stored_and_survive_a_crash() {
     // Older than the window: 400 with the reason, counted, nothing stored.
     let r = write(&s, t - 11 * 60_000, 0.5);
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("out of bounds"), "{}", r.text());
+    assert!(r.text().contains("too old sample"), "{}", r.text());
     assert_eq!(
         s.metric("strata_ingest_rejected_total{reason=\"too_old\"}"),
         1

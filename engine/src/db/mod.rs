@@ -116,7 +116,7 @@ pub struct Options {
     /// if it is at most this much older than the head's newest sample. Such samples are kept
     /// in their own head chunks (and WAL records), are visible to queries at once, and are
     /// written out at head cuts as blocks that overlap, which compaction merges. Outside the
-    /// window they are rejected as [`RejectReason::TooOld`].
+    /// window they are rejected as [`RejectReason::TooOldSample`].
     pub out_of_order_window: i64,
 }
 
@@ -218,6 +218,9 @@ pub enum RejectReason {
     SeriesLimit,
     /// A new series past [`Options::max_new_series_per_append`] in one append.
     NewSeriesLimit,
+    /// Older than the out-of-order window reaches (when it is on): the head's newest sample
+    /// minus [`Options::out_of_order_window`]. Counted with [`AppendReport::too_old`].
+    TooOldSample,
 }
 
 impl RejectReason {
@@ -227,6 +230,7 @@ impl RejectReason {
             RejectReason::OutOfOrder => "out of order sample",
             RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
             RejectReason::TooOld => "out of bounds",
+            RejectReason::TooOldSample => "too old sample",
             RejectReason::SeriesLimit => "series limit reached: new series refused",
             RejectReason::NewSeriesLimit => "too many new series in one request",
         }
@@ -273,7 +277,7 @@ impl AppendReport {
         match why {
             RejectReason::OutOfOrder => self.out_of_order += 1,
             RejectReason::DuplicateTimestamp => self.duplicate_timestamp += 1,
-            RejectReason::TooOld => self.too_old += 1,
+            RejectReason::TooOld | RejectReason::TooOldSample => self.too_old += 1,
             RejectReason::SeriesLimit => self.series_limit += 1,
             RejectReason::NewSeriesLimit => self.new_series_limit += 1,
         }
@@ -510,12 +514,12 @@ impl Db {
 
     /// The series for `labels`, created if the limits allow: `budget` is what is left of
     /// the append's new-series allowance. A new series none of whose `samples` is at or
-    /// after `floor` is not created (its samples would all be refused as too old).
+    /// after `floor` is not created (its samples would all be refused as `too_old`).
     fn series_within(
         &self,
         labels: &Labels,
         samples: &[Sample],
-        floor: i64,
+        (floor, too_old): (i64, RejectReason),
         budget: &mut u64,
     ) -> std::result::Result<(Arc<MemSeries>, bool), RejectReason> {
         let head = &self.inner.head;
@@ -523,7 +527,7 @@ impl Db {
             return Ok((s, false));
         }
         if samples.iter().all(|s| s.t < floor) {
-            return Err(RejectReason::TooOld);
+            return Err(too_old);
         }
         if *budget == 0 {
             return Err(RejectReason::NewSeriesLimit);
@@ -612,7 +616,15 @@ impl Db {
             .unwrap_or(u64::MAX);
         let new_series_floor = self.new_series_floor().max(head.min_valid());
         // A new series is created if some sample may land in order or out of order.
-        let creation_floor = new_series_floor.min(self.ooo_floor());
+        let ooo_floor = self.ooo_floor();
+        let creation_floor = (
+            new_series_floor.min(ooo_floor),
+            if ooo_floor < i64::MAX {
+                RejectReason::TooOldSample
+            } else {
+                RejectReason::TooOld
+            },
+        );
         let mut entries: Vec<(Arc<MemSeries>, &[Sample], bool)> = Vec::with_capacity(batch.len());
         for (target, start, end) in &batch.series {
             let samples = &batch.samples[*start..*end];
@@ -653,7 +665,6 @@ impl Db {
         // 2. Lock in reference order; one guard per distinct series.
         entries.sort_by_key(|(s, _, _)| s.sref);
         let min_valid = head.min_valid();
-        let ooo_floor = self.ooo_floor();
         let mut guards = Vec::with_capacity(entries.len());
         let mut new_series = Vec::new();
         let mut accepted: Vec<SampleRecord> = Vec::with_capacity(batch.num_samples());
@@ -731,7 +742,7 @@ impl Db {
                             v: s.v,
                         }),
                         _ if ooo_floor < i64::MAX => {
-                            report.reject(RejectReason::TooOld, &series.labels, s.t)
+                            report.reject(RejectReason::TooOldSample, &series.labels, s.t)
                         }
                         _ => report.reject(why, &series.labels, s.t),
                     }
