@@ -123,7 +123,12 @@ fn load(series: usize, days: i64, dir: &std::path::Path) -> World {
         .iter()
         .map(|s| Labels::from_pairs(&s.labels).expect("workload labels are valid"))
         .collect();
-    let db = Arc::new(Db::open(dir, Options::default()).expect("Db::open"));
+    // Kept whole: the default 15 d retention would drop half of a 30 d window.
+    let opts = Options {
+        retention: None,
+        ..Options::default()
+    };
+    let db = Arc::new(Db::open(dir, opts).expect("Db::open"));
     let mut w = World {
         db,
         fleet,
