@@ -13,7 +13,9 @@
 # Env:   PROMETHEUS (default: prometheus on PATH), DIFFERENTIAL (default: builds and uses
 #        target/debug/strata-differential), DIFF_ONLY_PROMETHEUS=1 checks the query list
 #        against Prometheus alone, DIFF_PEER=prometheus runs a second Prometheus in Strata's
-#        place (a self-check of the harness: everything must pass).
+#        place (a self-check of the harness: everything must pass), DIFF_LATE=1 delivers a
+#        quarter of the samples up to 20 minutes late, with a 30-minute out-of-order window
+#        on both servers (Prometheus's storage.tsdb.out_of_order_time_window).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -46,6 +48,9 @@ e2e_on_failure() {
 start_receiver() {
   mkdir -p "$1"
   printf 'global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n' >"$1/prometheus.yml"
+  if [ "${DIFF_LATE:-0}" = 1 ]; then
+    printf 'storage:\n  tsdb:\n    out_of_order_time_window: 30m\n' >>"$1/prometheus.yml"
+  fi
   start_prometheus "$1" "" --web.enable-remote-write-receiver --query.lookback-delta=5m
 }
 
@@ -55,6 +60,11 @@ prom=$started_url
 log "prometheus $("$PROMETHEUS" --version 2>&1 | head -n 1 | awk '{print $3}') on $prom (pid $prom_pid)"
 
 args=(--prometheus "$prom")
+strata_args=()
+if [ "${DIFF_LATE:-0}" = 1 ]; then
+  args+=(--late)
+  strata_args+=(--out-of-order-window 30m)
+fi
 if [ "${DIFF_ONLY_PROMETHEUS:-0}" = 1 ]; then
   :
 elif [ "${DIFF_PEER:-strata}" = prometheus ]; then
@@ -65,7 +75,7 @@ elif [ "${DIFF_PEER:-strata}" = prometheus ]; then
   args+=(--strata "$started_url")
 else
   # --- Strata on a free port (it prints the address it bound).
-  start_strata "$tmp/strata"
+  start_strata "$tmp/strata" "${strata_args[@]}"
   strata_pid=$started_pid
   strata_addr=$started_addr
   log "strata on http://$strata_addr (pid $strata_pid)"

@@ -198,7 +198,7 @@ pub fn run(cfg: &Config) -> Result<(usize, usize), String> {
     let strata = Server::new("strata", &cfg.strata)?;
     for s in [&prom, &strata] {
         s.wait_ready(Duration::from_secs(60))?;
-        let n = s.write(&data)?;
+        let n = s.write(&data, false)?;
         println!(
             "{}: wrote {} samples in {n} requests",
             s.name,

@@ -3,8 +3,9 @@
 //! `tests/e2e/differential.sh`, which starts both servers and runs this.
 //!
 //! Usage: `strata-differential --prometheus URL [--strata URL] [--queries FILE]
-//! [--seed N] [--filter TEXT] [--verbose]`. Without `--strata` it only checks that
-//! Prometheus accepts the query list. Exit status: 0 all passed, 1 mismatches, 2 setup error.
+//! [--seed N] [--filter TEXT] [--verbose] [--late]`. Without `--strata` it only checks that
+//! Prometheus accepts the query list. `--late` delivers a quarter of the samples up to 20
+//! minutes late (both servers need a 30-minute out-of-order window). Exit status: 0 all passed, 1 mismatches, 2 setup error.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use strata_tests::differential::queries::parse_queries;
 use strata_tests::differential::run::{run, RunConfig};
 
 const USAGE: &str = "usage: strata-differential --prometheus URL [--strata URL] \
-[--queries FILE] [--seed N] [--filter TEXT] [--verbose]";
+[--queries FILE] [--seed N] [--filter TEXT] [--verbose] [--late]";
 
 fn main() -> ExitCode {
     match main_inner() {
@@ -33,6 +34,7 @@ fn main_inner() -> Result<ExitCode, String> {
         filter: None,
         verbose: false,
         ready_timeout: Duration::from_secs(60),
+        late: false,
     };
     let mut queries_path =
         concat!(env!("CARGO_MANIFEST_DIR"), "/differential/queries.txt").to_string();
@@ -52,6 +54,7 @@ fn main_inner() -> Result<ExitCode, String> {
             }
             "--filter" => cfg.filter = Some(value("--filter")?),
             "--verbose" | "-v" => cfg.verbose = true,
+            "--late" => cfg.late = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);

@@ -98,9 +98,16 @@ impl Dataset {
     /// series, its samples with timestamps in one `slice_ms` long slice. Sending the batches
     /// in order writes every series oldest-first.
     pub fn time_slices(&self, slice_ms: i64) -> Vec<Vec<TimeSeries>> {
+        let mut out = self.time_slices_from(self.first_base_ms, slice_ms);
+        out.retain(|b| !b.is_empty());
+        out
+    }
+
+    /// One batch per `slice_ms` slice from `lo` on, empty batches included (so that two
+    /// splits of one data set line up slice by slice).
+    fn time_slices_from(&self, mut lo: i64, slice_ms: i64) -> Vec<Vec<TimeSeries>> {
         let slice_ms = slice_ms.max(1);
         let mut out: Vec<Vec<TimeSeries>> = Vec::new();
-        let mut lo = self.first_base_ms;
         while lo <= self.last_base_ms + INTERVAL_MS {
             let hi = lo + slice_ms;
             let batch: Vec<TimeSeries> = self
@@ -119,11 +126,57 @@ impl Dataset {
                     })
                 })
                 .collect();
-            if !batch.is_empty() {
-                out.push(batch);
-            }
+            out.push(batch);
             lo = hi;
         }
+        out
+    }
+}
+
+/// How late [`Dataset::late_slices`] delivers held-back samples at most (ms): the
+/// out-of-order window both servers need.
+pub const LATE_WINDOW_MS: i64 = 30 * 60_000;
+
+impl Dataset {
+    /// [`Dataset::time_slices`] with every fourth sample of each series (by position) held
+    /// back and delivered three slices later, in a batch of its own before that slice: an
+    /// edge sender's late arrivals, up to four slices old, which the servers store only with
+    /// an out-of-order window (of at least [`LATE_WINDOW_MS`] for 5-minute slices).
+    pub fn late_slices(&self, slice_ms: i64) -> Vec<Vec<TimeSeries>> {
+        let split = |keep: bool| -> Dataset {
+            Dataset {
+                series: self
+                    .series
+                    .iter()
+                    .map(|s| TimeSeries {
+                        labels: s.labels.clone(),
+                        samples: s
+                            .samples
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| (i % 4 == 3) != keep)
+                            .map(|(_, x)| *x)
+                            .collect(),
+                    })
+                    .collect(),
+                first_base_ms: self.first_base_ms,
+                last_base_ms: self.last_base_ms,
+            }
+        };
+        let on_time = split(true).time_slices_from(self.first_base_ms, slice_ms);
+        let mut late = split(false).time_slices_from(self.first_base_ms, slice_ms);
+        let mut out = Vec::new();
+        for (i, batch) in on_time.into_iter().enumerate() {
+            if i >= 3 {
+                if let Some(b) = late.get_mut(i - 3) {
+                    out.push(std::mem::take(b));
+                }
+            }
+            out.push(batch);
+        }
+        // Those of the last three slices come after everything else.
+        out.extend(late);
+        out.retain(|b| !b.is_empty());
         out
     }
 }
@@ -551,5 +604,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn late_slices_deliver_every_sample_once_some_late_within_the_window() {
+        let d = generate(&cfg());
+        let slices = d.late_slices(5 * 60_000);
+        type Times = Vec<(Vec<(String, String)>, Vec<i64>)>;
+        let mut seen: std::collections::HashMap<Vec<(String, String)>, Vec<i64>> =
+            std::collections::HashMap::new();
+        let (mut late, mut newest) = (0usize, i64::MIN);
+        for batch in &slices {
+            let batch_newest = batch
+                .iter()
+                .flat_map(|s| s.samples.iter().map(|x| x.0))
+                .max()
+                .unwrap();
+            for s in batch {
+                let got = seen.entry(s.labels.clone()).or_default();
+                for &(t, _) in &s.samples {
+                    if got.iter().max().is_some_and(|&p| t < p) {
+                        late += 1;
+                        assert!(newest - t <= LATE_WINDOW_MS, "{} ms late", newest - t);
+                    }
+                    got.push(t);
+                }
+            }
+            newest = newest.max(batch_newest);
+        }
+        assert!(
+            late > d.sample_count() / 8,
+            "{late} late samples of {}",
+            d.sample_count()
+        );
+        let mut want: Times = d
+            .series
+            .iter()
+            .map(|s| (s.labels.clone(), s.samples.iter().map(|x| x.0).collect()))
+            .collect();
+        let mut got: Times = seen
+            .into_iter()
+            .map(|(l, mut ts)| {
+                ts.sort_unstable();
+                (l, ts)
+            })
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "every sample exactly once");
     }
 }

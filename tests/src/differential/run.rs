@@ -44,6 +44,9 @@ pub struct RunConfig {
     pub verbose: bool,
     /// How long to wait for each server to become ready.
     pub ready_timeout: Duration,
+    /// Deliver part of the data late ([`Dataset::late_slices`]); both servers need an
+    /// out-of-order window of at least [`LATE_WINDOW_MS`].
+    pub late: bool,
 }
 
 /// Totals of a run.
@@ -132,10 +135,16 @@ impl Server {
         }
     }
 
-    /// Remote-writes the whole data set in time order; returns the number of requests.
-    pub fn write(&self, d: &Dataset) -> Result<usize, String> {
+    /// Remote-writes the whole data set, in time order or (`late`) with a share of the
+    /// samples held back and sent after later ones; returns the number of requests.
+    pub fn write(&self, d: &Dataset, late: bool) -> Result<usize, String> {
         let mut requests = 0;
-        for batch in d.time_slices(5 * 60_000) {
+        let batches = if late {
+            d.late_slices(5 * 60_000)
+        } else {
+            d.time_slices(5 * 60_000)
+        };
+        for batch in batches {
             let body = snappy(&write_request_v1(&batch));
             let r = self
                 .client
@@ -232,7 +241,7 @@ pub fn run(cfg: &RunConfig, queries: &[Query]) -> Result<Summary, String> {
         s.wait_ready(cfg.ready_timeout)?;
     }
     for s in &servers {
-        let n = s.write(&data)?;
+        let n = s.write(&data, cfg.late)?;
         println!(
             "{}: wrote {} samples in {n} requests",
             s.name,
