@@ -117,6 +117,9 @@ fn late_samples_within_the_window_are_stored_and_visible() {
         .or_default()
         .insert(T0 - 2 * MIN, 3.0f64.to_bits());
     assert_eq!(read_all(&db), model);
+    // A reader of the directory replays the out-of-order records too.
+    let ro = Db::open_read_only(dir.path(), true).unwrap();
+    assert_eq!(read_all(&ro), model);
 }
 
 /// Late samples below the head's bound (their time range is already in a block) go into a
