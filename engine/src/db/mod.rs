@@ -39,6 +39,7 @@
 //! and the new block is published together with the bound readers use for the head.
 
 mod admin;
+mod epoch;
 mod maintain;
 mod open;
 
@@ -60,6 +61,7 @@ use crate::wal::{Record, ReplayReport, SampleRecord, SeriesRecord, Wal, WalOptio
 use crate::Sample;
 
 pub use admin::DeleteReport;
+pub use epoch::DEFAULT_STABLE_GRACE_MS;
 pub use maintain::{compaction_ranges, MaintainReport};
 pub use open::ReplayProgress;
 
@@ -109,6 +111,11 @@ pub struct Options {
     /// samples of further new series in the same batch are rejected
     /// ([`RejectReason::NewSeriesLimit`]).
     pub max_new_series_per_append: Option<u64>,
+    /// Grace (ms) of the stable bound: data older than the newest sample minus this is
+    /// "stable", and any change to it bumps [`Db::data_epoch`] (see `db/epoch.rs`). Default
+    /// [`DEFAULT_STABLE_GRACE_MS`] (5 min): senders a little behind the newest one do not
+    /// invalidate result caches.
+    pub stable_grace: i64,
 }
 
 impl Default for Options {
@@ -123,6 +130,7 @@ impl Default for Options {
             progress: None,
             max_series: None,
             max_new_series_per_append: None,
+            stable_grace: DEFAULT_STABLE_GRACE_MS,
         }
     }
 }
@@ -357,6 +365,8 @@ pub(crate) struct Inner {
     pub maint: Mutex<()>,
     pub counters: EngineCounters,
     pub signal: Signal,
+    /// The data epoch and stable bound (`epoch.rs`).
+    pub epoch: epoch::DataEpoch,
 }
 
 impl Inner {
@@ -714,6 +724,9 @@ impl Db {
         // 6. With an fsync interval the write to the OS was the acknowledgement: a later
         //    failure of the background fsync is recovered from the head (see `maintain.rs`).
         drop(guards);
+        // After the samples are visible: samples at or before the stable bound bump the
+        // data epoch (`epoch.rs`).
+        self.inner.epoch.note_append(lo, hi);
         self.inner.maybe_signal();
         Ok(Some(report))
     }
