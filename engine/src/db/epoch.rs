@@ -3,9 +3,15 @@
 //! crate's range-result cache) key their entries on it.
 //!
 //! Definitions:
-//! - the *stable bound* is `newest accepted sample time - grace` ([`Options::stable_grace`],
-//!   5 min by default), where the newest time is the largest timestamp ever accepted by this
-//!   `Db` (or found in its blocks and head at open). It never decreases.
+//! - the *stable bound* is the largest of `newest accepted sample time - grace` and, with
+//!   [`Options::stable_clock`] (the default), `wall-clock now - grace`, where grace is
+//!   [`Options::stable_grace`] (5 min by default) and the newest time is the largest
+//!   timestamp ever accepted by this `Db` (or found in its blocks and head at open). It is
+//!   kept as one monotonic value: it never decreases, even if the clock steps back. The
+//!   clock term is what VictoriaMetrics' result cache assumes (data older than now - 5 min
+//!   is final); the data term covers data stamped in the future of this machine's clock.
+//!   Which bound is chosen only decides how much a cache may keep, never whether a result
+//!   is exact: a change at or before the bound always bumps.
 //! - the *epoch* is bumped after any change that can alter a query's view of data at or
 //!   before the stable bound: an accepted sample whose timestamp is at or before the bound
 //!   as read after the sample was applied; `delete_series`; `clean_tombstones`; retention
@@ -26,6 +32,7 @@
 //! not per-sample work.
 //!
 //! [`Options::stable_grace`]: super::Options::stable_grace
+//! [`Options::stable_clock`]: super::Options::stable_clock
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -34,21 +41,37 @@ use super::Db;
 /// Default grace of the stable bound: 5 minutes.
 pub const DEFAULT_STABLE_GRACE_MS: i64 = 5 * 60 * 1000;
 
-/// The epoch counter and the newest accepted timestamp.
+/// The epoch counter and the stable bound.
 #[derive(Debug)]
 pub(crate) struct DataEpoch {
     epoch: AtomicU64,
-    /// Largest sample timestamp accepted (or loaded at open); `i64::MIN` if none.
-    newest: AtomicI64,
+    /// The stable bound (monotonic); `i64::MIN` until there is data (or a clock reading).
+    stable: AtomicI64,
     grace: i64,
+    clock: bool,
+}
+
+/// Wall-clock now, ms since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl DataEpoch {
-    pub(crate) fn new(grace: i64, newest: i64) -> DataEpoch {
+    /// `newest`: the newest sample time found at open (`i64::MIN` if none).
+    pub(crate) fn new(grace: i64, clock: bool, newest: i64) -> DataEpoch {
+        let grace = grace.max(0);
+        let stable = if newest == i64::MIN {
+            i64::MIN
+        } else {
+            newest.saturating_sub(grace)
+        };
         DataEpoch {
             epoch: AtomicU64::new(0),
-            newest: AtomicI64::new(newest),
-            grace: grace.max(0),
+            stable: AtomicI64::new(stable),
+            grace,
+            clock,
         }
     }
 
@@ -56,12 +79,13 @@ impl DataEpoch {
         self.epoch.load(Ordering::SeqCst)
     }
 
+    /// The bound, after raising it to the clock's term.
     pub(crate) fn stable_before(&self) -> i64 {
-        let n = self.newest.load(Ordering::SeqCst);
-        if n == i64::MIN {
-            i64::MIN
+        if self.clock {
+            let c = now_ms().saturating_sub(self.grace);
+            self.stable.fetch_max(c, Ordering::SeqCst).max(c)
         } else {
-            n.saturating_sub(self.grace)
+            self.stable.load(Ordering::SeqCst)
         }
     }
 
@@ -70,13 +94,14 @@ impl DataEpoch {
     }
 
     /// Called after an append applied samples with timestamps in `[lo, hi]` (and released
-    /// its series locks): raises the newest time, then bumps if `lo` is at or before the
-    /// stable bound.
+    /// its series locks): raises the bound to `hi - grace`, then bumps if `lo` is at or
+    /// before the bound.
     pub(crate) fn note_append(&self, lo: i64, hi: i64) {
         if lo > hi {
             return;
         }
-        self.newest.fetch_max(hi, Ordering::SeqCst);
+        self.stable
+            .fetch_max(hi.saturating_sub(self.grace), Ordering::SeqCst);
         if lo <= self.stable_before() {
             self.bump();
         }
@@ -104,8 +129,9 @@ impl Db {
     }
 
     /// The stable bound (ms): the newest accepted sample time minus
-    /// [`Options::stable_grace`](super::Options::stable_grace); `i64::MIN` while the database
-    /// holds no data. Never decreases.
+    /// [`Options::stable_grace`](super::Options::stable_grace), or wall-clock now minus the
+    /// grace if that is later and [`Options::stable_clock`](super::Options::stable_clock) is
+    /// on; `i64::MIN` while there is neither data nor clock. Never decreases.
     pub fn stable_before(&self) -> i64 {
         self.inner.epoch.stable_before()
     }
@@ -127,9 +153,11 @@ mod tests {
         db.append(&b).unwrap().appended
     }
 
+    /// Without the clock term: the tests' timestamps are near 1970.
     fn opts() -> Options {
         Options {
             background: false,
+            stable_clock: false,
             ..Options::default()
         }
     }
@@ -242,5 +270,31 @@ mod tests {
         let e = db.data_epoch();
         append(&db, "b", &[24 * MIN]);
         assert!(db.data_epoch() > e);
+    }
+
+    #[test]
+    fn the_clock_makes_old_data_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                stable_clock: true,
+                ..opts()
+            },
+        )
+        .unwrap();
+        let now = super::now_ms();
+        let b0 = db.stable_before();
+        assert!(b0 >= now - 5 * MIN && b0 <= super::now_ms() - 5 * MIN);
+        // Samples a minute old are within the grace; ten minutes old are not, even as the
+        // newest samples of the database.
+        let e = db.data_epoch();
+        append(&db, "a", &[now - MIN]);
+        assert_eq!(db.data_epoch(), e);
+        append(&db, "b", &[now - 10 * MIN]);
+        assert!(db.data_epoch() > e);
+        // Data stamped in the future raises the bound past the clock's term.
+        append(&db, "c", &[now + 60 * MIN]);
+        assert_eq!(db.stable_before(), now + 55 * MIN);
     }
 }

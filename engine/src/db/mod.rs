@@ -116,6 +116,11 @@ pub struct Options {
     /// [`DEFAULT_STABLE_GRACE_MS`] (5 min): senders a little behind the newest one do not
     /// invalidate result caches.
     pub stable_grace: i64,
+    /// Whether the stable bound is also at least wall-clock now minus
+    /// [`Options::stable_grace`] (the default; as VictoriaMetrics' result cache assumes):
+    /// data older than that is expected to be final, and a change to it bumps the epoch
+    /// like any other. Off: only the newest sample time counts (bulk loads of old data).
+    pub stable_clock: bool,
 }
 
 impl Default for Options {
@@ -131,6 +136,7 @@ impl Default for Options {
             max_series: None,
             max_new_series_per_append: None,
             stable_grace: DEFAULT_STABLE_GRACE_MS,
+            stable_clock: true,
         }
     }
 }

@@ -342,7 +342,7 @@ impl Db {
             maint: Mutex::new(()),
             counters,
             signal: Signal::default(),
-            epoch: super::epoch::DataEpoch::new(opts.stable_grace, newest),
+            epoch: super::epoch::DataEpoch::new(opts.stable_grace, opts.stable_clock, newest),
             opts,
         });
         let worker = if inner.opts.background {
@@ -433,7 +433,7 @@ impl Db {
             maint: Mutex::new(()),
             counters: EngineCounters::default(),
             signal: Signal::default(),
-            epoch: super::epoch::DataEpoch::new(opts.stable_grace, newest),
+            epoch: super::epoch::DataEpoch::new(opts.stable_grace, opts.stable_clock, newest),
             opts,
         });
         Ok(Db {
