@@ -256,8 +256,27 @@ fn matrix(v: Value) -> Vec<RangeSeries> {
 /// Appends the points of `parts` (each sorted by labels, parts in time order) inside each
 /// part's `[lo, hi]`, merged per series by labels; sorted by labels, empty series dropped.
 fn merge(parts: &[(&[RangeSeries], i64, i64)]) -> Vec<RangeSeries> {
+    let parts: Vec<_> = parts
+        .iter()
+        .filter(|(s, lo, hi)| lo <= hi && !s.is_empty())
+        .collect();
+    if let [&(series, lo, hi)] = parts[..] {
+        // One part (a whole hit, or a miss being stored): already sorted, slice in place.
+        return series
+            .iter()
+            .filter_map(|s| {
+                let a = s.timestamps.partition_point(|&t| t < lo);
+                let b = s.timestamps.partition_point(|&t| t <= hi);
+                (a < b).then(|| RangeSeries {
+                    labels: s.labels.clone(),
+                    timestamps: s.timestamps[a..b].to_vec(),
+                    values: s.values[a..b].to_vec(),
+                })
+            })
+            .collect();
+    }
     let mut out: BTreeMap<Labels, RangeSeries> = BTreeMap::new();
-    for &(series, lo, hi) in parts {
+    for &&(series, lo, hi) in &parts {
         for s in series {
             let a = s.timestamps.partition_point(|&t| t < lo);
             let b = s.timestamps.partition_point(|&t| t <= hi);
@@ -437,8 +456,13 @@ mod tests {
                 rs("c", &[(10, 9.0)]),
             ]
         );
-        // Bounds cut points, and series left empty are dropped.
+        // Bounds cut points, and series left empty are dropped (one part or several).
         assert_eq!(merge(&[(&a, 5, 8)]), vec![]);
+        assert_eq!(merge(&[(&a, 5, 8), (&b, 25, 30)]), vec![]);
+        assert_eq!(
+            merge(&[(&a, 10, 10), (&b, 30, 20)]),
+            vec![rs("a", &[(10, 2.0)]), rs("c", &[(10, 9.0)])]
+        );
     }
 
     fn key(expr: &str) -> Key {
