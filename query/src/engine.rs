@@ -423,7 +423,17 @@ impl Engine {
         let deadline = self.deadline(o);
         let _permit = self.gate.acquire(deadline)?;
         let steps = Steps { start, end, step };
-        let eval = |steps: Steps| evaluate(&*self.db, expr, steps, false, &self.opts, o);
+        // One timeout for the whole query, however many parts the result cache evaluates.
+        let eval_deadline = Instant::now().checked_add(o.timeout.unwrap_or(self.opts.timeout));
+        let eval = |steps: Steps| {
+            let o = QueryOptions {
+                timeout: eval_deadline
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+                    .or(o.timeout),
+                ..o.clone()
+            };
+            evaluate(&*self.db, expr, steps, false, &self.opts, &o)
+        };
         match &self.cache {
             Some(cache) if !o.no_cache && cacheable(expr) => {
                 let lookback = o

@@ -21,10 +21,16 @@
 //! before and after them (the ordinary evaluator, so `max_samples` applies to those parts and
 //! the request grid was checked against `max_points_per_series` as usual), merges the parts
 //! per series by labels (a series may be present in only some parts) and stores the grown
-//! entry, trimmed to at most `max_points_per_series` steps (its oldest steps go first).
+//! entry, trimmed to at most `max_points_per_series` steps (its oldest steps go first). The
+//! parts share the query's one timeout and cancellation token; `QueryStats` counts what the
+//! parts loaded (a whole hit loads nothing).
 //! Results with warnings or infos are returned but never stored, so an entry never stands
 //! for steps whose evaluation annotated something; a part evaluated later may still add its
 //! own annotations to an answer that also uses cached steps.
+//!
+//! Known gap: a block found damaged by a read makes uncached queries over it fail at once,
+//! while cached steps that read it before the damage was found are served until the
+//! maintenance pass moves the block aside (which bumps the epoch).
 //!
 //! Not cacheable ([`cacheable`]): any `@` modifier (its time does not move with the step,
 //! and `@ end()` / a future timestamp reads data after the step) and any negative `offset`
