@@ -135,7 +135,7 @@ pub async fn range(state: &Arc<State>, p: Params) -> Result<Resp> {
             cancel: Some(cancel),
             ..opts
         };
-        st.engine.range_with(&q, start, end, step, &opts)
+        st.engine.range_expr(&expr, start, end, step, &opts)
     })
     .await
 }
