@@ -179,6 +179,24 @@ impl ResultCache {
         Some(c)
     }
 
+    /// Whether an entry of `series` cut to `[lo, hi]` would be stored at all (counted
+    /// without copying: a result too large for the cache is never copied for it).
+    fn fits(&self, key: &Key, series: &[RangeSeries], lo: i64, hi: i64) -> bool {
+        let mut bytes = key.expr.len() + 128;
+        for s in series {
+            let a = s.timestamps.partition_point(|&t| t < lo);
+            let b = s.timestamps.partition_point(|&t| t <= hi);
+            if a < b {
+                let whole = series_bytes(s);
+                bytes += whole - 16 * (s.timestamps.len() - (b - a));
+            }
+            if bytes > self.max_bytes / 4 {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Stores an entry, replacing the key's entry unless that one is of a later epoch, then
     /// evicts least recently used entries down to the bound.
     fn store(&self, key: Key, epoch: u64, start: i64, end: i64, series: Vec<RangeSeries>) {
@@ -357,7 +375,9 @@ pub(crate) fn range(
             let hi = sl.min(last);
             let lo = start.max(hi - (max_points - 1) * step);
             if let Value::Matrix(m) = &r.value {
-                cache.store(key, epoch, lo, hi, merge(&[(m, lo, hi)]));
+                if cache.fits(&key, m, lo, hi) {
+                    cache.store(key, epoch, lo, hi, merge(&[(m, lo, hi)]));
+                }
             }
         }
         return Ok(r);
@@ -510,8 +530,14 @@ mod tests {
         cache.store(key("a"), 3, 0, 0, vec![rs("a", &[(0, 1.0)])]);
         cache.store(key("a"), 2, 0, 0, vec![rs("a", &[(0, 2.0)])]);
         assert_eq!(cache.lookup(&key("a"), 3).unwrap().series[0].values, [1.0]);
-        // Larger than a quarter of the cache: not stored.
-        cache.store(key("big"), 3, 0, 0, vec![rs("a", &[(0, 1.0); 110])]);
+        // Larger than a quarter of the cache: not stored; `fits` tells so before any copy,
+        // counting only the points inside the range.
+        let big = vec![rs("a", &[(0, 1.0); 110])];
+        assert!(!cache.fits(&key("big"), &big, 0, 0));
+        let spread = vec![rs("a", &(0..110).map(|t| (t, 1.0)).collect::<Vec<_>>())];
+        assert!(cache.fits(&key("big"), &spread, 0, 9));
+        assert!(!cache.fits(&key("big"), &spread, 0, 109));
+        cache.store(key("big"), 3, 0, 0, big);
         assert!(cache.lookup(&key("big"), 3).is_none());
         let s = cache.stats();
         assert_eq!((s.hits, s.misses), (0, 0), "lookups alone count nothing");
