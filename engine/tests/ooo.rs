@@ -265,3 +265,32 @@ proptest! {
         }
     }
 }
+
+/// Out-of-order appends move the data epoch (result caches) when they reach behind the
+/// stable bound, and the history generation (incremental windows) whenever they happen;
+/// in-order appends move neither.
+#[test]
+fn late_samples_move_the_epoch_and_the_history_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        stable_clock: false,
+        ..opts(30 * MIN)
+    };
+    let db = Db::open(dir.path(), o).unwrap();
+    for k in 0..40 {
+        assert_eq!(put(&db, 0, T0 + k * MIN, 1.0), Ok(true));
+    }
+    let newest = T0 + 39 * MIN;
+    let (e0, h0) = (db.data_epoch(), db.history_generation());
+    assert_eq!(put(&db, 0, newest + MIN, 1.0), Ok(true));
+    assert_eq!((db.data_epoch(), db.history_generation()), (e0, h0));
+    // Late but after the stable bound (newest - 5 min): only the history moves.
+    assert_eq!(put(&db, 0, newest + 30_000, 2.0), Ok(true)); // before newest + 1 min
+    assert_eq!(db.data_epoch(), e0);
+    assert!(db.history_generation() > h0);
+    // Late and behind the stable bound: both move.
+    let h1 = db.history_generation();
+    assert_eq!(put(&db, 0, newest - 20 * MIN + 30_000, 3.0), Ok(true));
+    assert!(db.data_epoch() > e0);
+    assert!(db.history_generation() > h1);
+}

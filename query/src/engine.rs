@@ -13,6 +13,7 @@ use strata_engine::{Db, Labels};
 use crate::error::{Error, Result};
 use crate::eval::{expr_type, Evaluator, RangeCallHook, Steps, Storage, Val};
 use crate::parser::ast::{Expr, ValueType};
+use crate::result_cache::{cacheable, CacheStats, ResultCache};
 
 /// Engine limits and defaults (Prometheus's defaults).
 #[derive(Clone, Debug)]
@@ -35,6 +36,11 @@ pub struct EngineOptions {
     /// When range functions read chunk summaries instead of decoding whole windows
     /// ([`crate::eval::summary`]); `Auto` by default.
     pub summaries: crate::eval::summary::SummaryMode,
+    /// Bytes of range-query results kept for reuse by later range queries
+    /// ([`crate::result_cache`]); 0 turns the cache off. Off by default in the library: an
+    /// embedding job's one-off queries gain nothing from it and it holds memory the job did
+    /// not ask for; the server turns it on (64 MiB by default).
+    pub result_cache_bytes: usize,
 }
 
 impl Default for EngineOptions {
@@ -48,6 +54,7 @@ impl Default for EngineOptions {
             max_concurrent: 20,
             delayed_name_removal: false,
             summaries: crate::eval::summary::SummaryMode::Auto,
+            result_cache_bytes: 0,
         }
     }
 }
@@ -61,6 +68,9 @@ pub struct QueryOptions {
     pub lookback_delta: Option<i64>,
     /// Stops the query with [`Error::Canceled`] once tripped (e.g. its client went away).
     pub cancel: Option<crate::Cancel>,
+    /// Evaluates a range query without the result cache (neither reads nor stores it), as
+    /// `nocache=1` does on the HTTP API.
+    pub no_cache: bool,
 }
 
 /// One element of an instant vector.
@@ -164,6 +174,8 @@ pub struct Engine {
     db: Arc<Db>,
     opts: EngineOptions,
     gate: Arc<Gate>,
+    /// `None` when [`EngineOptions::result_cache_bytes`] is 0.
+    cache: Option<ResultCache>,
 }
 
 /// Counting semaphore limiting concurrently running queries.
@@ -372,7 +384,18 @@ impl Engine {
             freed: Condvar::new(),
             max: opts.max_concurrent,
         });
-        Engine { db, opts, gate }
+        let cache =
+            (opts.result_cache_bytes > 0).then(|| ResultCache::new(opts.result_cache_bytes));
+        Engine {
+            db,
+            opts,
+            gate,
+            cache,
+        }
+    }
+    /// Counters of the range-query result cache; `None` when it is off.
+    pub fn result_cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(ResultCache::stats)
     }
     /// The engine's options.
     pub fn options(&self) -> &EngineOptions {
@@ -428,14 +451,28 @@ impl Engine {
         check_range(expr, start, end, step, &self.opts)?;
         let deadline = self.deadline(o);
         let _permit = self.gate.acquire(deadline)?;
-        evaluate(
-            &*self.db,
-            expr,
-            Steps { start, end, step },
-            false,
-            &self.opts,
-            o,
-        )
+        let steps = Steps { start, end, step };
+        // One timeout for the whole query, however many parts the result cache evaluates.
+        let eval_deadline = Instant::now().checked_add(o.timeout.unwrap_or(self.opts.timeout));
+        let eval = |steps: Steps| {
+            let o = QueryOptions {
+                timeout: eval_deadline
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+                    .or(o.timeout),
+                ..o.clone()
+            };
+            evaluate(&*self.db, expr, steps, false, &self.opts, &o)
+        };
+        match &self.cache {
+            Some(cache) if !o.no_cache && cacheable(expr) => {
+                let lookback = o
+                    .lookback_delta
+                    .filter(|&l| l > 0)
+                    .unwrap_or(self.opts.lookback_delta);
+                crate::result_cache::range(cache, &self.db, expr, steps, lookback, &self.opts, eval)
+            }
+            _ => eval(steps),
+        }
     }
 
     /// The database queried.

@@ -8,9 +8,11 @@ pub mod error;
 pub mod eval;
 pub mod functions;
 pub mod parser;
+pub mod result_cache;
 
 pub use cancel::{Cancel, CancelOnDrop, Stop};
 pub use engine::{
     Engine, EngineOptions, InstantSample, QueryOptions, QueryResult, QueryStats, RangeSeries, Value,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use result_cache::CacheStats;

@@ -47,6 +47,18 @@ fn query_options(state: &State, p: &Params) -> Result<QueryOptions> {
     Ok(o)
 }
 
+/// `nocache=1` (VictoriaMetrics' name): evaluate a range query without the result cache.
+fn no_cache(p: &Params) -> Result<bool> {
+    match p.get_nonempty("nocache") {
+        None | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(v) => Err(invalid_param(
+            "nocache",
+            Error::BadData(format!("cannot parse {v:?} as 0, 1, true or false")),
+        )),
+    }
+}
+
 fn query_text(p: &Params) -> String {
     p.get("query").unwrap_or("").to_string()
 }
@@ -100,7 +112,8 @@ pub async fn range(state: &Arc<State>, p: Params) -> Result<Resp> {
                 .into(),
         ));
     }
-    let opts = query_options(state, &p)?;
+    let mut opts = query_options(state, &p)?;
+    opts.no_cache = no_cache(&p)?;
     let q = query_text(&p);
     // Prometheus rejects a range query over a range vector or string when the query is
     // created, as a bad `query` parameter (400), before any evaluation.
@@ -122,7 +135,7 @@ pub async fn range(state: &Arc<State>, p: Params) -> Result<Resp> {
             cancel: Some(cancel),
             ..opts
         };
-        st.engine.range_with(&q, start, end, step, &opts)
+        st.engine.range_expr(&expr, start, end, step, &opts)
     })
     .await
 }

@@ -9,6 +9,7 @@
 //!              [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
 //!              [--out-of-order-window DURATION]
 //!              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--cors-origin REGEX]
+//!              [--query.result-cache-size SIZE]
 //! strata check rules FILE...
 //! strata check slo FILE...
 //! strata slo generate FILE...
@@ -51,6 +52,7 @@ Usage:
                [--block-range DURATION] [--max-series N] [--max-new-series-per-request N]
                [--out-of-order-window DURATION]
                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--cors-origin REGEX]
+               [--query.result-cache-size SIZE]
   strata check rules FILE...
   strata check slo FILE...
   strata slo generate FILE...
@@ -108,6 +110,11 @@ Options for serve:
   --max-new-series-per-request N
                     most new series one write request may create; the samples of further
                     new series in it are refused with 400 (default 0: no limit)
+  --query.result-cache-size SIZE
+                    bytes of range-query results kept for reuse: a repeated range query
+                    (a dashboard refresh) evaluates only the steps past the cached ones;
+                    data changed at old times invalidates it (default 64MB; 0: off;
+                    `nocache=1` on /api/v1/query_range bypasses it per request)
 
 check rules FILE...: validates rule files without a server; prints every error with its
   file, group, rule and line:col (and the position inside the expression); exit status 1
@@ -123,7 +130,7 @@ Configuration file keys (all optional):
            max_label_name_bytes, max_label_value_bytes, max_future, max_series,
            max_new_series_per_request},
   wal: {fsync: always|interval, fsync_interval},
-  query: {timeout, max_concurrent, max_samples, lookback_delta},
+  query: {timeout, max_concurrent, max_samples, lookback_delta, result_cache_size},
   auth: {bearer_token | bearer_token_file, username, password},
   rule_files: [FILE_OR_GLOB, ...] (relative to the config file),
   slo_files: [FILE_OR_GLOB, ...] (relative to the config file), evaluation_interval,
@@ -188,6 +195,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let (mut tls_cert, mut tls_key, mut tls_ca) = (None, None, None);
     let mut cors = None;
     let mut max_new_series = None;
+    let mut result_cache_size = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
@@ -217,6 +225,14 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 let v = value()?;
                 retention_size = Some(crate::config::parse_bytes(&v).ok_or_else(|| {
                     Error::Config(format!("--retention-size: cannot parse {v:?} as a size"))
+                })?);
+            }
+            "--query.result-cache-size" => {
+                let v = value()?;
+                result_cache_size = Some(crate::config::parse_bytes(&v).ok_or_else(|| {
+                    Error::Config(format!(
+                        "--query.result-cache-size: cannot parse {v:?} as a size"
+                    ))
                 })?);
             }
             "--block-range" => {
@@ -310,6 +326,9 @@ pub fn parse(args: &[String]) -> Result<Command> {
     }
     if let Some(w) = ooo_window {
         config.storage.out_of_order_window = w;
+    }
+    if let Some(n) = result_cache_size {
+        config.query.result_cache_size = n;
     }
     config.storage.enable_admin_api |= admin;
     if cors.is_some() {
@@ -449,6 +468,30 @@ mod tests {
         assert_eq!(c.db_options().out_of_order_window, 1_800_000);
         assert!(parse(&args("serve --out-of-order-window later")).is_err());
         assert_eq!(Config::default().db_options().out_of_order_window, 0);
+    }
+
+    #[test]
+    fn result_cache_size_flag() {
+        let serve = |a: &str| match parse(&args(a)).unwrap() {
+            Command::Serve(c) => c,
+            other => panic!("not serve: {other:?}"),
+        };
+        let c = serve("serve");
+        assert_eq!(c.query.result_cache_size, 64 << 20);
+        assert_eq!(c.engine_options().result_cache_bytes, 64 << 20);
+        let c = serve("serve --query.result-cache-size 256MB");
+        assert_eq!(c.engine_options().result_cache_bytes, 256 << 20);
+        let c = serve("serve --query.result-cache-size=0");
+        assert_eq!(c.engine_options().result_cache_bytes, 0);
+        let err = parse(&args("serve --query.result-cache-size lots")).unwrap_err();
+        assert!(
+            err.to_string().contains("--query.result-cache-size"),
+            "{err}"
+        );
+        let c = crate::config::Config::from_yaml("query:\n  result_cache_size: 1GB\n").unwrap();
+        assert_eq!(c.query.result_cache_size, 1 << 30);
+        assert!(crate::config::Config::from_yaml("query:\n  result_cache_size: big\n").is_err());
+        assert!(USAGE.contains("--query.result-cache-size SIZE"));
     }
 
     #[test]

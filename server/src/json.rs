@@ -37,10 +37,48 @@ pub fn write_timestamp(out: &mut String, t: i64) {
     if neg {
         out.push('-');
     }
-    let _ = write!(out, "{}", abs / 1000);
+    push_u64(out, abs / 1000);
     let frac = abs % 1000;
     if frac != 0 {
-        let _ = write!(out, ".{frac:03}");
+        let digits = [
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    }
+}
+
+/// Appends `n` in decimal (without the formatting machinery: results hold millions).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// Appends [`format_float`]`(v)` without allocating: whole numbers below 1e15 as integers,
+/// other values in `f` notation range with `Display` (Rust's shortest round-trip digits, as
+/// Go's), the rest through [`format_float`].
+pub fn write_float(out: &mut String, v: f64) {
+    let abs = v.abs();
+    if (1.0..1e15).contains(&abs) && v.trunc() == v {
+        if v < 0.0 {
+            out.push('-');
+        }
+        push_u64(out, abs as u64);
+    } else if v.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(&format_float(v));
     }
 }
 
@@ -78,7 +116,7 @@ pub fn write_point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     write_timestamp(out, t);
     out.push_str(",\"");
-    out.push_str(&format_float(v));
+    write_float(out, v);
     out.push_str("\"]");
 }
 
@@ -249,14 +287,70 @@ mod tests {
         assert_eq!(format_float(f64::from_bits(0x7ff0_0000_0000_0002)), "NaN");
     }
 
+    /// The allocation-free writer prints exactly what `format_float` does.
+    #[test]
+    fn write_float_equals_format_float() {
+        let mut vals = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            1e15,
+            -1e15,
+            1e15 - 1.0,
+            999_999_999_999_999.0,
+            1e-6,
+            9.99e-7,
+            1e21,
+            1e21 - 65536.0,
+            123.456,
+            -7.0,
+            2f64.powi(53),
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.1 + 0.2,
+        ];
+        // A deterministic spread of bit patterns.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(f64::from_bits(x));
+            vals.push((x % 1_000_000_007) as f64);
+            vals.push((x % 100_000) as f64 / 1000.0);
+        }
+        for v in vals {
+            let mut s = String::new();
+            write_float(&mut s, v);
+            assert_eq!(s, format_float(v), "{v:e} ({:#x})", v.to_bits());
+        }
+    }
+
     #[test]
     fn timestamps_match_go() {
         let mut s = String::new();
-        for t in [1_435_781_451_000i64, 1005, 1050, 1500, -1500, 0, -5] {
+        for t in [
+            1_435_781_451_000i64,
+            1005,
+            1050,
+            1500,
+            -1500,
+            0,
+            -5,
+            i64::MIN,
+        ] {
             write_timestamp(&mut s, t);
             s.push(' ');
         }
-        assert_eq!(s, "1435781451 1.005 1.050 1.500 -1.500 0 -0.005 ");
+        assert_eq!(
+            s,
+            "1435781451 1.005 1.050 1.500 -1.500 0 -0.005 -9223372036854775.808 "
+        );
     }
 
     #[test]

@@ -102,6 +102,29 @@ impl Metrics {
         );
     }
 
+    /// Renders the range-query result cache's counters (all zero when it is off).
+    pub fn render_result_cache(&self, o: &mut String, c: Option<strata_query::CacheStats>) {
+        let c = c.unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "# HELP strata_query_result_cache_hits_total Range queries that reused cached steps.\n\
+             # TYPE strata_query_result_cache_hits_total counter\n\
+             strata_query_result_cache_hits_total {}\n\
+             # HELP strata_query_result_cache_misses_total Cacheable range queries that found no \
+             usable cached steps.\n\
+             # TYPE strata_query_result_cache_misses_total counter\n\
+             strata_query_result_cache_misses_total {}\n\
+             # HELP strata_query_result_cache_bytes Estimated bytes held by the range-query \
+             result cache (query.result_cache_size bounds it).\n\
+             # TYPE strata_query_result_cache_bytes gauge\n\
+             strata_query_result_cache_bytes {}\n\
+             # HELP strata_query_result_cache_entries Entries of the range-query result cache.\n\
+             # TYPE strata_query_result_cache_entries gauge\n\
+             strata_query_result_cache_entries {}",
+            c.hits, c.misses, c.bytes, c.entries
+        );
+    }
+
     /// Counts stored samples, histograms and exemplars.
     pub fn ingested(&self, samples: u64, histograms: u64, exemplars: u64) {
         self.samples_ingested.fetch_add(samples, Ordering::Relaxed);

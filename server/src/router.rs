@@ -283,6 +283,8 @@ async fn route(state: &Arc<State>, path: &str, req: Request<Incoming>) -> (&'sta
                     let max = st.config.query.max_concurrent;
                     let in_use = max.saturating_sub(st.query_slots.available_permits());
                     st.metrics.render_query_slots(&mut page, in_use, max);
+                    st.metrics
+                        .render_result_cache(&mut page, st.engine.result_cache_stats());
                     page.push_str(&crate::metrics::render_storage(&st.db));
                     page.push_str(&crate::metrics::render_starting(&st.progress));
                     let in_use = st

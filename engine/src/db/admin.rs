@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::epoch::BumpOnDrop;
 use super::{Db, Published};
 use crate::block::meta::Compaction;
 use crate::block::tombstones::Tombstones;
@@ -55,6 +56,8 @@ impl Db {
         }
         let inner = &self.inner;
         let wal = inner.wal()?;
+        // Declared before the lock: the bump comes after every change (and the unlock).
+        let _bump = BumpOnDrop(&inner.epoch);
         let _g = inner.maint.lock();
         let mut report = DeleteReport::default();
         // Blocks: tombstones.
@@ -122,6 +125,9 @@ impl Db {
     pub fn clean_tombstones(&self) -> Result<u64> {
         let inner = &self.inner;
         inner.wal()?;
+        // Rewriting without deleted data changes no result (readers already apply the
+        // tombstones), but a cache must not rely on that: the epoch moves.
+        let _bump = BumpOnDrop(&inner.epoch);
         let _g = inner.maint.lock();
         let mut n = 0;
         for b in inner

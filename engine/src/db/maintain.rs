@@ -259,6 +259,8 @@ fn move_damaged(inner: &Inner) -> Result<u64> {
             head_bound: w.head_bound,
         });
     }
+    // Readers no longer see the damaged blocks' data.
+    inner.epoch.bump();
     for b in &damaged {
         let why = Error::corrupt_block(b.dir(), "block", "a read failed its checks".into());
         super::open::move_aside(&inner.dir, b.dir(), &why)?;
@@ -568,6 +570,7 @@ fn retention(inner: &Inner) -> Result<u64> {
         );
     }
     replace_blocks(inner, &doomed, None);
+    inner.epoch.bump();
     inner
         .counters
         .retention_deletions

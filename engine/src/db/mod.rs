@@ -39,6 +39,7 @@
 //! and the new block is published together with the bound readers use for the head.
 
 mod admin;
+mod epoch;
 mod maintain;
 mod open;
 
@@ -62,6 +63,7 @@ use crate::wal::{Record, ReplayReport, SampleRecord, SeriesRecord, Wal, WalOptio
 use crate::Sample;
 
 pub use admin::DeleteReport;
+pub use epoch::DEFAULT_STABLE_GRACE_MS;
 pub use maintain::{compaction_ranges, MaintainReport};
 pub use open::ReplayProgress;
 
@@ -118,6 +120,16 @@ pub struct Options {
     /// written out at head cuts as blocks that overlap, which compaction merges. Outside the
     /// window they are rejected as [`RejectReason::TooOldSample`].
     pub out_of_order_window: i64,
+    /// Grace (ms) of the stable bound: data older than the newest sample minus this is
+    /// "stable", and any change to it bumps [`Db::data_epoch`] (see `db/epoch.rs`). Default
+    /// [`DEFAULT_STABLE_GRACE_MS`] (5 min): senders a little behind the newest one do not
+    /// invalidate result caches.
+    pub stable_grace: i64,
+    /// Whether the stable bound is also at least wall-clock now minus
+    /// [`Options::stable_grace`] (the default; as VictoriaMetrics' result cache assumes):
+    /// data older than that is expected to be final, and a change to it bumps the epoch
+    /// like any other. Off: only the newest sample time counts (bulk loads of old data).
+    pub stable_clock: bool,
 }
 
 impl Default for Options {
@@ -133,6 +145,8 @@ impl Default for Options {
             max_series: None,
             max_new_series_per_append: None,
             out_of_order_window: 0,
+            stable_grace: DEFAULT_STABLE_GRACE_MS,
+            stable_clock: true,
         }
     }
 }
@@ -380,6 +394,8 @@ pub(crate) struct Inner {
     pub maint: Mutex<()>,
     pub counters: EngineCounters,
     pub signal: Signal,
+    /// The data epoch and stable bound (`epoch.rs`).
+    pub epoch: epoch::DataEpoch,
 }
 
 impl Inner {
@@ -764,6 +780,10 @@ impl Db {
         let (lo, hi) = accepted.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| {
             (lo.min(s.t), hi.max(s.t))
         });
+        // Out-of-order samples count for the data epoch too.
+        let (olo, ohi) = ooo
+            .iter()
+            .fold((lo, hi), |(lo, hi), s| (lo.min(s.t), hi.max(s.t)));
         let (n, n_ooo) = (accepted.len() as u64, ooo.len() as u64);
         if n > 0 {
             records.push(Record::Samples(accepted));
@@ -814,6 +834,9 @@ impl Db {
         // 6. With an fsync interval the write to the OS was the acknowledgement: a later
         //    failure of the background fsync is recovered from the head (see `maintain.rs`).
         drop(guards);
+        // After the samples are visible: samples at or before the stable bound bump the
+        // data epoch (`epoch.rs`), out-of-order ones included.
+        self.inner.epoch.note_append(olo, ohi);
         self.inner.maybe_signal();
         Ok(Some(report))
     }
@@ -1094,6 +1117,9 @@ impl Db {
     /// from older data (incremental rule windows) rebuild it when this changed since they
     /// read. It is bumped right after such a change is applied, before the write returns
     /// (a reader that sees it unchanged after reading may still have seen the change).
+    /// Unlike [`Db::data_epoch`], which ignores changes after the stable bound, every
+    /// out-of-order append counts: incremental state may have folded in data of the last
+    /// minutes too.
     pub fn history_generation(&self) -> u64 {
         self.inner.counters.history_changes.load(Ordering::Acquire)
     }

@@ -253,6 +253,17 @@ pub(super) fn load_blocks(
 }
 
 /// Moves a damaged block to `<dir>/corrupted/<id>` and says so on stderr.
+/// The newest sample time in the head or the blocks (`i64::MIN` if none): where the data
+/// epoch's stable bound starts.
+fn newest_time(head: &Head, blocks: &[Arc<Block>]) -> i64 {
+    head.time_range()
+        .map(|r| r.1)
+        .into_iter()
+        .chain(blocks.iter().map(|b| b.meta().max_time.saturating_sub(1)))
+        .max()
+        .unwrap_or(i64::MIN)
+}
+
 pub(super) fn move_aside(dir: &Path, block: &Path, why: &Error) -> Result<()> {
     let cdir = dir.join("corrupted");
     std::fs::create_dir_all(&cdir).map_err(|e| Error::io("create dir", &cdir, e))?;
@@ -369,6 +380,7 @@ impl Db {
         counters
             .replay_unknown_series_samples
             .store(unknown, Ordering::Relaxed);
+        let newest = newest_time(&head, &blocks);
         let inner = Arc::new(Inner {
             head,
             wal: Some(wal),
@@ -380,6 +392,7 @@ impl Db {
             maint: Mutex::new(()),
             counters,
             signal: Signal::default(),
+            epoch: super::epoch::DataEpoch::new(opts.stable_grace, opts.stable_clock, newest),
             opts,
         });
         let worker = if inner.opts.background {
@@ -456,6 +469,7 @@ impl Db {
             .map(|b| b.meta().max_time)
             .max()
             .unwrap_or(i64::MIN);
+        let newest = newest_time(&head, &blocks);
         let inner = Arc::new(Inner {
             head,
             wal: None,
@@ -469,6 +483,7 @@ impl Db {
             maint: Mutex::new(()),
             counters: EngineCounters::default(),
             signal: Signal::default(),
+            epoch: super::epoch::DataEpoch::new(opts.stable_grace, opts.stable_clock, newest),
             opts,
         });
         Ok(Db {

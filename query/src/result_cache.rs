@@ -1,0 +1,545 @@
+//! The range-query result cache: per-series step values of range queries over data that can
+//! no longer change, reused by later range queries on the same grid.
+//!
+//! What an entry is: for one key (the canonical printed expression, the step, the grid's
+//! phase `start mod step`, the effective lookback delta, and the engine options that change
+//! results: default subquery step, delayed name removal, summary mode), the result of the
+//! steps `[start, end]` (grid points), computed while [`Db::data_epoch`] read `epoch`, with
+//! `end` at or before [`Db::stable_before`] as read right after that epoch. Series are kept
+//! sorted by labels with only their points inside `[start, end]`.
+//!
+//! Invariants (why a cached step is exact):
+//! * the value at a step `T` of a cacheable expression depends only on data at or before
+//!   `T` (see [`cacheable`]) and on `T` itself, not on the rest of the grid: selectors look
+//!   back from `T`, subqueries step on absolute multiples of their step, binary operators
+//!   match per step, and no function reads the query's start or end;
+//! * every stored step is at or before the stable bound read after the epoch, so while the
+//!   epoch is unchanged no data it depends on has changed (the engine's `db/epoch.rs`);
+//! * an entry whose epoch is not the current one is never used (it is dropped when found).
+//!
+//! A request reuses the steps of its key's entry that it covers, evaluates only the steps
+//! before and after them (the ordinary evaluator, so `max_samples` applies to those parts and
+//! the request grid was checked against `max_points_per_series` as usual), merges the parts
+//! per series by labels (a series may be present in only some parts) and stores the grown
+//! entry, trimmed to at most `max_points_per_series` steps (its oldest steps go first). The
+//! parts share the query's one timeout and cancellation token; `QueryStats` counts what the
+//! parts loaded (a whole hit loads nothing).
+//! Results with warnings or infos are returned but never stored, so an entry never stands
+//! for steps whose evaluation annotated something; a part evaluated later may still add its
+//! own annotations to an answer that also uses cached steps.
+//!
+//! Known gap: a block found damaged by a read makes uncached queries over it fail at once,
+//! while cached steps that read it before the damage was found are served until the
+//! maintenance pass moves the block aside (which bumps the epoch).
+//!
+//! Not cacheable ([`cacheable`]): any `@` modifier (its time does not move with the step,
+//! and `@ end()` / a future timestamp reads data after the step) and any negative `offset`
+//! (reads data after the step), anywhere in the expression, including inside subqueries.
+//!
+//! Floating point: a cached step is bit-identical to evaluating that step again over the
+//! same grid path. With [`crate::eval::summary::SummaryMode::Auto`] the evaluator picks the
+//! summary or the full-decode path per series from a cost estimate that depends on the
+//! number of steps evaluated, so for non-integer data a step evaluated in a shorter part may
+//! differ from a whole-grid evaluation within the bound documented in
+//! [`crate::eval::summary`], exactly as two uncached queries with different grids already
+//! may; integer-valued data (counters, bucket counts) is bit-identical on both paths.
+//!
+//! Memory: entries are bounded in bytes (an estimate of their heap size, labels included);
+//! when an insertion passes the bound, the least recently used entries are evicted. An entry
+//! larger than a quarter of the bound is not stored: such results (thousands of series at
+//! every step, e.g. `count_over_time` of every bucket series) are exports rather than
+//! dashboard panels, and holding them cost more peak RSS than it saved (their copies and
+//! rendering dominate their latency anyway).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use strata_engine::{Db, Labels};
+
+use crate::engine::{EngineOptions, QueryResult, QueryStats, RangeSeries, Value};
+use crate::error::Result;
+use crate::eval::summary::SummaryMode;
+use crate::eval::Steps;
+use crate::parser::ast::{AtModifier, Expr};
+
+/// Counters of a [`ResultCache`], for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Range queries that reused cached steps (fully or partly).
+    pub hits: u64,
+    /// Cacheable range queries that found no usable entry.
+    pub misses: u64,
+    /// Estimated bytes held by entries.
+    pub bytes: u64,
+    /// Entries held.
+    pub entries: u64,
+}
+
+/// What identifies an entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    expr: String,
+    step: i64,
+    phase: i64,
+    lookback: i64,
+    subquery_step: i64,
+    delayed_name_removal: bool,
+    summaries: u8,
+}
+
+struct Entry {
+    epoch: u64,
+    start: i64,
+    end: i64,
+    series: Arc<Vec<RangeSeries>>,
+    bytes: usize,
+    tick: u64,
+}
+
+#[derive(Default)]
+struct State {
+    map: HashMap<Key, Entry>,
+    /// Entries by last use (tick), oldest first.
+    lru: BTreeMap<u64, Key>,
+    bytes: usize,
+    tick: u64,
+}
+
+impl State {
+    fn remove(&mut self, key: &Key) {
+        if let Some(e) = self.map.remove(key) {
+            self.lru.remove(&e.tick);
+            self.bytes -= e.bytes;
+        }
+    }
+}
+
+/// A bounded cache of range-query results (see the module docs). `Send + Sync`.
+pub struct ResultCache {
+    max_bytes: usize,
+    state: Mutex<State>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// An entry's contents, taken out of the cache.
+struct Cached {
+    start: i64,
+    end: i64,
+    series: Arc<Vec<RangeSeries>>,
+}
+
+impl ResultCache {
+    /// A cache holding at most about `max_bytes` bytes of results.
+    pub fn new(max_bytes: usize) -> ResultCache {
+        ResultCache {
+            max_bytes,
+            state: Mutex::new(State::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> CacheStats {
+        let st = self.lock();
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            bytes: st.bytes as u64,
+            entries: st.map.len() as u64,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entry for `key` if it was computed under `epoch` (an entry of another epoch is
+    /// dropped); marks it used.
+    fn lookup(&self, key: &Key, epoch: u64) -> Option<Cached> {
+        let mut st = self.lock();
+        let valid = st.map.get(key).map(|e| e.epoch == epoch)?;
+        if !valid {
+            st.remove(key);
+            return None;
+        }
+        st.tick += 1;
+        let tick = st.tick;
+        let e = st.map.get_mut(key).expect("entry checked above");
+        let old = std::mem::replace(&mut e.tick, tick);
+        let c = Cached {
+            start: e.start,
+            end: e.end,
+            series: e.series.clone(),
+        };
+        st.lru.remove(&old);
+        st.lru.insert(tick, key.clone());
+        Some(c)
+    }
+
+    /// Whether an entry of `series` cut to `[lo, hi]` would be stored at all (counted
+    /// without copying: a result too large for the cache is never copied for it).
+    fn fits(&self, key: &Key, series: &[RangeSeries], lo: i64, hi: i64) -> bool {
+        let mut bytes = key.expr.len() + 128;
+        for s in series {
+            let a = s.timestamps.partition_point(|&t| t < lo);
+            let b = s.timestamps.partition_point(|&t| t <= hi);
+            if a < b {
+                let whole = series_bytes(s);
+                bytes += whole - 16 * (s.timestamps.len() - (b - a));
+            }
+            if bytes > self.max_bytes / 4 {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Stores an entry, replacing the key's entry unless that one is of a later epoch, then
+    /// evicts least recently used entries down to the bound.
+    fn store(&self, key: Key, epoch: u64, start: i64, end: i64, series: Vec<RangeSeries>) {
+        let bytes = key.expr.len() + 128 + series.iter().map(series_bytes).sum::<usize>();
+        if bytes > self.max_bytes / 4 {
+            return;
+        }
+        let mut st = self.lock();
+        if st.map.get(&key).is_some_and(|e| e.epoch > epoch) {
+            return;
+        }
+        st.remove(&key);
+        st.tick += 1;
+        let tick = st.tick;
+        st.lru.insert(tick, key.clone());
+        st.bytes += bytes;
+        st.map.insert(
+            key,
+            Entry {
+                epoch,
+                start,
+                end,
+                series: Arc::new(series),
+                bytes,
+                tick,
+            },
+        );
+        while st.bytes > self.max_bytes {
+            let Some((_, k)) = st.lru.pop_first() else {
+                break;
+            };
+            if let Some(e) = st.map.remove(&k) {
+                st.bytes -= e.bytes;
+            }
+        }
+    }
+}
+
+/// Estimated heap bytes of a cached series.
+fn series_bytes(s: &RangeSeries) -> usize {
+    let labels: usize = s
+        .labels
+        .iter()
+        .map(|l| l.name.len() + l.value.len() + 2 * 16 + 32)
+        .sum();
+    std::mem::size_of::<RangeSeries>() + labels + 16 * s.timestamps.len()
+}
+
+/// True if every step's value of `e` depends only on data at or before the step's time and
+/// on that time: no `@` modifier and no negative `offset` anywhere.
+pub fn cacheable(e: &Expr) -> bool {
+    fn at_ok(at: &Option<AtModifier>) -> bool {
+        at.is_none()
+    }
+    match e {
+        Expr::Number(_) | Expr::String(_) => true,
+        Expr::VectorSelector(v) => at_ok(&v.at) && v.offset >= 0,
+        Expr::MatrixSelector(m) => at_ok(&m.selector.at) && m.selector.offset >= 0,
+        Expr::Subquery(s) => at_ok(&s.at) && s.offset >= 0 && cacheable(&s.expr),
+        Expr::Paren(x) | Expr::Unary(_, x) => cacheable(x),
+        Expr::Binary(b) => cacheable(&b.lhs) && cacheable(&b.rhs),
+        Expr::Aggregate(a) => a.param.as_deref().is_none_or(cacheable) && cacheable(&a.expr),
+        Expr::Call(c) => c.args.iter().all(cacheable),
+    }
+}
+
+fn summary_code(m: SummaryMode) -> u8 {
+    match m {
+        SummaryMode::Auto => 0,
+        SummaryMode::Always => 1,
+        SummaryMode::Never => 2,
+    }
+}
+
+/// The matrix of a range query's result.
+fn matrix(v: Value) -> Vec<RangeSeries> {
+    match v {
+        Value::Matrix(m) => m,
+        // Range results are always matrices; anything else carries no series.
+        _ => Vec::new(),
+    }
+}
+
+/// Appends the points of `parts` (each sorted by labels, parts in time order) inside each
+/// part's `[lo, hi]`, merged per series by labels; sorted by labels, empty series dropped.
+fn merge(parts: &[(&[RangeSeries], i64, i64)]) -> Vec<RangeSeries> {
+    let parts: Vec<_> = parts
+        .iter()
+        .filter(|(s, lo, hi)| lo <= hi && !s.is_empty())
+        .collect();
+    if let [&(series, lo, hi)] = parts[..] {
+        // One part (a whole hit, or a miss being stored): already sorted, slice in place.
+        return series
+            .iter()
+            .filter_map(|s| {
+                let a = s.timestamps.partition_point(|&t| t < lo);
+                let b = s.timestamps.partition_point(|&t| t <= hi);
+                (a < b).then(|| RangeSeries {
+                    labels: s.labels.clone(),
+                    timestamps: s.timestamps[a..b].to_vec(),
+                    values: s.values[a..b].to_vec(),
+                })
+            })
+            .collect();
+    }
+    let mut out: BTreeMap<Labels, RangeSeries> = BTreeMap::new();
+    for &&(series, lo, hi) in &parts {
+        for s in series {
+            let a = s.timestamps.partition_point(|&t| t < lo);
+            let b = s.timestamps.partition_point(|&t| t <= hi);
+            if a >= b {
+                continue;
+            }
+            let e = out.entry(s.labels.clone()).or_insert_with(|| RangeSeries {
+                labels: s.labels.clone(),
+                timestamps: Vec::new(),
+                values: Vec::new(),
+            });
+            e.timestamps.extend_from_slice(&s.timestamps[a..b]);
+            e.values.extend_from_slice(&s.values[a..b]);
+        }
+    }
+    out.into_values().collect()
+}
+
+fn add_unique(to: &mut Vec<String>, from: Vec<String>) {
+    for w in from {
+        if !to.contains(&w) {
+            to.push(w);
+        }
+    }
+}
+
+/// A range query over the grid `steps` through the cache: `eval` evaluates a sub-grid of it
+/// (a contiguous run of its points) as an uncached range query would. `lookback` is the
+/// query's effective lookback delta. The caller checked that `expr` is [`cacheable`] and the
+/// grid against the limits.
+pub(crate) fn range(
+    cache: &ResultCache,
+    db: &Db,
+    expr: &Expr,
+    steps: Steps,
+    lookback: i64,
+    opts: &EngineOptions,
+    eval: impl Fn(Steps) -> Result<QueryResult>,
+) -> Result<QueryResult> {
+    let step = steps.step;
+    let start = steps.start;
+    let last = steps.last();
+    // The epoch first, then the bound (see the engine's `db/epoch.rs`).
+    let epoch = db.data_epoch();
+    let stable = db.stable_before();
+    // The last grid point at or before the stable bound.
+    let stable_last = if stable < start {
+        None
+    } else {
+        Some(start + (stable - start) / step * step)
+    };
+    let key = Key {
+        expr: expr.to_string(),
+        step,
+        phase: start.rem_euclid(step),
+        lookback,
+        subquery_step: opts.default_subquery_step,
+        delayed_name_removal: opts.delayed_name_removal,
+        summaries: summary_code(opts.summaries),
+    };
+    let cached = cache
+        .lookup(&key, epoch)
+        .filter(|c| c.start <= last && c.end >= start);
+    let max_points = opts.max_points_per_series.max(1) as i64;
+    let Some(c) = cached else {
+        cache.misses.fetch_add(1, Ordering::Relaxed);
+        let r = eval(steps)?;
+        if let (Some(sl), true) = (stable_last, r.warnings.is_empty() && r.infos.is_empty()) {
+            let hi = sl.min(last);
+            let lo = start.max(hi - (max_points - 1) * step);
+            if let Value::Matrix(m) = &r.value {
+                if cache.fits(&key, m, lo, hi) {
+                    cache.store(key, epoch, lo, hi, merge(&[(m, lo, hi)]));
+                }
+            }
+        }
+        return Ok(r);
+    };
+    cache.hits.fetch_add(1, Ordering::Relaxed);
+    let (lo, hi) = (c.start.max(start), c.end.min(last));
+    let part = |a: i64, b: i64| -> Result<Option<QueryResult>> {
+        if a > b {
+            return Ok(None);
+        }
+        eval(Steps {
+            start: a,
+            end: b,
+            step,
+        })
+        .map(Some)
+    };
+    let before = part(start, lo - step)?;
+    let after = part(hi + step, last)?;
+    let mut warnings = Vec::new();
+    let mut infos = Vec::new();
+    let mut stats = QueryStats::default();
+    let mut take = |r: Option<QueryResult>| -> Vec<RangeSeries> {
+        let Some(r) = r else { return Vec::new() };
+        add_unique(&mut warnings, r.warnings);
+        add_unique(&mut infos, r.infos);
+        stats.samples_loaded += r.stats.samples_loaded;
+        stats.peak_samples = stats.peak_samples.max(r.stats.peak_samples);
+        matrix(r.value)
+    };
+    let (before, after) = (take(before), take(after));
+    let value = merge(&[
+        (&before, start, lo - step),
+        (&c.series, lo, hi),
+        (&after, hi + step, last),
+    ]);
+    if warnings.is_empty() && infos.is_empty() {
+        // The grown entry: the computed steps before it, all of it, and the computed steps
+        // after it up to the stable bound.
+        let new_lo = start.min(c.start);
+        let new_hi = match stable_last {
+            Some(sl) if hi == c.end => c.end.max(sl.min(last)),
+            _ => c.end,
+        };
+        let new_lo = new_lo.max(new_hi - (max_points - 1) * step);
+        let grown = merge(&[
+            (&before, new_lo, lo - step),
+            (&c.series, new_lo.max(c.start), c.end),
+            (&after, hi + step, new_hi),
+        ]);
+        cache.store(key, epoch, new_lo, new_hi, grown);
+    }
+    Ok(QueryResult {
+        value: Value::Matrix(value),
+        warnings,
+        infos,
+        stats,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::parse;
+
+    #[test]
+    fn cacheable_refuses_at_and_negative_offsets_anywhere() {
+        for (q, want) in [
+            ("rate(x[5m])", true),
+            ("sum by (job) (rate(x[5m] offset 1h))", true),
+            ("time() - timestamp(x)", true),
+            ("max_over_time(rate(x[1m])[10m:30s])", true),
+            ("x @ 100", false),
+            ("x @ end()", false),
+            ("rate(x[5m] @ start())", false),
+            ("x offset -5m", false),
+            ("sum(x) + sum(y offset -1m)", false),
+            ("max_over_time(x[10m:1m] offset -1m)", false),
+            ("max_over_time(x[10m:1m] @ 1000)", false),
+            ("max_over_time((x @ 5)[10m:1m])", false),
+            ("topk(scalar(y @ 10), x)", false),
+        ] {
+            assert_eq!(cacheable(&parse(q).unwrap()), want, "{q}");
+        }
+    }
+
+    fn rs(job: &str, pts: &[(i64, f64)]) -> RangeSeries {
+        RangeSeries {
+            labels: Labels::from_pairs(&[("job", job)]).unwrap(),
+            timestamps: pts.iter().map(|p| p.0).collect(),
+            values: pts.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    #[test]
+    fn merge_joins_parts_per_series_within_their_bounds() {
+        let a = vec![rs("a", &[(0, 1.0), (10, 2.0)]), rs("c", &[(10, 9.0)])];
+        let b = vec![rs("a", &[(10, 99.0), (20, 3.0)]), rs("b", &[(20, 5.0)])];
+        let got = merge(&[(&a, 0, 10), (&b, 20, 30)]);
+        assert_eq!(
+            got,
+            vec![
+                rs("a", &[(0, 1.0), (10, 2.0), (20, 3.0)]),
+                rs("b", &[(20, 5.0)]),
+                rs("c", &[(10, 9.0)]),
+            ]
+        );
+        // Bounds cut points, and series left empty are dropped (one part or several).
+        assert_eq!(merge(&[(&a, 5, 8)]), vec![]);
+        assert_eq!(merge(&[(&a, 5, 8), (&b, 25, 30)]), vec![]);
+        assert_eq!(
+            merge(&[(&a, 10, 10), (&b, 30, 20)]),
+            vec![rs("a", &[(10, 2.0)]), rs("c", &[(10, 9.0)])]
+        );
+    }
+
+    fn key(expr: &str) -> Key {
+        Key {
+            expr: expr.into(),
+            step: 10,
+            phase: 0,
+            lookback: 1,
+            subquery_step: 1,
+            delayed_name_removal: false,
+            summaries: 0,
+        }
+    }
+
+    #[test]
+    fn entries_are_bounded_by_bytes_least_recently_used_first() {
+        let one = series_bytes(&rs("a", &[(0, 1.0); 100])) + 128 + 1;
+        let cache = ResultCache::new(one * 4);
+        for k in ["a", "b", "c", "x"] {
+            cache.store(key(k), 1, 0, 990, vec![rs("a", &[(0, 1.0); 100])]);
+        }
+        assert_eq!(cache.stats().entries, 4);
+        assert!(cache.stats().bytes as usize <= one * 4);
+        assert!(cache.lookup(&key("a"), 1).is_some()); // a is now the most recent
+        cache.store(key("d"), 1, 0, 990, vec![rs("a", &[(0, 1.0); 100])]);
+        assert_eq!(cache.stats().entries, 4);
+        assert!(
+            cache.lookup(&key("b"), 1).is_none(),
+            "b was least recently used"
+        );
+        assert!(cache.lookup(&key("a"), 1).is_some());
+        // Another epoch: dropped when found.
+        assert!(cache.lookup(&key("c"), 2).is_none());
+        assert_eq!(cache.stats().entries, 3);
+        // An entry of a later epoch is not replaced by an older one.
+        cache.store(key("a"), 3, 0, 0, vec![rs("a", &[(0, 1.0)])]);
+        cache.store(key("a"), 2, 0, 0, vec![rs("a", &[(0, 2.0)])]);
+        assert_eq!(cache.lookup(&key("a"), 3).unwrap().series[0].values, [1.0]);
+        // Larger than a quarter of the cache: not stored; `fits` tells so before any copy,
+        // counting only the points inside the range.
+        let big = vec![rs("a", &[(0, 1.0); 110])];
+        assert!(!cache.fits(&key("big"), &big, 0, 0));
+        let spread = vec![rs("a", &(0..110).map(|t| (t, 1.0)).collect::<Vec<_>>())];
+        assert!(cache.fits(&key("big"), &spread, 0, 9));
+        assert!(!cache.fits(&key("big"), &spread, 0, 109));
+        cache.store(key("big"), 3, 0, 0, big);
+        assert!(cache.lookup(&key("big"), 3).is_none());
+        let s = cache.stats();
+        assert_eq!((s.hits, s.misses), (0, 0), "lookups alone count nothing");
+    }
+}

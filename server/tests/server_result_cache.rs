@@ -1,0 +1,156 @@
+//! The range-query result cache through the real `strata` binary: a repeated
+//! `/api/v1/query_range` is a hit in `/metrics`, an admin `delete_series` is reflected by the
+//! next answer, `nocache=1` bypasses the cache, and `--query.result-cache-size 0` turns it
+//! off.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use strata_ingest::encode::TimeSeries;
+use strata_tests::server_harness::{urlencode, Strata};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_strata"))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn metric(s: &Strata, name: &str) -> f64 {
+    let page = s.get("/metrics").unwrap().text();
+    page.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+        .parse()
+        .unwrap()
+}
+
+fn hits_misses(s: &Strata) -> (f64, f64) {
+    (
+        metric(s, "strata_query_result_cache_hits_total"),
+        metric(s, "strata_query_result_cache_misses_total"),
+    )
+}
+
+/// 40 minutes of 15 s scrapes of 6 series (jobs a and b) ending at `end`.
+fn write_history(s: &Strata, end: i64) {
+    let start = end - 40 * 60_000;
+    let mut t = start;
+    while t <= end {
+        let series: Vec<TimeSeries> = (0..6)
+            .map(|i| {
+                TimeSeries::new(
+                    &[
+                        ("__name__", "req_total"),
+                        ("job", if i % 2 == 0 { "a" } else { "b" }),
+                        ("i", &i.to_string()),
+                    ],
+                    &[(t, (t - start) as f64 / 1000.0)],
+                )
+            })
+            .collect();
+        let r = s.write_v1(&series).unwrap();
+        assert_eq!(r.status, 204, "{}", r.text());
+        t += 15_000;
+    }
+}
+
+/// The `data.result` of a range query (the whole reply must be a success).
+fn range(s: &Strata, q: &str, start: i64, end: i64, extra: &str) -> Value {
+    let r = s
+        .get(&format!(
+            "/api/v1/query_range?query={}&start={}&end={}&step=60{extra}",
+            urlencode(q),
+            start as f64 / 1000.0,
+            end as f64 / 1000.0
+        ))
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["status"], "success", "{v}");
+    v["data"]["result"].clone()
+}
+
+const Q: &str = "sum by (job) (count_over_time(req_total[5m]))";
+
+#[test]
+fn repeated_range_query_hits_and_delete_invalidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Strata::start(bin(), dir.path(), &["--enable-admin-api"]).unwrap();
+    // Ends a minute ago; the queried range ends 10 minutes ago, before the stable bound
+    // (now - 5 min), so every step is cacheable.
+    let end = now_ms() / 60_000 * 60_000 - 60_000;
+    write_history(&s, end);
+    let (qs, qe) = (end - 35 * 60_000, end - 10 * 60_000);
+    assert_eq!(hits_misses(&s), (0.0, 0.0));
+    let first = range(&s, Q, qs, qe, "");
+    assert_eq!(first.as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(hits_misses(&s), (0.0, 1.0));
+    let second = range(&s, Q, qs, qe, "");
+    assert_eq!(second, first);
+    assert_eq!(hits_misses(&s), (1.0, 1.0));
+    assert!(metric(&s, "strata_query_result_cache_entries") >= 1.0);
+    assert!(metric(&s, "strata_query_result_cache_bytes") > 0.0);
+
+    // Delete job="a" between 30 and 20 minutes before the end: the next answer shows it.
+    let path = format!(
+        "/api/v1/admin/tsdb/delete_series?match[]={}&start={}&end={}",
+        urlencode("req_total{job=\"a\"}"),
+        (end - 30 * 60_000) as f64 / 1000.0,
+        (end - 20 * 60_000) as f64 / 1000.0
+    );
+    let r = s.request("POST", &path, &[], b"").unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    let after = range(&s, Q, qs, qe, "");
+    assert_ne!(after, first, "the delete is visible");
+    let job_a = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["metric"]["job"] == "a")
+        .unwrap();
+    // At 25 minutes before the end no sample of job a is left in the 5 minute window.
+    let t25 = ((end - 25 * 60_000) / 1000) as f64;
+    assert!(
+        job_a["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p[0].as_f64().unwrap() != t25),
+        "{job_a}"
+    );
+    assert_eq!(hits_misses(&s), (1.0, 2.0), "the entry was stale: a miss");
+
+    // nocache=1 evaluates in full and counts as neither; the answers agree.
+    let bypass = range(&s, Q, qs, qe, "&nocache=1");
+    assert_eq!(bypass, after);
+    assert_eq!(hits_misses(&s), (1.0, 2.0));
+    let again = range(&s, Q, qs, qe, "");
+    assert_eq!(again, after);
+    assert_eq!(hits_misses(&s), (2.0, 2.0));
+    // A bad nocache value is a 400 naming the parameter.
+    let r = s
+        .get("/api/v1/query_range?query=up&start=0&end=60&step=60&nocache=maybe")
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("nocache"), "{}", r.text());
+}
+
+#[test]
+fn result_cache_size_zero_turns_it_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Strata::start(bin(), dir.path(), &["--query.result-cache-size", "0"]).unwrap();
+    let end = now_ms() / 60_000 * 60_000 - 60_000;
+    write_history(&s, end);
+    let (qs, qe) = (end - 35 * 60_000, end - 10 * 60_000);
+    let a = range(&s, Q, qs, qe, "");
+    let b = range(&s, Q, qs, qe, "");
+    assert_eq!(a, b);
+    assert_eq!(hits_misses(&s), (0.0, 0.0));
+    assert_eq!(metric(&s, "strata_query_result_cache_entries"), 0.0);
+}
