@@ -2,21 +2,13 @@
 //! methods, CORS, status endpoints, text import, and query result shapes.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use strata_ingest::encode::TimeSeries;
-use strata_tests::server_harness::{urlencode, Response, Strata};
+use strata_tests::server_harness::{now_ms, urlencode, Response, Strata};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn body(r: &Response) -> Value {

@@ -6,21 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use strata_engine::{Db, Matcher, Options};
 use strata_ingest::encode::TimeSeries;
-use strata_tests::server_harness::Strata;
+use strata_tests::server_harness::{now_ms, Strata};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn names(s: &Strata) -> Vec<String> {

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use strata_ingest::encode::{snappy, write_request_v1, TimeSeries};
-use strata_tests::server_harness::{KeepAlive, Response, Strata};
+use strata_tests::server_harness::{now_ms, KeepAlive, Response, Strata};
 
 const FLOOD_THREADS: usize = 12;
 const SERIES_PER_REQUEST: usize = 1000;
@@ -40,13 +40,6 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -55,15 +48,6 @@ fn rss_bytes(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .expect("VmRSS in /proc/PID/status")
         * 1024
-}
-
-fn metric_value(s: &Strata, series: &str) -> u64 {
-    let text = s.get("/metrics").unwrap().text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{series} ")))
-        .unwrap_or_else(|| panic!("no {series} in /metrics"))
-        .parse()
-        .unwrap()
 }
 
 /// The request body of flood thread `thread`'s request number `seq`: one sample at
@@ -288,14 +272,11 @@ fn a_flood_of_writes_is_shed_with_retry_after_while_queries_and_acked_data_stay_
          {baseline})"
     );
     // Refusals happen before the body is read, and every one reached its sender.
-    assert_eq!(
-        metric_value(&s, "strata_write_requests_overloaded_total"),
-        refused
-    );
+    assert_eq!(s.metric("strata_write_requests_overloaded_total"), refused);
 
     // Once the flood stops, every slot is released and writes are accepted again.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while metric_value(&s, "strata_write_slots_in_use") != 0 {
+    while s.metric("strata_write_slots_in_use") != 0 {
         assert!(Instant::now() < deadline, "write slots still held");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -5,20 +5,13 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use strata_ingest::encode::TimeSeries;
-use strata_tests::server_harness::{urlencode, Strata};
+use strata_tests::server_harness::{now_ms, urlencode, Strata};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn metric(s: &Strata, name: &str) -> f64 {

@@ -6,21 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use strata_ingest::encode::TimeSeries;
-use strata_tests::server_harness::{http_request, urlencode, Strata};
+use strata_tests::server_harness::{http_request, now_ms, urlencode, Strata};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn json(r: &strata_tests::server_harness::Response) -> Value {

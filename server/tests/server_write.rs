@@ -3,20 +3,12 @@
 //! serves and the data written before is intact).
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use strata_ingest::encode::{put_bytes, sample, snappy, write_request_v1, TimeSeries};
-use strata_tests::server_harness::{urlencode, Response, Strata};
+use strata_tests::server_harness::{now_ms, urlencode, Response, Strata};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn json(r: &Response) -> serde_json::Value {
@@ -456,7 +448,7 @@ fn overloaded_writes_get_503_with_retry_after() {
         )
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while metric_value(&s, "strata_write_slots_in_use") != 1 {
+    while s.metric("strata_write_slots_in_use") != 1 {
         assert!(
             std::time::Instant::now() < deadline,
             "the stalled write never took the slot"
@@ -520,22 +512,11 @@ fn one_write_slot_server(dir: &Path) -> Strata {
     .unwrap()
 }
 
-/// A sample's value from `/metrics`, by its name with labels as printed.
-fn metric_value(s: &Strata, series: &str) -> u64 {
-    let text = s.get("/metrics").unwrap().text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{series} ")))
-        .unwrap_or_else(|| panic!("no {series} in /metrics"))
-        .parse()
-        .unwrap()
-}
-
 /// `strata_ingest_rejected_total{reason="..."}` from `/metrics`.
 fn rejected_metric(s: &Strata, reason: &str) -> u64 {
-    metric_value(
-        s,
-        &format!("strata_ingest_rejected_total{{reason=\"{reason}\"}}"),
-    )
+    s.metric(&format!(
+        "strata_ingest_rejected_total{{reason=\"{reason}\"}}"
+    ))
 }
 
 #[test]
@@ -655,7 +636,7 @@ fn a_write_whose_sender_left_keeps_its_slot_until_its_append_ends() {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let s = one_write_slot_server(dir.path());
-    assert_eq!(metric_value(&s, "strata_write_slots_in_use"), 0);
+    assert_eq!(s.metric("strata_write_slots_in_use"), 0);
     // A write big enough to take a while to append (100k new series).
     let t = now_ms();
     let n = 100_000u64;
@@ -684,7 +665,7 @@ fn a_write_whose_sender_left_keeps_its_slot_until_its_append_ends() {
     // Once the append has begun (series appear in the head), the sender gives up, as one
     // whose timeout expired.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while metric_value(&s, "strata_head_series") == 0 {
+    while s.metric("strata_head_series") == 0 {
         assert!(Instant::now() < deadline, "the append never started");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -698,7 +679,7 @@ fn a_write_whose_sender_left_keeps_its_slot_until_its_append_ends() {
     // Until the append ends, its slot stays taken (other writes are shed with 503): a free
     // slot seen before the data is all there would be work running without a slot.
     loop {
-        let in_use = metric_value(&s, "strata_write_slots_in_use");
+        let in_use = s.metric("strata_write_slots_in_use");
         let done = stored();
         if in_use == 0 {
             assert!(done, "slot released while the append was still running");
@@ -738,7 +719,7 @@ fn a_full_write_queue_refuses_at_once_a_leaving_sender_frees_its_place_and_the_q
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let wait_for = |series: &str, v: u64| {
-        while metric_value(&s, series) != v {
+        while s.metric(series) != v {
             assert!(Instant::now() < deadline, "{series} never reached {v}");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -790,16 +771,13 @@ fn a_full_write_queue_refuses_at_once_a_leaving_sender_frees_its_place_and_the_q
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(r.text().contains("waiting"), "{}", r.text());
-    assert_eq!(
-        metric_value(&s, "strata_write_requests_overloaded_total"),
-        1
-    );
-    assert_eq!(metric_value(&s, "strata_write_requests_waiting"), 1);
+    assert_eq!(s.metric("strata_write_requests_overloaded_total"), 1);
+    assert_eq!(s.metric("strata_write_requests_waiting"), 1);
     // The stalled sender goes away; the queued write takes the slot and is stored.
     drop(stalled);
     let r = queued.join().unwrap();
     assert_eq!(r.status, 204, "{}", r.text());
-    assert_eq!(metric_value(&s, "strata_write_requests_waiting"), 0);
+    assert_eq!(s.metric("strata_write_requests_waiting"), 0);
     let q = s.get("/api/v1/query?query=queued").unwrap().text();
     assert!(q.contains("\"queued\""), "{q}");
     assert_eq!(s.terminate().unwrap().code(), Some(0));
