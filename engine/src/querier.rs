@@ -7,8 +7,9 @@
 //!   once: head chunks older than the bound are ignored even before they are truncated.
 //!   A head cut between the snapshot and `select` publishes a block the snapshot lacks and
 //!   then truncates the head below a bound higher than the snapshot's: `select` notices
-//!   (the head's `truncated_to` passed its bound after reading) and reads again from a
-//!   fresh snapshot, so no sample is missed.
+//!   (the head's `truncated_to` passed its bound after reading, or, for a flush of late
+//!   samples alone, which keeps the bound, the head's `ooo_drops` count moved) and reads
+//!   again from a fresh snapshot, so no sample is missed.
 //! - `select` takes each source's series in label order and merges them by labels; a series
 //!   present in several sources gets all their chunks, ordered by start time. Chunks that
 //!   overlap in time (overlapping blocks from backfill, or head data duplicated in a block
@@ -101,12 +102,15 @@ impl SeriesChunk {
     }
 }
 
-/// A fresh (blocks, head bound) snapshot, for re-reading after a concurrent head cut.
-pub(crate) type Refresh = Arc<dyn Fn() -> (Vec<Arc<Block>>, i64) + Send + Sync>;
+/// A fresh (blocks, head bound) snapshot, for re-reading after a concurrent head cut;
+/// `None` once the database is gone.
+pub(crate) type Refresh = Arc<dyn Fn() -> Option<(Vec<Arc<Block>>, i64)> + Send + Sync>;
 
 /// What a querier reads: blocks overlapping its range, and the head above its bound.
 pub(crate) struct Sources {
     pub head: Option<(Arc<Head>, i64)>,
+    /// [`Head::ooo_drops`] read before the blocks and bound were.
+    pub ooo_drops: u64,
     pub blocks: Vec<Arc<Block>>,
     /// Where a fresh snapshot comes from (a writable database's published state).
     pub refresh: Option<Refresh>,
@@ -142,6 +146,7 @@ impl Querier {
     pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
         let (mint, maxt) = (self.mint, self.maxt);
         let mut fresh: Option<(Vec<Arc<Block>>, i64)> = None;
+        let mut ooo_drops = self.src.ooo_drops;
         let lists = loop {
             let (blocks, bound) = match &fresh {
                 Some((b, bound)) => (b.as_slice(), Some(*bound)),
@@ -157,18 +162,19 @@ impl Querier {
             }
             if let (Some((head, _)), Some(bound)) = (&self.src.head, bound) {
                 lists.push(head_series(head, bound, matchers, mint, maxt));
-                if head.truncated_to() > bound {
+                let drops = head.ooo_drops();
+                if head.truncated_to() > bound || drops != ooo_drops {
                     if let Some(refresh) = &self.src.refresh {
-                        let (b, nb) = refresh();
-                        if nb <= bound {
+                        let Some((b, nb)) = refresh() else {
                             // The database is gone: nothing newer to read.
                             break lists;
-                        }
+                        };
                         let b = b
                             .into_iter()
                             .filter(|x| x.meta().overlaps(mint, maxt))
                             .collect();
                         fresh = Some((b, nb));
+                        ooo_drops = drops;
                         continue;
                     }
                 }

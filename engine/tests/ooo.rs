@@ -294,3 +294,41 @@ fn late_samples_move_the_epoch_and_the_history_generation() {
     assert!(db.data_epoch() > e0);
     assert!(db.history_generation() > h1);
 }
+
+/// A querier made before a flush that writes out only late samples (the in-order head was
+/// already empty, so the head's bound does not move) still sees them after the flush.
+#[test]
+fn querier_made_before_a_flush_of_late_samples_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(30 * MIN)).unwrap();
+    let mut model = Model::new();
+    for k in 0..20 {
+        let t = T0 + k * MIN;
+        assert_eq!(put(&db, 0, t, 1.0), Ok(true));
+        model
+            .entry(series(0))
+            .or_default()
+            .insert(t, 1f64.to_bits());
+    }
+    db.flush().unwrap();
+    for k in 0..5 {
+        let t = T0 + k * MIN + 30_000;
+        assert_eq!(put(&db, 0, t, 2.0), Ok(true));
+        model
+            .entry(series(0))
+            .or_default()
+            .insert(t, 2f64.to_bits());
+    }
+    assert_eq!(db.stats().ooo_samples, 5);
+    let q = db.querier(i64::MIN, i64::MAX);
+    db.flush().unwrap();
+    assert_eq!(db.stats().ooo_samples, 0, "the flush wrote them out");
+    let mut got = Model::new();
+    for s in q.select(&[Matcher::equal("__name__", "m")]).unwrap() {
+        let m = got.entry(s.labels.clone()).or_default();
+        for x in s.try_samples().unwrap() {
+            assert!(m.insert(x.t, x.v.to_bits()).is_none(), "sample twice");
+        }
+    }
+    assert_eq!(got, model);
+}

@@ -844,6 +844,8 @@ impl Db {
     /// A reader over `[mint, maxt]` (inclusive, ms): the head and every block overlapping
     /// the range, as published at this moment.
     pub fn querier(&self, mint: i64, maxt: i64) -> Querier {
+        // Before the snapshot: a drop of late samples after it makes `select` re-read.
+        let ooo_drops = self.inner.head.ooo_drops();
         let p = self.inner.published();
         let blocks = p
             .blocks
@@ -852,16 +854,16 @@ impl Db {
             .cloned()
             .collect();
         let inner = Arc::downgrade(&self.inner);
-        let refresh: crate::querier::Refresh = Arc::new(move || match inner.upgrade() {
-            Some(i) => {
+        let refresh: crate::querier::Refresh = Arc::new(move || {
+            inner.upgrade().map(|i| {
                 let p = i.published();
                 (p.blocks.clone(), p.head_bound)
-            }
-            None => (Vec::new(), i64::MIN),
+            })
         });
         Querier::new(
             Sources {
                 head: Some((self.inner.head.clone(), p.head_bound)),
+                ooo_drops,
                 blocks,
                 refresh: Some(refresh),
             },

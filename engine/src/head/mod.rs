@@ -260,6 +260,10 @@ pub struct Head {
     samples: AtomicU64,
     /// Out-of-order samples held (also counted in `samples`).
     ooo_samples: AtomicU64,
+    /// Truncations that may drop out-of-order samples, counted before they drop any: a
+    /// reader that saw another count before reading may have missed some and must re-read
+    /// (a flush of late samples alone does not move `truncated_to`).
+    ooo_drops: AtomicU64,
     min_time: AtomicI64,
     max_time: AtomicI64,
     /// Samples older than this are in blocks (or were never accepted): the head's bound.
@@ -294,6 +298,7 @@ impl Head {
             max_series: AtomicU64::new(u64::MAX),
             samples: AtomicU64::new(0),
             ooo_samples: AtomicU64::new(0),
+            ooo_drops: AtomicU64::new(0),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid: AtomicI64::new(i64::MIN),
@@ -524,6 +529,11 @@ impl Head {
     pub(crate) fn note_ooo_samples(&self, n: u64) {
         self.samples.fetch_add(n, Ordering::Relaxed);
         self.ooo_samples.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// How many truncations may have dropped out-of-order samples so far (see the field).
+    pub fn ooo_drops(&self) -> u64 {
+        self.ooo_drops.load(Ordering::Acquire)
     }
 
     /// Out-of-order samples in the head.

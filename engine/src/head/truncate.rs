@@ -143,6 +143,9 @@ impl Head {
     pub fn truncate(&self, b: i64) -> usize {
         self.raise_min_valid(b);
         self.truncated_to.fetch_max(b, Ordering::AcqRel);
+        if self.ooo_samples.load(Ordering::Acquire) > 0 {
+            self.ooo_drops.fetch_add(1, Ordering::AcqRel);
+        }
         let mut dropped_samples = 0u64;
         let mut removed: Vec<Arc<MemSeries>> = Vec::new();
         for s in self.all_series() {
