@@ -329,26 +329,31 @@ fn cut_head(inner: &Inner, flush: bool) -> Result<Option<bool>> {
     // Out-of-order samples before `b`, whatever their age, as blocks of their own.
     let ooo = write_ooo_blocks(inner, head.collect_ooo_before(b), b)?;
     wrote |= !ooo.is_empty();
+    publish_and_truncate(inner, new_block.into_iter().chain(ooo), b);
+    if wrote {
+        inner.counters.head_cuts.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(Some(wrote))
+}
+
+/// Publishes `new` blocks with the readers' head bound raised to `b`, then truncates the
+/// head below `b` (steps 4 and 5 of a cut).
+fn publish_and_truncate(inner: &Inner, new: impl IntoIterator<Item = Arc<Block>>, b: i64) {
     {
         let mut p = inner.published.write();
         let mut blocks = p.blocks.clone();
-        blocks.extend(new_block);
-        blocks.extend(ooo);
+        blocks.extend(new);
         blocks.sort_by(|a, b| (a.meta().min_time, a.ulid()).cmp(&(b.meta().min_time, b.ulid())));
         *p = Arc::new(Published {
             blocks,
             head_bound: p.head_bound.max(b),
         });
     }
-    let removed = head.truncate(b);
+    let removed = inner.head.truncate(b);
     inner
         .counters
         .series_removed
         .fetch_add(removed as u64, Ordering::Relaxed);
-    if wrote {
-        inner.counters.head_cuts.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(Some(wrote))
 }
 
 /// The last step of a flush once the in-order head is empty: out-of-order samples left
@@ -362,21 +367,7 @@ fn flush_ooo(inner: &Inner, bound: i64) -> Result<Option<bool>> {
     if blocks.is_empty() {
         return Ok(None);
     }
-    {
-        let mut p = inner.published.write();
-        let mut all = p.blocks.clone();
-        all.extend(blocks);
-        all.sort_by(|a, b| (a.meta().min_time, a.ulid()).cmp(&(b.meta().min_time, b.ulid())));
-        *p = Arc::new(Published {
-            blocks: all,
-            head_bound: p.head_bound,
-        });
-    }
-    let removed = head.truncate(bound);
-    inner
-        .counters
-        .series_removed
-        .fetch_add(removed as u64, Ordering::Relaxed);
+    publish_and_truncate(inner, blocks, bound);
     Ok(Some(true))
 }
 
