@@ -80,3 +80,16 @@ start_peer() {
     esac
     peer_pid=$!
 }
+
+# On exit, stops the server whose PID is in `cleanup_pid` and deletes `cleanup_dir` (kept
+# with KEEP_LOGS); scripts set both as they start each server.
+stop_on_exit() {
+    cleanup_pid=""
+    cleanup_dir=""
+    cleanup() {
+        [[ -n "$cleanup_pid" ]] && stop_pid "$cleanup_pid"
+        [[ -n "$cleanup_dir" && -z "${KEEP_LOGS:-}" ]] && rm -rf "$cleanup_dir"
+        return 0
+    }
+    trap cleanup EXIT
+}

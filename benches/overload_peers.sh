@@ -38,14 +38,7 @@ fi
 echo "payloads: $payloads"
 echo "manifest: $(cat "$payloads/manifest.json")"
 
-cleanup_pid=""
-cleanup_dir=""
-cleanup() {
-    [[ -n "$cleanup_pid" ]] && stop_pid "$cleanup_pid"
-    [[ -n "$cleanup_dir" && -z "${KEEP_LOGS:-}" ]] && rm -rf "$cleanup_dir"
-    return 0
-}
-trap cleanup EXIT
+stop_on_exit
 
 for server in "${servers[@]}"; do
     dir="$(mktemp -d /tmp/overload-"$server".XXXXXX)"

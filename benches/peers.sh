@@ -49,14 +49,7 @@ echo "payloads: $payloads"
 echo "manifest: $manifest"
 echo "loadgen: $LOADGEN, concurrency $CONCURRENCY"
 
-cleanup_pid=""
-cleanup_dir=""
-cleanup() {
-    [[ -n "$cleanup_pid" ]] && stop_pid "$cleanup_pid"
-    [[ -n "$cleanup_dir" && -z "${KEEP_LOGS:-}" ]] && rm -rf "$cleanup_dir"
-    return 0
-}
-trap cleanup EXIT
+stop_on_exit
 
 for server in "${servers[@]}"; do
     port="$(free_port)"

@@ -91,14 +91,7 @@ series_at() {
         jq -r '.data.result[0].value[1] // "0"' 2>/dev/null || echo 0
 }
 
-cleanup_pid=""
-cleanup_dir=""
-cleanup() {
-    [[ -n "$cleanup_pid" ]] && stop_pid "$cleanup_pid"
-    [[ -n "$cleanup_dir" && -z "${KEEP_LOGS:-}" ]] && rm -rf "$cleanup_dir"
-    return 0
-}
-trap cleanup EXIT
+stop_on_exit
 trap 'exit 130' INT TERM
 
 ran=()

@@ -207,14 +207,7 @@ print(f"{label} instant queries [{w}]: " + ", ".join(f"{x*1000:.1f}" for x in m)
       + f" ms; sum {sum(m)*1000:.1f} ms")' "$label" "$w" "${meds[@]}" | tee -a "$summary"
 }
 
-cleanup_pid=""
-cleanup_dir=""
-cleanup() {
-    [[ -n "$cleanup_pid" ]] && stop_pid "$cleanup_pid"
-    [[ -n "$cleanup_dir" && -z "${KEEP_LOGS:-}" ]] && rm -rf "$cleanup_dir"
-    return 0
-}
-trap cleanup EXIT
+stop_on_exit
 trap 'exit 130' INT TERM
 
 # start KIND DATA LOG EXTRA...: starts a server on a new port; sets pid, base.

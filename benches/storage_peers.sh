@@ -40,14 +40,7 @@ max_time_ms="$(printf '%s' "$manifest" | jq -r .max_time)"
 echo "payloads: $payloads"
 echo "manifest: $manifest"
 
-cleanup_pid=""
-cleanup_dir=""
-cleanup() {
-    [[ -n "$cleanup_pid" ]] && stop_pid "$cleanup_pid"
-    [[ -n "$cleanup_dir" && -z "${KEEP_LOGS:-}" ]] && rm -rf "$cleanup_dir"
-    return 0
-}
-trap cleanup EXIT
+stop_on_exit
 trap 'exit 130' INT TERM
 
 # How many samples the server answers: count_over_time over the whole span in one-day
