@@ -16,6 +16,13 @@
 //! value change across a chunk edge) handled as between two samples. A range query thus
 //! decodes each edge chunk once and re-reads no window's middle sample by sample.
 //!
+//! Sliding: for every function but `sum_over_time` and `avg_over_time` (whose compensated
+//! sums depend on the order of additions) the pieces are laid out once per series with
+//! prefix sums of their counts, changes and resets, the ordered list of counter
+//! corrections, and monotonic queues for minima and maxima; a step then costs two binary
+//! searches plus its own corrections, whatever the window's length ([`slide`]). The values
+//! are bit-identical to folding each window piece by piece.
+//!
 //! Exactness (checked by the proptests in [`super::proptests`] against a full decode of
 //! data written to blocks):
 //! * `count_over_time`, `present_over_time`, `last_over_time`, `min_over_time`,
@@ -39,10 +46,12 @@
 //!   disagree on whether an intermediate sum overflows, and the full `avg_over_time` then
 //!   switches to an incremental mean that summaries cannot reproduce.
 //!
-//! Whether summaries pay off is decided per series ([`SummaryMode::Auto`]): by a cost
-//! estimate (samples decoded plus pieces folded per step, against samples decoded plus the
-//! per-step work of the full path); tests force either path ([`SummaryMode::Always`],
-//! [`SummaryMode::Never`]).
+//! Whether summaries pay off is decided per series ([`SummaryMode::Auto`]): for the slid
+//! functions whenever some chunk can be read from its summary (the edge chunks are decoded
+//! either way, and laying out pieces costs less than folding the samples they stand for);
+//! for `sum_over_time` and `avg_over_time` by a cost estimate (samples decoded plus pieces
+//! folded per step, against the full path re-reading each window); tests force either path
+//! ([`SummaryMode::Always`], [`SummaryMode::Never`]).
 
 use strata_engine::chunk::ChunkSummary;
 use strata_engine::{is_stale, Sample, Series};
@@ -367,7 +376,7 @@ pub fn eval_series(
     if summarized == 0 {
         return Ok(None);
     }
-    if mode == SummaryMode::Auto {
+    if mode == SummaryMode::Auto && f.full_is_per_window() {
         // Per step the summary path folds the chunks of one window plus two edge chunks'
         // samples; the full path decodes everything once and then does O(1) per step, or
         // re-reads each window sample by sample (sum, avg).
@@ -407,6 +416,11 @@ pub fn eval_series(
         );
         spans[i] = (lo, buf.samples.len());
     }
+    if !f.full_is_per_window() {
+        if let Some(out) = slide(f, chunks, &decode, &spans, &starts, ends, range, buf)? {
+            return Ok(Some(out));
+        }
+    }
     let cmin: Vec<i64> = chunks.iter().map(|c| c.min_time()).collect();
     let cmax: Vec<i64> = chunks.iter().map(|c| c.max_time()).collect();
     let mut corr = Vec::new();
@@ -434,6 +448,242 @@ pub fn eval_series(
             Ok(v) => out.push(v),
             Err(()) => return Ok(None),
         }
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    Ok(Some(out))
+}
+
+/// One piece of a series' history for [`slide`]: a decoded sample, or a whole chunk's
+/// summary. Pieces are in time order and never overlap.
+struct Piece {
+    first: Sample,
+    last: Sample,
+    /// Lowest and highest value (NaN only if every value is NaN).
+    min: f64,
+    max: f64,
+}
+
+/// Per-window values that are sums of integers over pieces and the boundaries between
+/// them, kept as prefix sums (exact).
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    count: u64,
+    changes: u64,
+    resets: u64,
+    /// Counter corrections before this point (index into the ordered list).
+    corr: usize,
+}
+
+/// A monotonic queue of piece indices giving the first lowest (or highest) value of a
+/// window that only moves forward; NaN values never enter it.
+struct Extreme {
+    q: std::collections::VecDeque<usize>,
+    /// Piece indices pushed so far.
+    next: usize,
+}
+
+impl Extreme {
+    fn new() -> Extreme {
+        Extreme {
+            q: std::collections::VecDeque::new(),
+            next: 0,
+        }
+    }
+
+    /// The window's extreme over pieces `[a, b)`: `value(i)` of piece `i`, `better(x, y)`
+    /// true when `x` strictly beats `y`. Earlier pieces win ties, as in a fold in time order.
+    fn window(
+        &mut self,
+        a: usize,
+        b: usize,
+        value: impl Fn(usize) -> f64,
+        better: impl Fn(f64, f64) -> bool,
+    ) -> f64 {
+        while self.next < b {
+            let v = value(self.next);
+            if !v.is_nan() {
+                while self.q.back().is_some_and(|&j| better(v, value(j))) {
+                    self.q.pop_back();
+                }
+                self.q.push_back(self.next);
+            }
+            self.next += 1;
+        }
+        while self.q.front().is_some_and(|&j| j < a) {
+            self.q.pop_front();
+        }
+        self.q.front().map_or(f64::NAN, |&j| value(j))
+    }
+}
+
+/// The functions whose per-window fold is order-free except for the counter corrections
+/// (everything but `sum_over_time` and `avg_over_time`), slid across the steps: the
+/// series' pieces (decoded samples of the edge chunks, summaries of the others) are laid
+/// out once with prefix sums of their counts, changes and resets and the ordered list of
+/// counter corrections; each step then finds its pieces by binary search and adds only its
+/// corrections, in the same order as [`Acc`] would. Results are bit-identical to the
+/// per-window fold. `Ok(None)`: leave it to the per-window fold (a sum could come near
+/// overflow, so [`Acc::finish`]'s check is needed per window).
+#[allow(clippy::too_many_arguments)]
+fn slide(
+    f: SummaryFn,
+    chunks: &[strata_engine::SeriesChunk],
+    decode: &[bool],
+    spans: &[(usize, usize)],
+    starts: &[i64],
+    ends: &[i64],
+    range: i64,
+    buf: &SeriesBuf,
+) -> Result<Option<Vec<Option<f64>>>> {
+    let counter = f.is_counter();
+    let (first_start, last_end) = (starts[0], ends[ends.len() - 1]);
+    let mut pieces: Vec<Piece> = Vec::new();
+    // Prefix sums: `counts[i]` covers the pieces before `i` and the boundaries before each
+    // of them; the window `[a, b)` is `counts[b] - counts[a]` less the boundary before `a`.
+    let mut counts: Vec<Counts> = vec![Counts::default()];
+    let mut corr: Vec<f64> = Vec::new();
+    // Per piece: whether it has a boundary correction (counted only when its predecessor is
+    // in the same window).
+    let mut boundary_corr: Vec<bool> = Vec::new();
+    let mut bound = 0.0f64;
+    let mut push = |p: Piece, count: u64, changes: u64, resets: u64, inner: Option<f64>| {
+        let mut c = *counts.last().expect("starts with one entry");
+        let mut bc = false;
+        if let Some(prev) = pieces.last() {
+            let pv = prev.last.v;
+            if p.first.v < pv {
+                c.resets += 1;
+                if counter {
+                    bc = true;
+                    corr.push(pv);
+                }
+            }
+            if changed(pv, p.first.v) {
+                c.changes += 1;
+            }
+        }
+        c.count += count;
+        c.changes += changes;
+        c.resets += resets;
+        if let Some(x) = inner {
+            corr.push(x);
+        }
+        c.corr = corr.len();
+        counts.push(c);
+        boundary_corr.push(bc);
+        pieces.push(p);
+    };
+    for (i, c) in chunks.iter().enumerate() {
+        if c.max_time() <= first_start || c.min_time() > last_end {
+            continue;
+        }
+        if decode[i] {
+            let (lo, hi) = spans[i];
+            for &x in &buf.samples[lo..hi] {
+                bound += abs_or_zero(x.v);
+                let p = Piece {
+                    first: x,
+                    last: x,
+                    min: x.v,
+                    max: x.v,
+                };
+                push(p, 1, 0, 0, None);
+            }
+        } else if let Some(sm) = c.summary() {
+            if sm.count == 0 {
+                continue;
+            }
+            bound += f64::from(sm.count) * abs_or_zero(sm.min).max(abs_or_zero(sm.max));
+            let inner =
+                (counter && sm.resets > 0).then_some(sm.increase - (sm.last.v - sm.first.v));
+            let p = Piece {
+                first: sm.first,
+                last: sm.last,
+                min: sm.min,
+                max: sm.max,
+            };
+            push(
+                p,
+                u64::from(sm.count),
+                u64::from(sm.changes),
+                u64::from(sm.resets),
+                inner,
+            );
+        }
+    }
+    if f.sums() && bound >= SUM_LIMIT {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(ends.len());
+    let mut err = None;
+    let (mut lows, mut highs) = (Extreme::new(), Extreme::new());
+    for (j, (&start, &end)) in starts.iter().zip(ends).enumerate() {
+        if SeriesBuf::stopped(&buf.stop, j, &mut err) {
+            break;
+        }
+        // Pieces in the window: those ending after `start` and starting at or before `end`
+        // (a summarized chunk lies wholly inside or outside every window).
+        let a = pieces.partition_point(|p| p.last.t <= start);
+        let b = pieces.partition_point(|p| p.first.t <= end).max(a);
+        if a == b {
+            out.push(None);
+            continue;
+        }
+        // The boundary before piece `a` belongs to the previous window only.
+        let (ca, cb) = (counts[a], counts[b]);
+        let count = cb.count - ca.count;
+        let mut changes = cb.changes - ca.changes;
+        let mut resets = cb.resets - ca.resets;
+        // Piece `a`'s corrections start at `ca.corr`; a boundary correction of its own comes
+        // first and is left out.
+        let first_corr = ca.corr + usize::from(boundary_corr[a]);
+        if a > 0 {
+            // Undo the boundary between pieces `a - 1` and `a`.
+            let (pv, v) = (pieces[a - 1].last.v, pieces[a].first.v);
+            if v < pv {
+                resets -= 1;
+            }
+            if changed(pv, v) {
+                changes -= 1;
+            }
+        }
+        let (first, last) = (pieces[a].first, pieces[b - 1].last);
+        let v = match f {
+            SummaryFn::Count => count as f64,
+            SummaryFn::Present => 1.0,
+            SummaryFn::Last => last.v,
+            SummaryFn::Min => lows.window(a, b, |i| pieces[i].min, |x, y| x < y),
+            SummaryFn::Max => highs.window(a, b, |i| pieces[i].max, |x, y| x > y),
+            SummaryFn::Changes => changes as f64,
+            SummaryFn::Resets => resets as f64,
+            SummaryFn::Rate | SummaryFn::Increase | SummaryFn::Delta => {
+                if count < 2 {
+                    out.push(None);
+                    continue;
+                }
+                let mut result = last.v - first.v;
+                if counter {
+                    for &c in &corr[first_corr..cb.corr] {
+                        result += c;
+                    }
+                }
+                extrapolate_window(
+                    first,
+                    last,
+                    count as usize,
+                    result,
+                    end,
+                    range,
+                    counter,
+                    f == SummaryFn::Rate,
+                )
+            }
+            // Order-dependent sums are folded per window by the caller.
+            SummaryFn::Sum | SummaryFn::Avg => return Ok(None),
+        };
+        out.push(Some(v));
     }
     if let Some(e) = err {
         return Err(e);

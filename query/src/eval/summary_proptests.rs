@@ -57,6 +57,9 @@ enum Step {
     Nan,
     /// A staleness marker.
     Stale,
+    /// Zero, negative (true) or positive: equal values whose bits differ, so minima and
+    /// maxima must pick the same one of them as the full decode (the first).
+    Zero(bool),
 }
 
 fn step_strategy() -> impl Strategy<Value = (i64, Step)> {
@@ -67,6 +70,7 @@ fn step_strategy() -> impl Strategy<Value = (i64, Step)> {
         2 => Just(Step::Same),
         1 => Just(Step::Nan),
         1 => Just(Step::Stale),
+        1 => any::<bool>().prop_map(Step::Zero),
     ];
     (gap, step)
 }
@@ -114,6 +118,10 @@ fn samples(start: i64, steps: &[(i64, Step)], frac: bool) -> Vec<Sample> {
             Step::Same => v,
             Step::Nan => f64::NAN,
             Step::Stale => stale_nan(),
+            Step::Zero(neg) => {
+                v = if neg { -0.0 } else { 0.0 };
+                v
+            }
         };
         out.push(Sample::new(t, x));
     }
