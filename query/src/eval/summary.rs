@@ -20,7 +20,7 @@
 //! sums depend on the order of additions) the pieces are laid out once per series with
 //! prefix sums of their counts, changes and resets, the ordered list of counter
 //! corrections, and monotonic queues for minima and maxima; a step then costs two binary
-//! searches plus its own corrections, whatever the window's length ([`slide`]). The values
+//! searches plus its own corrections, whatever the window's length (`slide`). The values
 //! are bit-identical to folding each window piece by piece.
 //!
 //! Exactness (checked by the proptests in [`super::proptests`] against a full decode of
