@@ -416,7 +416,8 @@ pub fn eval_series(
         );
         spans[i] = (lo, buf.samples.len());
     }
-    if !f.full_is_per_window() {
+    // One window (an instant query) is folded directly: laying pieces out costs more.
+    if !f.full_is_per_window() && ends.len() > 1 {
         if let Some(out) = slide(f, chunks, &decode, &spans, &starts, ends, range, buf)? {
             return Ok(Some(out));
         }
