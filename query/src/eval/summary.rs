@@ -456,14 +456,18 @@ pub fn eval_series(
     Ok(Some(out))
 }
 
-/// One piece of a series' history for [`slide`]: a decoded sample, or a whole chunk's
-/// summary. Pieces are in time order and never overlap.
+/// One piece of a series' history for [`slide`]: everything (decoded samples and whole
+/// chunks' summaries) between two consecutive window boundaries, folded in time order.
+/// Every window is a run of whole pieces.
+#[derive(Clone, Copy)]
 struct Piece {
     first: Sample,
     last: Sample,
-    /// Lowest and highest value (NaN only if every value is NaN).
+    /// Lowest and highest value, the first one of equals (NaN only if every value is NaN).
     min: f64,
     max: f64,
+    /// Which gap between window boundaries it lies in.
+    seg: usize,
 }
 
 /// Per-window values that are sums of integers over pieces and the boundaries between
@@ -475,6 +479,92 @@ struct Counts {
     resets: u64,
     /// Counter corrections before this point (index into the ordered list).
     corr: usize,
+}
+
+/// Lays a series' history out as [`Piece`]s with prefix [`Counts`] and the ordered list of
+/// counter corrections.
+struct Layout<'a> {
+    counter: bool,
+    /// Sorted window boundaries (every start and end).
+    bounds: &'a [i64],
+    pieces: Vec<Piece>,
+    /// `counts[i]`: totals before piece `i` and the boundary before it; one entry more than
+    /// `pieces` once finished.
+    counts: Vec<Counts>,
+    /// Running totals.
+    run: Counts,
+    corr: Vec<f64>,
+    /// Per piece: whether its first correction is the one at the boundary with its
+    /// predecessor (which belongs to a window only if the predecessor does too).
+    boundary_corr: Vec<bool>,
+    /// Upper bound of `sum |x|` over everything laid out (NaN counted as 0).
+    bound: f64,
+}
+
+impl Layout<'_> {
+    /// Adds a run of samples (or one chunk's summary) from `first` to `last` in time order,
+    /// all within one gap between window boundaries, with its own totals and counter
+    /// corrections (in order; a summary's as one number).
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        first: Sample,
+        last: Sample,
+        min: f64,
+        max: f64,
+        count: u64,
+        changes: u64,
+        resets: u64,
+        inner: &[f64],
+    ) {
+        let seg = self.bounds.partition_point(|&b| b < first.t);
+        let joins = self.pieces.last().is_some_and(|p| p.seg == seg);
+        if !joins {
+            self.counts.push(self.run);
+        }
+        let mut bc = false;
+        if let Some(prev) = self.pieces.last() {
+            let pv = prev.last.v;
+            if first.v < pv {
+                self.run.resets += 1;
+                if self.counter {
+                    bc = true;
+                    self.corr.push(pv);
+                }
+            }
+            if changed(pv, first.v) {
+                self.run.changes += 1;
+            }
+        }
+        self.run.count += count;
+        self.run.changes += changes;
+        self.run.resets += resets;
+        self.corr.extend_from_slice(inner);
+        self.run.corr = self.corr.len();
+        if joins {
+            let p = self.pieces.last_mut().expect("joins an existing piece");
+            p.last = last;
+            if p.min.is_nan() || min < p.min {
+                p.min = min;
+            }
+            if p.max.is_nan() || max > p.max {
+                p.max = max;
+            }
+        } else {
+            self.pieces.push(Piece {
+                first,
+                last,
+                min,
+                max,
+                seg,
+            });
+            self.boundary_corr.push(bc);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.counts.push(self.run);
+    }
 }
 
 /// A monotonic queue of piece indices giving the first lowest (or highest) value of a
@@ -540,73 +630,90 @@ fn slide(
 ) -> Result<Option<Vec<Option<f64>>>> {
     let counter = f.is_counter();
     let (first_start, last_end) = (starts[0], ends[ends.len() - 1]);
-    let mut pieces: Vec<Piece> = Vec::new();
-    // Prefix sums: `counts[i]` covers the pieces before `i` and the boundaries before each
-    // of them; the window `[a, b)` is `counts[b] - counts[a]` less the boundary before `a`.
-    let mut counts: Vec<Counts> = vec![Counts::default()];
-    let mut corr: Vec<f64> = Vec::new();
-    // Per piece: whether it has a boundary correction (counted only when its predecessor is
-    // in the same window).
-    let mut boundary_corr: Vec<bool> = Vec::new();
-    let mut bound = 0.0f64;
-    let mut push = |p: Piece, count: u64, changes: u64, resets: u64, inner: Option<f64>| {
-        let mut c = *counts.last().expect("starts with one entry");
-        let mut bc = false;
-        if let Some(prev) = pieces.last() {
-            let pv = prev.last.v;
-            if p.first.v < pv {
-                c.resets += 1;
-                if counter {
-                    bc = true;
-                    corr.push(pv);
-                }
-            }
-            if changed(pv, p.first.v) {
-                c.changes += 1;
-            }
-        }
-        c.count += count;
-        c.changes += changes;
-        c.resets += resets;
-        if let Some(x) = inner {
-            corr.push(x);
-        }
-        c.corr = corr.len();
-        counts.push(c);
-        boundary_corr.push(bc);
-        pieces.push(p);
+    let mut bounds: Vec<i64> = starts.iter().chain(ends).copied().collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut lay = Layout {
+        counter,
+        bounds: &bounds,
+        pieces: Vec::new(),
+        counts: Vec::new(),
+        run: Counts::default(),
+        corr: Vec::new(),
+        boundary_corr: Vec::new(),
+        bound: 0.0,
     };
+    let mut own: Vec<f64> = Vec::new();
+    // What the function needs besides counts and the first and last values.
+    let sums = f.sums();
+    let extremes = matches!(f, SummaryFn::Min | SummaryFn::Max);
     for (i, c) in chunks.iter().enumerate() {
         if c.max_time() <= first_start || c.min_time() > last_end {
             continue;
         }
         if decode[i] {
             let (lo, hi) = spans[i];
-            for &x in &buf.samples[lo..hi] {
-                bound += abs_or_zero(x.v);
-                let p = Piece {
-                    first: x,
-                    last: x,
-                    min: x.v,
-                    max: x.v,
+            let samples = &buf.samples[lo..hi];
+            // Runs of samples between consecutive window boundaries.
+            let mut k = 0;
+            while k < samples.len() {
+                let seg = bounds.partition_point(|&b| b < samples[k].t);
+                let n = match bounds.get(seg) {
+                    Some(&b) => samples[k..].partition_point(|x| x.t <= b),
+                    None => samples.len() - k,
                 };
-                push(p, 1, 0, 0, None);
+                let run = &samples[k..k + n];
+                let (mut min, mut max) = (f64::NAN, f64::NAN);
+                let (mut changes, mut resets) = (0u64, 0u64);
+                let mut prev: Option<f64> = None;
+                own.clear();
+                if sums {
+                    lay.bound += run.iter().map(|x| abs_or_zero(x.v)).sum::<f64>();
+                }
+                if extremes {
+                    for x in run {
+                        if min.is_nan() || x.v < min {
+                            min = x.v;
+                        }
+                        if max.is_nan() || x.v > max {
+                            max = x.v;
+                        }
+                    }
+                }
+                for x in run {
+                    if let Some(p) = prev {
+                        if x.v < p {
+                            resets += 1;
+                            if counter {
+                                own.push(p);
+                            }
+                        }
+                        if changed(p, x.v) {
+                            changes += 1;
+                        }
+                    }
+                    prev = Some(x.v);
+                }
+                let (first, last) = (run[0], run[n - 1]);
+                lay.add(first, last, min, max, n as u64, changes, resets, &own);
+                k += n;
             }
         } else if let Some(sm) = c.summary() {
             if sm.count == 0 {
                 continue;
             }
-            bound += f64::from(sm.count) * abs_or_zero(sm.min).max(abs_or_zero(sm.max));
-            let inner =
-                (counter && sm.resets > 0).then_some(sm.increase - (sm.last.v - sm.first.v));
-            let p = Piece {
-                first: sm.first,
-                last: sm.last,
-                min: sm.min,
-                max: sm.max,
+            lay.bound += f64::from(sm.count) * abs_or_zero(sm.min).max(abs_or_zero(sm.max));
+            let inner = [sm.increase - (sm.last.v - sm.first.v)];
+            let inner = if counter && sm.resets > 0 {
+                &inner[..]
+            } else {
+                &[]
             };
-            push(
-                p,
+            lay.add(
+                sm.first,
+                sm.last,
+                sm.min,
+                sm.max,
                 u64::from(sm.count),
                 u64::from(sm.changes),
                 u64::from(sm.resets),
@@ -614,6 +721,15 @@ fn slide(
             );
         }
     }
+    lay.finish();
+    let Layout {
+        pieces,
+        counts,
+        corr,
+        boundary_corr,
+        bound,
+        ..
+    } = lay;
     if f.sums() && bound >= SUM_LIMIT {
         return Ok(None);
     }
