@@ -29,6 +29,7 @@ use crate::block::{tombstones::is_deleted, Block, BlockSeries};
 use crate::chunk::{Chunk, ChunkSummary};
 use crate::error::{Error, Result};
 use crate::head::{chunks_in_range, ooo_chunks_in_range, Head};
+use crate::index::postings::SeriesRef;
 use crate::index::ChunkRef;
 use crate::labels::Labels;
 use crate::matcher::Matcher;
@@ -41,6 +42,8 @@ enum ChunkSource {
     Mem(Chunk),
     /// In a block's chunk segment.
     Block(Arc<Block>, ChunkRef),
+    /// All chunks of a series in a block, as one (its index entry's series summary).
+    Whole(Arc<Block>, SeriesRef),
 }
 
 /// One chunk of a selected series: its time range, sample count and (for block chunks)
@@ -87,17 +90,29 @@ impl SeriesChunk {
     }
     /// True if the chunk is in a block (mapped), false for head chunks.
     pub fn is_persisted(&self) -> bool {
-        matches!(self.src, ChunkSource::Block(..))
+        matches!(self.src, ChunkSource::Block(..) | ChunkSource::Whole(..))
+    }
+    /// True if this stands for all of a series' chunks in one block (see
+    /// [`Querier::select_within`]).
+    pub fn is_whole(&self) -> bool {
+        matches!(self.src, ChunkSource::Whole(..))
     }
     /// Deleted intervals that apply to this chunk's samples (empty if none).
     pub fn deleted(&self) -> &[(i64, i64)] {
         self.deleted.as_deref().unwrap_or(&[])
     }
-    /// The chunk itself (for a block chunk: read from the map, checksum verified).
-    pub fn chunk(&self) -> Result<Chunk> {
+    /// Appends all its samples to column vectors (block chunks are read from the map,
+    /// checksums verified; a whole series span decodes its chunks one after another).
+    pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         match &self.src {
-            ChunkSource::Mem(c) => Ok(c.clone()),
-            ChunkSource::Block(b, r) => b.chunk(*r),
+            ChunkSource::Mem(c) => c.decode_into(ts, vs),
+            ChunkSource::Block(b, r) => b.chunk(*r)?.decode_into(ts, vs),
+            ChunkSource::Whole(b, r) => {
+                for m in b.series_chunks(*r, self.min_time, self.max_time)? {
+                    b.chunk(m.chunk_ref)?.decode_into(ts, vs)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -144,6 +159,20 @@ impl Querier {
 
     /// Series matching all `matchers` with samples in the range, sorted by labels.
     pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        self.select_within(matchers, None)
+    }
+
+    /// Like [`Querier::select`]; with `within = Some((lo, hi))` a series' chunks in a block
+    /// that all lie inside `(lo, hi]` may come as one [`SeriesChunk`] ([`SeriesChunk::is_whole`])
+    /// whose summary is their fold ([`ChunkSummary::fold`]) and whose samples are theirs:
+    /// for readers of long windows that need only the summary of what lies inside every
+    /// window (block indexes of format version 2, series with enough chunks, no
+    /// tombstones).
+    pub fn select_within(
+        &self,
+        matchers: &[Matcher],
+        within: Option<(i64, i64)>,
+    ) -> Result<Vec<Series>> {
         let (mint, maxt) = (self.mint, self.maxt);
         let mut fresh: Option<(Vec<Arc<Block>>, i64)> = None;
         let mut ooo_drops = self.src.ooo_drops;
@@ -157,7 +186,7 @@ impl Querier {
             };
             let mut lists: Vec<Vec<(Labels, Vec<SeriesChunk>)>> = Vec::new();
             for b in blocks {
-                let got = b.select(matchers, mint, maxt)?;
+                let got = b.select_within(matchers, mint, maxt, within)?;
                 lists.push(got.into_iter().map(|s| block_series(b, s)).collect());
             }
             if let (Some((head, _)), Some(bound)) = (&self.src.head, bound) {
@@ -214,6 +243,17 @@ impl Querier {
 }
 
 fn block_series(b: &Arc<Block>, s: BlockSeries) -> (Labels, Vec<SeriesChunk>) {
+    if let Some(w) = s.whole {
+        let c = SeriesChunk {
+            min_time: w.min_time,
+            max_time: w.max_time,
+            num_samples: w.num_samples,
+            summary: Some(w.summary),
+            deleted: None,
+            src: ChunkSource::Whole(b.clone(), s.sref),
+        };
+        return (s.labels, vec![c]);
+    }
     let deleted: Option<Arc<[(i64, i64)]>> = (!s.deleted.is_empty()).then(|| s.deleted.into());
     let chunks = s
         .chunks
@@ -370,7 +410,7 @@ impl Series {
                 continue;
             }
             let base = ts.len();
-            c.chunk()?.decode_into(ts, vs)?;
+            c.decode_into(ts, vs)?;
             if let Some(d) = &c.deleted {
                 drop_deleted(ts, vs, base, d);
             }
@@ -427,7 +467,7 @@ impl Series {
             return Ok(());
         }
         let base = ts.len();
-        let r = c.chunk().and_then(|ch| ch.decode_into(ts, vs));
+        let r = c.decode_into(ts, vs);
         if let Err(e) = r {
             ts.truncate(base);
             vs.truncate(base);
@@ -517,9 +557,7 @@ impl SeriesIter<'_> {
                 self.next_chunk = chunks.len();
                 return false;
             }
-            let r = c
-                .chunk()
-                .and_then(|ch| ch.decode_into(&mut self.ts, &mut self.vs));
+            let r = c.decode_into(&mut self.ts, &mut self.vs);
             if let Err(e) = r {
                 self.error = Some(e);
                 self.ts.clear();

@@ -33,10 +33,18 @@ fn series(job: &str, i: usize) -> Labels {
 type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
 
 fn read_all(db: &Db, mint: i64, maxt: i64) -> Model {
+    let plain = read_with(db, mint, maxt, None);
+    // Asking for whole series spans (series summaries) reads the same samples.
+    let whole = read_with(db, mint, maxt, Some((mint.saturating_sub(1), maxt)));
+    assert_eq!(plain, whole, "reading with series spans changed the data");
+    plain
+}
+
+fn read_with(db: &Db, mint: i64, maxt: i64, within: Option<(i64, i64)>) -> Model {
     let mut out = Model::new();
     for s in db
         .querier(mint, maxt)
-        .select(&[Matcher::equal("__name__", "m")])
+        .select_within(&[Matcher::equal("__name__", "m")], within)
         .unwrap()
     {
         let samples = s.try_samples().unwrap();
@@ -874,4 +882,136 @@ fn label_listings_keep_series_that_moved_into_blocks() {
     assert_eq!(before.0, ["new", "old"]);
     assert_eq!(before.2.len(), 2);
     assert_eq!(before, after);
+}
+
+/// A series with `n` chunks of 120 samples (1 s apart, integer counter with a reset in every
+/// chunk) starting at `t0`.
+fn many_chunks(t0: i64, n: usize) -> Vec<Sample> {
+    (0..n * 120)
+        .map(|k| {
+            let v = if k % 120 == 60 {
+                3.0
+            } else {
+                (k % 120 * 7) as f64
+            };
+            Sample::new(t0 + k as i64 * 1000, v)
+        })
+        .collect()
+}
+
+#[test]
+fn series_summaries_stand_for_a_series_chunks_inside_a_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        compaction_chunk_samples: 0,
+        ..opts(2 * 3600 * 1000)
+    };
+    let db = Db::open(dir.path(), o.clone()).unwrap();
+    let mut b = Batch::new();
+    b.push(series("a", 0), many_chunks(0, 10)); // 10 chunks: carries a series summary
+    b.push(series("a", 1), many_chunks(0, 4)); // 4 chunks: does not
+    b.push(series("a", 2), many_chunks(0, 6)); // gets a tombstone below
+    db.append(&b).unwrap();
+    db.flush().unwrap();
+    assert_eq!(db.blocks().len(), 1);
+    db.delete_series(&[Matcher::equal("i", "2")], 5_000, 6_000)
+        .unwrap();
+
+    let m = [Matcher::equal("__name__", "m")];
+    let q = db.querier(0, 3_600_000);
+    let plain = q.select(&m).unwrap();
+    let whole = q.select_within(&m, Some((-1, 3_600_000))).unwrap();
+    assert_eq!(plain.len(), 3);
+    assert_eq!(whole.len(), 3);
+    for (p, w) in plain.iter().zip(&whole) {
+        assert_eq!(p.labels, w.labels);
+        assert_eq!(
+            p.try_samples().unwrap(),
+            w.try_samples().unwrap(),
+            "{}",
+            p.labels
+        );
+        let mut it = w.iter();
+        assert_eq!(
+            it.seek(4_500).map(|x| x.t),
+            p.iter().seek(4_500).map(|x| x.t)
+        );
+    }
+    // Series 0: one piece whose summary is the fold of its ten chunks' summaries.
+    assert_eq!(plain[0].chunks().len(), 10);
+    assert_eq!(whole[0].chunks().len(), 1);
+    let c = &whole[0].chunks()[0];
+    assert!(c.is_whole() && c.is_persisted());
+    assert_eq!(
+        (c.min_time(), c.max_time(), c.num_samples()),
+        (0, 1_199_000, 1200)
+    );
+    let folded = strata_engine::chunk::ChunkSummary::fold(
+        plain[0].chunks().iter().map(|c| c.summary().unwrap()),
+    );
+    assert_eq!(c.summary(), Some(&folded));
+    assert_eq!(
+        folded.resets, 19,
+        "one reset inside each chunk and one at each edge"
+    );
+    // Its samples through one piece, as a summary reader decodes an unusable one.
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    whole[0].decode_chunk_into(0, &mut ts, &mut vs).unwrap();
+    assert_eq!(ts.len(), 1200);
+    // Series 1 (four chunks) and series 2 (a tombstone) keep their chunks.
+    assert_eq!(whole[1].chunks().len(), 4);
+    assert!(whole[2].chunks().iter().all(|c| !c.is_whole()));
+    assert_eq!(whole[2].chunks().len(), 6);
+    // A span that does not cover the series' chunks: chunk by chunk.
+    let part = q.select_within(&m, Some((-1, 600_000))).unwrap();
+    assert_eq!(part[0].chunks().len(), 10);
+    let inner = q.select_within(&m, Some((1, 3_600_000))).unwrap();
+    assert_eq!(
+        inner[0].chunks().len(),
+        10,
+        "the span must start before the first sample"
+    );
+}
+
+#[test]
+fn version_1_indexes_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        compaction_chunk_samples: 0,
+        ..opts(2 * 3600 * 1000)
+    };
+    let want = {
+        let db = Db::open(dir.path(), o.clone()).unwrap();
+        let mut b = Batch::new();
+        // Fewer than five chunks each: a version 2 entry is then a version 1 entry.
+        b.push(series("a", 0), many_chunks(0, 4));
+        b.push(series("a", 1), many_chunks(0, 2));
+        db.append(&b).unwrap();
+        db.flush().unwrap();
+        let want = read_all(&db, 0, 3_600_000);
+        db.close().unwrap();
+        want
+    };
+    let blocks: Vec<_> = std::fs::read_dir(dir.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(blocks.len(), 1);
+    let index = blocks[0].join("index");
+    let mut bytes = std::fs::read(&index).unwrap();
+    assert_eq!(bytes[4], 2);
+    bytes[4] = 1;
+    std::fs::write(&index, &bytes).unwrap();
+    let db = Db::open(dir.path(), o).unwrap();
+    assert_eq!(read_all(&db, 0, 3_600_000), want);
+    // A version this build does not know is refused with a clear error.
+    drop(db);
+    bytes[4] = 9;
+    std::fs::write(&index, &bytes).unwrap();
+    let err = strata_engine::block::Block::open(
+        &blocks[0],
+        &Arc::new(strata_engine::labels::SymbolTable::default()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::UnsupportedVersion { .. }), "{err}");
 }

@@ -35,7 +35,7 @@ use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::index::postings::SeriesRef;
 use crate::index::reader::IndexReader;
-use crate::index::{ChunkMeta, ChunkRef};
+use crate::index::{ChunkMeta, ChunkRef, SeriesChunks, SeriesSpan};
 use crate::labels::{Labels, SymbolTable};
 use crate::matcher::Matcher;
 use crate::owned_bytes::OwnedBytes;
@@ -73,8 +73,11 @@ pub struct BlockSeries {
     pub labels: Labels,
     /// Its reference in the block (for tombstones).
     pub sref: SeriesRef,
-    /// Chunks overlapping the range.
+    /// Chunks overlapping the range (empty when `whole` stands for them).
     pub chunks: Vec<ChunkMeta>,
+    /// All of the series' chunks in the block as one, when the select asked for that and
+    /// they lie inside its span (never for a series with tombstones).
+    pub whole: Option<SeriesSpan>,
     /// Deleted intervals of the series (sorted, disjoint, inclusive).
     pub deleted: Vec<(i64, i64)>,
 }
@@ -156,6 +159,19 @@ impl Block {
     /// Series matching `matchers` with chunks overlapping `[mint, maxt]`, in label order,
     /// with their tombstones. Series whose every chunk there is deleted are left out.
     pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<BlockSeries>> {
+        self.select_within(matchers, mint, maxt, None)
+    }
+
+    /// Like [`Block::select`]; with `within = Some((lo, hi))`, a series whose chunks here all
+    /// lie inside `(lo, hi]` (and the range) and whose index entry carries a series summary
+    /// comes as one [`SeriesSpan`] (`whole`) instead of its chunks.
+    pub fn select_within(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        within: Option<(i64, i64)>,
+    ) -> Result<Vec<BlockSeries>> {
         if !self.meta.overlaps(mint, maxt) {
             return Ok(Vec::new());
         }
@@ -163,11 +179,29 @@ impl Block {
         let tomb = self.tombstones();
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
-            let (labels, chunks) = self.damage(self.index.series(r, mint, maxt))?;
+            let deleted = tomb.get(r);
+            let (labels, chunks) = match within {
+                Some(w) if deleted.is_empty() => {
+                    match self.damage(self.index.series_within(r, mint, maxt, w))? {
+                        (labels, SeriesChunks::Whole(span)) => {
+                            out.push(BlockSeries {
+                                labels,
+                                sref: r,
+                                chunks: Vec::new(),
+                                whole: Some(span),
+                                deleted: Vec::new(),
+                            });
+                            continue;
+                        }
+                        (labels, SeriesChunks::Chunks(c)) => (labels, c),
+                    }
+                }
+                _ => self.damage(self.index.series(r, mint, maxt))?,
+            };
             if chunks.is_empty() {
                 continue;
             }
-            let deleted = tomb.get(r).to_vec();
+            let deleted = deleted.to_vec();
             if !deleted.is_empty()
                 && chunks
                     .iter()
@@ -179,6 +213,7 @@ impl Block {
                 labels,
                 sref: r,
                 chunks,
+                whole: None,
                 deleted,
             });
         }
@@ -202,6 +237,12 @@ impl Block {
                 .read_copies(refs)
                 .map_err(|e| Error::corrupt_block(self.dir.join("chunks"), "chunks", e)),
         )
+    }
+
+    /// The chunks of series `r` overlapping `[mint, maxt]` (labels not decoded), damage
+    /// recorded.
+    pub fn series_chunks(&self, r: SeriesRef, mint: i64, maxt: i64) -> Result<Vec<ChunkMeta>> {
+        self.damage(self.index.series_chunks(r, mint, maxt))
     }
 
     /// Series `r` with all its chunks (for compaction), damage recorded.

@@ -342,6 +342,75 @@ fn as_int(v: f64) -> Option<i64> {
 
 /// `increase` plus the value before every reset, added in order, over the non-stale samples
 /// (the evaluator's exact sequence of additions).
+impl ChunkSummary {
+    /// The summary of consecutive chunks (in time order, not overlapping) as one, folded
+    /// piece by piece as the long-window evaluator folds chunk summaries: counts, resets and
+    /// changes add up (a reset or change across a chunk edge counts as between two
+    /// samples); minima and maxima keep the first of equals; `sum` is the compensated sum
+    /// of the chunks' sums; `increase` is `last - first` plus, in order, each chunk's own
+    /// corrections (`increase - (last - first)`, one number) and the value before each
+    /// reset across a chunk edge. For integer-valued data whose partial sums stay below
+    /// 2^53 this equals [`ChunkSummary::compute`] over all the samples, bit for bit.
+    pub fn fold<'a>(parts: impl IntoIterator<Item = &'a ChunkSummary>) -> ChunkSummary {
+        let mut out = ChunkSummary {
+            count: 0,
+            stale: 0,
+            first: Sample::new(0, 0.0),
+            last: Sample::new(0, 0.0),
+            sum: 0.0,
+            min: f64::NAN,
+            max: f64::NAN,
+            increase: 0.0,
+            resets: 0,
+            changes: 0,
+            has_nan: false,
+        };
+        let (mut sum, mut c) = (0.0, 0.0);
+        let mut corrections: Vec<f64> = Vec::new();
+        for p in parts {
+            out.stale = out.stale.saturating_add(p.stale);
+            if p.count == 0 {
+                continue;
+            }
+            if out.count == 0 {
+                out.first = p.first;
+            } else {
+                let prev = out.last.v;
+                if p.first.v < prev {
+                    out.resets = out.resets.saturating_add(1);
+                    corrections.push(prev);
+                }
+                if p.first.v != prev && !(p.first.v.is_nan() && prev.is_nan()) {
+                    out.changes = out.changes.saturating_add(1);
+                }
+            }
+            out.resets = out.resets.saturating_add(p.resets);
+            out.changes = out.changes.saturating_add(p.changes);
+            if p.resets > 0 {
+                corrections.push(p.increase - (p.last.v - p.first.v));
+            }
+            out.last = p.last;
+            out.count = out.count.saturating_add(p.count);
+            (sum, c) = kahan_inc(p.sum, sum, c);
+            if out.min.is_nan() || p.min < out.min {
+                out.min = p.min;
+            }
+            if out.max.is_nan() || p.max > out.max {
+                out.max = p.max;
+            }
+            out.has_nan |= p.has_nan;
+        }
+        if out.count > 0 {
+            out.sum = if sum.is_infinite() { sum } else { sum + c };
+            out.increase = out.last.v - out.first.v;
+            for x in corrections {
+                out.increase += x;
+            }
+        }
+        out
+    }
+}
+
 fn apply_corrections(mut result: f64, vs: &[f64]) -> f64 {
     let mut prev: Option<f64> = None;
     for &v in vs {
@@ -438,6 +507,30 @@ mod tests {
             let mut t = -5_000_000i64;
             let ts: Vec<i64> = gaps.iter().take(vals.len()).map(|g| { t += g; t }).collect();
             round_trip(&ts, &vals);
+        }
+
+        #[test]
+        fn fold_of_parts_equals_the_whole_on_integers(
+            vals in proptest::collection::vec(prop_oneof![
+                6 => (0i64..1000).prop_map(|x| x as f64),
+                1 => Just(crate::stale_nan()),
+                1 => Just(-0.0),
+                1 => Just(0.0),
+            ], 1..200),
+            cuts in proptest::collection::vec(0usize..200, 0..8),
+        ) {
+            let ts: Vec<i64> = (0..vals.len() as i64).map(|i| i * 15_000).collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c < vals.len()).collect();
+            cuts.push(0);
+            cuts.push(vals.len());
+            cuts.sort_unstable();
+            cuts.dedup();
+            let parts: Vec<ChunkSummary> = cuts
+                .windows(2)
+                .map(|w| ChunkSummary::compute(&ts[w[0]..w[1]], &vals[w[0]..w[1]]))
+                .collect();
+            let whole = ChunkSummary::compute(&ts, &vals);
+            prop_assert_eq!(ChunkSummary::fold(&parts), whole);
         }
 
         #[test]

@@ -39,6 +39,30 @@ pub struct ChunkMeta {
     pub summary: ChunkSummary,
 }
 
+/// A series' chunks of one block taken together (from a version 2 index entry with at least
+/// [`writer::SERIES_SUMMARY_MIN_CHUNKS`] chunks).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeriesSpan {
+    /// First sample's timestamp.
+    pub min_time: i64,
+    /// Last sample's timestamp.
+    pub max_time: i64,
+    /// Samples of all the chunks, staleness markers included.
+    pub num_samples: u32,
+    /// [`ChunkSummary::fold`] of the chunks' summaries.
+    pub summary: ChunkSummary,
+}
+
+/// A series' chunks as an index read hands them out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SeriesChunks {
+    /// Each chunk overlapping the range.
+    Chunks(Vec<ChunkMeta>),
+    /// All of them as one (they lie inside the caller's span; see
+    /// [`reader::IndexReader::series_within`]).
+    Whole(SeriesSpan),
+}
+
 /// Label name -> value -> postings, plus the list of all series.
 #[derive(Default)]
 pub struct MemIndex {

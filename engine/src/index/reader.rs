@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::postings::SeriesRef;
-use super::writer::{HEADER_LEN, MAGIC, TOC_LEN, VERSION};
-use super::{ChunkMeta, LabelIndex, ValueFilter};
+use super::writer::{HEADER_LEN, MAGIC, MIN_VERSION, SERIES_SUMMARY_MIN_CHUNKS, TOC_LEN, VERSION};
+use super::{ChunkMeta, LabelIndex, SeriesChunks, SeriesSpan, ValueFilter};
 use crate::chunk::ChunkSummary;
 use crate::encoding::{verify_crc, ByteCursor};
 use crate::error::{Error, Result};
@@ -44,6 +44,8 @@ const VALUE_ENTRY: usize = 12;
 /// A block's index, mapped.
 pub struct IndexReader {
     bytes: OwnedBytes,
+    /// Format version (series summaries from 2 on).
+    version: u8,
     path: PathBuf,
     interner: Arc<SymbolTable>,
     /// Start of the symbols section's strings (after its u32 count).
@@ -129,7 +131,7 @@ impl IndexReader {
         if &header[..4] != MAGIC {
             return Err(corrupt("header", "not an index file (bad magic)"));
         }
-        if header[4] != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&header[4]) {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found: u32::from(header[4]),
@@ -169,6 +171,7 @@ impl IndexReader {
             ));
         }
         let mut r = IndexReader {
+            version: header[4],
             path: path.to_path_buf(),
             interner: interner.clone(),
             symbols_body: sym_at,
@@ -374,13 +377,50 @@ impl IndexReader {
     /// The labels of series `r` and its chunks that overlap `[mint, maxt]` (all chunks with
     /// `mint = i64::MIN, maxt = i64::MAX`).
     pub fn series(&self, r: SeriesRef, mint: i64, maxt: i64) -> Result<(Labels, Vec<ChunkMeta>)> {
+        let (labels, chunks) = self.read_series(r, mint, maxt, None, true)?;
+        match chunks {
+            SeriesChunks::Chunks(c) => Ok((labels.unwrap_or_default(), c)),
+            SeriesChunks::Whole(_) => unreachable!("no span asked for"),
+        }
+    }
+
+    /// Like [`IndexReader::series`], but when the entry carries a series summary and all
+    /// the series' chunks lie inside `(lo, hi]` (and inside `[mint, maxt]`), hands them out
+    /// as one [`SeriesSpan`] without decoding their metadata.
+    pub fn series_within(
+        &self,
+        r: SeriesRef,
+        mint: i64,
+        maxt: i64,
+        (lo, hi): (i64, i64),
+    ) -> Result<(Labels, SeriesChunks)> {
+        let (labels, chunks) = self.read_series(r, mint, maxt, Some((lo, hi)), true)?;
+        Ok((labels.unwrap_or_default(), chunks))
+    }
+
+    /// The chunks of series `r` overlapping `[mint, maxt]`, labels not decoded.
+    pub fn series_chunks(&self, r: SeriesRef, mint: i64, maxt: i64) -> Result<Vec<ChunkMeta>> {
+        match self.read_series(r, mint, maxt, None, false)?.1 {
+            SeriesChunks::Chunks(c) => Ok(c),
+            SeriesChunks::Whole(_) => unreachable!("no span asked for"),
+        }
+    }
+
+    fn read_series(
+        &self,
+        r: SeriesRef,
+        mint: i64,
+        maxt: i64,
+        within: Option<(i64, i64)>,
+        want_labels: bool,
+    ) -> Result<(Option<Labels>, SeriesChunks)> {
         let body = self.entry(r, self.series_start, self.postings_start, "series")?;
         let bad = |what: &str| {
             Error::corrupt_block(&self.path, "series", format!("entry at {r}: {what}"))
         };
         let mut c = ByteCursor::new(body);
         let nl = c.count(body.len() / 2).ok_or_else(|| bad("label count"))?;
-        let mut labels = Vec::with_capacity(nl);
+        let mut labels = Vec::with_capacity(if want_labels { nl } else { 0 });
         let mut prev_name: Option<u64> = None;
         for _ in 0..nl {
             let (n, v) = (c.uvarint(), c.uvarint());
@@ -391,6 +431,9 @@ impl IndexReader {
                 return Err(bad("labels not sorted"));
             }
             prev_name = Some(n);
+            if !want_labels {
+                continue;
+            }
             let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
                 return Err(bad("label name not in the label table"));
             };
@@ -400,8 +443,35 @@ impl IndexReader {
                 value,
             });
         }
-        let labels = Labels::from_sorted_unchecked(labels);
+        let labels = want_labels.then(|| Labels::from_sorted_unchecked(labels));
         let nc = c.count(body.len()).ok_or_else(|| bad("chunk count"))?;
+        if self.version >= 2 && nc >= SERIES_SUMMARY_MIN_CHUNKS {
+            let n = c
+                .uvarint()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad("series sample count"))?;
+            let min_time = c.zvarint().ok_or_else(|| bad("series min time"))?;
+            let span = c.uvarint().ok_or_else(|| bad("series span"))?;
+            let max_time = i64::try_from(i128::from(min_time) + i128::from(span))
+                .map_err(|_| bad("series max time"))?;
+            let summary = ChunkSummary::decode(&mut c, n, min_time, max_time)
+                .ok_or_else(|| bad("series summary"))?;
+            if let Some((lo, hi)) = within {
+                if min_time > lo && max_time <= hi && min_time >= mint && max_time <= maxt {
+                    // The entry's checksum vouched for the chunk metadata not read.
+                    return Ok((
+                        labels,
+                        SeriesChunks::Whole(SeriesSpan {
+                            min_time,
+                            max_time,
+                            num_samples: n,
+                            summary,
+                        }),
+                    ));
+                }
+            }
+        }
         let mut chunks = Vec::new();
         let mut prev: Option<(i64, u64)> = None; // (max_time, ref)
         for _ in 0..nc {
@@ -434,7 +504,7 @@ impl IndexReader {
             if min_time > maxt {
                 // Chunks are in time order: the rest lies after the range. The entry's
                 // checksum already vouched for its bytes.
-                return Ok((labels, chunks));
+                return Ok((labels, SeriesChunks::Chunks(chunks)));
             }
             if max_time >= mint {
                 chunks.push(ChunkMeta {
@@ -449,7 +519,7 @@ impl IndexReader {
         if !c.is_empty() {
             return Err(bad("trailing bytes"));
         }
-        Ok((labels, chunks))
+        Ok((labels, SeriesChunks::Chunks(chunks)))
     }
 }
 

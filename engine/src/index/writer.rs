@@ -1,7 +1,7 @@
 //! Writing a block's index file. The layout is drawn in `docs/format/index.md`:
 //!
 //! ```text
-//! header "SIDX" | version u8 = 1 | 3 zero bytes
+//! header "SIDX" | version u8 = 2 | 3 zero bytes
 //! symbols        u32 len | body | crc32c        (u32 count, then sorted unique strings)
 //! symbol offsets u32 len | body | crc32c        (u32 per symbol: its offset in the body)
 //! series entry*  uvarint len | body | crc32c    (in label order; a series ref is the offset
@@ -26,14 +26,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::ChunkMeta;
+use crate::chunk::ChunkSummary;
 use crate::encoding::{put_crc_of, put_str, put_u32_le, put_u64_le, put_uvarint, put_zvarint};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 
 /// Magic bytes of an index file.
 pub const MAGIC: &[u8; 4] = b"SIDX";
-/// Format version of the index file.
-pub const VERSION: u8 = 1;
+/// Format version of the index file written. Version 1 (read too) lacks the series
+/// summaries of version 2.
+pub const VERSION: u8 = 2;
+/// Oldest format version read.
+pub const MIN_VERSION: u8 = 1;
+/// A series entry (version 2) carries the summary of all its chunks when it has at least
+/// this many: it then stands for them in queries whose windows cover them all.
+pub const SERIES_SUMMARY_MIN_CHUNKS: usize = 5;
 /// Length of the file header.
 pub const HEADER_LEN: usize = 8;
 /// Length of the table of contents at the end of the file.
@@ -156,6 +163,22 @@ impl IndexWriter {
             pairs.push((n, v));
         }
         put_uvarint(&mut body, chunks.len() as u64);
+        if chunks.len() >= SERIES_SUMMARY_MIN_CHUNKS {
+            // The series summary: samples, span and the fold of the chunks' summaries.
+            let (first, last) = (&chunks[0], &chunks[chunks.len() - 1]);
+            let n: u64 = chunks.iter().map(|c| u64::from(c.num_samples)).sum();
+            let n = u32::try_from(n).map_err(|_| {
+                Error::InvalidArgument(format!("{n} samples of {labels} in one block"))
+            })?;
+            put_uvarint(&mut body, u64::from(n));
+            put_zvarint(&mut body, first.min_time);
+            put_uvarint(&mut body, last.max_time.wrapping_sub(first.min_time) as u64);
+            ChunkSummary::fold(chunks.iter().map(|c| &c.summary)).encode(
+                &mut body,
+                first.min_time,
+                last.max_time,
+            );
+        }
         let mut prev: Option<&ChunkMeta> = None;
         for c in chunks {
             match prev {
