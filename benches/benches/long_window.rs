@@ -147,6 +147,34 @@ fn bench(c: &mut Criterion) {
         }
     }
 
+    // Selection alone (the storage side of the instant queries, with the hint they pass).
+    let select = |w: i64| {
+        let m = [strata_engine::Matcher::equal(
+            "__name__",
+            "http_requests_total",
+        )];
+        db.querier(end - w, end)
+            .select_within(&m, Some((end - w, end)))
+            .expect("select")
+            .len()
+    };
+    if ratios {
+        let (mut d30, mut d1) = (Vec::new(), Vec::new());
+        for _ in 0..25 {
+            let t = Instant::now();
+            select(30 * DAY_MS);
+            d30.push(t.elapsed());
+            let t = Instant::now();
+            select(DAY_MS);
+            d1.push(t.elapsed());
+        }
+        let (m30, m1) = (median(d30), median(d1));
+        eprintln!(
+            "long_window: select http_requests_total over 30d: {m30:.2?}, 1d {m1:.2?} (ratio {:.2})",
+            m30.as_secs_f64() / m1.as_secs_f64()
+        );
+    }
+
     let mut group = c.benchmark_group("long_window");
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));

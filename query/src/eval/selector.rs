@@ -12,6 +12,7 @@ use std::sync::Arc;
 use strata_engine::{is_stale, Db, Labels, Matcher, Sample};
 
 use super::series::{LazySeries, SeriesBuf};
+use super::summary::SummaryMode;
 use super::{Evaluator, RawSeries, StepSeries, Steps, Windowed};
 use crate::error::{Error, Result};
 use crate::parser::ast::{MatrixSelector, VectorSelector};
@@ -21,6 +22,21 @@ pub trait Storage {
     /// Series matching all `matchers` with samples in `[mint, maxt]` (inclusive, ms),
     /// sorted by labels, their samples not read yet.
     fn select_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<LazySeries>>;
+
+    /// Like [`Storage::select_series`], for range functions whose windows all cover
+    /// `(within.0, within.1]`: a storage may hand out the chunks of a series that lie inside
+    /// it as one, summarized ([`strata_engine::Querier::select_within`]). The default
+    /// ignores the hint.
+    fn select_series_within(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+        within: (i64, i64),
+    ) -> Result<Vec<LazySeries>> {
+        let _ = within;
+        self.select_series(mint, maxt, matchers)
+    }
 
     /// Series matching all `matchers` with their samples in `[mint, maxt]` (stale markers
     /// included), sorted by labels, samples in time order; series without samples are left
@@ -39,24 +55,55 @@ pub trait Storage {
     }
 }
 
+/// A querier's series for `[mint, maxt]`, with the whole-chunks hint if any.
+fn db_select(
+    db: &Db,
+    mint: i64,
+    maxt: i64,
+    matchers: &[Matcher],
+    within: Option<(i64, i64)>,
+) -> Result<Vec<LazySeries>> {
+    if maxt < mint {
+        return Ok(Vec::new());
+    }
+    let q = db.querier(mint, maxt);
+    Ok(q.select_within(matchers, within)?
+        .into_iter()
+        .map(LazySeries::from_db)
+        .collect())
+}
+
 impl Storage for Db {
     /// The querier's series for `[mint, maxt]`: index and chunk metadata only; chunks are
     /// decoded (or their summaries read) when the evaluator reaches the series.
     fn select_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<LazySeries>> {
-        if maxt < mint {
-            return Ok(Vec::new());
-        }
-        let q = self.querier(mint, maxt);
-        Ok(q.select(matchers)?
-            .into_iter()
-            .map(LazySeries::from_db)
-            .collect())
+        db_select(self, mint, maxt, matchers, None)
+    }
+
+    fn select_series_within(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+        within: (i64, i64),
+    ) -> Result<Vec<LazySeries>> {
+        db_select(self, mint, maxt, matchers, Some(within))
     }
 }
 
 impl Storage for Arc<Db> {
     fn select_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<LazySeries>> {
         Storage::select_series(&**self, mint, maxt, matchers)
+    }
+
+    fn select_series_within(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+        within: (i64, i64),
+    ) -> Result<Vec<LazySeries>> {
+        Storage::select_series_within(&**self, mint, maxt, matchers, within)
     }
 }
 
@@ -127,13 +174,19 @@ impl Evaluator<'_> {
         maxt: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<LazySeries>> {
+        self.check_selectable(matchers)?;
+        self.storage.select_series(mint, maxt, matchers)
+    }
+
+    /// The checks before any select: the deadline, and a matcher that selects something.
+    fn check_selectable(&self, matchers: &[Matcher]) -> Result<()> {
         self.check_deadline()?;
         if matchers.iter().all(|m| m.matches_empty()) {
             return Err(Error::Execution(
                 "vector selector must contain at least one non-empty matcher".to_string(),
             ));
         }
-        self.storage.select_series(mint, maxt, matchers)
+        Ok(())
     }
 
     /// Evaluates an instant selector over `steps`. With `timestamps`, each value is the
@@ -193,11 +246,16 @@ impl Evaluator<'_> {
                 held: 0,
             });
         };
-        let series = self.select_lazy(
-            first.saturating_sub(ms.range).saturating_add(1),
-            last,
-            &vs.matchers,
-        )?;
+        let mint = first.saturating_sub(ms.range).saturating_add(1);
+        // What every window covers: after the last window's start, up to the first end.
+        let within = (ends[ends.len() - 1].saturating_sub(ms.range), first);
+        let series = if self.summaries != SummaryMode::Never && within.0 < within.1 {
+            self.check_selectable(&vs.matchers)?;
+            self.storage
+                .select_series_within(mint, last, &vs.matchers, within)?
+        } else {
+            self.select_lazy(mint, last, &vs.matchers)?
+        };
         Ok(Windowed {
             series,
             ends,
