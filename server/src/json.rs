@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use strata_rules::template::gofmt::shortest_digits;
+
 use strata_engine::Labels;
 use strata_query::{QueryResult, Value};
 
@@ -76,9 +78,44 @@ pub fn write_float(out: &mut String, v: f64) {
         }
         push_u64(out, abs as u64);
     } else if v.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
-        let _ = write!(out, "{v}");
+        write_f_notation(out, v);
     } else {
         out.push_str(&format_float(v));
+    }
+}
+
+/// The digits (ASCII) as text.
+fn ascii(d: &[u8]) -> &str {
+    std::str::from_utf8(d).unwrap_or_default()
+}
+
+/// Appends finite `v` in `f` notation with the shortest round-trip digits (Go's choice; see
+/// [`shortest_digits`]).
+fn write_f_notation(out: &mut String, v: f64) {
+    let mut digits = [0u8; 24];
+    let (n, point) = shortest_digits(v, &mut digits);
+    let digits = &digits[..n];
+    if v.is_sign_negative() {
+        out.push('-'); // Go prints "-0" too
+    }
+    if digits.is_empty() {
+        out.push('0');
+    } else if point <= 0 {
+        out.push_str("0.");
+        for _ in 0..-point {
+            out.push('0');
+        }
+        out.push_str(ascii(digits));
+    } else if point as usize >= digits.len() {
+        out.push_str(ascii(digits));
+        for _ in 0..point as usize - digits.len() {
+            out.push('0');
+        }
+    } else {
+        let (a, b) = digits.split_at(point as usize);
+        out.push_str(ascii(a));
+        out.push('.');
+        out.push_str(ascii(b));
     }
 }
 
@@ -97,18 +134,30 @@ pub fn format_float(v: f64) -> String {
         };
     }
     let abs = v.abs();
+    let mut out = String::new();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust: "1.5e22" / "1e-7"; Go: "1.5e+22" / "1e-07".
-        let s = format!("{v:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        let pad = if digits.len() < 2 { "0" } else { "" };
-        return format!("{mant}e{sign}{pad}{digits}");
+        // Go: "1.5e+22" / "1e-07".
+        let mut digits = [0u8; 24];
+        let (n, point) = shortest_digits(v, &mut digits);
+        if v < 0.0 {
+            out.push('-');
+        }
+        out.push_str(ascii(&digits[..1]));
+        if n > 1 {
+            out.push('.');
+            out.push_str(ascii(&digits[1..n]));
+        }
+        let exp = point - 1;
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        if exp.abs() < 10 {
+            out.push('0');
+        }
+        push_u64(&mut out, u64::from(exp.unsigned_abs()));
+        return out;
     }
-    format!("{v}")
+    write_f_notation(&mut out, v);
+    out
 }
 
 /// Appends `[t, "v"]`.
@@ -285,6 +334,24 @@ mod tests {
             assert_eq!(format_float(v), want, "{v}");
         }
         assert_eq!(format_float(f64::from_bits(0x7ff0_0000_0000_0002)), "NaN");
+        // Ties between two shortest digit strings go to the even digit in Go's strconv
+        // (Rust's `Display` rounds them away from zero: "...458.63"). Outputs of Go 1.19's
+        // strconv.FormatFloat(v, 'f', -1, 64).
+        let ties: [(u64, &str); 5] = [
+            (0x42df1ebca5017ca8, "136867497641458.62"),
+            (0x42b30ad2530b6d10, "20937199258477.062"),
+            (0xc31fcdfd815475ad, "-2238053239561579.2"),
+            (0xc2edb694da320654, "-261360148647986.62"),
+            (0x42a9c2367c555b20, "14160964233901.562"),
+        ];
+        for (bits, want) in ties {
+            let v = f64::from_bits(bits);
+            assert_eq!(format_float(v), want, "{bits:#x}");
+            let mut s = String::new();
+            write_float(&mut s, v);
+            assert_eq!(s, want, "{bits:#x}");
+        }
+        assert_eq!(format_float(-0.0), "-0");
     }
 
     /// The allocation-free writer prints exactly what `format_float` does.
@@ -323,7 +390,20 @@ mod tests {
             vals.push(f64::from_bits(x));
             vals.push((x % 1_000_000_007) as f64);
             vals.push((x % 100_000) as f64 / 1000.0);
+            // Any digits at every magnitude of the `f` notation range.
+            let frac = (x >> 11) as f64 / (1u64 << 53) as f64;
+            vals.push(frac * 10f64.powi((x % 28) as i32 - 7));
+            vals.push(-frac * 10f64.powi(((x >> 5) % 28) as i32 - 7));
         }
+        vals.extend([
+            1.5e-6,
+            1.0000001e-6,
+            9.999999999999999e20,
+            0.001,
+            0.000123,
+            1e20,
+            1.5e15,
+        ]);
         for v in vals {
             let mut s = String::new();
             write_float(&mut s, v);

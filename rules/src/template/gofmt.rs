@@ -2,9 +2,12 @@
 //! `strconv.FormatFloat` (`'e'`, `'f'`, `'g'` with a precision or shortest), `strconv.Quote`,
 //! `url.QueryEscape`, and `fmt.Sprintf` for the verbs templates use.
 //!
-//! Digits come from Rust's float formatting, which like Go's is correctly rounded (ties to
-//! even on the exact binary value); only the layout (where the exponent starts, exponent width,
-//! trailing zeros) is Go's and written here. Invariant: for every finite `f64` and precision,
+//! Digits rounded to a precision come from Rust's float formatting, which like Go's is
+//! correctly rounded (ties to even on the exact binary value); shortest digits come from
+//! `ryu` ([`shortest_digits`]), which like Go's `strconv` picks the even digit when two
+//! shortest candidates are equally near (Rust's `Display` rounds those ties away from zero:
+//! "...458.63" where Go prints "...458.62"). Only the layout (where the exponent starts,
+//! exponent width, trailing zeros) is Go's and written here. Invariant: for every finite `f64` and precision,
 //! [`format_float`] returns what `strconv.FormatFloat(v, fmt, prec, 64)` returns.
 
 use std::fmt::Write as _;
@@ -30,10 +33,16 @@ fn digits(v: f64, sig: Option<usize>) -> Digits {
             dp: 0,
         };
     }
-    let s = match sig {
-        None => format!("{a:e}"),
-        Some(n) => format!("{:.*e}", n.saturating_sub(1), a),
+    let Some(n) = sig else {
+        let mut d = [0u8; 24];
+        let (n, dp) = shortest_digits(a, &mut d);
+        return Digits {
+            neg,
+            d: d[..n].to_vec(),
+            dp,
+        };
     };
+    let s = format!("{:.*e}", n.saturating_sub(1), a);
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let mut d: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
@@ -45,6 +54,37 @@ fn digits(v: f64, sig: Option<usize>) -> Digits {
         d,
         dp: exp + 1,
     }
+}
+
+/// The shortest digits (ASCII) that read back as finite `v`, as Go's `strconv` chooses
+/// them, without leading or trailing zeros, written to `digits`; returns their count and the
+/// position of the decimal point: `|v| = 0.DIGITS x 10^point` (no digits for zero).
+pub fn shortest_digits(v: f64, digits: &mut [u8; 24]) -> (usize, i32) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    let (mant, exp) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let mant = mant.trim_start_matches('-');
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let mut n = 0;
+    let mut point = int.len() as i32 + exp;
+    for &d in int.as_bytes().iter().chain(frac.as_bytes()) {
+        if n == 0 && d == b'0' {
+            point -= 1; // a leading zero ("0.00123")
+        } else if n < digits.len() {
+            digits[n] = d;
+            n += 1;
+        }
+    }
+    while n > 0 && digits[n - 1] == b'0' {
+        n -= 1; // trailing zeros ("1.50", "1.0", "1e20")
+    }
+    if n == 0 {
+        point = 0;
+    }
+    (n, point)
 }
 
 /// Digits of `v` rounded to `frac` digits after the decimal point (for `%f`).
@@ -544,6 +584,17 @@ fn int_verb(out: &mut String, verb: char, sp: Spec, v: i128, arg: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shortest_ties_go_to_the_even_digit_as_in_go() {
+        // Go 1.19 strconv.FormatFloat outputs; Rust's Display prints "...458.63" and
+        // "-2.6136014864798663e+14" for these (ties rounded away from zero).
+        let v = f64::from_bits(0x42df1ebca5017ca8);
+        assert_eq!(format_float(v, 'f', -1), "136867497641458.62");
+        assert_eq!(format_float(v, 'g', -1), "1.3686749764145862e+14");
+        let v = f64::from_bits(0xc2edb694da320654);
+        assert_eq!(format_float(v, 'e', -1), "-2.6136014864798662e+14");
+    }
 
     #[test]
     fn format_float_matches_strconv() {
