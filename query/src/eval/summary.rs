@@ -483,10 +483,8 @@ struct Counts {
 
 /// Lays a series' history out as [`Piece`]s with prefix [`Counts`] and the ordered list of
 /// counter corrections.
-struct Layout<'a> {
+struct Layout {
     counter: bool,
-    /// Sorted window boundaries (every start and end).
-    bounds: &'a [i64],
     pieces: Vec<Piece>,
     /// `counts[i]`: totals before piece `i` and the boundary before it; one entry more than
     /// `pieces` once finished.
@@ -501,13 +499,15 @@ struct Layout<'a> {
     bound: f64,
 }
 
-impl Layout<'_> {
+impl Layout {
     /// Adds a run of samples (or one chunk's summary) from `first` to `last` in time order,
-    /// all within one gap between window boundaries, with its own totals and counter
-    /// corrections (in order; a summary's as one number).
+    /// all within gap `seg` between window boundaries (after `bounds[seg - 1]`, up to
+    /// `bounds[seg]`), with its own totals and counter corrections (in order; a summary's as
+    /// one number).
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
+        seg: usize,
         first: Sample,
         last: Sample,
         min: f64,
@@ -517,7 +517,6 @@ impl Layout<'_> {
         resets: u64,
         inner: &[f64],
     ) {
-        let seg = self.bounds.partition_point(|&b| b < first.t);
         let joins = self.pieces.last().is_some_and(|p| p.seg == seg);
         if !joins {
             self.counts.push(self.run);
@@ -635,7 +634,6 @@ fn slide(
     bounds.dedup();
     let mut lay = Layout {
         counter,
-        bounds: &bounds,
         pieces: Vec::new(),
         counts: Vec::new(),
         run: Counts::default(),
@@ -647,6 +645,8 @@ fn slide(
     // What the function needs besides counts and the first and last values.
     let sums = f.sums();
     let extremes = matches!(f, SummaryFn::Min | SummaryFn::Max);
+    let need_resets = counter || f == SummaryFn::Resets;
+    let need_changes = f == SummaryFn::Changes;
     for (i, c) in chunks.iter().enumerate() {
         if c.max_time() <= first_start || c.min_time() > last_end {
             continue;
@@ -654,18 +654,21 @@ fn slide(
         if decode[i] {
             let (lo, hi) = spans[i];
             let samples = &buf.samples[lo..hi];
-            // Runs of samples between consecutive window boundaries.
+            // Runs of samples between consecutive window boundaries (both walked forward).
+            let mut seg = 0;
             let mut k = 0;
             while k < samples.len() {
-                let seg = bounds.partition_point(|&b| b < samples[k].t);
-                let n = match bounds.get(seg) {
-                    Some(&b) => samples[k..].partition_point(|x| x.t <= b),
-                    None => samples.len() - k,
-                };
-                let run = &samples[k..k + n];
+                while seg < bounds.len() && bounds[seg] < samples[k].t {
+                    seg += 1;
+                }
+                let limit = bounds.get(seg).copied().unwrap_or(i64::MAX);
+                let mut e = k + 1;
+                while e < samples.len() && samples[e].t <= limit {
+                    e += 1;
+                }
+                let run = &samples[k..e];
                 let (mut min, mut max) = (f64::NAN, f64::NAN);
                 let (mut changes, mut resets) = (0u64, 0u64);
-                let mut prev: Option<f64> = None;
                 own.clear();
                 if sums {
                     lay.bound += run.iter().map(|x| abs_or_zero(x.v)).sum::<f64>();
@@ -680,23 +683,33 @@ fn slide(
                         }
                     }
                 }
-                for x in run {
-                    if let Some(p) = prev {
-                        if x.v < p {
+                if need_resets || need_changes {
+                    for w in run.windows(2) {
+                        let (p, v) = (w[0].v, w[1].v);
+                        if v < p {
                             resets += 1;
                             if counter {
                                 own.push(p);
                             }
                         }
-                        if changed(p, x.v) {
+                        if changed(p, v) {
                             changes += 1;
                         }
                     }
-                    prev = Some(x.v);
                 }
-                let (first, last) = (run[0], run[n - 1]);
-                lay.add(first, last, min, max, n as u64, changes, resets, &own);
-                k += n;
+                let (first, last) = (run[0], run[run.len() - 1]);
+                lay.add(
+                    seg,
+                    first,
+                    last,
+                    min,
+                    max,
+                    run.len() as u64,
+                    changes,
+                    resets,
+                    &own,
+                );
+                k = e;
             }
         } else if let Some(sm) = c.summary() {
             if sm.count == 0 {
@@ -710,6 +723,7 @@ fn slide(
                 &[]
             };
             lay.add(
+                bounds.partition_point(|&b| b < sm.first.t),
                 sm.first,
                 sm.last,
                 sm.min,
@@ -736,14 +750,21 @@ fn slide(
     let mut out = Vec::with_capacity(ends.len());
     let mut err = None;
     let (mut lows, mut highs) = (Extreme::new(), Extreme::new());
+    // The window's pieces `[a, b)`; both ends only move forward as the steps do.
+    let (mut a, mut b) = (0usize, 0usize);
     for (j, (&start, &end)) in starts.iter().zip(ends).enumerate() {
         if SeriesBuf::stopped(&buf.stop, j, &mut err) {
             break;
         }
         // Pieces in the window: those ending after `start` and starting at or before `end`
         // (a summarized chunk lies wholly inside or outside every window).
-        let a = pieces.partition_point(|p| p.last.t <= start);
-        let b = pieces.partition_point(|p| p.first.t <= end).max(a);
+        while a < pieces.len() && pieces[a].last.t <= start {
+            a += 1;
+        }
+        b = b.max(a);
+        while b < pieces.len() && pieces[b].first.t <= end {
+            b += 1;
+        }
         if a == b {
             out.push(None);
             continue;
