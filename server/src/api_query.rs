@@ -198,9 +198,7 @@ async fn run(
         queue_seconds,
         eval_seconds,
     });
-    let mut data = String::with_capacity(256);
-    json::write_query_data(&mut data, &res, timings);
-    Ok(json_ok(json::success(&data, &res.warnings, &res.infos)))
+    Ok(json_ok(json::query_reply(&res, timings)))
 }
 
 /// Parse and type errors are reported as bad `query` parameters, as Prometheus does.

@@ -275,6 +275,33 @@ pub fn write_query_data(out: &mut String, res: &QueryResult, stats: Option<Timin
     }
 }
 
+/// The whole success reply of a query, written once into a string sized from the result
+/// (a large range result is tens of MB: no second copy for the envelope, and no doubling
+/// growth past its size).
+pub fn query_reply(res: &QueryResult, stats: Option<Timings>) -> String {
+    let mut out = String::with_capacity(reply_size_hint(&res.value));
+    out.push_str("{\"status\":\"success\",\"data\":");
+    write_query_data(&mut out, res, stats);
+    write_annotations(&mut out, &res.warnings, &res.infos);
+    out.push('}');
+    out
+}
+
+/// About the bytes a value renders to (a point is `[1700000000.123,"0.25"]` or shorter, a
+/// label set some 200 bytes), plus room for the envelope.
+fn reply_size_hint(value: &Value) -> usize {
+    const POINT: usize = 28;
+    const LABELS: usize = 200;
+    512 + match value {
+        Value::Scalar { .. } | Value::String { .. } => 64,
+        Value::Vector(v) => v.len() * (LABELS + POINT),
+        Value::Matrix(m) => m
+            .iter()
+            .map(|s| LABELS + s.timestamps.len() * POINT)
+            .sum::<usize>(),
+    }
+}
+
 /// A success envelope around already-encoded `data`, with optional annotations.
 pub fn success(data: &str, warnings: &[String], infos: &[String]) -> String {
     let mut out = String::with_capacity(data.len() + 64);
