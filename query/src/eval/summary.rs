@@ -407,13 +407,12 @@ pub fn eval_series(
         buf.vs.clear();
         s.decode_chunk_into(i, &mut buf.ts, &mut buf.vs)?;
         let lo = buf.samples.len();
-        buf.samples.extend(
-            buf.ts
-                .iter()
-                .zip(&buf.vs)
-                .filter(|(_, v)| !is_stale(**v))
-                .map(|(&t, &v)| Sample::new(t, v)),
-        );
+        buf.samples.reserve(buf.ts.len());
+        for (&t, &v) in buf.ts.iter().zip(&buf.vs) {
+            if !is_stale(v) {
+                buf.samples.push(Sample::new(t, v));
+            }
+        }
         spans[i] = (lo, buf.samples.len());
     }
     // One window (an instant query) is folded directly: laying pieces out costs more.
@@ -683,19 +682,18 @@ fn slide(
                         }
                     }
                 }
-                if need_resets || need_changes {
+                if need_resets {
                     for w in run.windows(2) {
-                        let (p, v) = (w[0].v, w[1].v);
-                        if v < p {
+                        if w[1].v < w[0].v {
                             resets += 1;
                             if counter {
-                                own.push(p);
+                                own.push(w[0].v);
                             }
                         }
-                        if changed(p, v) {
-                            changes += 1;
-                        }
                     }
+                }
+                if need_changes {
+                    changes = run.windows(2).filter(|w| changed(w[0].v, w[1].v)).count() as u64;
                 }
                 let (first, last) = (run[0], run[run.len() - 1]);
                 lay.add(
