@@ -57,7 +57,7 @@ pub struct Sample {
 
 impl Sample {
     /// Builds a sample.
-    pub fn new(t: i64, v: f64) -> Sample {
+    pub const fn new(t: i64, v: f64) -> Sample {
         Sample { t, v }
     }
 }

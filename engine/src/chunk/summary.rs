@@ -107,21 +107,24 @@ const NO_RESETS: u8 = 0x40;
 const ALL_CHANGED: u8 = 0x80;
 
 impl ChunkSummary {
+    /// The summary of no samples.
+    pub const EMPTY: ChunkSummary = ChunkSummary {
+        count: 0,
+        stale: 0,
+        first: Sample::new(0, 0.0),
+        last: Sample::new(0, 0.0),
+        sum: 0.0,
+        min: f64::NAN,
+        max: f64::NAN,
+        increase: 0.0,
+        resets: 0,
+        changes: 0,
+        has_nan: false,
+    };
+
     /// Summarises samples given as columns (timestamps strictly increasing).
     pub fn compute(ts: &[i64], vs: &[f64]) -> ChunkSummary {
-        let mut s = ChunkSummary {
-            count: 0,
-            stale: 0,
-            first: Sample::new(0, 0.0),
-            last: Sample::new(0, 0.0),
-            sum: 0.0,
-            min: f64::NAN,
-            max: f64::NAN,
-            increase: 0.0,
-            resets: 0,
-            changes: 0,
-            has_nan: false,
-        };
+        let mut s = ChunkSummary::EMPTY;
         let (mut sum, mut c) = (0.0, 0.0);
         for (&t, &v) in ts.iter().zip(vs) {
             if is_stale(v) {
@@ -352,19 +355,7 @@ impl ChunkSummary {
     /// reset across a chunk edge. For integer-valued data whose partial sums stay below
     /// 2^53 this equals [`ChunkSummary::compute`] over all the samples, bit for bit.
     pub fn fold<'a>(parts: impl IntoIterator<Item = &'a ChunkSummary>) -> ChunkSummary {
-        let mut out = ChunkSummary {
-            count: 0,
-            stale: 0,
-            first: Sample::new(0, 0.0),
-            last: Sample::new(0, 0.0),
-            sum: 0.0,
-            min: f64::NAN,
-            max: f64::NAN,
-            increase: 0.0,
-            resets: 0,
-            changes: 0,
-            has_nan: false,
-        };
+        let mut out = ChunkSummary::EMPTY;
         let (mut sum, mut c) = (0.0, 0.0);
         let mut corrections: Vec<f64> = Vec::new();
         for p in parts {
