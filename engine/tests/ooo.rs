@@ -29,10 +29,18 @@ fn series(i: usize) -> Labels {
 type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
 
 fn read_all(db: &Db) -> Model {
+    let plain = read_with(db, None);
+    // A series' chunks of a block read as one piece (series summaries) give the same
+    // samples, overlapping blocks included.
+    assert_eq!(plain, read_with(db, Some((i64::MIN, i64::MAX))));
+    plain
+}
+
+fn read_with(db: &Db, within: Option<(i64, i64)>) -> Model {
     let mut out = Model::new();
     for s in db
         .querier(i64::MIN, i64::MAX)
-        .select(&[Matcher::equal("__name__", "m")])
+        .select_within(&[Matcher::equal("__name__", "m")], within)
         .unwrap()
     {
         let decoded = s.try_samples().unwrap();
