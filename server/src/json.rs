@@ -92,6 +92,13 @@ fn ascii(d: &[u8]) -> &str {
 /// Appends finite `v` in `f` notation with the shortest round-trip digits (Go's choice; see
 /// [`shortest_digits`]).
 fn write_f_notation(out: &mut String, v: f64) {
+    // Most values: ryu prints them in decimal already ("0.0123", "1234.5", "1.0").
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    if !s.as_bytes().contains(&b'e') {
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
+        return;
+    }
     let mut digits = [0u8; 24];
     let (n, point) = shortest_digits(v, &mut digits);
     let digits = &digits[..n];
