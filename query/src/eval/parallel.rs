@@ -15,19 +15,10 @@ use std::thread;
 /// about 0.1 ms of work, several times the cost of spawning a thread.
 pub const MIN_PARALLEL_WORK: usize = 32_768;
 
-/// Series below which everything stays on one thread unless the work is large. On a
-/// machine whose other cores are busy a second thread does not pay for itself (measured:
-/// 5-10% slower for ~500 series of little work each), so only selections of many series,
-/// or of fewer series with much work each, are split.
+/// Series below which everything stays on one thread. On a machine whose other cores are
+/// busy a second thread does not pay for itself (measured: 5-10% slower for ~500 series),
+/// so only selections of many series are split.
 pub const MIN_PARALLEL_SERIES: usize = 1_000;
-
-/// Work above which [`MIN_PARALLEL_SERIES`] does not apply (a few ms on one thread: a
-/// second thread saves ms where it costs at most tens of us), as long as every part gets
-/// [`MIN_SERIES_PER_PART`] series.
-pub const LARGE_WORK: usize = 16 * MIN_PARALLEL_WORK;
-
-/// Fewest series of a part when the work is large.
-pub const MIN_SERIES_PER_PART: usize = 64;
 
 /// Available parallelism, asked once per process (the call reads cgroup files on Linux).
 fn cpus() -> usize {
@@ -43,19 +34,12 @@ pub fn parts_for(len: usize, work: usize) -> usize {
 
 /// Number of parts to cut `len` items carrying `work` units of work into.
 fn parts(len: usize, work: usize) -> usize {
-    let by_len = if len >= MIN_PARALLEL_SERIES {
-        len
-    } else if work >= LARGE_WORK {
-        len / MIN_SERIES_PER_PART
-    } else {
-        1
-    };
-    if work < MIN_PARALLEL_WORK || by_len < 2 {
+    if work < MIN_PARALLEL_WORK || len < MIN_PARALLEL_SERIES {
         return 1;
     }
     cpus()
         .min(8)
-        .min(by_len)
+        .min(len)
         .min(work / (MIN_PARALLEL_WORK / 2))
         .max(1)
 }
