@@ -256,15 +256,8 @@ impl ChunkSummary {
         let mut s = ChunkSummary {
             count,
             stale,
-            first: Sample::new(0, 0.0),
-            last: Sample::new(0, 0.0),
-            sum: 0.0,
-            min: f64::NAN,
-            max: f64::NAN,
-            increase: 0.0,
-            resets: 0,
-            changes: 0,
             has_nan: flags & HAS_NAN != 0,
+            ..ChunkSummary::EMPTY
         };
         if flags & EMPTY != 0 {
             return (count == 0).then_some(s);
