@@ -423,6 +423,15 @@ pub(crate) fn range(
             _ => c.end,
         };
         let new_lo = new_lo.max(new_hi - (max_points - 1) * step);
+        if (new_lo, new_hi) == (c.start, c.end) {
+            // A hit inside the entry: nothing to grow (the lookup already marked it used).
+            return Ok(QueryResult {
+                value: Value::Matrix(value),
+                warnings,
+                infos,
+                stats,
+            });
+        }
         let grown = merge(&[
             (&before, new_lo, lo - step),
             (&c.series, new_lo.max(c.start), c.end),

@@ -53,18 +53,8 @@ pub fn write_timestamp(out: &mut String, t: i64) {
 }
 
 /// Appends `n` in decimal (without the formatting machinery: results hold millions).
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends [`format_float`]`(v)` without allocating: whole numbers below 1e15 as integers,
