@@ -20,3 +20,35 @@ pub mod payload;
 pub mod procstat;
 pub mod replay;
 pub mod workload;
+
+/// For the test servers of this module's tests.
+#[cfg(test)]
+pub(crate) mod test_http {
+    use std::io::BufRead;
+
+    /// Reads one HTTP/1.1 request (request line, headers, `Content-Length` body); `None` at
+    /// the end of the connection or on a malformed request.
+    pub fn read_request(r: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).ok()? == 0 {
+                return None;
+            }
+            let h = h.trim_end().to_ascii_lowercase();
+            if h.is_empty() {
+                break;
+            }
+            if let Some(v) = h.strip_prefix("content-length:") {
+                len = v.trim().parse().ok()?;
+            }
+        }
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).ok()?;
+        Some((line, body))
+    }
+}

@@ -815,7 +815,8 @@ pub fn overload(spec: &OverloadSpec) -> Result<OverloadReport, String> {
 mod tests {
     use super::*;
     use crate::loadgen::generate::{generate, GenerateSpec};
-    use std::io::{BufRead, BufReader, Read, Write};
+    use crate::loadgen::test_http::read_request;
+    use std::io::{BufReader, Write};
     use std::net::TcpListener;
 
     #[test]
@@ -880,29 +881,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(s.try_clone().unwrap());
                     let mut w = s;
-                    loop {
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let mut len = 0usize;
-                        loop {
-                            let mut h = String::new();
-                            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            let h = h.trim_end().to_ascii_lowercase();
-                            if h.is_empty() {
-                                break;
-                            }
-                            if let Some(v) = h.strip_prefix("content-length:") {
-                                len = v.trim().parse().unwrap();
-                            }
-                        }
-                        let mut b = vec![0; len];
-                        if r.read_exact(&mut b).is_err() {
-                            return;
-                        }
+                    while let Some((line, _)) = read_request(&mut r) {
                         let answer: &[u8] = if line.starts_with("GET") {
                             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
                         } else if busy.fetch_add(1, Ordering::SeqCst) >= slots {

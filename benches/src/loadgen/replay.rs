@@ -417,7 +417,8 @@ pub fn replay(spec: &ReplaySpec) -> Result<ReplayReport, String> {
 mod tests {
     use super::*;
     use crate::loadgen::generate::{generate, GenerateSpec};
-    use std::io::{BufRead, BufReader, Read, Write};
+    use crate::loadgen::test_http::read_request;
+    use std::io::{BufReader, Write};
     use std::net::TcpListener;
     use std::sync::{Arc, Mutex};
 
@@ -443,25 +444,8 @@ mod tests {
                 workers.push(std::thread::spawn(move || {
                     let mut r = BufReader::new(s.try_clone().unwrap());
                     let mut w = s;
-                    loop {
-                        let mut len = 0usize;
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        loop {
-                            let mut h = String::new();
-                            r.read_line(&mut h).unwrap();
-                            let h = h.trim_end().to_ascii_lowercase();
-                            if h.is_empty() {
-                                break;
-                            }
-                            if let Some(v) = h.strip_prefix("content-length:") {
-                                len = v.trim().parse().unwrap();
-                            }
-                        }
-                        let mut b = vec![0; len];
-                        r.read_exact(&mut b).unwrap();
+                    while let Some((_, b)) = read_request(&mut r) {
+                        let len = b.len();
                         // Fail the first sending of every `fail_every`-th distinct body, so
                         // a retried body succeeds.
                         let fail = {
