@@ -167,14 +167,55 @@ fn abs_or_zero(v: f64) -> f64 {
     }
 }
 
+/// `sum |x|` over `s` with NaN as 0, in four independent partial sums (an upper bound
+/// compared with [`SUM_LIMIT`], so its rounding order does not matter).
+fn abs_sum(s: &[Sample]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut quads = s.chunks_exact(4);
+    for q in &mut quads {
+        for (a, x) in acc.iter_mut().zip(q) {
+            *a += abs_or_zero(x.v);
+        }
+    }
+    let tail: f64 = quads.remainder().iter().map(|x| abs_or_zero(x.v)).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// `changes()` notion of two consecutive values differing (NaN to NaN is none).
 fn changed(a: f64, b: f64) -> bool {
     b != a && !(b.is_nan() && a.is_nan())
 }
 
+/// What [`Acc::samples`] computes for a function (everything else `finish` ignores).
+#[derive(Clone, Copy)]
+struct Want {
+    /// Resets (and, for counters, their corrections).
+    resets: bool,
+    changes: bool,
+    /// The compensated sum.
+    sum: bool,
+    /// The bound on `sum |x|` (`SummaryFn::sums`).
+    bound: bool,
+    extremes: bool,
+}
+
+impl Want {
+    fn of(f: SummaryFn) -> Want {
+        use SummaryFn::*;
+        Want {
+            resets: matches!(f, Rate | Increase | Resets),
+            changes: f == Changes,
+            sum: matches!(f, Sum | Avg),
+            bound: f.sums(),
+            extremes: matches!(f, Min | Max),
+        }
+    }
+}
+
 /// A window folded piece by piece, in time order.
 struct Acc<'a> {
     counter: bool,
+    want: Want,
     count: u64,
     first: Sample,
     last: Sample,
@@ -193,10 +234,11 @@ struct Acc<'a> {
 }
 
 impl<'a> Acc<'a> {
-    fn new(counter: bool, corr: &'a mut Vec<f64>) -> Acc<'a> {
+    fn new(f: SummaryFn, corr: &'a mut Vec<f64>) -> Acc<'a> {
         corr.clear();
         Acc {
-            counter,
+            counter: f.is_counter(),
+            want: Want::of(f),
             count: 0,
             first: Sample::new(0, 0.0),
             last: Sample::new(0, 0.0),
@@ -234,19 +276,50 @@ impl<'a> Acc<'a> {
         }
     }
 
+    /// Folds decoded samples, computing only what the function reads (`finish`): the
+    /// quantities are independent, so each is a loop of its own in time order, and a
+    /// compensated sum, for example, is kept only for `sum_over_time` and `avg_over_time`.
     fn samples(&mut self, s: &[Sample]) {
-        for &x in s {
-            if self.count == 0 {
-                self.first = x;
-            } else {
-                self.boundary(x.v);
-            }
-            self.last = x;
-            self.count += 1;
-            (self.sum, self.c) = kahan_inc(x.v, self.sum, self.c);
-            self.bound += abs_or_zero(x.v);
-            self.extreme(x.v, x.v);
+        let (Some(&head), Some(&tail)) = (s.first(), s.last()) else {
+            return;
+        };
+        if self.count == 0 {
+            self.first = head;
+        } else {
+            self.boundary(head.v);
         }
+        let w = self.want;
+        if w.resets {
+            for p in s.windows(2) {
+                let (a, b) = (p[0].v, p[1].v);
+                if b < a {
+                    self.resets += 1;
+                    if self.counter {
+                        self.corr.push(a);
+                    }
+                }
+            }
+        }
+        if w.changes {
+            self.changes += s.windows(2).filter(|p| changed(p[0].v, p[1].v)).count() as u64;
+        }
+        if w.sum {
+            let (mut sum, mut c) = (self.sum, self.c);
+            for x in s {
+                (sum, c) = kahan_inc(x.v, sum, c);
+            }
+            (self.sum, self.c) = (sum, c);
+        }
+        if w.bound {
+            self.bound += abs_sum(s);
+        }
+        if w.extremes {
+            for x in s {
+                self.extreme(x.v, x.v);
+            }
+        }
+        self.last = tail;
+        self.count += s.len() as u64;
     }
 
     fn summary(&mut self, s: &ChunkSummary) {
@@ -406,9 +479,12 @@ pub fn eval_series(
         buf.ts.clear();
         buf.vs.clear();
         s.decode_chunk_into(i, &mut buf.ts, &mut buf.vs)?;
+        // Only samples inside some window are kept: (first start, last end].
+        let a = buf.ts.partition_point(|&t| t <= starts[0]);
+        let b = buf.ts.partition_point(|&t| t <= last_end).max(a);
         let lo = buf.samples.len();
-        buf.samples.reserve(buf.ts.len());
-        for (&t, &v) in buf.ts.iter().zip(&buf.vs) {
+        buf.samples.reserve(b - a);
+        for (&t, &v) in buf.ts[a..b].iter().zip(&buf.vs[a..b]) {
             if !is_stale(v) {
                 buf.samples.push(Sample::new(t, v));
             }
@@ -432,7 +508,7 @@ pub fn eval_series(
         }
         let a = cmax.partition_point(|&t| t <= start);
         let b = cmin.partition_point(|&t| t <= end);
-        let mut acc = Acc::new(f.is_counter(), &mut corr);
+        let mut acc = Acc::new(f, &mut corr);
         for i in a..b.max(a) {
             if decode[i] {
                 let (lo, hi) = spans[i];
@@ -653,8 +729,11 @@ fn slide(
         if decode[i] {
             let (lo, hi) = spans[i];
             let samples = &buf.samples[lo..hi];
-            // Runs of samples between consecutive window boundaries (both walked forward).
-            let mut seg = 0;
+            // Runs of samples between consecutive window boundaries (both walked forward,
+            // the boundaries from the first one at or after this chunk's first sample).
+            let mut seg = samples
+                .first()
+                .map_or(0, |x| bounds.partition_point(|&b| b < x.t));
             let mut k = 0;
             while k < samples.len() {
                 while seg < bounds.len() && bounds[seg] < samples[k].t {
@@ -670,7 +749,7 @@ fn slide(
                 let (mut changes, mut resets) = (0u64, 0u64);
                 own.clear();
                 if sums {
-                    lay.bound += run.iter().map(|x| abs_or_zero(x.v)).sum::<f64>();
+                    lay.bound += abs_sum(run);
                 }
                 if extremes {
                     for x in run {
