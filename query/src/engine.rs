@@ -465,14 +465,42 @@ impl Engine {
         };
         match &self.cache {
             Some(cache) if !o.no_cache && cacheable(expr) => {
-                let lookback = o
-                    .lookback_delta
-                    .filter(|&l| l > 0)
-                    .unwrap_or(self.opts.lookback_delta);
+                let lookback = self.lookback(o);
                 crate::result_cache::range(cache, &self.db, expr, steps, lookback, &self.opts, eval)
             }
             _ => eval(steps),
         }
+    }
+
+    /// The answer to a range query when the result cache holds every step of it, without
+    /// evaluating anything, waiting for a query slot or checking the timeout (a copy of
+    /// cached points); `None` when any step would have to be evaluated (then call
+    /// [`Engine::range_expr`]), and for queries that never use the cache. Meant for a
+    /// server's request thread: the answer costs about what rendering it costs.
+    pub fn cached_range(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        o: &QueryOptions,
+    ) -> Option<QueryResult> {
+        let cache = self.cache.as_ref()?;
+        if o.no_cache
+            || !cacheable(expr)
+            || check_range(expr, start, end, step, &self.opts).is_err()
+        {
+            return None;
+        }
+        let steps = Steps { start, end, step };
+        crate::result_cache::whole_hit(cache, &self.db, expr, steps, self.lookback(o), &self.opts)
+    }
+
+    /// The lookback delta a query uses: its own if set and positive, else the engine's.
+    fn lookback(&self, o: &QueryOptions) -> i64 {
+        o.lookback_delta
+            .filter(|&l| l > 0)
+            .unwrap_or(self.opts.lookback_delta)
     }
 
     /// The database queried.

@@ -330,6 +330,46 @@ fn add_unique(to: &mut Vec<String>, from: Vec<String>) {
     }
 }
 
+impl Key {
+    fn new(expr: &Expr, steps: Steps, lookback: i64, opts: &EngineOptions) -> Key {
+        Key {
+            expr: expr.to_string(),
+            step: steps.step,
+            phase: steps.start.rem_euclid(steps.step),
+            lookback,
+            subquery_step: opts.default_subquery_step,
+            delayed_name_removal: opts.delayed_name_removal,
+            summaries: summary_code(opts.summaries),
+        }
+    }
+}
+
+/// The answer to a range query over the grid `steps` if one entry holds all of it (nothing
+/// to evaluate: a copy of the entry's points on the grid), counted as a hit; `None`
+/// otherwise, without counting anything (the caller then goes through [`range`]). Same
+/// preconditions as [`range`].
+pub(crate) fn whole_hit(
+    cache: &ResultCache,
+    db: &Db,
+    expr: &Expr,
+    steps: Steps,
+    lookback: i64,
+    opts: &EngineOptions,
+) -> Option<QueryResult> {
+    let (start, last) = (steps.start, steps.last());
+    let key = Key::new(expr, steps, lookback, opts);
+    let c = cache
+        .lookup(&key, db.data_epoch())
+        .filter(|c| c.start <= start && c.end >= last)?;
+    cache.hits.fetch_add(1, Ordering::Relaxed);
+    Some(QueryResult {
+        value: Value::Matrix(merge(&[(&c.series, start, last)])),
+        warnings: Vec::new(),
+        infos: Vec::new(),
+        stats: QueryStats::default(),
+    })
+}
+
 /// A range query over the grid `steps` through the cache: `eval` evaluates a sub-grid of it
 /// (a contiguous run of its points) as an uncached range query would. `lookback` is the
 /// query's effective lookback delta. The caller checked that `expr` is [`cacheable`] and the
@@ -355,15 +395,7 @@ pub(crate) fn range(
     } else {
         Some(start + (stable - start) / step * step)
     };
-    let key = Key {
-        expr: expr.to_string(),
-        step,
-        phase: start.rem_euclid(step),
-        lookback,
-        subquery_step: opts.default_subquery_step,
-        delayed_name_removal: opts.delayed_name_removal,
-        summaries: summary_code(opts.summaries),
-    };
+    let key = Key::new(expr, steps, lookback, opts);
     let cached = cache
         .lookup(&key, epoch)
         .filter(|c| c.start <= last && c.end >= start);

@@ -201,7 +201,14 @@ impl World {
     fn grid(&mut self) -> (i64, i64, i64) {
         let step = [15 * SEC, 30 * SEC, 60 * SEC][self.rng.below(3) as usize];
         let phase = [0, 5 * SEC][self.rng.below(2) as usize];
-        let end = (self.now - self.rng.below(4) as i64 * MIN) / step * step + phase;
+        // Mostly ending within the last few minutes (past the stable bound), sometimes
+        // wholly before it (so that a repeat can be answered from the cache alone).
+        let back = if self.rng.chance(30) {
+            6 + self.rng.below(15) as i64
+        } else {
+            self.rng.below(4) as i64
+        };
+        let end = (self.now - back * MIN) / step * step + phase;
         let steps = 1 + self.rng.below(60) as i64;
         let start = end - (steps - 1) * step - self.rng.below(3) as i64 * step;
         (start, end + self.rng.below(2) as i64 * SEC, step)
@@ -259,6 +266,7 @@ fn differential(
         .map(|_| EXPRS[w.rng.below(EXPRS.len() as u64) as usize])
         .collect();
     let mut compared = 0;
+    let mut whole_hits = 0;
     for _ in 0..15 {
         w.round();
     }
@@ -266,20 +274,37 @@ fn differential(
         w.round();
         for _ in 0..6 {
             let q = exprs[w.rng.below(exprs.len() as u64) as usize];
-            let (start, end, step) = w.grid();
             let o = QueryOptions {
                 lookback_delta: [None, None, None, Some(2 * MIN)][w.rng.below(4) as usize],
                 ..QueryOptions::default()
             };
-            let got = cached.range_with(q, start, end, step, &o);
-            let want = plain.range_with(q, start, end, step, &o);
-            assert!(
-                same(&got, &want),
-                "seed {seed} round {round}: {q} over [{start}, {end}] step {step}:\n\
-                 cached {got:?}\n\
-                 plain  {want:?}"
-            );
-            compared += 1;
+            let (start, end, step) = w.grid();
+            // Then, half the time, the same query again over a part of that grid.
+            let sub = w.rng.chance(50).then(|| {
+                let n = (end - start) / step;
+                let a = w.rng.below(n as u64 + 1) as i64;
+                let b = a + w.rng.below((n - a) as u64 + 1) as i64;
+                (start + a * step, start + b * step, step)
+            });
+            for (start, end, step) in std::iter::once((start, end, step)).chain(sub) {
+                // As the server does: a whole hit first, else the cache-aware evaluation.
+                let expr = strata_query::parser::parse(q).unwrap();
+                let got = match cached.cached_range(&expr, start, end, step, &o) {
+                    Some(r) => {
+                        whole_hits += 1;
+                        Ok(r)
+                    }
+                    None => cached.range_with(q, start, end, step, &o),
+                };
+                let want = plain.range_with(q, start, end, step, &o);
+                assert!(
+                    same(&got, &want),
+                    "seed {seed} round {round}: {q} over [{start}, {end}] step {step}:\n\
+                     cached {got:?}\n\
+                     plain  {want:?}"
+                );
+                compared += 1;
+            }
         }
     }
     let s = cached.result_cache_stats().unwrap();
@@ -288,7 +313,11 @@ fn differential(
         "the cache was exercised: {s:?} over {compared} queries"
     );
     assert!(w.late_series > 0);
-    eprintln!("seed {seed}: {s:?}");
+    assert!(
+        whole_hits <= s.hits && (min_hits == 0 || whole_hits > 0),
+        "{whole_hits} whole hits, {s:?}"
+    );
+    eprintln!("seed {seed}: {s:?}, {whole_hits} whole hits");
 }
 
 #[test]
@@ -340,6 +369,9 @@ fn repeated_query_hits_and_late_data_invalidates() {
         },
     );
     let q = "sum(count_over_time({__name__=~\"c|d\"}[1m]))";
+    let expr = strata_query::parser::parse(q).unwrap();
+    let o = QueryOptions::default();
+    assert!(engine.cached_range(&expr, 0, 20 * MIN, MIN, &o).is_none());
     let r1 = engine.range(q, 0, 20 * MIN, MIN).unwrap();
     assert!(r1.stats.samples_loaded > 0);
     let r2 = engine.range(q, 0, 20 * MIN, MIN).unwrap();
@@ -349,6 +381,32 @@ fn repeated_query_hits_and_late_data_invalidates() {
     // The stable bound is 30 min - 5 min: steps up to 25 min were stored; the whole grid
     // came from the cache.
     assert_eq!(r2.stats.samples_loaded, 0);
+    // So a whole hit answers it without evaluating, as does a grid inside the entry; a grid
+    // past the stored steps is not a whole hit.
+    let whole = engine.cached_range(&expr, 0, 20 * MIN, MIN, &o).unwrap();
+    assert_eq!(whole.value, r1.value);
+    let inner = engine
+        .cached_range(&expr, 3 * MIN, 9 * MIN, MIN, &o)
+        .unwrap();
+    let Value::Matrix(mi) = &inner.value else {
+        panic!("matrix expected")
+    };
+    assert_eq!(
+        mi[0].timestamps,
+        (3..=9).map(|m| m * MIN).collect::<Vec<_>>()
+    );
+    assert!(engine.cached_range(&expr, 0, 28 * MIN, MIN, &o).is_none());
+    let off = QueryOptions {
+        no_cache: true,
+        ..QueryOptions::default()
+    };
+    assert!(engine.cached_range(&expr, 0, 20 * MIN, MIN, &off).is_none());
+    let s = engine.result_cache_stats().unwrap();
+    assert_eq!(
+        (s.hits, s.misses),
+        (3, 1),
+        "cached_range counts only its hits"
+    );
     // A late new series at 10 min: the next answer counts it.
     let mut b = Batch::new();
     b.push(
@@ -356,6 +414,10 @@ fn repeated_query_hits_and_late_data_invalidates() {
         vec![Sample::new(10 * MIN, 1.0)],
     );
     db.append(&b).unwrap();
+    assert!(
+        engine.cached_range(&expr, 0, 20 * MIN, MIN, &o).is_none(),
+        "the entry is stale"
+    );
     let r3 = engine.range(q, 0, 20 * MIN, MIN).unwrap();
     let Value::Matrix(m) = &r3.value else {
         panic!("matrix expected")
@@ -369,7 +431,7 @@ fn repeated_query_hits_and_late_data_invalidates() {
     };
     assert_eq!(m4[0].timestamps.first(), Some(&(5 * MIN)));
     assert_eq!(m4[0].timestamps.last(), Some(&(28 * MIN)));
-    assert_eq!(engine.result_cache_stats().unwrap().hits, 2);
+    assert_eq!(engine.result_cache_stats().unwrap().hits, 4);
     // no_cache: neither a hit nor a miss.
     let o = QueryOptions {
         no_cache: true,
@@ -379,5 +441,5 @@ fn repeated_query_hits_and_late_data_invalidates() {
     assert_eq!(r5.value, r3.value);
     assert!(r5.stats.samples_loaded > 0);
     let s = engine.result_cache_stats().unwrap();
-    assert_eq!((s.hits, s.misses), (2, 2));
+    assert_eq!((s.hits, s.misses), (4, 2));
 }

@@ -146,3 +146,60 @@ fn result_cache_size_zero_turns_it_off() {
     assert_eq!(hits_misses(&s), (0.0, 0.0));
     assert_eq!(metric(&s, "strata_query_result_cache_entries"), 0.0);
 }
+
+/// A range query whose every step is cached is answered without evaluating (on the request
+/// thread, a hit in `/metrics`) and still honours `limit` and `stats` like any answer; a
+/// grid inside the cached one is such a hit too.
+#[test]
+fn whole_hits_keep_limit_stats_and_sub_grids() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Strata::start(bin(), dir.path(), &[]).unwrap();
+    let end = now_ms() / 60_000 * 60_000 - 60_000;
+    write_history(&s, end);
+    let (qs, qe) = (end - 35 * 60_000, end - 10 * 60_000);
+    let first = range(&s, Q, qs, qe, "");
+    assert_eq!(hits_misses(&s), (0.0, 1.0));
+
+    let r = s
+        .get(&format!(
+            "/api/v1/query_range?query={}&start={}&end={}&step=60&limit=1&stats=all",
+            urlencode(Q),
+            qs as f64 / 1000.0,
+            qe as f64 / 1000.0
+        ))
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(hits_misses(&s), (1.0, 1.0));
+    assert_eq!(v["data"]["result"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["data"]["result"][0], first[0]);
+    assert_eq!(v["warnings"][0], "results truncated due to limit", "{v}");
+    assert!(
+        v["data"]["stats"]["timings"]["evalTotalTime"].is_number(),
+        "{v}"
+    );
+
+    // Ten minutes inside the cached grid: the same points.
+    let (ss, se) = (qs + 10 * 60_000, qs + 20 * 60_000);
+    let inner = range(&s, Q, ss, se, "");
+    assert_eq!(hits_misses(&s), (2.0, 1.0));
+    for (a, b) in inner
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(first.as_array().unwrap())
+    {
+        assert_eq!(a["metric"], b["metric"]);
+        let want: Vec<&Value> = b["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                let t = (p[0].as_f64().unwrap() * 1000.0) as i64;
+                (ss..=se).contains(&t)
+            })
+            .collect();
+        let got: Vec<&Value> = a["values"].as_array().unwrap().iter().collect();
+        assert_eq!(got, want);
+    }
+}
