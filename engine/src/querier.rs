@@ -104,12 +104,20 @@ impl SeriesChunk {
     /// Appends all its samples to column vectors (block chunks are read from the map,
     /// checksums verified; a whole series span decodes its chunks one after another).
     pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        self.decode_after(i64::MIN, ts, vs)
+    }
+    /// Like [`SeriesChunk::decode_into`], but may leave out samples at or before `after`
+    /// (see `Chunk::decode_after`; a whole series span also skips its chunks that end by
+    /// then). Samples after `after` are all appended.
+    pub fn decode_after(&self, after: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         match &self.src {
-            ChunkSource::Mem(c) => c.decode_into(ts, vs),
-            ChunkSource::Block(b, r) => b.chunk(*r)?.decode_into(ts, vs),
+            ChunkSource::Mem(c) => c.decode_after(after, ts, vs),
+            ChunkSource::Block(b, r) => b.chunk(*r)?.decode_after(after, ts, vs),
             ChunkSource::Whole(b, r) => {
                 for m in b.series_chunks(*r, self.min_time, self.max_time)? {
-                    b.chunk(m.chunk_ref)?.decode_into(ts, vs)?;
+                    if m.max_time > after {
+                        b.chunk(m.chunk_ref)?.decode_after(after, ts, vs)?;
+                    }
                 }
                 Ok(())
             }
@@ -452,6 +460,18 @@ impl Series {
     /// an `i` out of bounds, it is [`Error::InvalidArgument`]; a chunk that fails its checks is
     /// an error and nothing is appended.
     pub fn decode_chunk_into(&self, i: usize, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        self.decode_chunk_after(i, i64::MIN, ts, vs)
+    }
+
+    /// Like [`Series::decode_chunk_into`], but may leave out samples at or before `after`
+    /// (see [`SeriesChunk::decode_after`]); every sample after it is appended.
+    pub fn decode_chunk_after(
+        &self,
+        i: usize,
+        after: i64,
+        ts: &mut Vec<i64>,
+        vs: &mut Vec<f64>,
+    ) -> Result<()> {
         if self.overlapping {
             return Err(Error::InvalidArgument(
                 "decode_chunk_into on a series with overlapping chunks".into(),
@@ -467,7 +487,7 @@ impl Series {
             return Ok(());
         }
         let base = ts.len();
-        let r = c.decode_into(ts, vs);
+        let r = c.decode_after(after, ts, vs);
         if let Err(e) = r {
             ts.truncate(base);
             vs.truncate(base);

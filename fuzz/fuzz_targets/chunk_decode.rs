@@ -8,6 +8,8 @@
 //! - `seek` agrees with `next`: seeking to each timestamp of a fresh iteration finds it;
 //! - the columnar path (`decode_into`) returns the same samples, and fails exactly when
 //!   iteration does;
+//! - `decode_after(bound)` never panics, and on a chunk that decodes it returns a suffix of
+//!   the samples holding every one after the bound (bounds: before, inside, after the data);
 //! - whatever decodes completely re-encodes, with the smallest encoding and with each
 //!   encoding (`Encoding::ALL`: Xor, IntDelta, FloatDelta, Blocked), to a chunk that is
 //!   accepted by `from_bytes` and decodes to the same samples, bit for bit.
@@ -40,6 +42,18 @@ fuzz_target!(|data: &[u8]| {
         ts.push(s.t);
         vs.push(s.v);
     }
+    let bounds = [
+        i64::MIN,
+        chunk.min_time(),
+        chunk.min_time() / 2 + chunk.max_time() / 2,
+        chunk.max_time(),
+    ];
+    let mut after = Vec::new();
+    for b in bounds {
+        let (mut ats, mut avs) = (Vec::new(), Vec::new());
+        let r = chunk.decode_after(b, &mut ats, &mut avs);
+        after.push((b, r.is_ok(), ats, avs));
+    }
     let (mut cts, mut cvs) = (Vec::new(), Vec::new());
     let columnar = chunk.decode_into(&mut cts, &mut cvs);
     assert_eq!(columnar.is_ok(), it.err().is_none(), "columnar and iteration disagree");
@@ -50,6 +64,13 @@ fuzz_target!(|data: &[u8]| {
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
     assert_eq!(bits(&cvs), bits(&vs), "columnar values differ");
     assert_eq!(ts.len(), chunk.num_samples(), "short iteration without an error");
+    for (b, ok, ats, avs) in after {
+        assert!(ok, "decode_after({b}) failed on a chunk that decodes");
+        let from = ts.len() - ats.len();
+        assert_eq!(ats, ts[from..], "decode_after({b}) timestamps");
+        assert_eq!(bits(&avs), bits(&vs[from..]), "decode_after({b}) values");
+        assert!(ts[..from].iter().all(|&t| t <= b), "decode_after({b}) left out a later sample");
+    }
 
     let mut seeker = chunk.iter();
     for &t in &ts {

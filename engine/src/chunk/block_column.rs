@@ -658,6 +658,35 @@ impl BlockColumn {
         Ok(())
     }
 
+    /// Moves past frame `b` (the next one) as [`Self::decode`] would, without producing
+    /// its values: order 0 has no running state and reads nothing; orders 1 and 2 unpack
+    /// the entries into `scratch` (their running sums need every entry) but skip the
+    /// output.
+    pub(crate) fn skip(&mut self, b: &BlockFrame<'_>, scratch: &mut [i64]) -> Result<(), Error> {
+        if self.h.order == 0 {
+            return Ok(());
+        }
+        let out = scratch
+            .get_mut(..b.len)
+            .ok_or_else(|| corrupt("output shorter than the block"))?;
+        let xs: &[i64] = self.unpack(b, out)?;
+        if self.h.order == 1 {
+            self.y = xs.iter().fold(self.y, |y, &x| y.wrapping_add(x));
+        } else {
+            let (mut y, mut d) = (self.y, self.d);
+            if b.k0 > 1 {
+                y = y.wrapping_add(d);
+            }
+            for &x in xs {
+                d = d.wrapping_add(x);
+                y = y.wrapping_add(d);
+            }
+            self.y = y;
+            self.d = d;
+        }
+        Ok(())
+    }
+
     /// The order-0 proof for a decoded block `xs` (see [`Self::decode`]).
     fn line_proof(&self, b: &BlockFrame<'_>, xs: &[i64]) -> bool {
         let f = &b.f;

@@ -31,7 +31,8 @@
 //! Lossless for every timestamp sequence and every value bit pattern.
 
 use super::block_column::{
-    self, num_blocks, BlockColumn, BlockColumnHead, BlockColumnPlan, BlockColumnWriter, Proof,
+    self, num_blocks, BlockColumn, BlockColumnHead, BlockColumnPlan, BlockColumnWriter, BlockFrame,
+    Proof,
 };
 use super::int_delta::{self, MAX_SCALE, POW10};
 use super::packed::{parse_patches, PatchCursor, ValueKind};
@@ -206,21 +207,67 @@ impl BlockedDecoder<'_> {
         let ft = self.ts.next_frame(&mut self.cur)?;
         let fv = self.vals.next_frame(&mut self.cur)?;
         // Values first, through `ts` as integer scratch space, then the timestamps.
-        match self.kind {
-            ValueKind::Decimal(0) => self.vals.decode_map(&fv, ts, vs, |m| m as f64)?,
-            ValueKind::Decimal(scale) => {
-                let p = POW10[scale];
-                self.vals.decode_map(&fv, ts, vs, |m| m as f64 / p)?
-            }
-            ValueKind::Bits => self
-                .vals
-                .decode_map(&fv, ts, vs, |m| f64::from_bits(m as u64))?,
-        }
         let k = ft.len();
-        self.patches.apply(self.i, &mut vs[..k])?;
+        self.values(&fv, ts, &mut vs[..k])?;
         self.ts.decode(&ft, ts, proof)?;
         self.i += k;
         Ok(k)
+    }
+
+    /// Like [`Self::next_block`], except that a block whose last timestamp is at or before
+    /// `after` has only its timestamps decoded: its values are skipped (see
+    /// `BlockColumn::skip`) and `vs` is left as it was. Returns `k` and whether the values
+    /// were skipped.
+    #[inline(always)]
+    pub(crate) fn next_block_after(
+        &mut self,
+        after: i64,
+        ts: &mut [i64],
+        vs: &mut [f64],
+        proof: Option<&mut Proof>,
+    ) -> Result<(usize, bool), Error> {
+        if self.i >= self.n {
+            return Ok((0, false));
+        }
+        let ft = self.ts.next_frame(&mut self.cur)?;
+        let fv = self.vals.next_frame(&mut self.cur)?;
+        let k = ft.len();
+        self.ts.decode(&ft, ts, proof)?;
+        let mut scratch = [0i64; BLOCK_LEN];
+        let skip = ts.get(k.wrapping_sub(1)).is_some_and(|&last| last <= after);
+        if skip {
+            self.vals.skip(&fv, &mut scratch)?;
+            self.patches.skip_to(self.i + k)?;
+        } else {
+            let vs = vs
+                .get_mut(..k)
+                .ok_or_else(|| corrupt("output shorter than the block"))?;
+            self.values(&fv, &mut scratch, vs)?;
+        }
+        self.i += k;
+        Ok((k, skip))
+    }
+
+    /// Decodes value frame `fv` (of the block starting at sample `self.i`) into `vs` (its
+    /// length), patches applied, with `scratch` for the integer entries.
+    #[inline(always)]
+    fn values(
+        &mut self,
+        fv: &BlockFrame<'_>,
+        scratch: &mut [i64],
+        vs: &mut [f64],
+    ) -> Result<(), Error> {
+        match self.kind {
+            ValueKind::Decimal(0) => self.vals.decode_map(fv, scratch, vs, |m| m as f64)?,
+            ValueKind::Decimal(scale) => {
+                let p = POW10[scale];
+                self.vals.decode_map(fv, scratch, vs, |m| m as f64 / p)?
+            }
+            ValueKind::Bits => self
+                .vals
+                .decode_map(fv, scratch, vs, |m| f64::from_bits(m as u64))?,
+        }
+        self.patches.apply(self.i, vs)
     }
 
     /// Decodes the next block (at most `ts.len()` samples, which must be at least

@@ -93,10 +93,16 @@ pub(crate) fn decode_chunk(c: &Chunk, ts: &mut [i64], vs: &mut [f64]) -> (usize,
 }
 
 /// Appends every sample of `c`, a `Blocked` chunk, to column vectors, one block at a time
-/// through the first-level cache (no zero-filled tail to overwrite); each block's
-/// timestamps are checked as `check_block` does, unless the layout proves them (see
-/// `BlockColumn::decode`). On an error the valid prefix stays appended.
-pub(crate) fn append_blocked(c: &Chunk, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<(), Error> {
+/// through the first-level cache (no zero-filled tail to overwrite), except the blocks whose
+/// samples are all at or before `after`: those have only their timestamps decoded (and
+/// checked). Each block's timestamps are checked as `check_block` does, unless the layout
+/// proves them (see `BlockColumn::decode`). On an error the valid prefix stays appended.
+pub(crate) fn append_blocked(
+    c: &Chunk,
+    after: i64,
+    ts: &mut Vec<i64>,
+    vs: &mut Vec<f64>,
+) -> Result<(), Error> {
     let h: Header = c.header;
     if h.n == 0 {
         return Ok(());
@@ -110,7 +116,7 @@ pub(crate) fn append_blocked(c: &Chunk, ts: &mut Vec<i64>, vs: &mut Vec<f64>) ->
     let mut decoded = 0;
     while decoded < h.n {
         let mut proof = Proof::default();
-        let k = d.next_block(&mut tb, &mut vb, Some(&mut proof))?;
+        let (k, skipped) = d.next_block_after(after, &mut tb, &mut vb, Some(&mut proof))?;
         if k == 0 {
             return Err(Error::CorruptChunk(
                 "fewer samples than the header says".into(),
@@ -129,8 +135,10 @@ pub(crate) fn append_blocked(c: &Chunk, ts: &mut Vec<i64>, vs: &mut Vec<f64>) ->
         } else {
             check_block(block, prev, h.min_t, h.max_t, decoded)
         };
-        ts.extend_from_slice(&tb[..good]);
-        vs.extend_from_slice(&vb[..good]);
+        if !skipped {
+            ts.extend_from_slice(&tb[..good]);
+            vs.extend_from_slice(&vb[..good]);
+        }
         if let Some(e) = bad {
             return Err(e);
         }

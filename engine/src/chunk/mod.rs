@@ -259,9 +259,17 @@ impl Chunk {
     /// decoded straight into the vectors' new tails; on corrupt bytes the valid prefix is
     /// kept and the error returned.
     pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        self.decode_after(i64::MIN, ts, vs)
+    }
+
+    /// Like [`Chunk::decode_into`], but may leave out samples at or before `after` (a hint
+    /// for readers that need only the samples after it: a long `Blocked` chunk skips the
+    /// values of its 128-sample blocks that end by then; every timestamp is still checked).
+    /// Samples after `after` are all appended.
+    pub fn decode_after(&self, after: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         let n = self.num_samples();
         if self.header.enc == Encoding::Blocked && n > iter::BLOCK {
-            return iter::append_blocked(self, ts, vs);
+            return iter::append_blocked(self, after, ts, vs);
         }
         let (t0, v0) = (ts.len(), vs.len());
         ts.resize(t0 + n, 0);

@@ -355,6 +355,16 @@ impl<'a> PatchCursor<'a> {
         Ok(())
     }
 
+    /// Moves past the patches of samples before `end` without applying them.
+    #[inline]
+    pub(crate) fn skip_to(&mut self, end: usize) -> Result<(), Error> {
+        while self.next < end {
+            let from = self.next + 1;
+            self.load(from)?;
+        }
+        Ok(())
+    }
+
     /// Applies the patches of samples `[at, at + vs.len())` to `vs`.
     #[inline]
     pub(crate) fn apply(&mut self, at: usize, vs: &mut [f64]) -> Result<(), Error> {

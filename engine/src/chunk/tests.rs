@@ -118,6 +118,38 @@ fn check_chunk(c: &Chunk, ts: &[i64], vs: &[f64]) -> std::result::Result<(), Tes
         .expect("decode_into again");
     prop_assert_eq!(cts.len(), 2 * ts.len());
     prop_assert_eq!(&cts[ts.len()..], ts);
+    // decode_after appends a suffix of the samples holding every one after its bound
+    // (whole blocks before it may be left out), whatever the bound.
+    let n = ts.len();
+    let mut bounds = vec![i64::MIN, i64::MAX];
+    for i in [
+        0,
+        1,
+        n / 3,
+        n / 2,
+        n.saturating_sub(130),
+        n.saturating_sub(2),
+        n.saturating_sub(1),
+    ] {
+        if let Some(&t) = ts.get(i) {
+            bounds.extend([t - 1, t, t + 1]);
+        }
+    }
+    for after in bounds {
+        let (mut ats, mut avs) = (vec![7], vec![7.0]);
+        c.decode_after(after, &mut ats, &mut avs)
+            .expect("decode_after");
+        let from = n - (ats.len() - 1);
+        prop_assert!(ats.len() - 1 <= n);
+        prop_assert_eq!(&ats[1..], &ts[from..], "after {}", after);
+        let bits: Vec<u64> = avs[1..].iter().map(|v| v.to_bits()).collect();
+        let want: Vec<u64> = vs[from..].iter().map(|v| v.to_bits()).collect();
+        prop_assert_eq!(bits, want);
+        prop_assert!(ts[..from].iter().all(|&t| t <= after), "after {}", after);
+        if c.encoding() == Encoding::Blocked && n > 256 && after >= ts[255] {
+            prop_assert!(from >= 128, "a block before {} was decoded", after);
+        }
+    }
     Ok(())
 }
 
@@ -363,4 +395,56 @@ fn bad_input_is_an_error() {
     assert_eq!(empty.iter().count(), 0);
     let again = Chunk::from_bytes(empty.as_bytes().to_vec()).expect("empty chunk parses");
     assert_eq!(again.iter().next(), None);
+}
+
+/// `decode_after` on long `Blocked` chunks whose skipped blocks hold patches (NaN, stale
+/// markers, a huge value among decimals) and whose value columns have running sums
+/// (counters, gauges that wander): the samples after the bound are exact, and blocks that
+/// end by then are left out.
+#[test]
+fn decode_after_skips_blocks_with_patches_and_running_sums() {
+    let n = 700;
+    let ts: Vec<i64> = (0..n as i64)
+        .map(|i| 1_700_000_000_000 + i * 15_000 + (i * 7919 % 13) * 10)
+        .collect();
+    let shapes: [Box<dyn Fn(usize) -> f64>; 3] = [
+        Box::new(|i| (i * 3 + i % 7) as f64),
+        Box::new(|i| ((i as f64) * 0.37).sin().mul_add(50.0, 100.0).round() / 10.0),
+        Box::new(|i| (i * i % 1000) as f64 * 0.25),
+    ];
+    for (k, shape) in shapes.iter().enumerate() {
+        let mut vs: Vec<f64> = (0..n).map(shape).collect();
+        for &i in &[5, 130, 131, 300, 512] {
+            vs[i] = f64::NAN;
+        }
+        vs[200] = crate::stale_nan();
+        vs[260] = 1e300;
+        let c = Chunk::encode_as(Encoding::Blocked, &ts, &vs).expect("encode");
+        for after in [
+            ts[0] - 1,
+            ts[127],
+            ts[128],
+            ts[300],
+            ts[511],
+            ts[512],
+            ts[n - 1],
+        ] {
+            let (mut ats, mut avs) = (Vec::new(), Vec::new());
+            c.decode_after(after, &mut ats, &mut avs)
+                .expect("decode_after");
+            let from = n - ats.len();
+            assert_eq!(&ats[..], &ts[from..], "shape {k} after {after}");
+            let got: Vec<u64> = avs.iter().map(|v| v.to_bits()).collect();
+            let want: Vec<u64> = vs[from..].iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "shape {k} after {after}");
+            assert!(ts[..from].iter().all(|&t| t <= after));
+            // Blocks of 128 whose last sample is at or before the bound.
+            let skipped: usize = ts
+                .chunks(128)
+                .take_while(|b| b[b.len() - 1] <= after)
+                .map(<[i64]>::len)
+                .sum();
+            assert_eq!(from, skipped, "shape {k} after {after}");
+        }
+    }
 }

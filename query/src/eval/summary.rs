@@ -478,7 +478,7 @@ pub fn eval_series(
         }
         buf.ts.clear();
         buf.vs.clear();
-        s.decode_chunk_into(i, &mut buf.ts, &mut buf.vs)?;
+        s.decode_chunk_after(i, starts[0], &mut buf.ts, &mut buf.vs)?;
         // Only samples inside some window are kept: (first start, last end].
         let a = buf.ts.partition_point(|&t| t <= starts[0]);
         let b = buf.ts.partition_point(|&t| t <= last_end).max(a);
