@@ -31,96 +31,25 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// A short piece of output (a point, a timestamp, a value) assembled on the stack and
-/// appended with one copy: results hold millions of points, and a handful of small appends
-/// per point cost more than formatting it.
-struct Piece {
-    b: [u8; 64],
-    n: usize,
-}
-
-impl Piece {
-    fn new() -> Piece {
-        Piece { b: [0; 64], n: 0 }
-    }
-
-    /// Appends bytes (callers stay within 64: a point is at most 1 + 24 + 2 + 24 + 2).
-    #[inline]
-    fn bytes(&mut self, s: &[u8]) {
-        let end = (self.n + s.len()).min(self.b.len());
-        for (d, &c) in self.b[self.n..end].iter_mut().zip(s) {
-            *d = c;
-        }
-        self.n = end;
-    }
-
-    /// Appends `x` in decimal.
-    #[inline]
-    fn uint(&mut self, mut x: u64) {
-        let len = x.checked_ilog10().map_or(1, |l| l as usize + 1);
-        let end = (self.n + len).min(self.b.len());
-        for d in self.b[self.n..end].iter_mut().rev() {
-            *d = b'0' + (x % 10) as u8;
-            x /= 10;
-        }
-        self.n = end;
-    }
-
-    /// Appends a ms timestamp as Prometheus does: whole seconds, then `.` and three digits
-    /// if the millisecond part is non-zero.
-    #[inline]
-    fn timestamp(&mut self, t: i64) {
-        let abs = t.unsigned_abs();
-        if t < 0 {
-            self.bytes(b"-");
-        }
-        self.uint(abs / 1000);
-        let frac = abs % 1000;
-        if frac != 0 {
-            self.bytes(&[
-                b'.',
-                b'0' + (frac / 100) as u8,
-                b'0' + (frac / 10 % 10) as u8,
-                b'0' + (frac % 10) as u8,
-            ]);
-        }
-    }
-
-    /// Appends [`format_float`]`(v)` if it is one of the common forms: whole numbers below
-    /// 1e15 as integers, other values in `f` notation range that ryu prints in decimal
-    /// (shortest round-trip digits, ties to even as Go). False (nothing appended) otherwise.
-    #[inline]
-    fn float(&mut self, v: f64) -> bool {
-        let abs = v.abs();
-        if (1.0..1e15).contains(&abs) && v.trunc() == v {
-            if v < 0.0 {
-                self.bytes(b"-");
-            }
-            self.uint(abs as u64);
-            return true;
-        }
-        if v.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
-            let mut buf = ryu::Buffer::new();
-            let s = buf.format_finite(v);
-            if !s.as_bytes().contains(&b'e') {
-                self.bytes(s.strip_suffix(".0").unwrap_or(s).as_bytes());
-                return true;
-            }
-        }
-        false
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.b[..self.n]).unwrap_or_default()
-    }
-}
-
 /// Appends a ms timestamp as Prometheus does: whole seconds, then `.` and three digits if the
 /// millisecond part is non-zero.
 pub fn write_timestamp(out: &mut String, t: i64) {
-    let mut p = Piece::new();
-    p.timestamp(t);
-    out.push_str(p.as_str());
+    let neg = t < 0;
+    let abs = t.unsigned_abs();
+    if neg {
+        out.push('-');
+    }
+    push_u64(out, abs / 1000);
+    let frac = abs % 1000;
+    if frac != 0 {
+        let digits = [
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    }
 }
 
 /// Appends `n` in decimal (without the formatting machinery: results hold millions).
@@ -128,22 +57,17 @@ fn push_u64(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
-/// Appends [`format_float`]`(v)` without allocating for the common forms (see
-/// `Piece::float`); the rest through [`format_float`].
+/// Appends [`format_float`]`(v)` without allocating: whole numbers below 1e15 as integers,
+/// other values in `f` notation range with `Display` (Rust's shortest round-trip digits, as
+/// Go's), the rest through [`format_float`].
 pub fn write_float(out: &mut String, v: f64) {
-    let mut p = Piece::new();
-    if p.float(v) {
-        out.push_str(p.as_str());
-    } else {
-        write_rare_float(out, v);
-    }
-}
-
-/// The forms `Piece::float` leaves out: `f` notation of values ryu prints with an
-/// exponent, `e` notation, NaN and infinities.
-fn write_rare_float(out: &mut String, v: f64) {
     let abs = v.abs();
-    if v.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
+    if (1.0..1e15).contains(&abs) && v.trunc() == v {
+        if v < 0.0 {
+            out.push('-');
+        }
+        push_u64(out, abs as u64);
+    } else if v.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
         write_f_notation(out, v);
     } else {
         out.push_str(&format_float(v));
@@ -158,9 +82,11 @@ fn ascii(d: &[u8]) -> &str {
 /// Appends finite `v` in `f` notation with the shortest round-trip digits (Go's choice; see
 /// [`shortest_digits`]).
 fn write_f_notation(out: &mut String, v: f64) {
-    let mut p = Piece::new();
-    if p.float(v) {
-        out.push_str(p.as_str());
+    // Most values: ryu prints them in decimal already ("0.0123", "1234.5", "1.0").
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    if !s.as_bytes().contains(&b'e') {
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
         return;
     }
     let mut digits = [0u8; 24];
@@ -233,18 +159,11 @@ pub fn format_float(v: f64) -> String {
 
 /// Appends `[t, "v"]`.
 pub fn write_point(out: &mut String, t: i64, v: f64) {
-    let mut p = Piece::new();
-    p.bytes(b"[");
-    p.timestamp(t);
-    p.bytes(b",\"");
-    if p.float(v) {
-        p.bytes(b"\"]");
-        out.push_str(p.as_str());
-    } else {
-        out.push_str(p.as_str());
-        write_rare_float(out, v);
-        out.push_str("\"]");
-    }
+    out.push('[');
+    write_timestamp(out, t);
+    out.push_str(",\"");
+    write_float(out, v);
+    out.push_str("\"]");
 }
 
 /// Appends a label set as a JSON object.
