@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use strata_query::{Cancel, QueryOptions, QueryResult, Value};
 
 use crate::api_meta::{invalid_param, time_param};
-use crate::body::{json_ok, Resp};
+use crate::body::{json_ok, json_pieces, Resp};
 use crate::error::{Error, Result};
 use crate::json::{self, Timings};
 use crate::params::{parse_duration, parse_limit, parse_time, Params};
@@ -212,6 +212,9 @@ fn reply(mut res: QueryResult, limit: usize, timings: Option<Timings>) -> Resp {
         if cut {
             res.warnings.push("results truncated due to limit".into());
         }
+    }
+    if json::reply_size_hint(&res.value) > json::PIECES_ABOVE {
+        return json_pieces(json::ReplyPieces::new(res, timings));
     }
     json_ok(json::query_reply(&res, timings))
 }

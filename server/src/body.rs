@@ -12,18 +12,70 @@
 //! exactly once between the socket read and snappy decompression (over TLS, rustls's
 //! decryption writes the plaintext into hyper's buffer first).
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
 
 use crate::error::{Error, Result};
+use crate::json::ReplyPieces;
 
 /// The response type of every handler.
-pub type Resp = Response<Full<Bytes>>;
+pub type Resp = Response<Body>;
+
+/// A response body: bytes rendered in full, or a large query reply rendered piece by piece
+/// as the connection takes it ([`ReplyPieces`]): the next piece is written while the client
+/// reads the last one, and the reply is never held whole (a range result of millions of
+/// points is tens of MB of JSON).
+pub enum Body {
+    /// The whole body (`None` once sent).
+    Full(Option<Bytes>),
+    /// A query reply rendered on demand.
+    Pieces(Box<ReplyPieces>),
+}
+
+impl Body {
+    /// A body of `b`.
+    pub fn full(b: Bytes) -> Body {
+        Body::Full((!b.is_empty()).then_some(b))
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
+        let next = match self.get_mut() {
+            Body::Full(b) => b.take(),
+            Body::Pieces(p) => p.next_piece().map(Bytes::from),
+        };
+        Poll::Ready(next.map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(b) => b.is_none(),
+            Body::Pieces(p) => p.is_done(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::Pieces(_) => SizeHint::default(),
+        }
+    }
+}
 
 /// How many bytes of an oversized body are read and discarded before answering.
 const DRAIN_CAP: u64 = 256 << 20;
@@ -116,7 +168,7 @@ pub async fn discard(body: Incoming, headers: &HeaderMap, limit: u64, timeout: D
 
 /// A response with a body and content type.
 pub fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Body::full(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -128,9 +180,17 @@ pub fn json_ok(body: String) -> Resp {
     response(StatusCode::OK, "application/json", body)
 }
 
+/// A `200 application/json` query reply, rendered piece by piece as it is sent.
+pub fn json_pieces(pieces: ReplyPieces) -> Resp {
+    let mut r = Response::new(Body::Pieces(Box::new(pieces)));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 /// An empty response with `status` (e.g. 204).
 pub fn empty(status: StatusCode) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(Body::full(Bytes::new()));
     *r.status_mut() = status;
     r
 }

@@ -206,41 +206,63 @@ pub fn write_value(out: &mut String, value: &Value) {
             write_str(out, s);
             out.push(']');
         }
-        Value::Vector(samples) => {
-            out.push_str("{\"resultType\":\"vector\",\"result\":[");
-            for (i, s) in samples.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"metric\":");
-                write_labels(out, &s.labels);
-                out.push_str(",\"value\":");
-                write_point(out, s.t, s.v);
-                out.push('}');
-            }
-            out.push(']');
-        }
-        Value::Matrix(series) => {
-            out.push_str("{\"resultType\":\"matrix\",\"result\":[");
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"metric\":");
-                write_labels(out, &s.labels);
-                out.push_str(",\"values\":[");
-                for (j, (t, v)) in s.timestamps.iter().zip(&s.values).enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    write_point(out, *t, *v);
-                }
-                out.push_str("]}");
+        Value::Vector(_) | Value::Matrix(_) => {
+            write_items_open(out, value);
+            for i in 0..items(value) {
+                write_item(out, value, i);
             }
             out.push(']');
         }
     }
     out.push('}');
+}
+
+/// Appends the opening of a vector's or matrix's `{"resultType":..,"result":[`.
+fn write_items_open(out: &mut String, value: &Value) {
+    out.push_str(match value {
+        Value::Matrix(_) => "{\"resultType\":\"matrix\",\"result\":[",
+        _ => "{\"resultType\":\"vector\",\"result\":[",
+    });
+}
+
+/// Series (or samples) in a vector or matrix; 0 for other values.
+fn items(value: &Value) -> usize {
+    match value {
+        Value::Vector(v) => v.len(),
+        Value::Matrix(m) => m.len(),
+        _ => 0,
+    }
+}
+
+/// Appends item `i` of a vector or matrix, with its leading comma.
+fn write_item(out: &mut String, value: &Value, i: usize) {
+    if i > 0 {
+        out.push(',');
+    }
+    match value {
+        Value::Vector(samples) => {
+            let s = &samples[i];
+            out.push_str("{\"metric\":");
+            write_labels(out, &s.labels);
+            out.push_str(",\"value\":");
+            write_point(out, s.t, s.v);
+            out.push('}');
+        }
+        Value::Matrix(series) => {
+            let s = &series[i];
+            out.push_str("{\"metric\":");
+            write_labels(out, &s.labels);
+            out.push_str(",\"values\":[");
+            for (j, (t, v)) in s.timestamps.iter().zip(&s.values).enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write_point(out, *t, *v);
+            }
+            out.push_str("]}");
+        }
+        _ => {}
+    }
 }
 
 /// Timings the server measured around a query, for `stats=...`.
@@ -255,6 +277,11 @@ pub struct Timings {
 /// Appends the `data` object of a query reply: `{resultType, result[, stats]}`.
 pub fn write_query_data(out: &mut String, res: &QueryResult, stats: Option<Timings>) {
     write_value(out, &res.value);
+    write_stats(out, res, stats);
+}
+
+/// With `stats`, reopens the `data` object just written and appends its `stats`.
+fn write_stats(out: &mut String, res: &QueryResult, stats: Option<Timings>) {
     if let Some(t) = stats {
         out.pop(); // reopen the object
         let _ = write!(
@@ -284,9 +311,84 @@ pub fn query_reply(res: &QueryResult, stats: Option<Timings>) -> String {
     out
 }
 
+/// Bytes of a piece of a reply rendered by [`ReplyPieces`] (the piece ends at the first
+/// series boundary past it).
+const PIECE: usize = 256 << 10;
+
+/// Replies estimated above this many bytes ([`reply_size_hint`]) are worth rendering
+/// piece by piece.
+pub const PIECES_ABOVE: usize = 1 << 20;
+
+/// The success reply of a query with a vector or matrix result, rendered in pieces of
+/// about [`PIECE`] bytes on demand: concatenated, the pieces are exactly [`query_reply`]'s
+/// string.
+pub struct ReplyPieces {
+    res: QueryResult,
+    stats: Option<Timings>,
+    /// The next item to write; `None` before the envelope is written.
+    next: Option<usize>,
+    done: bool,
+}
+
+impl ReplyPieces {
+    /// Pieces of the reply to `res`.
+    pub fn new(res: QueryResult, stats: Option<Timings>) -> ReplyPieces {
+        ReplyPieces {
+            res,
+            stats,
+            next: None,
+            done: false,
+        }
+    }
+
+    /// True once every piece was handed out.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The next piece, `None` after the last.
+    pub fn next_piece(&mut self) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        let value = &self.res.value;
+        let mut out = String::with_capacity(PIECE + (PIECE >> 2));
+        let mut i = match self.next {
+            Some(i) => i,
+            None => {
+                out.push_str("{\"status\":\"success\",\"data\":");
+                if !matches!(value, Value::Vector(_) | Value::Matrix(_)) {
+                    // Nothing to cut: the whole (small) reply at once.
+                    write_query_data(&mut out, &self.res, self.stats);
+                    write_annotations(&mut out, &self.res.warnings, &self.res.infos);
+                    out.push('}');
+                    self.done = true;
+                    return Some(out);
+                }
+                write_items_open(&mut out, value);
+                0
+            }
+        };
+        let n = items(value);
+        while i < n && out.len() < PIECE {
+            write_item(&mut out, value, i);
+            i += 1;
+        }
+        self.next = Some(i);
+        if i == n {
+            out.push_str("]}");
+            write_stats(&mut out, &self.res, self.stats);
+            write_annotations(&mut out, &self.res.warnings, &self.res.infos);
+            out.push('}');
+            self.done = true;
+        }
+        Some(out)
+    }
+}
+
 /// About the bytes a value renders to (a point is `[1700000000.123,"0.25"]` or shorter, a
 /// label set some 200 bytes), plus room for the envelope.
-fn reply_size_hint(value: &Value) -> usize {
+pub fn reply_size_hint(value: &Value) -> usize {
     const POINT: usize = 28;
     const LABELS: usize = 200;
     512 + match value {
@@ -335,6 +437,74 @@ pub fn error(error_type: &str, msg: &str) -> String {
 mod tests {
     use super::*;
     use strata_query::{InstantSample, QueryStats, RangeSeries};
+
+    /// Concatenated, the pieces are the whole reply, for every kind of value, with and
+    /// without stats and annotations, including results many pieces long.
+    #[test]
+    fn reply_pieces_concatenate_to_the_reply() {
+        let series = |n: usize, points: usize| -> Vec<RangeSeries> {
+            (0..n)
+                .map(|i| RangeSeries {
+                    labels: Labels::from_pairs(&[
+                        ("__name__", "x"),
+                        ("pod", &format!("pod-{i}\"q\"")),
+                    ])
+                    .unwrap(),
+                    timestamps: (0..points as i64)
+                        .map(|j| 1_700_000_000_123 + j * 15_000)
+                        .collect(),
+                    values: (0..points).map(|j| (i * j) as f64 / 7.0).collect(),
+                })
+                .collect()
+        };
+        let vector = (0..20_000)
+            .map(|i| InstantSample {
+                labels: Labels::from_pairs(&[("i", &i.to_string())]).unwrap(),
+                t: 1_700_000_000_000,
+                v: f64::from(i) - 0.5,
+            })
+            .collect();
+        let values = [
+            Value::Matrix(series(300, 1441)),
+            Value::Matrix(series(3, 10)),
+            Value::Matrix(Vec::new()),
+            Value::Vector(vector),
+            Value::Vector(Vec::new()),
+            Value::Scalar {
+                t: 1_000,
+                v: f64::NAN,
+            },
+            Value::String {
+                t: 1_000,
+                s: "a\"b".into(),
+            },
+        ];
+        for value in values {
+            for (stats, notes) in [(None, false), (Some(Timings::default()), true)] {
+                let res = QueryResult {
+                    value: value.clone(),
+                    warnings: if notes { vec!["w".into()] } else { Vec::new() },
+                    infos: if notes { vec!["i".into()] } else { Vec::new() },
+                    stats: QueryStats::default(),
+                };
+                let whole = query_reply(&res, stats);
+                let mut p = ReplyPieces::new(res, stats);
+                let mut joined = String::new();
+                let mut pieces = 0;
+                while let Some(piece) = p.next_piece() {
+                    assert!(!p.is_done() || p.next_piece().is_none());
+                    joined.push_str(&piece);
+                    pieces += 1;
+                }
+                assert!(p.is_done());
+                assert_eq!(joined, whole);
+                assert!(serde_json::from_str::<serde_json::Value>(&joined).is_ok());
+                if whole.len() > 2 * PIECE {
+                    assert!(pieces > whole.len() / (2 * PIECE), "{pieces} pieces");
+                }
+            }
+        }
+    }
 
     #[test]
     fn floats_match_go() {
