@@ -106,6 +106,20 @@ impl SeriesChunk {
     pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         self.decode_after(i64::MIN, ts, vs)
     }
+    /// Appends the timestamps of all its samples (see `Chunk::decode_times_into`; a whole
+    /// series span decodes its chunks one after another).
+    pub fn decode_times_into(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
+        match &self.src {
+            ChunkSource::Mem(c) => c.decode_times_into(ts, scratch),
+            ChunkSource::Block(b, r) => b.chunk(*r)?.decode_times_into(ts, scratch),
+            ChunkSource::Whole(b, r) => {
+                for m in b.series_chunks(*r, self.min_time, self.max_time)? {
+                    b.chunk(m.chunk_ref)?.decode_times_into(ts, scratch)?;
+                }
+                Ok(())
+            }
+        }
+    }
     /// Like [`SeriesChunk::decode_into`], but may leave out samples at or before `after`
     /// (see `Chunk::decode_after`; a whole series span also skips its chunks that end by
     /// then). Samples after `after` are all appended.
@@ -361,16 +375,34 @@ pub struct Series {
     maxt: i64,
 }
 
+/// The timestamps of the samples that are not staleness markers.
+fn live<'a>(ts: &'a [i64], vs: &'a [f64]) -> impl Iterator<Item = i64> + 'a {
+    ts.iter()
+        .zip(vs)
+        .filter(|(_, &v)| !crate::is_stale(v))
+        .map(|(&t, _)| t)
+}
+
 /// Keeps the samples of `ts[base..]`/`vs[base..]` (ascending) that lie in `[mint, maxt]`.
 fn keep_range(ts: &mut Vec<i64>, vs: &mut Vec<f64>, base: usize, mint: i64, maxt: i64) {
+    let (lo, hi) = range_in(ts, base, mint, maxt);
+    keep(ts, base, lo, hi);
+    keep(vs, base, lo, hi);
+}
+
+/// The index range `[lo, hi)` of `ts[base..]` (ascending) within `[mint, maxt]`.
+fn range_in(ts: &[i64], base: usize, mint: i64, maxt: i64) -> (usize, usize) {
     let lo = base + ts[base..].partition_point(|&t| t < mint);
     let hi = base + ts[base..].partition_point(|&t| t <= maxt);
+    (lo, hi)
+}
+
+/// Keeps `v[lo..hi]` at `v[base..]` and drops the rest after `base`.
+fn keep<T: Copy>(v: &mut Vec<T>, base: usize, lo: usize, hi: usize) {
     if lo > base {
-        ts.copy_within(lo..hi, base);
-        vs.copy_within(lo..hi, base);
+        v.copy_within(lo..hi, base);
     }
-    ts.truncate(base + (hi - lo));
-    vs.truncate(base + (hi - lo));
+    v.truncate(base + (hi - lo));
 }
 
 /// Drops the samples of `ts[base..]` that fall in a deleted interval.
@@ -447,6 +479,100 @@ impl Series {
         Ok(())
     }
 
+    /// Appends the timestamps of the series' samples within the querier's range that are
+    /// not staleness markers (all that `count_over_time` and `present_over_time` read), in
+    /// time order, deleted samples left out. Chunks whose summary shows no staleness marker
+    /// have only their timestamps decoded (see [`Chunk::decode_times_into`]); head chunks,
+    /// chunks with markers and overlapping series are decoded whole, their values in
+    /// `scratch`. On an error nothing is appended.
+    pub fn decode_live_times(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
+        let start = ts.len();
+        let r = self.live_times(ts, scratch);
+        if r.is_err() {
+            ts.truncate(start);
+        }
+        r
+    }
+
+    fn live_times(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
+        if self.overlapping {
+            let (mut cts, mut cvs) = (Vec::new(), Vec::new());
+            self.decode_into(&mut cts, &mut cvs)?;
+            ts.extend(live(&cts, &cvs));
+            return Ok(());
+        }
+        for c in &self.chunks {
+            self.chunk_live_times(c, ts, scratch)?;
+        }
+        Ok(())
+    }
+
+    /// Chunk `i`, if chunks may be decoded one by one (the series' chunks do not overlap).
+    fn chunk_to_decode(&self, i: usize) -> Result<&SeriesChunk> {
+        if self.overlapping {
+            return Err(Error::InvalidArgument(
+                "decoding one chunk of a series with overlapping chunks".into(),
+            ));
+        }
+        self.chunks.get(i).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "chunk {i} of a series with {} chunks",
+                self.chunks.len()
+            ))
+        })
+    }
+
+    /// Like [`Series::decode_live_times`] for chunk `i` alone, under the conditions of
+    /// [`Series::decode_chunk_into`] (a series whose chunks do not overlap). On an error
+    /// nothing is appended.
+    pub fn decode_chunk_live_times(
+        &self,
+        i: usize,
+        ts: &mut Vec<i64>,
+        scratch: &mut Vec<f64>,
+    ) -> Result<()> {
+        let c = self.chunk_to_decode(i)?;
+        let start = ts.len();
+        let r = self.chunk_live_times(c, ts, scratch);
+        if r.is_err() {
+            ts.truncate(start);
+        }
+        r
+    }
+
+    /// Appends the timestamps of chunk `c`'s non-stale samples within the range (the
+    /// series' chunks do not overlap).
+    fn chunk_live_times(
+        &self,
+        c: &SeriesChunk,
+        ts: &mut Vec<i64>,
+        scratch: &mut Vec<f64>,
+    ) -> Result<()> {
+        if c.num_samples == 0 || c.max_time < self.mint || c.min_time > self.maxt {
+            return Ok(());
+        }
+        let partial = c.min_time < self.mint || c.max_time > self.maxt;
+        if c.summary.as_ref().is_some_and(|s| s.stale == 0) && c.deleted.is_none() {
+            let base = ts.len();
+            c.decode_times_into(ts, scratch)?;
+            if partial {
+                let (lo, hi) = range_in(ts, base, self.mint, self.maxt);
+                keep(ts, base, lo, hi);
+            }
+            return Ok(());
+        }
+        let (mut cts, mut cvs) = (Vec::new(), Vec::new());
+        c.decode_into(&mut cts, &mut cvs)?;
+        if let Some(d) = &c.deleted {
+            drop_deleted(&mut cts, &mut cvs, 0, d);
+        }
+        if partial {
+            keep_range(&mut cts, &mut cvs, 0, self.mint, self.maxt);
+        }
+        ts.extend(live(&cts, &cvs));
+        Ok(())
+    }
+
     /// The querier range `[mint, maxt]` the series was selected for.
     pub fn range(&self) -> (i64, i64) {
         (self.mint, self.maxt)
@@ -472,17 +598,7 @@ impl Series {
         ts: &mut Vec<i64>,
         vs: &mut Vec<f64>,
     ) -> Result<()> {
-        if self.overlapping {
-            return Err(Error::InvalidArgument(
-                "decode_chunk_into on a series with overlapping chunks".into(),
-            ));
-        }
-        let Some(c) = self.chunks.get(i) else {
-            return Err(Error::InvalidArgument(format!(
-                "chunk {i} of a series with {} chunks",
-                self.chunks.len()
-            )));
-        };
+        let c = self.chunk_to_decode(i)?;
         if c.num_samples == 0 || c.max_time < self.mint || c.min_time > self.maxt {
             return Ok(());
         }

@@ -12,7 +12,7 @@ use strata_engine::block::meta::Compaction;
 use strata_engine::block::writer::BlockWriter;
 use strata_engine::chunk::{Chunk, Encoding};
 use strata_engine::{
-    stale_nan, Batch, Db, Error, Labels, MatchOp, Matcher, Options, RejectReason, Sample,
+    is_stale, stale_nan, Batch, Db, Error, Labels, MatchOp, Matcher, Options, RejectReason, Sample,
 };
 
 const MIN: i64 = 60_000;
@@ -50,6 +50,13 @@ fn read_with(db: &Db, mint: i64, maxt: i64, within: Option<(i64, i64)>) -> Model
         let samples = s.try_samples().unwrap();
         let it: Vec<Sample> = s.samples();
         assert_eq!(samples.len(), it.len(), "iterator and decode_into agree");
+        // The timestamps-only read gives exactly the non-stale samples' timestamps.
+        let (mut live, mut scratch) = (vec![-1], Vec::new());
+        s.decode_live_times(&mut live, &mut scratch).unwrap();
+        let want: Vec<i64> = std::iter::once(-1)
+            .chain(samples.iter().filter(|x| !is_stale(x.v)).map(|x| x.t))
+            .collect();
+        assert_eq!(live, want, "{}: decode_live_times", s.labels);
         let m = out.entry(s.labels.clone()).or_default();
         for x in samples {
             assert!(

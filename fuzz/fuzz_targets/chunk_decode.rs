@@ -8,6 +8,7 @@
 //! - `seek` agrees with `next`: seeking to each timestamp of a fresh iteration finds it;
 //! - the columnar path (`decode_into`) returns the same samples, and fails exactly when
 //!   iteration does;
+//! - `decode_times_into` never panics, and gives the timestamps of a chunk that decodes;
 //! - `decode_after(bound)` never panics, and on a chunk that decodes it returns a suffix of
 //!   the samples holding every one after the bound (bounds: before, inside, after the data);
 //! - whatever decodes completely re-encodes, with the smallest encoding and with each
@@ -54,6 +55,8 @@ fuzz_target!(|data: &[u8]| {
         let r = chunk.decode_after(b, &mut ats, &mut avs);
         after.push((b, r.is_ok(), ats, avs));
     }
+    let (mut times, mut scratch) = (Vec::new(), Vec::new());
+    let times_ok = chunk.decode_times_into(&mut times, &mut scratch).is_ok();
     let (mut cts, mut cvs) = (Vec::new(), Vec::new());
     let columnar = chunk.decode_into(&mut cts, &mut cvs);
     assert_eq!(columnar.is_ok(), it.err().is_none(), "columnar and iteration disagree");
@@ -64,6 +67,8 @@ fuzz_target!(|data: &[u8]| {
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
     assert_eq!(bits(&cvs), bits(&vs), "columnar values differ");
     assert_eq!(ts.len(), chunk.num_samples(), "short iteration without an error");
+    assert!(times_ok, "decode_times_into failed on a chunk that decodes");
+    assert_eq!(times, ts, "decode_times_into timestamps");
     for (b, ok, ats, avs) in after {
         assert!(ok, "decode_after({b}) failed on a chunk that decodes");
         let from = ts.len() - ats.len();

@@ -216,12 +216,15 @@ impl BlockedDecoder<'_> {
 
     /// Like [`Self::next_block`], except that a block whose last timestamp is at or before
     /// `after` has only its timestamps decoded: its values are skipped (see
-    /// `BlockColumn::skip`) and `vs` is left as it was. Returns `k` and whether the values
-    /// were skipped.
+    /// `BlockColumn::skip`) and `vs` is left as it was. With `values` false no value is
+    /// decoded at all, and the value column is not kept in step either (only timestamps
+    /// can be read from this decoder from then on). Returns `k` and whether the values
+    /// were left out.
     #[inline(always)]
     pub(crate) fn next_block_after(
         &mut self,
         after: i64,
+        values: bool,
         ts: &mut [i64],
         vs: &mut [f64],
         proof: Option<&mut Proof>,
@@ -233,6 +236,10 @@ impl BlockedDecoder<'_> {
         let fv = self.vals.next_frame(&mut self.cur)?;
         let k = ft.len();
         self.ts.decode(&ft, ts, proof)?;
+        if !values {
+            self.i += k;
+            return Ok((k, true));
+        }
         let mut scratch = [0i64; BLOCK_LEN];
         let skip = ts.get(k.wrapping_sub(1)).is_some_and(|&last| last <= after);
         if skip {

@@ -96,10 +96,12 @@ pub(crate) fn decode_chunk(c: &Chunk, ts: &mut [i64], vs: &mut [f64]) -> (usize,
 /// through the first-level cache (no zero-filled tail to overwrite), except the blocks whose
 /// samples are all at or before `after`: those have only their timestamps decoded (and
 /// checked). Each block's timestamps are checked as `check_block` does, unless the layout
-/// proves them (see `BlockColumn::decode`). On an error the valid prefix stays appended.
+/// proves them (see `BlockColumn::decode`). With `values` false only timestamps are
+/// decoded and appended (`vs` untouched). On an error the valid prefix stays appended.
 pub(crate) fn append_blocked(
     c: &Chunk,
     after: i64,
+    values: bool,
     ts: &mut Vec<i64>,
     vs: &mut Vec<f64>,
 ) -> Result<(), Error> {
@@ -110,13 +112,15 @@ pub(crate) fn append_blocked(
     let (body, body_len) = c.body();
     let mut d = BlockedLayout::parse(body, body_len, h.n)?.decoder(h.min_t)?;
     ts.reserve(h.n);
-    vs.reserve(h.n);
+    if values {
+        vs.reserve(h.n);
+    }
     let (mut tb, mut vb) = ([0i64; BLOCK], [0f64; BLOCK]);
     let mut prev: Option<i64> = None;
     let mut decoded = 0;
     while decoded < h.n {
         let mut proof = Proof::default();
-        let (k, skipped) = d.next_block_after(after, &mut tb, &mut vb, Some(&mut proof))?;
+        let (k, skipped) = d.next_block_after(after, values, &mut tb, &mut vb, Some(&mut proof))?;
         if k == 0 {
             return Err(Error::CorruptChunk(
                 "fewer samples than the header says".into(),
@@ -135,7 +139,9 @@ pub(crate) fn append_blocked(
         } else {
             check_block(block, prev, h.min_t, h.max_t, decoded)
         };
-        if !skipped {
+        if !values {
+            ts.extend_from_slice(&tb[..good]);
+        } else if !skipped {
             ts.extend_from_slice(&tb[..good]);
             vs.extend_from_slice(&vb[..good]);
         }

@@ -262,6 +262,18 @@ impl Chunk {
         self.decode_after(i64::MIN, ts, vs)
     }
 
+    /// Appends the timestamps of all samples (staleness markers included) to `ts`, checked
+    /// as [`Chunk::decode_into`] checks them; a long `Blocked` chunk decodes its timestamp
+    /// column alone. `scratch` is room for values that other encodings decode alongside
+    /// (cleared, then left with whatever they decoded).
+    pub fn decode_times_into(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
+        scratch.clear();
+        if self.header.enc == Encoding::Blocked && self.num_samples() > iter::BLOCK {
+            return iter::append_blocked(self, i64::MIN, false, ts, scratch);
+        }
+        self.decode_into(ts, scratch)
+    }
+
     /// Like [`Chunk::decode_into`], but may leave out samples at or before `after` (a hint
     /// for readers that need only the samples after it: a long `Blocked` chunk skips the
     /// values of its 128-sample blocks that end by then; every timestamp is still checked).
@@ -269,7 +281,7 @@ impl Chunk {
     pub fn decode_after(&self, after: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         let n = self.num_samples();
         if self.header.enc == Encoding::Blocked && n > iter::BLOCK {
-            return iter::append_blocked(self, after, ts, vs);
+            return iter::append_blocked(self, after, true, ts, vs);
         }
         let (t0, v0) = (ts.len(), vs.len());
         ts.resize(t0 + n, 0);

@@ -118,6 +118,11 @@ fn check_chunk(c: &Chunk, ts: &[i64], vs: &[f64]) -> std::result::Result<(), Tes
         .expect("decode_into again");
     prop_assert_eq!(cts.len(), 2 * ts.len());
     prop_assert_eq!(&cts[ts.len()..], ts);
+    // decode_times_into appends exactly the timestamps.
+    let (mut tts, mut scratch) = (vec![5], vec![1.0]);
+    c.decode_times_into(&mut tts, &mut scratch)
+        .expect("decode_times_into");
+    prop_assert_eq!(&tts[1..], ts);
     // decode_after appends a suffix of the samples holding every one after its bound
     // (whole blocks before it may be left out), whatever the bound.
     let n = ts.len();

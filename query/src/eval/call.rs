@@ -135,11 +135,17 @@ fn over_windowed(
 ) -> Result<Val> {
     let (ends, range) = (&w.ends.clone(), w.range);
     let mode = ev.summaries;
+    // Counting functions read only how many samples each window holds.
+    let times_only = sf.is_some_and(SummaryFn::counts_only);
     let per = |s: &LazySeries, buf: &mut SeriesBuf| -> Result<Vec<Option<f64>>> {
         if let Some(v) = from_summaries(sf, mode, s, ends, range, buf)? {
             return Ok(v);
         }
-        s.read_unstale(buf)?;
+        if times_only {
+            s.read_live_times(buf)?;
+        } else {
+            s.read_unstale(buf)?;
+        }
         let SeriesBuf {
             samples, vs, stop, ..
         } = buf;

@@ -133,6 +133,27 @@ impl LazySeries {
         Ok(())
     }
 
+    /// The samples [`LazySeries::read_unstale`] gives, with their timestamps only (values
+    /// 0): for functions that only count samples (`count_over_time`,
+    /// `present_over_time`), which then skip decoding values where the storage can.
+    pub fn read_live_times(&self, buf: &mut SeriesBuf) -> Result<()> {
+        buf.samples.clear();
+        match &self.src {
+            Src::Samples(v) => buf.samples.extend(
+                v.iter()
+                    .filter(|x| !is_stale(x.v))
+                    .map(|x| Sample::new(x.t, 0.0)),
+            ),
+            Src::Db(s) => {
+                buf.ts.clear();
+                s.decode_live_times(&mut buf.ts, &mut buf.vs)?;
+                buf.samples
+                    .extend(buf.ts.iter().map(|&t| Sample::new(t, 0.0)));
+            }
+        }
+        Ok(())
+    }
+
     /// All samples in the selected range (stale markers included), as an owned vector.
     pub fn into_samples(self) -> Result<Vec<Sample>> {
         match self.src {

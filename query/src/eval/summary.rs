@@ -123,6 +123,12 @@ impl SummaryFn {
         })
     }
 
+    /// True if the result depends only on how many live samples a window holds (so the
+    /// samples' values need not be decoded).
+    pub fn counts_only(self) -> bool {
+        matches!(self, SummaryFn::Count | SummaryFn::Present)
+    }
+
     fn is_counter(self) -> bool {
         matches!(self, SummaryFn::Rate | SummaryFn::Increase)
     }
@@ -478,11 +484,21 @@ pub fn eval_series(
         }
         buf.ts.clear();
         buf.vs.clear();
+        let lo = buf.samples.len();
+        if f.counts_only() {
+            // Timestamps of the live samples are all these functions read (values 0).
+            s.decode_chunk_live_times(i, &mut buf.ts, &mut buf.vs)?;
+            let a = buf.ts.partition_point(|&t| t <= starts[0]);
+            let b = buf.ts.partition_point(|&t| t <= last_end).max(a);
+            buf.samples
+                .extend(buf.ts[a..b].iter().map(|&t| Sample::new(t, 0.0)));
+            spans[i] = (lo, buf.samples.len());
+            continue;
+        }
         s.decode_chunk_after(i, starts[0], &mut buf.ts, &mut buf.vs)?;
         // Only samples inside some window are kept: (first start, last end].
         let a = buf.ts.partition_point(|&t| t <= starts[0]);
         let b = buf.ts.partition_point(|&t| t <= last_end).max(a);
-        let lo = buf.samples.len();
         buf.samples.reserve(b - a);
         for (&t, &v) in buf.ts[a..b].iter().zip(&buf.vs[a..b]) {
             if !is_stale(v) {
