@@ -54,6 +54,11 @@ fn write_history(s: &Strata, end: i64) {
 
 /// The `data.result` of a range query (the whole reply must be a success).
 fn range(s: &Strata, q: &str, start: i64, end: i64, extra: &str) -> Value {
+    range_reply(s, q, start, end, extra)["data"]["result"].clone()
+}
+
+/// The whole reply of a range query, which must be a success.
+fn range_reply(s: &Strata, q: &str, start: i64, end: i64, extra: &str) -> Value {
     let r = s
         .get(&format!(
             "/api/v1/query_range?query={}&start={}&end={}&step=60{extra}",
@@ -65,7 +70,7 @@ fn range(s: &Strata, q: &str, start: i64, end: i64, extra: &str) -> Value {
     assert_eq!(r.status, 200, "{}", r.text());
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["status"], "success", "{v}");
-    v["data"]["result"].clone()
+    v
 }
 
 const Q: &str = "sum by (job) (count_over_time(req_total[5m]))";
@@ -160,16 +165,7 @@ fn whole_hits_keep_limit_stats_and_sub_grids() {
     let first = range(&s, Q, qs, qe, "");
     assert_eq!(hits_misses(&s), (0.0, 1.0));
 
-    let r = s
-        .get(&format!(
-            "/api/v1/query_range?query={}&start={}&end={}&step=60&limit=1&stats=all",
-            urlencode(Q),
-            qs as f64 / 1000.0,
-            qe as f64 / 1000.0
-        ))
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let v = range_reply(&s, Q, qs, qe, "&limit=1&stats=all");
     assert_eq!(hits_misses(&s), (1.0, 1.0));
     assert_eq!(v["data"]["result"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["data"]["result"][0], first[0]);
