@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -311,18 +312,55 @@ pub fn is_legacy_label_name(name: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
+/// Hasher of the engine's hash maps keyed by strings or by hashes (the head's series map,
+/// the symbol table): xxh3 keyed with a per-process random seed, one round per `write`.
+/// Much cheaper than the default SipHash; the seed keeps senders, who choose label sets and
+/// values and can compute unkeyed hashes offline, from steering many keys into one probe
+/// sequence.
+#[derive(Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Default for KeyHasher {
+    #[inline]
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        KeyHasher(*SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5354_5241_5441_u64)
+        }))
+    }
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.write(&n.to_le_bytes());
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 const SYMBOL_SHARDS: usize = 16;
+
+/// Interned strings of one shard.
+type Symbols = HashSet<Arc<str>, BuildHasherDefault<KeyHasher>>;
 
 /// Interns label strings so that equal strings share one allocation.
 pub struct SymbolTable {
-    shards: Vec<Mutex<HashSet<Arc<str>>>>,
+    shards: Vec<Mutex<Symbols>>,
 }
 
 impl Default for SymbolTable {
     fn default() -> Self {
         SymbolTable {
             shards: (0..SYMBOL_SHARDS)
-                .map(|_| Mutex::new(HashSet::new()))
+                .map(|_| Mutex::new(Symbols::default()))
                 .collect(),
         }
     }
@@ -484,5 +522,30 @@ mod tests {
         let b = t.intern("job");
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(t.len(), 1);
+    }
+
+    /// Many strings: each interned once, shared on every lookup, and dropped by `gc` once
+    /// only the table holds it.
+    #[test]
+    fn interning_many_and_gc() {
+        let t = SymbolTable::default();
+        let held: Vec<Arc<str>> = (0..5000).map(|i| t.intern(&format!("pod-{i}"))).collect();
+        for i in (0..10_000).rev() {
+            let s = format!("pod-{}", i % 5000);
+            let a = t.intern(&s);
+            assert_eq!(&*a, s.as_str());
+            assert!(Arc::ptr_eq(&a, &held[i % 5000]));
+        }
+        for i in 0..1000 {
+            drop(t.intern(&format!("gone-{i}")));
+        }
+        t.intern("");
+        assert_eq!(t.len(), 6001);
+        assert_eq!(t.gc(), 1001);
+        assert_eq!(t.len(), 5000);
+        assert!(Arc::ptr_eq(&t.intern("pod-42"), &held[42]));
+        drop(held);
+        assert_eq!(t.gc(), 5000);
+        assert!(t.is_empty());
     }
 }

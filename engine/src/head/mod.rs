@@ -26,7 +26,7 @@ mod read;
 mod truncate;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::chunk::{Chunk, ChunkBuilder, MAX_SAMPLES_PER_CHUNK};
 use crate::index::postings::SeriesRef;
 use crate::index::MemIndex;
-use crate::labels::{Labels, SymbolTable};
+use crate::labels::{KeyHasher, Labels, SymbolTable};
 use crate::Sample;
 
 pub use append::{verdict, Verdict};
@@ -207,39 +207,6 @@ impl SeriesHandle {
     /// True if the `Db::resolve` call that returned this handle created the series.
     pub fn created(&self) -> bool {
         self.created
-    }
-}
-
-/// Hasher of the series map, whose keys already are label-set hashes: one xxh3 round over
-/// the 8-byte key, keyed with a per-process random seed. Much cheaper than the default
-/// SipHash; the seed keeps senders, who choose the label sets and can compute their
-/// unkeyed stable hashes offline, from steering many series into one probe sequence.
-#[derive(Clone, Copy)]
-struct KeyHasher(u64);
-
-impl Default for KeyHasher {
-    #[inline]
-    fn default() -> Self {
-        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        KeyHasher(*SEED.get_or_init(|| {
-            use std::hash::BuildHasher;
-            std::collections::hash_map::RandomState::new().hash_one(0x5354_5241_5441_u64)
-        }))
-    }
-}
-
-impl Hasher for KeyHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.write(&n.to_le_bytes());
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
