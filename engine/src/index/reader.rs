@@ -61,6 +61,41 @@ pub struct IndexReader {
     series_start: u64,
     postings_start: u64,
     all_off: u64,
+    /// Recently handed-out label values by symbol (see [`ValueCache`]).
+    values: ValueCache,
+}
+
+/// Slots of a [`ValueCache`].
+const VALUE_CACHE_SLOTS: usize = 1024;
+
+/// A small direct-mapped cache of interned label values by symbol id, so that reading a
+/// series' labels finds the shared copy of a value it read before without hashing and
+/// comparing the string in the database's symbol table (most series of a block repeat a
+/// few values: job, instance, status). Bounded: at most [`VALUE_CACHE_SLOTS`] strings per
+/// block, which the symbol table holds anyway.
+#[derive(Default)]
+struct ValueCache(parking_lot::Mutex<Vec<Option<CachedValue>>>);
+
+/// A symbol id and its interned string.
+type CachedValue = (u32, Arc<str>);
+
+impl ValueCache {
+    /// The shared copy of symbol `id`, from the cache or else `intern(id)` (then cached).
+    fn get(&self, id: u32, intern: impl FnOnce() -> Result<Arc<str>>) -> Result<Arc<str>> {
+        let slot = id as usize % VALUE_CACHE_SLOTS;
+        let mut c = self.0.lock();
+        if let Some(Some((k, v))) = c.get(slot) {
+            if *k == id {
+                return Ok(v.clone());
+            }
+        }
+        let v = intern()?;
+        if c.is_empty() {
+            c.resize(VALUE_CACHE_SLOTS, None);
+        }
+        c[slot] = Some((id, v.clone()));
+        Ok(v)
+    }
 }
 
 impl std::fmt::Debug for IndexReader {
@@ -183,6 +218,7 @@ impl IndexReader {
             series_start,
             postings_start,
             all_off,
+            values: ValueCache::default(),
             bytes,
         };
         // Label names: few, kept in memory.
@@ -437,7 +473,9 @@ impl IndexReader {
             let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
                 return Err(bad("label name not in the label table"));
             };
-            let value = self.interner.intern(self.sym(v as u32)?);
+            let value = self
+                .values
+                .get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
             labels.push(Label {
                 name: name.name.clone(),
                 value,
@@ -554,5 +592,36 @@ impl LabelIndex for IndexReader {
             }
         }
         Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Symbols that share a slot evict each other and each lookup still gets its own
+    /// string; a failing intern caches nothing.
+    #[test]
+    fn value_cache_keeps_symbols_apart() {
+        let c = ValueCache::default();
+        let calls = std::cell::Cell::new(0);
+        let get = |id: u32| {
+            c.get(id, || {
+                calls.set(calls.get() + 1);
+                Ok(Arc::from(format!("v{id}")))
+            })
+            .unwrap()
+        };
+        let slot_mate = 5 + VALUE_CACHE_SLOTS as u32;
+        assert_eq!(&*get(5), "v5");
+        assert_eq!(&*get(5), "v5");
+        assert_eq!(calls.get(), 1, "second lookup from the cache");
+        assert_eq!(&*get(slot_mate), &*format!("v{slot_mate}"));
+        assert_eq!(&*get(5), "v5");
+        assert_eq!(calls.get(), 3, "slot mates evict each other");
+        let failed = c.get(7, || Err(Error::InvalidArgument("corrupt".into())));
+        assert!(failed.is_err());
+        assert_eq!(&*get(7), "v7");
+        assert_eq!(calls.get(), 4);
     }
 }
