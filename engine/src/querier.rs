@@ -375,12 +375,18 @@ pub struct Series {
     maxt: i64,
 }
 
-/// The timestamps of the samples that are not staleness markers.
-fn live<'a>(ts: &'a [i64], vs: &'a [f64]) -> impl Iterator<Item = i64> + 'a {
-    ts.iter()
-        .zip(vs)
-        .filter(|(_, &v)| !crate::is_stale(v))
-        .map(|(&t, _)| t)
+/// Keeps the timestamps `ts[base..]` whose value (`vs[i]` for `ts[base + i]`) is not a
+/// staleness marker and that `keep` accepts, in place.
+fn retain_live(ts: &mut Vec<i64>, base: usize, vs: &[f64], keep: impl Fn(i64) -> bool) {
+    let mut w = base;
+    for r in base..ts.len() {
+        let t = ts[r];
+        if vs.get(r - base).is_some_and(|&v| !crate::is_stale(v)) && keep(t) {
+            ts[w] = t;
+            w += 1;
+        }
+    }
+    ts.truncate(w);
 }
 
 /// Keeps the samples of `ts[base..]`/`vs[base..]` (ascending) that lie in `[mint, maxt]`.
@@ -496,9 +502,12 @@ impl Series {
 
     fn live_times(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
         if self.overlapping {
+            // The merge needs its columns aligned: decoded apart, then appended.
             let (mut cts, mut cvs) = (Vec::new(), Vec::new());
             self.decode_into(&mut cts, &mut cvs)?;
-            ts.extend(live(&cts, &cvs));
+            let base = ts.len();
+            ts.extend_from_slice(&cts);
+            retain_live(ts, base, &cvs, |_| true);
             return Ok(());
         }
         for c in &self.chunks {
@@ -561,15 +570,14 @@ impl Series {
             }
             return Ok(());
         }
-        let (mut cts, mut cvs) = (Vec::new(), Vec::new());
-        c.decode_into(&mut cts, &mut cvs)?;
-        if let Some(d) = &c.deleted {
-            drop_deleted(&mut cts, &mut cvs, 0, d);
-        }
-        if partial {
-            keep_range(&mut cts, &mut cvs, 0, self.mint, self.maxt);
-        }
-        ts.extend(live(&cts, &cvs));
+        let base = ts.len();
+        scratch.clear();
+        c.decode_into(ts, scratch)?;
+        let deleted = c.deleted();
+        let (mint, maxt) = (self.mint, self.maxt);
+        retain_live(ts, base, scratch, |t| {
+            t >= mint && t <= maxt && !is_deleted(deleted, t)
+        });
         Ok(())
     }
 

@@ -485,24 +485,25 @@ pub fn eval_series(
         buf.ts.clear();
         buf.vs.clear();
         let lo = buf.samples.len();
-        if f.counts_only() {
-            // Timestamps of the live samples are all these functions read (values 0).
+        // Timestamps of the live samples are all that counting functions read (values 0).
+        let counts_only = f.counts_only();
+        if counts_only {
             s.decode_chunk_live_times(i, &mut buf.ts, &mut buf.vs)?;
-            let a = buf.ts.partition_point(|&t| t <= starts[0]);
-            let b = buf.ts.partition_point(|&t| t <= last_end).max(a);
-            buf.samples
-                .extend(buf.ts[a..b].iter().map(|&t| Sample::new(t, 0.0)));
-            spans[i] = (lo, buf.samples.len());
-            continue;
+        } else {
+            s.decode_chunk_after(i, starts[0], &mut buf.ts, &mut buf.vs)?;
         }
-        s.decode_chunk_after(i, starts[0], &mut buf.ts, &mut buf.vs)?;
         // Only samples inside some window are kept: (first start, last end].
         let a = buf.ts.partition_point(|&t| t <= starts[0]);
         let b = buf.ts.partition_point(|&t| t <= last_end).max(a);
         buf.samples.reserve(b - a);
-        for (&t, &v) in buf.ts[a..b].iter().zip(&buf.vs[a..b]) {
-            if !is_stale(v) {
-                buf.samples.push(Sample::new(t, v));
+        if counts_only {
+            buf.samples
+                .extend(buf.ts[a..b].iter().map(|&t| Sample::new(t, 0.0)));
+        } else {
+            for (&t, &v) in buf.ts[a..b].iter().zip(&buf.vs[a..b]) {
+                if !is_stale(v) {
+                    buf.samples.push(Sample::new(t, v));
+                }
             }
         }
         spans[i] = (lo, buf.samples.len());
