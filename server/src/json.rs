@@ -304,11 +304,21 @@ fn write_stats(out: &mut String, res: &QueryResult, stats: Option<Timings>) {
 /// growth past its size).
 pub fn query_reply(res: &QueryResult, stats: Option<Timings>) -> String {
     let mut out = String::with_capacity(reply_size_hint(&res.value));
-    out.push_str("{\"status\":\"success\",\"data\":");
-    write_query_data(&mut out, res, stats);
-    write_annotations(&mut out, &res.warnings, &res.infos);
-    out.push('}');
+    out.push_str(REPLY_HEAD);
+    write_value(&mut out, &res.value);
+    write_reply_tail(&mut out, res, stats);
     out
+}
+
+/// What a query reply starts with, before its data value.
+const REPLY_HEAD: &str = "{\"status\":\"success\",\"data\":";
+
+/// Appends what follows a query reply's data value: the stats if asked for, the
+/// annotations and the closing brace.
+fn write_reply_tail(out: &mut String, res: &QueryResult, stats: Option<Timings>) {
+    write_stats(out, res, stats);
+    write_annotations(out, &res.warnings, &res.infos);
+    out.push('}');
 }
 
 /// Bytes of a piece of a reply rendered by [`ReplyPieces`] (the piece ends at the first
@@ -356,12 +366,11 @@ impl ReplyPieces {
         let mut i = match self.next {
             Some(i) => i,
             None => {
-                out.push_str("{\"status\":\"success\",\"data\":");
+                out.push_str(REPLY_HEAD);
                 if !matches!(value, Value::Vector(_) | Value::Matrix(_)) {
                     // Nothing to cut: the whole (small) reply at once.
-                    write_query_data(&mut out, &self.res, self.stats);
-                    write_annotations(&mut out, &self.res.warnings, &self.res.infos);
-                    out.push('}');
+                    write_value(&mut out, value);
+                    write_reply_tail(&mut out, &self.res, self.stats);
                     self.done = true;
                     return Some(out);
                 }
@@ -377,9 +386,7 @@ impl ReplyPieces {
         self.next = Some(i);
         if i == n {
             out.push_str("]}");
-            write_stats(&mut out, &self.res, self.stats);
-            write_annotations(&mut out, &self.res.warnings, &self.res.infos);
-            out.push('}');
+            write_reply_tail(&mut out, &self.res, self.stats);
             self.done = true;
         }
         Some(out)
