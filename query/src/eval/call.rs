@@ -54,12 +54,47 @@ fn finish(ev: &Evaluator<'_>, series: Vec<StepSeries>, keep_name: bool) -> Resul
 fn stream_windowed(
     ev: &Evaluator<'_>,
     w: Windowed,
+    sf: Option<SummaryFn>,
     per_series: &dyn super::series::SeriesFn,
 ) -> Result<Vec<StepSeries>> {
     let held = w.held;
-    let out = ev.stream(w.series, w.ends.len(), per_series)?;
+    let ends = w.ends.clone();
+    let per = Windows {
+        per: per_series,
+        sf,
+        mode: ev.summaries,
+        ends: &ends,
+        range: w.range,
+    };
+    let out = ev.stream(w.series, ends.len(), &per)?;
     ev.release(held);
     Ok(out)
+}
+
+/// A range function's per-series work, with a work estimate that leaves out the chunks it
+/// reads from summaries.
+struct Windows<'a> {
+    per: &'a dyn super::series::SeriesFn,
+    sf: Option<SummaryFn>,
+    mode: SummaryMode,
+    ends: &'a [i64],
+    range: i64,
+}
+
+impl super::series::SeriesFn for Windows<'_> {
+    fn eval(&self, s: &LazySeries, buf: &mut SeriesBuf) -> Result<Vec<Option<f64>>> {
+        self.per.eval(s, buf)
+    }
+
+    fn work(&self, s: &LazySeries) -> usize {
+        match (self.sf, s.db()) {
+            (Some(f), Some(db)) => {
+                super::summary::decode_estimate(f, self.mode, db, self.ends, self.range)
+                    .unwrap_or_else(|| s.bound())
+            }
+            _ => s.bound(),
+        }
+    }
 }
 
 /// The values of `sf` over a storage series' windows from chunk summaries
@@ -108,7 +143,7 @@ fn over_windowed_prepared<P>(
         });
         err.map_or(Ok(vals), Err)
     };
-    let out = stream_windowed(ev, w, &per)?;
+    let out = stream_windowed(ev, w, sf, &per)?;
     finish(ev, out, keep_name)
 }
 
@@ -158,7 +193,7 @@ fn over_windowed(
         });
         err.map_or(Ok(vals), Err)
     };
-    let out = stream_windowed(ev, w, &per)?;
+    let out = stream_windowed(ev, w, sf, &per)?;
     finish(ev, out, keep_name)
 }
 
@@ -368,7 +403,7 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                     is_max,
                 ))
             };
-            let out = stream_windowed(ev, w, &per)?;
+            let out = stream_windowed(ev, w, sf, &per)?;
             finish(ev, out, false)
         }
         Func::AvgOverTime
@@ -451,7 +486,7 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                     |_, _| Some(1.0),
                 ))
             };
-            let seen = stream_windowed(ev, w, &per)?;
+            let seen = stream_windowed(ev, w, None, &per)?;
             let mut present = vec![false; n];
             for s in &seen {
                 for (p, x) in present.iter_mut().zip(&s.vals) {

@@ -15,10 +15,20 @@ use std::thread;
 /// about 0.1 ms of work, several times the cost of spawning a thread.
 pub const MIN_PARALLEL_WORK: usize = 32_768;
 
-/// Series below which everything stays on one thread. On a machine whose other cores are
-/// busy a second thread does not pay for itself (measured: 5-10% slower for ~500 series),
-/// so only selections of many series are split.
+/// Series below which everything stays on one thread unless the work is large. On a
+/// machine whose other cores are busy a second thread does not pay for itself (measured:
+/// 5-10% slower for ~500 series of little work each), so only selections of many series,
+/// or of fewer series with much work each, are split.
 pub const MIN_PARALLEL_SERIES: usize = 1_000;
+
+/// Work above which [`MIN_PARALLEL_SERIES`] does not apply (a millisecond or more on one
+/// thread, where a second thread costs tens of microseconds), as long as every part gets
+/// [`MIN_SERIES_PER_PART`] series. The work is what the series function estimates it
+/// decodes or visits, not the samples of the chunks it reads from summaries.
+pub const LARGE_WORK: usize = 8 * MIN_PARALLEL_WORK;
+
+/// Fewest series of a part when the work is large.
+pub const MIN_SERIES_PER_PART: usize = 64;
 
 /// Available parallelism, asked once per process (the call reads cgroup files on Linux).
 fn cpus() -> usize {
@@ -34,22 +44,32 @@ pub fn parts_for(len: usize, work: usize) -> usize {
 
 /// Number of parts to cut `len` items carrying `work` units of work into.
 fn parts(len: usize, work: usize) -> usize {
-    if work < MIN_PARALLEL_WORK || len < MIN_PARALLEL_SERIES {
+    let by_len = if len >= MIN_PARALLEL_SERIES {
+        len
+    } else if work >= LARGE_WORK {
+        len / MIN_SERIES_PER_PART
+    } else {
+        1
+    };
+    if work < MIN_PARALLEL_WORK || by_len < 2 {
         return 1;
     }
     cpus()
         .min(8)
-        .min(len)
+        .min(by_len)
         .min(work / (MIN_PARALLEL_WORK / 2))
         .max(1)
 }
 
 /// Applies `f` to contiguous parts of `items` (on several threads if `work` is large) and
-/// concatenates the results in order.
+/// concatenates the results in order. The items stay owned by the caller, so whatever they
+/// hold is freed on the calling thread afterwards: a worker freeing memory the calling
+/// thread allocated contends with it on the allocator's lock (measured: futex wake-ups
+/// from `free` were most of the cost of a second thread).
 pub fn map_parts<T, R, E>(
-    items: Vec<T>,
+    items: &mut [T],
     work: usize,
-    f: impl Fn(Vec<T>) -> Result<Vec<R>, E> + Sync,
+    f: impl Fn(&mut [T]) -> Result<Vec<R>, E> + Sync,
 ) -> Result<Vec<R>, E>
 where
     T: Send,
@@ -61,17 +81,9 @@ where
         return f(items);
     }
     let size = items.len().div_ceil(n);
-    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(n);
-    let mut rest = items;
-    while rest.len() > size {
-        let tail = rest.split_off(size);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
     let f = &f;
     let results: Vec<Result<Vec<R>, E>> = thread::scope(|sc| {
-        let mut it = chunks.into_iter();
+        let mut it = items.chunks_mut(size);
         let first = it.next().unwrap_or_default();
         let handles: Vec<_> = it.map(|p| sc.spawn(move || f(p))).collect();
         let mut res = Vec::with_capacity(handles.len() + 1);
@@ -100,24 +112,25 @@ mod tests {
     #[test]
     fn keeps_order_and_first_error() {
         let items: Vec<u32> = (0..10_000).collect();
-        let got: Result<Vec<u32>, String> = map_parts(items.clone(), 1 << 20, |p| {
+        let got: Result<Vec<u32>, String> = map_parts(&mut items.clone(), 1 << 20, |p| {
             Ok(p.iter().map(|x| x * 2).collect())
         });
         assert_eq!(
             got.unwrap(),
             items.iter().map(|x| x * 2).collect::<Vec<_>>()
         );
-        let got: Result<Vec<u32>, String> = map_parts(items.clone(), 1 << 20, |p| {
-            for &x in &p {
-                if x == 7_000 || x == 9_999 {
+        let got: Result<Vec<u32>, String> = map_parts(&mut items.clone(), 1 << 20, |p| {
+            for x in p.iter() {
+                if *x == 7_000 || *x == 9_999 {
                     return Err(format!("bad {x}"));
                 }
             }
-            Ok(p)
+            Ok(p.to_vec())
         });
         assert_eq!(got.unwrap_err(), "bad 7000");
         // Below the threshold: one part on the calling thread.
-        let got: Result<Vec<usize>, String> = map_parts(items, 10, |p| Ok(vec![p.len()]));
+        let got: Result<Vec<usize>, String> =
+            map_parts(&mut items.clone(), 10, |p| Ok(vec![p.len()]));
         assert_eq!(got.unwrap(), vec![10_000]);
     }
 }

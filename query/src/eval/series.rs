@@ -168,6 +168,13 @@ impl LazySeries {
 pub trait SeriesFn: Sync {
     /// Values of `s` per step; `buf` is this worker's, reused across series.
     fn eval(&self, s: &LazySeries, buf: &mut SeriesBuf) -> Result<Vec<Option<f64>>>;
+
+    /// About how many samples [`SeriesFn::eval`] decodes or visits for `s`: decides
+    /// whether the selection is split across threads (not the memory accounting, which
+    /// uses [`LazySeries::bound`]).
+    fn work(&self, s: &LazySeries) -> usize {
+        s.bound()
+    }
 }
 
 impl<F> SeriesFn for F
@@ -183,7 +190,7 @@ where
 fn run_part(
     stop: &Stop,
     loaded: &AtomicU64,
-    part: Vec<LazySeries>,
+    part: &mut [LazySeries],
     f: &dyn SeriesFn,
 ) -> Result<Vec<StepSeries>> {
     let mut buf = SeriesBuf {
@@ -193,9 +200,11 @@ fn run_part(
     let mut out = Vec::with_capacity(part.len());
     for s in part {
         stop.check("series decoding")?;
-        let vals = f.eval(&s, &mut buf)?;
+        let vals = f.eval(s, &mut buf)?;
         loaded.fetch_add(buf.samples.len() as u64, Ordering::Relaxed);
-        out.push(StepSeries::new(s.labels, vals));
+        // The labels move to the result; the rest of the series (its chunk list) is freed
+        // by the caller's thread (see `map_parts`).
+        out.push(StepSeries::new(std::mem::take(&mut s.labels), vals));
     }
     Ok(out)
 }
@@ -207,21 +216,22 @@ impl Evaluator<'_> {
     /// released); the rest keep selection order.
     pub fn stream(
         &self,
-        series: Vec<LazySeries>,
+        mut series: Vec<LazySeries>,
         steps: usize,
         f: &dyn SeriesFn,
     ) -> Result<Vec<StepSeries>> {
         self.check_deadline()?;
         let bounds: Vec<usize> = series.iter().map(LazySeries::bound).collect();
-        let work: usize = bounds.iter().sum::<usize>() + series.len() * steps;
+        let work: usize = series.iter().map(|s| f.work(s)).sum::<usize>() + series.len() * steps;
         let threads = super::parallel::parts_for(series.len(), work);
         let held = bounds.iter().copied().max().unwrap_or(0) * threads;
         let slots = series.len().saturating_mul(steps);
         self.account(held.saturating_add(slots))?;
         let loaded = AtomicU64::new(0);
         let stop = self.stop.clone();
-        let out =
-            super::parallel::map_parts(series, work, |part| run_part(&stop, &loaded, part, f))?;
+        let out = super::parallel::map_parts(&mut series, work, |part| {
+            run_part(&stop, &loaded, part, f)
+        })?;
         self.samples_loaded
             .set(self.samples_loaded.get() + loaded.load(Ordering::Relaxed));
         let before = out.len();

@@ -411,6 +411,68 @@ fn any_in(xs: &[i64], lo: i64, hi: i64) -> bool {
     i < xs.len() && xs[i] < hi
 }
 
+/// Which chunks of a series meet some window, and which of those must be decoded.
+struct Plan {
+    /// Per chunk: decoded (an edge chunk, or one without a usable summary).
+    decode: Vec<bool>,
+    /// Chunks read from their summaries only.
+    summarized: usize,
+    /// Samples of the decoded chunks.
+    decoded_cost: usize,
+    /// Samples of every chunk meeting a window.
+    total: usize,
+    /// Chunks meeting a window.
+    met: usize,
+}
+
+fn plan(f: SummaryFn, s: &Series, starts: &[i64], ends: &[i64]) -> Plan {
+    let chunks = s.chunks();
+    let last_end = ends[ends.len() - 1];
+    let mut p = Plan {
+        decode: vec![false; chunks.len()],
+        summarized: 0,
+        decoded_cost: 0,
+        total: 0,
+        met: 0,
+    };
+    for (i, c) in chunks.iter().enumerate() {
+        if c.max_time() <= starts[0] || c.min_time() > last_end {
+            continue;
+        }
+        p.met += 1;
+        let n = c.num_samples();
+        p.total += n;
+        let usable = c.summary().is_some_and(|sm| f.usable(sm));
+        let edge =
+            any_in(starts, c.min_time(), c.max_time()) || any_in(ends, c.min_time(), c.max_time());
+        if !usable || edge {
+            p.decode[i] = true;
+            p.decoded_cost += n;
+        } else {
+            p.summarized += 1;
+        }
+    }
+    p
+}
+
+/// About how many samples [`eval_series`] decodes for `s` (the chunks it cannot read from
+/// summaries), or `None` where it would decode the whole series: the work estimate that
+/// decides whether a selection is worth splitting across threads.
+pub fn decode_estimate(
+    f: SummaryFn,
+    mode: SummaryMode,
+    s: &Series,
+    ends: &[i64],
+    range: i64,
+) -> Option<usize> {
+    if mode == SummaryMode::Never || s.is_overlapping() || ends.is_empty() {
+        return None;
+    }
+    let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(range)).collect();
+    let p = plan(f, s, &starts, ends);
+    (p.summarized > 0).then_some(p.decoded_cost + p.summarized)
+}
+
 /// Evaluates `f` over the windows `(ends[i] - range, ends[i]]` of `s` from summaries and
 /// edge chunks. `Ok(None)` means "use the full decode" (the series overlaps, the mode or
 /// cost estimate says so, or a window needs what summaries cannot give).
@@ -427,31 +489,14 @@ pub fn eval_series(
     }
     let chunks = s.chunks();
     let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(range)).collect();
-    // Which chunks meet some window, and which of those must be decoded.
     let (first_end, last_end) = (ends[0], ends[ends.len() - 1]);
-    let met = chunks
-        .iter()
-        .filter(|c| c.max_time() > starts[0] && c.min_time() <= last_end)
-        .count();
-    let mut decode = vec![false; chunks.len()];
-    let mut summarized = 0usize;
-    let (mut decoded_cost, mut total) = (0usize, 0usize);
-    for (i, c) in chunks.iter().enumerate() {
-        if c.max_time() <= starts[0] || c.min_time() > last_end {
-            continue;
-        }
-        let n = c.num_samples();
-        total += n;
-        let usable = c.summary().is_some_and(|sm| f.usable(sm));
-        let edge =
-            any_in(&starts, c.min_time(), c.max_time()) || any_in(ends, c.min_time(), c.max_time());
-        if !usable || edge {
-            decode[i] = true;
-            decoded_cost += n;
-        } else {
-            summarized += 1;
-        }
-    }
+    let Plan {
+        decode,
+        summarized,
+        decoded_cost,
+        total,
+        met,
+    } = plan(f, s, &starts, ends);
     if summarized == 0 {
         return Ok(None);
     }
