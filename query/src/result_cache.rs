@@ -165,18 +165,22 @@ impl Packed {
         std::mem::size_of::<Packed>() + labels + 8 * self.runs.len() + values
     }
 
-    /// The points inside `[lo, hi]` of a series packed on the grid `start + k * step`.
-    fn unpack(&self, start: i64, step: i64, lo: i64, hi: i64) -> RangeSeries {
-        let mut out = RangeSeries {
-            labels: self.labels.clone(),
-            timestamps: Vec::new(),
-            values: Vec::new(),
-        };
+    /// Appends the points inside `[lo, hi]` of a series packed on the grid
+    /// `start + k * step`.
+    fn append(
+        &self,
+        start: i64,
+        step: i64,
+        lo: i64,
+        hi: i64,
+        ts: &mut Vec<i64>,
+        vs: &mut Vec<f64>,
+    ) {
         let mut at = 0usize;
         for &(first, n) in &self.runs {
+            let i0 = at;
+            at += n as usize;
             let t0 = start + i64::from(first) * step;
-            let (i0, i1) = (at, at + n as usize);
-            at = i1;
             let t1 = t0 + (i64::from(n) - 1) * step;
             if t1 < lo || t0 > hi {
                 continue;
@@ -195,17 +199,14 @@ impl Packed {
             if skip > last {
                 continue;
             }
-            out.timestamps
-                .extend((skip..=last).map(|k| t0 + k as i64 * step));
+            ts.extend((skip..=last).map(|k| t0 + k as i64 * step));
             match &self.values {
-                PackedValues::F32(v) => out
-                    .values
-                    .extend(v[i0 + skip..=i0 + last].iter().map(|&x| f64::from(x))),
-                PackedValues::F64(v) => out.values.extend_from_slice(&v[i0 + skip..=i0 + last]),
+                PackedValues::F32(v) => {
+                    vs.extend(v[i0 + skip..=i0 + last].iter().map(|&x| f64::from(x)))
+                }
+                PackedValues::F64(v) => vs.extend_from_slice(&v[i0 + skip..=i0 + last]),
             }
-            debug_assert!(i0 + last < i1);
         }
-        out
     }
 }
 
@@ -239,19 +240,9 @@ pub struct ResultCache {
 struct Cached {
     start: i64,
     end: i64,
+    /// The key's step: the entry's points are at `start + k * step`.
+    step: i64,
     series: Arc<Vec<Packed>>,
-}
-
-impl Cached {
-    /// The entry's points inside `[lo, hi]` (of the grid of `step`), series without any
-    /// dropped.
-    fn unpack(&self, step: i64, lo: i64, hi: i64) -> Vec<RangeSeries> {
-        self.series
-            .iter()
-            .map(|p| p.unpack(self.start, step, lo, hi))
-            .filter(|s| !s.timestamps.is_empty())
-            .collect()
-    }
 }
 
 impl ResultCache {
@@ -296,6 +287,7 @@ impl ResultCache {
         let c = Cached {
             start: e.start,
             end: e.end,
+            step: key.step,
             series: e.series.clone(),
         };
         st.lru.remove(&old);
@@ -303,30 +295,33 @@ impl ResultCache {
         Some(c)
     }
 
-    /// Stores the points of `series` (sorted by labels) inside `[lo, hi]` as the entry of
-    /// `key`, replacing the key's entry unless that one is of a later epoch, then evicts
+    /// Stores the points of `parts` (as [`merge_each`] joins them) inside `[lo, hi]` as the
+    /// entry of `key`, replacing the key's entry unless that one is of a later epoch, then evicts
     /// least recently used entries down to the bound. An entry larger than a quarter of
     /// the bound is not stored (packing stops as soon as it passes that), nor one with a
     /// point off the key's grid.
-    fn store(&self, key: Key, epoch: u64, lo: i64, hi: i64, series: &[RangeSeries]) {
+    fn store(&self, key: Key, epoch: u64, lo: i64, hi: i64, parts: &[(Part<'_>, i64, i64)]) {
         let limit = self.max_bytes / 4;
         let mut bytes = key.expr.len() + 128;
         if bytes > limit {
             return;
         }
-        let mut packed = Vec::with_capacity(series.len());
-        for s in series {
-            let Some(p) = Packed::pack(s, lo, key.step, lo, hi) else {
-                return;
+        let mut packed = Vec::new();
+        let mut stored = true;
+        merge_each(parts, |s| {
+            let Some(p) = Packed::pack(&s, lo, key.step, lo, hi) else {
+                stored = false;
+                return false;
             };
-            if p.runs.is_empty() {
-                continue;
+            if !p.runs.is_empty() {
+                bytes += p.bytes();
+                packed.push(p);
             }
-            bytes += p.bytes();
-            if bytes > limit {
-                return;
-            }
-            packed.push(p);
+            stored = bytes <= limit;
+            stored
+        });
+        if !stored {
+            return;
         }
         let mut st = self.lock();
         if st.map.get(&key).is_some_and(|e| e.epoch > epoch) {
@@ -394,46 +389,91 @@ fn matrix(v: Value) -> Vec<RangeSeries> {
     }
 }
 
-/// Appends the points of `parts` (each sorted by labels, parts in time order) inside each
-/// part's `[lo, hi]`, merged per series by labels; sorted by labels, empty series dropped.
-fn merge(parts: &[(&[RangeSeries], i64, i64)]) -> Vec<RangeSeries> {
-    let parts: Vec<_> = parts
-        .iter()
-        .filter(|(s, lo, hi)| lo <= hi && !s.is_empty())
-        .collect();
-    if let [&(series, lo, hi)] = parts[..] {
-        // One part (a whole hit, or a miss being stored): already sorted, slice in place.
-        return series
-            .iter()
-            .filter_map(|s| {
-                let a = s.timestamps.partition_point(|&t| t < lo);
-                let b = s.timestamps.partition_point(|&t| t <= hi);
-                (a < b).then(|| RangeSeries {
-                    labels: s.labels.clone(),
-                    timestamps: s.timestamps[a..b].to_vec(),
-                    values: s.values[a..b].to_vec(),
-                })
-            })
-            .collect();
-    }
-    let mut out: BTreeMap<Labels, RangeSeries> = BTreeMap::new();
-    for &&(series, lo, hi) in &parts {
-        for s in series {
-            let a = s.timestamps.partition_point(|&t| t < lo);
-            let b = s.timestamps.partition_point(|&t| t <= hi);
-            if a >= b {
-                continue;
-            }
-            let e = out.entry(s.labels.clone()).or_insert_with(|| RangeSeries {
-                labels: s.labels.clone(),
-                timestamps: Vec::new(),
-                values: Vec::new(),
-            });
-            e.timestamps.extend_from_slice(&s.timestamps[a..b]);
-            e.values.extend_from_slice(&s.values[a..b]);
+/// One input of [`merge`]: computed series, or a cache entry's packed series.
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    Plain(&'a [RangeSeries]),
+    Packed(&'a Cached),
+}
+
+impl Part<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Part::Plain(s) => s.len(),
+            Part::Packed(c) => c.series.len(),
         }
     }
-    out.into_values().collect()
+
+    fn labels(&self, i: usize) -> &Labels {
+        match self {
+            Part::Plain(s) => &s[i].labels,
+            Part::Packed(c) => &c.series[i].labels,
+        }
+    }
+
+    /// Appends series `i`'s points inside `[lo, hi]`.
+    fn append(&self, i: usize, lo: i64, hi: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) {
+        match self {
+            Part::Plain(s) => {
+                let s = &s[i];
+                let a = s.timestamps.partition_point(|&t| t < lo);
+                let b = s.timestamps.partition_point(|&t| t <= hi).max(a);
+                ts.extend_from_slice(&s.timestamps[a..b]);
+                vs.extend_from_slice(&s.values[a..b]);
+            }
+            Part::Packed(c) => c.series[i].append(c.start, c.step, lo, hi, ts, vs),
+        }
+    }
+}
+
+/// Calls `emit` with the points of `parts` (each sorted by labels, parts in time order)
+/// inside each part's `[lo, hi]`, merged per series by labels, one series at a time in
+/// label order (a k-way merge: nothing but the series being emitted is built); series
+/// without points are skipped. Stops early when `emit` returns false.
+fn merge_each(parts: &[(Part<'_>, i64, i64)], mut emit: impl FnMut(RangeSeries) -> bool) {
+    let parts: Vec<(Part<'_>, i64, i64)> = parts
+        .iter()
+        .copied()
+        .filter(|(p, lo, hi)| lo <= hi && p.len() > 0)
+        .collect();
+    let mut at = vec![0usize; parts.len()];
+    loop {
+        // The smallest labels among the parts' current series.
+        let mut min: Option<&Labels> = None;
+        for (k, (p, _, _)) in parts.iter().enumerate() {
+            if at[k] < p.len() {
+                let l = p.labels(at[k]);
+                if min.is_none_or(|m| l < m) {
+                    min = Some(l);
+                }
+            }
+        }
+        let Some(min) = min else { return };
+        let mut out = RangeSeries {
+            labels: min.clone(),
+            timestamps: Vec::new(),
+            values: Vec::new(),
+        };
+        for (k, (p, lo, hi)) in parts.iter().enumerate() {
+            if at[k] < p.len() && p.labels(at[k]) == &out.labels {
+                p.append(at[k], *lo, *hi, &mut out.timestamps, &mut out.values);
+                at[k] += 1;
+            }
+        }
+        if !out.timestamps.is_empty() && !emit(out) {
+            return;
+        }
+    }
+}
+
+/// [`merge_each`] collected.
+fn merge(parts: &[(Part<'_>, i64, i64)]) -> Vec<RangeSeries> {
+    let mut out = Vec::new();
+    merge_each(parts, |s| {
+        out.push(s);
+        true
+    });
+    out
 }
 
 fn add_unique(to: &mut Vec<String>, from: Vec<String>) {
@@ -477,7 +517,7 @@ pub(crate) fn whole_hit(
         .filter(|c| c.start <= start && c.end >= last)?;
     cache.hits.fetch_add(1, Ordering::Relaxed);
     Some(QueryResult {
-        value: Value::Matrix(c.unpack(steps.step, start, last)),
+        value: Value::Matrix(merge(&[(Part::Packed(&c), start, last)])),
         warnings: Vec::new(),
         infos: Vec::new(),
         stats: QueryStats::default(),
@@ -521,7 +561,7 @@ pub(crate) fn range(
             let hi = sl.min(last);
             let lo = start.max(hi - (max_points - 1) * step);
             if let Value::Matrix(m) = &r.value {
-                cache.store(key, epoch, lo, hi, m);
+                cache.store(key, epoch, lo, hi, &[(Part::Plain(m), lo, hi)]);
             }
         }
         return Ok(r);
@@ -553,11 +593,10 @@ pub(crate) fn range(
         matrix(r.value)
     };
     let (before, after) = (take(before), take(after));
-    let cached = c.unpack(step, c.start, c.end);
     let value = merge(&[
-        (&before, start, lo - step),
-        (&cached, lo, hi),
-        (&after, hi + step, last),
+        (Part::Plain(&before), start, lo - step),
+        (Part::Packed(&c), lo, hi),
+        (Part::Plain(&after), hi + step, last),
     ]);
     if warnings.is_empty() && infos.is_empty() {
         // The grown entry: the computed steps before it, all of it, and the computed steps
@@ -577,12 +616,18 @@ pub(crate) fn range(
                 stats,
             });
         }
-        let grown = merge(&[
-            (&before, new_lo, lo - step),
-            (&cached, new_lo.max(c.start), c.end),
-            (&after, hi + step, new_hi),
-        ]);
-        cache.store(key, epoch, new_lo, new_hi, &grown);
+        // Packed series by series: no copy of the whole grown entry is built.
+        cache.store(
+            key,
+            epoch,
+            new_lo,
+            new_hi,
+            &[
+                (Part::Plain(&before), new_lo, lo - step),
+                (Part::Packed(&c), new_lo.max(c.start), c.end),
+                (Part::Plain(&after), hi + step, new_hi),
+            ],
+        );
     }
     Ok(QueryResult {
         value: Value::Matrix(value),
@@ -630,7 +675,7 @@ mod tests {
     fn merge_joins_parts_per_series_within_their_bounds() {
         let a = vec![rs("a", &[(0, 1.0), (10, 2.0)]), rs("c", &[(10, 9.0)])];
         let b = vec![rs("a", &[(10, 99.0), (20, 3.0)]), rs("b", &[(20, 5.0)])];
-        let got = merge(&[(&a, 0, 10), (&b, 20, 30)]);
+        let got = merge(&[(Part::Plain(&a), 0, 10), (Part::Plain(&b), 20, 30)]);
         assert_eq!(
             got,
             vec![
@@ -640,10 +685,13 @@ mod tests {
             ]
         );
         // Bounds cut points, and series left empty are dropped (one part or several).
-        assert_eq!(merge(&[(&a, 5, 8)]), vec![]);
-        assert_eq!(merge(&[(&a, 5, 8), (&b, 25, 30)]), vec![]);
+        assert_eq!(merge(&[(Part::Plain(&a), 5, 8)]), vec![]);
         assert_eq!(
-            merge(&[(&a, 10, 10), (&b, 30, 20)]),
+            merge(&[(Part::Plain(&a), 5, 8), (Part::Plain(&b), 25, 30)]),
+            vec![]
+        );
+        assert_eq!(
+            merge(&[(Part::Plain(&a), 10, 10), (Part::Plain(&b), 30, 20)]),
             vec![rs("a", &[(10, 2.0)]), rs("c", &[(10, 9.0)])]
         );
     }
@@ -665,9 +713,13 @@ mod tests {
         vec![rs(job, &(0..100).map(|i| (i * 10, v)).collect::<Vec<_>>())]
     }
 
+    fn put(cache: &ResultCache, k: &str, epoch: u64, lo: i64, hi: i64, s: &[RangeSeries]) {
+        cache.store(key(k), epoch, lo, hi, &[(Part::Plain(s), lo, hi)]);
+    }
+
     fn entry_bytes(k: &str, series: &[RangeSeries]) -> usize {
         let c = ResultCache::new(usize::MAX / 2);
-        c.store(key(k), 1, 0, 990, series);
+        put(&c, k, 1, 0, 990, series);
         c.stats().bytes as usize
     }
 
@@ -676,12 +728,12 @@ mod tests {
         let one = entry_bytes("a", &grid("a", 1.0)) + 1;
         let cache = ResultCache::new(one * 4);
         for k in ["a", "b", "c", "x"] {
-            cache.store(key(k), 1, 0, 990, &grid("a", 1.0));
+            put(&cache, k, 1, 0, 990, &grid("a", 1.0));
         }
         assert_eq!(cache.stats().entries, 4);
         assert!(cache.stats().bytes as usize <= one * 4);
         assert!(cache.lookup(&key("a"), 1).is_some()); // a is now the most recent
-        cache.store(key("d"), 1, 0, 990, &grid("a", 1.0));
+        put(&cache, "d", 1, 0, 990, &grid("a", 1.0));
         assert_eq!(cache.stats().entries, 4);
         assert!(
             cache.lookup(&key("b"), 1).is_none(),
@@ -692,19 +744,20 @@ mod tests {
         assert!(cache.lookup(&key("c"), 2).is_none());
         assert_eq!(cache.stats().entries, 3);
         // An entry of a later epoch is not replaced by an older one.
-        cache.store(key("a"), 3, 0, 0, &[rs("a", &[(0, 1.0)])]);
-        cache.store(key("a"), 2, 0, 0, &[rs("a", &[(0, 2.0)])]);
-        let got = cache.lookup(&key("a"), 3).unwrap().unpack(10, 0, 0);
+        put(&cache, "a", 3, 0, 0, &[rs("a", &[(0, 1.0)])]);
+        put(&cache, "a", 2, 0, 0, &[rs("a", &[(0, 2.0)])]);
+        let c = cache.lookup(&key("a"), 3).unwrap();
+        let got = merge(&[(Part::Packed(&c), 0, 0)]);
         assert_eq!(got[0].values, [1.0]);
         // Larger than a quarter of the cache: not stored, counting only the points inside
         // the range.
         let big: Vec<(i64, f64)> = (0..440).map(|i| (i * 10, 0.1)).collect();
-        cache.store(key("big"), 3, 0, 4390, &[rs("a", &big)]);
+        put(&cache, "big", 3, 0, 4390, &[rs("a", &big)]);
         assert!(cache.lookup(&key("big"), 3).is_none());
-        cache.store(key("big"), 3, 0, 90, &[rs("a", &big)]);
+        put(&cache, "big", 3, 0, 90, &[rs("a", &big)]);
         assert!(cache.lookup(&key("big"), 3).is_some());
         // Points off the grid: not stored.
-        cache.store(key("off"), 3, 0, 90, &[rs("a", &[(0, 1.0), (15, 1.0)])]);
+        put(&cache, "off", 3, 0, 90, &[rs("a", &[(0, 1.0), (15, 1.0)])]);
         assert!(cache.lookup(&key("off"), 3).is_none());
         let s = cache.stats();
         assert_eq!((s.hits, s.misses), (0, 0), "lookups alone count nothing");
@@ -729,7 +782,8 @@ mod tests {
             assert_eq!(p.runs, vec![(0, 3), (5, 2), (9, 1), (12, 2)]);
             for lo in -10..=140 {
                 for hi in lo - 10..=140 {
-                    let got = p.unpack(0, 10, lo, hi);
+                    let mut got = rs("a", &[]);
+                    p.append(0, 10, lo, hi, &mut got.timestamps, &mut got.values);
                     let want: Vec<&(i64, f64)> =
                         pts.iter().filter(|(t, _)| *t >= lo && *t <= hi).collect();
                     assert_eq!(got.timestamps.len(), want.len(), "[{lo}, {hi}]");
