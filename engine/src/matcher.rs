@@ -5,6 +5,7 @@
 //! - A matcher on a label a series does not have sees the empty string, so `{a=""}` and
 //!   `{a!~".+"}` match series without `a`, and `{a!="x"}` matches them too.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use regex::Regex;
@@ -48,19 +49,46 @@ pub struct Matcher {
     re: Option<Regex>,
 }
 
+/// Compiled regexes kept for reuse: a query's matchers are built on every request (a
+/// dashboard asks the same `status=~"5.."` again and again) and compiling one costs tens of
+/// microseconds, more than answering a cached range query. A `Regex` clone shares the
+/// compiled program. The map is cleared when it reaches [`REGEX_CACHE_ENTRIES`].
+static REGEX_CACHE: std::sync::OnceLock<parking_lot::Mutex<HashMap<String, Regex>>> =
+    std::sync::OnceLock::new();
+
+/// Most regexes [`REGEX_CACHE`] holds.
+const REGEX_CACHE_ENTRIES: usize = 1_024;
+
+/// Longest regex source that is cached (longer ones, e.g. generated alternations of many
+/// values, are compiled every time and not held).
+const REGEX_CACHE_MAX_LEN: usize = 4_096;
+
+/// The anchored regex of a matcher value, compiled or from [`REGEX_CACHE`].
+fn compiled(value: &str) -> Result<Regex> {
+    let cache = REGEX_CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().get(value) {
+        return Ok(re.clone());
+    }
+    let re = regex::RegexBuilder::new(&format!("^(?:{value})$"))
+        .dot_matches_new_line(true)
+        .build()
+        .map_err(|e| Error::InvalidMatcher(format!("invalid regular expression {value:?}: {e}")))?;
+    if value.len() <= REGEX_CACHE_MAX_LEN {
+        let mut c = cache.lock();
+        if c.len() >= REGEX_CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(value.to_string(), re.clone());
+    }
+    Ok(re)
+}
+
 impl Matcher {
     /// Builds a matcher; fails on an invalid regex.
     pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Matcher> {
         let value = value.into();
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                regex::RegexBuilder::new(&format!("^(?:{value})$"))
-                    .dot_matches_new_line(true)
-                    .build()
-                    .map_err(|e| {
-                        Error::InvalidMatcher(format!("invalid regular expression {value:?}: {e}"))
-                    })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => Some(compiled(&value)?),
             _ => None,
         };
         Ok(Matcher {
@@ -157,6 +185,25 @@ mod tests {
     #[test]
     fn bad_regex_is_error() {
         assert!(Matcher::new(MatchOp::Regex, "a", "(").is_err());
+        // Again, now that valid regexes around it were cached: still an error.
+        assert!(Matcher::new(MatchOp::Regex, "a", "(").is_err());
+    }
+
+    #[test]
+    fn cached_regexes_match_as_compiled_ones() {
+        // The same source through the cache many times, and more sources than the cache
+        // holds (it is cleared and refilled): every matcher matches as its own regex does.
+        for round in 0..2 {
+            for i in 0..(REGEX_CACHE_ENTRIES + 10) {
+                let m = Matcher::new(MatchOp::Regex, "a", format!("v{i}|x")).unwrap();
+                assert!(m.matches(&format!("v{i}")), "round {round}, {i}");
+                assert!(m.matches("x"));
+                assert!(!m.matches(&format!("v{}", i + 1)));
+                let n = Matcher::new(MatchOp::NotRegex, "a", format!("v{i}|x")).unwrap();
+                assert!(!n.matches("x"));
+            }
+        }
+        assert!(REGEX_CACHE.get().unwrap().lock().len() <= REGEX_CACHE_ENTRIES);
     }
 
     #[test]
