@@ -80,10 +80,21 @@ struct ValueCache(parking_lot::Mutex<Vec<Option<CachedValue>>>);
 type CachedValue = (u32, Arc<str>);
 
 impl ValueCache {
+    /// The cache, locked: held while one series' labels are read (one lock per series,
+    /// not per label).
+    fn lock(&self) -> ValueSlots<'_> {
+        ValueSlots(self.0.lock())
+    }
+}
+
+/// A locked [`ValueCache`].
+struct ValueSlots<'a>(parking_lot::MutexGuard<'a, Vec<Option<CachedValue>>>);
+
+impl ValueSlots<'_> {
     /// The shared copy of symbol `id`, from the cache or else `intern(id)` (then cached).
-    fn get(&self, id: u32, intern: impl FnOnce() -> Result<Arc<str>>) -> Result<Arc<str>> {
+    fn get(&mut self, id: u32, intern: impl FnOnce() -> Result<Arc<str>>) -> Result<Arc<str>> {
         let slot = id as usize % VALUE_CACHE_SLOTS;
-        let mut c = self.0.lock();
+        let c = &mut self.0;
         if let Some(Some((k, v))) = c.get(slot) {
             if *k == id {
                 return Ok(v.clone());
@@ -457,6 +468,7 @@ impl IndexReader {
         let mut c = ByteCursor::new(body);
         let nl = c.count(body.len() / 2).ok_or_else(|| bad("label count"))?;
         let mut labels = Vec::with_capacity(if want_labels { nl } else { 0 });
+        let mut values = want_labels.then(|| self.values.lock());
         let mut prev_name: Option<u64> = None;
         for _ in 0..nl {
             let (n, v) = (c.uvarint(), c.uvarint());
@@ -467,20 +479,19 @@ impl IndexReader {
                 return Err(bad("labels not sorted"));
             }
             prev_name = Some(n);
-            if !want_labels {
+            let Some(values) = values.as_mut() else {
                 continue;
-            }
+            };
             let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
                 return Err(bad("label name not in the label table"));
             };
-            let value = self
-                .values
-                .get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
+            let value = values.get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
             labels.push(Label {
                 name: name.name.clone(),
                 value,
             });
         }
+        drop(values);
         let labels = want_labels.then(|| Labels::from_sorted_unchecked(labels));
         let nc = c.count(body.len()).ok_or_else(|| bad("chunk count"))?;
         if self.version >= 2 && nc >= SERIES_SUMMARY_MIN_CHUNKS {
@@ -606,11 +617,12 @@ mod tests {
         let c = ValueCache::default();
         let calls = std::cell::Cell::new(0);
         let get = |id: u32| {
-            c.get(id, || {
-                calls.set(calls.get() + 1);
-                Ok(Arc::from(format!("v{id}")))
-            })
-            .unwrap()
+            c.lock()
+                .get(id, || {
+                    calls.set(calls.get() + 1);
+                    Ok(Arc::from(format!("v{id}")))
+                })
+                .unwrap()
         };
         let slot_mate = 5 + VALUE_CACHE_SLOTS as u32;
         assert_eq!(&*get(5), "v5");
@@ -619,7 +631,9 @@ mod tests {
         assert_eq!(&*get(slot_mate), &*format!("v{slot_mate}"));
         assert_eq!(&*get(5), "v5");
         assert_eq!(calls.get(), 3, "slot mates evict each other");
-        let failed = c.get(7, || Err(Error::InvalidArgument("corrupt".into())));
+        let failed = c
+            .lock()
+            .get(7, || Err(Error::InvalidArgument("corrupt".into())));
         assert!(failed.is_err());
         assert_eq!(&*get(7), "v7");
         assert_eq!(calls.get(), 4);
