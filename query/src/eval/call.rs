@@ -59,12 +59,13 @@ fn stream_windowed(
 ) -> Result<Vec<StepSeries>> {
     let held = w.held;
     let ends = w.ends.clone();
+    let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(w.range)).collect();
     let per = Windows {
         per: per_series,
         sf,
         mode: ev.summaries,
+        starts: &starts,
         ends: &ends,
-        range: w.range,
     };
     let out = ev.stream(w.series, ends.len(), &per)?;
     ev.release(held);
@@ -77,8 +78,9 @@ struct Windows<'a> {
     per: &'a dyn super::series::SeriesFn,
     sf: Option<SummaryFn>,
     mode: SummaryMode,
+    /// Window starts (exclusive) and ends, per step.
+    starts: &'a [i64],
     ends: &'a [i64],
-    range: i64,
 }
 
 impl super::series::SeriesFn for Windows<'_> {
@@ -89,7 +91,7 @@ impl super::series::SeriesFn for Windows<'_> {
     fn work(&self, s: &LazySeries) -> usize {
         match (self.sf, s.db()) {
             (Some(f), Some(db)) => {
-                super::summary::decode_estimate(f, self.mode, db, self.ends, self.range)
+                super::summary::decode_estimate(f, self.mode, db, self.starts, self.ends)
                     .unwrap_or_else(|| s.bound())
             }
             _ => s.bound(),

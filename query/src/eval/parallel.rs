@@ -133,4 +133,18 @@ mod tests {
             map_parts(&mut items.clone(), 10, |p| Ok(vec![p.len()]));
         assert_eq!(got.unwrap(), vec![10_000]);
     }
+
+    #[test]
+    fn few_series_are_split_only_when_the_work_is_large() {
+        let cpus = cpus();
+        // Below the work threshold, or too few series for two parts of 64: one part.
+        assert_eq!(parts(500, LARGE_WORK - 1), 1);
+        assert_eq!(parts(127, 100 * LARGE_WORK), 1);
+        assert_eq!(parts(5_000, MIN_PARALLEL_WORK - 1), 1);
+        // Large work: as many parts as cores allow, at least 64 series each.
+        assert_eq!(parts(128, LARGE_WORK), cpus.min(2));
+        assert_eq!(parts(500, 100 * LARGE_WORK), cpus.min(8).min(7));
+        // Many series: split once the work passes the (smaller) general threshold.
+        assert_eq!(parts(2_000, MIN_PARALLEL_WORK), cpus.min(2));
+    }
 }

@@ -222,10 +222,15 @@ impl Evaluator<'_> {
     ) -> Result<Vec<StepSeries>> {
         self.check_deadline()?;
         let bounds: Vec<usize> = series.iter().map(LazySeries::bound).collect();
-        let work: usize = series.iter().map(|s| f.work(s)).sum::<usize>() + series.len() * steps;
+        // The bounds are an upper bound of the estimates: only when they would split the
+        // selection is the estimate worth computing.
+        let slots = series.len().saturating_mul(steps);
+        let mut work = bounds.iter().sum::<usize>().saturating_add(slots);
+        if super::parallel::parts_for(series.len(), work) > 1 {
+            work = series.iter().map(|s| f.work(s)).sum::<usize>() + slots;
+        }
         let threads = super::parallel::parts_for(series.len(), work);
         let held = bounds.iter().copied().max().unwrap_or(0) * threads;
-        let slots = series.len().saturating_mul(steps);
         self.account(held.saturating_add(slots))?;
         let loaded = AtomicU64::new(0);
         let stop = self.stop.clone();

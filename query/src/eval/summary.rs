@@ -455,21 +455,21 @@ fn plan(f: SummaryFn, s: &Series, starts: &[i64], ends: &[i64]) -> Plan {
     p
 }
 
-/// About how many samples [`eval_series`] decodes for `s` (the chunks it cannot read from
-/// summaries), or `None` where it would decode the whole series: the work estimate that
-/// decides whether a selection is worth splitting across threads.
+/// About how many samples [`eval_series`] decodes for `s` over the windows
+/// `(starts[i], ends[i]]` (the chunks it cannot read from summaries), or `None` where it
+/// would decode the whole series: the work estimate that decides whether a selection is
+/// worth splitting across threads.
 pub fn decode_estimate(
     f: SummaryFn,
     mode: SummaryMode,
     s: &Series,
+    starts: &[i64],
     ends: &[i64],
-    range: i64,
 ) -> Option<usize> {
     if mode == SummaryMode::Never || s.is_overlapping() || ends.is_empty() {
         return None;
     }
-    let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(range)).collect();
-    let p = plan(f, s, &starts, ends);
+    let p = plan(f, s, starts, ends);
     (p.summarized > 0).then_some(p.decoded_cost + p.summarized)
 }
 
