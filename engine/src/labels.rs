@@ -312,13 +312,14 @@ pub fn is_legacy_label_name(name: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-/// Hasher of the engine's hash maps keyed by strings or by hashes (the head's series map,
-/// the symbol table): xxh3 keyed with a per-process random seed, one round per `write`.
-/// Much cheaper than the default SipHash; the seed keeps senders, who choose label sets and
-/// values and can compute unkeyed hashes offline, from steering many keys into one probe
-/// sequence.
+/// Hasher of hash maps keyed by strings or by hashes (the head's series map, the symbol
+/// table, the ingest paths' per-request intern maps): xxh3 keyed with a per-process random
+/// seed, one round per `write`. Much cheaper than the default SipHash; the seed keeps
+/// senders, who choose label sets and values and can compute unkeyed hashes offline, from
+/// steering many keys into one probe sequence. Length prefixes and terminators (`usize`,
+/// `u8`) are mixed in with one multiply instead of a second xxh3 round.
 #[derive(Clone, Copy)]
-pub(crate) struct KeyHasher(u64);
+pub struct KeyHasher(u64);
 
 impl Default for KeyHasher {
     #[inline]
@@ -331,6 +332,15 @@ impl Default for KeyHasher {
     }
 }
 
+impl KeyHasher {
+    #[inline]
+    fn mix(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
 impl Hasher for KeyHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
@@ -339,6 +349,14 @@ impl Hasher for KeyHasher {
     #[inline]
     fn write_u64(&mut self, n: u64) {
         self.write(&n.to_le_bytes());
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
     }
     #[inline]
     fn finish(&self) -> u64 {

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use strata_engine::METRIC_NAME;
+use strata_engine::{KeyHasher, METRIC_NAME};
 
 use crate::limits::Limits;
 
@@ -73,48 +73,11 @@ impl std::fmt::Display for Reject {
     }
 }
 
-/// The hasher of the per-request intern maps: xxh3 keyed with a per-process random seed.
-/// Keys are attacker-chosen bytes, so an unkeyed fast hash (FxHash) would let a crafted
-/// request collide every label value and turn each lookup into a linear scan; a secret seed
-/// prevents building such collisions offline, at a few ns per short string.
-#[derive(Clone, Copy)]
-pub(crate) struct SeededHasher(u64);
-
-fn process_seed() -> u64 {
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *SEED.get_or_init(|| {
-        use std::hash::BuildHasher;
-        std::collections::hash_map::RandomState::new().hash_one(0x5157_5241_5441_u64)
-    })
-}
-
-impl Default for SeededHasher {
-    #[inline]
-    fn default() -> Self {
-        SeededHasher(process_seed())
-    }
-}
-
-impl Hasher for SeededHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        // Length prefixes: mix without a second pass over bytes.
-        self.0 = (self.0 ^ n as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`SeededHasher`]s.
-pub(crate) type KeyedBuild = BuildHasherDefault<SeededHasher>;
+/// Builds the per-request intern maps' hashers: keys are attacker-chosen bytes, so an
+/// unkeyed fast hash (FxHash) would let a crafted request collide every label value and
+/// turn each lookup into a linear scan; [`KeyHasher`]'s secret seed prevents building such
+/// collisions offline, at a few ns per short string.
+pub(crate) type KeyedBuild = BuildHasherDefault<KeyHasher>;
 
 /// A hasher for keys that already are keyed 64-bit hashes: passes the value through.
 #[derive(Default, Clone, Copy)]
