@@ -116,16 +116,16 @@ enum PackedValues {
 }
 
 impl Packed {
-    /// `s`'s points inside `[lo, hi]` on the grid `start + k * step`, or `None` if a point
+    /// `s`'s points inside `[lo, hi]` on the grid `lo + k * step`, or `None` if a point
     /// is off that grid (never for a range result of the key; such a result is not
     /// stored). An empty result (`Some` with no runs) is dropped by the caller.
-    fn pack(s: &RangeSeries, start: i64, step: i64, lo: i64, hi: i64) -> Option<Packed> {
+    fn pack(s: &RangeSeries, step: i64, lo: i64, hi: i64) -> Option<Packed> {
         let a = s.timestamps.partition_point(|&t| t < lo);
         let b = s.timestamps.partition_point(|&t| t <= hi);
         let (ts, vs) = (&s.timestamps[a..b], &s.values[a..b]);
         let mut runs: Vec<(u32, u32)> = Vec::new();
         for &t in ts {
-            let d = t.checked_sub(start)?;
+            let d = t.checked_sub(lo)?;
             if d < 0 || d % step != 0 {
                 return None;
             }
@@ -309,7 +309,7 @@ impl ResultCache {
         let mut packed = Vec::new();
         let mut stored = true;
         merge_each(parts, |s| {
-            let Some(p) = Packed::pack(&s, lo, key.step, lo, hi) else {
+            let Some(p) = Packed::pack(&s, key.step, lo, hi) else {
                 stored = false;
                 return false;
             };
@@ -778,7 +778,7 @@ mod tests {
         inexact[5].1 = stale;
         for pts in [exact, inexact] {
             let s = rs("a", &pts);
-            let p = Packed::pack(&s, 0, 10, 0, 130).expect("on the grid");
+            let p = Packed::pack(&s, 10, 0, 130).expect("on the grid");
             assert_eq!(p.runs, vec![(0, 3), (5, 2), (9, 1), (12, 2)]);
             for lo in -10..=140 {
                 for hi in lo - 10..=140 {
@@ -794,12 +794,12 @@ mod tests {
                 }
             }
             // Packing inside bounds keeps only their points; the grid's origin moves.
-            let p = Packed::pack(&s, 50, 10, 50, 90).expect("on the grid");
+            let p = Packed::pack(&s, 10, 50, 90).expect("on the grid");
             assert_eq!(p.runs, vec![(0, 2), (4, 1)]);
         }
-        let p = Packed::pack(&rs("a", &[(0, 1.0), (10, 2.0)]), 0, 10, 0, 10).unwrap();
+        let p = Packed::pack(&rs("a", &[(0, 1.0), (10, 2.0)]), 10, 0, 10).unwrap();
         assert!(matches!(p.values, PackedValues::F32(_)));
-        let p = Packed::pack(&rs("a", &[(0, 0.1)]), 0, 10, 0, 10).unwrap();
+        let p = Packed::pack(&rs("a", &[(0, 0.1)]), 10, 0, 10).unwrap();
         assert!(matches!(p.values, PackedValues::F64(_)));
     }
 }
