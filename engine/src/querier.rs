@@ -198,7 +198,7 @@ impl Querier {
         let (mint, maxt) = (self.mint, self.maxt);
         let mut fresh: Option<(Vec<Arc<Block>>, i64)> = None;
         let mut ooo_drops = self.src.ooo_drops;
-        let lists = loop {
+        let merged = loop {
             let (blocks, bound) = match &fresh {
                 Some((b, bound)) => (b.as_slice(), Some(*bound)),
                 None => (
@@ -206,19 +206,29 @@ impl Querier {
                     self.src.head.as_ref().map(|h| h.1),
                 ),
             };
-            let mut lists: Vec<Vec<(Labels, Vec<SeriesChunk>)>> = Vec::new();
+            let mut merged: Vec<(Labels, Vec<SeriesChunk>)> = Vec::new();
             for b in blocks {
-                let got = b.select_within(matchers, mint, maxt, within)?;
-                lists.push(got.into_iter().map(|s| block_series(b, s)).collect());
+                let known: Vec<&Labels> = merged.iter().map(|s| &s.0).collect();
+                let got = b.select_known(matchers, mint, maxt, within, &known)?;
+                drop(known);
+                let mut new = Vec::new();
+                for (at, s) in got {
+                    let (labels, chunks) = block_series(b, s);
+                    match at {
+                        Some(i) => merged[i].1.extend(chunks),
+                        None => new.push((labels, chunks)),
+                    }
+                }
+                join_sorted(&mut merged, new);
             }
             if let (Some((head, _)), Some(bound)) = (&self.src.head, bound) {
-                lists.push(head_series(head, bound, matchers, mint, maxt));
+                join_sorted(&mut merged, head_series(head, bound, matchers, mint, maxt));
                 let drops = head.ooo_drops();
                 if head.truncated_to() > bound || drops != ooo_drops {
                     if let Some(refresh) = &self.src.refresh {
                         let Some((b, nb)) = refresh() else {
                             // The database is gone: nothing newer to read.
-                            break lists;
+                            break merged;
                         };
                         let b = b
                             .into_iter()
@@ -230,9 +240,8 @@ impl Querier {
                     }
                 }
             }
-            break lists;
+            break merged;
         };
-        let merged = merge_by_labels(lists);
         Ok(merged
             .into_iter()
             .map(|(labels, mut chunks)| {
@@ -342,26 +351,28 @@ fn head_series(
     out
 }
 
-/// Merges lists each sorted by labels into one, joining the chunks of equal label sets
-/// (in list order, so each source's chunks stay together before the time sort).
-fn merge_by_labels(
-    mut lists: Vec<Vec<(Labels, Vec<SeriesChunk>)>>,
-) -> Vec<(Labels, Vec<SeriesChunk>)> {
-    lists.retain(|l| !l.is_empty());
-    if lists.len() <= 1 {
-        return lists.pop().unwrap_or_default();
+/// Joins `new` (sorted by labels) into `merged` (sorted by labels), appending the chunks of
+/// a label set in both to `merged`'s (so each source's chunks stay together, in source
+/// order, before the time sort).
+fn join_sorted(merged: &mut Vec<(Labels, Vec<SeriesChunk>)>, new: Vec<(Labels, Vec<SeriesChunk>)>) {
+    if new.is_empty() {
+        return;
     }
-    // The stable sort finds the sorted runs and merges them: O(n log k) for k sources.
-    let mut all: Vec<(Labels, Vec<SeriesChunk>)> = lists.into_iter().flatten().collect();
+    if merged.is_empty() {
+        *merged = new;
+        return;
+    }
+    // The stable sort finds the two sorted runs and merges them.
+    let mut all = std::mem::take(merged);
+    all.extend(new);
     all.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(Labels, Vec<SeriesChunk>)> = Vec::with_capacity(all.len());
+    merged.reserve(all.len());
     for (labels, chunks) in all {
-        match out.last_mut() {
+        match merged.last_mut() {
             Some((l, c)) if *l == labels => c.extend(chunks),
-            _ => out.push((labels, chunks)),
+            _ => merged.push((labels, chunks)),
         }
     }
-    out
 }
 
 /// One selected series: its labels and the chunks overlapping the querier's range.

@@ -172,31 +172,68 @@ impl Block {
         maxt: i64,
         within: Option<(i64, i64)>,
     ) -> Result<Vec<BlockSeries>> {
+        Ok(self
+            .select_known(matchers, mint, maxt, within, &[])?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect())
+    }
+
+    /// Like [`Block::select_within`], for a caller that already holds the label sets of
+    /// most series (from other blocks): `known` is sorted, and a selected series whose
+    /// labels are `known[i]` comes as `(Some(i), series)` with empty `labels`, read
+    /// without building them; other series come as `(None, series)`.
+    pub fn select_known(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        within: Option<(i64, i64)>,
+        known: &[&Labels],
+    ) -> Result<Vec<(Option<usize>, BlockSeries)>> {
         if !self.meta.overlaps(mint, maxt) {
             return Ok(Vec::new());
         }
         let refs = self.damage(self.index.select(matchers))?;
         let tomb = self.tombstones();
         let mut out = Vec::with_capacity(refs.len());
+        // Series refs are in label order, so the known set a series may equal is found by
+        // moving forward through `known`.
+        let mut next = 0;
         for r in refs {
             let deleted = tomb.get(r);
-            let (labels, chunks) = match within {
-                Some(w) if deleted.is_empty() => {
-                    match self.damage(self.index.series_within(r, mint, maxt, w))? {
-                        (labels, SeriesChunks::Whole(span)) => {
-                            out.push(BlockSeries {
-                                labels,
-                                sref: r,
-                                chunks: Vec::new(),
-                                whole: Some(span),
-                                deleted: Vec::new(),
-                            });
-                            continue;
-                        }
-                        (labels, SeriesChunks::Chunks(c)) => (labels, c),
+            let within = within.filter(|_| deleted.is_empty());
+            let expect = known.get(next).copied();
+            let (read, chunks) =
+                self.damage(self.index.series_unless(r, mint, maxt, within, expect))?;
+            let (at, labels) = match read {
+                None => (Some(next), Labels::default()),
+                Some(l) => {
+                    next += known[next.min(known.len())..].partition_point(|k| **k < l);
+                    match known.get(next) {
+                        Some(k) if **k == l => (Some(next), Labels::default()),
+                        _ => (None, l),
                     }
                 }
-                _ => self.damage(self.index.series(r, mint, maxt))?,
+            };
+            if at.is_some() {
+                next += 1;
+            }
+            let chunks = match chunks {
+                SeriesChunks::Whole(span) => {
+                    out.push((
+                        at,
+                        BlockSeries {
+                            labels,
+                            sref: r,
+                            chunks: Vec::new(),
+                            whole: Some(span),
+                            deleted: Vec::new(),
+                        },
+                    ));
+                    continue;
+                }
+                SeriesChunks::Chunks(c) => c,
             };
             if chunks.is_empty() {
                 continue;
@@ -209,13 +246,16 @@ impl Block {
             {
                 continue;
             }
-            out.push(BlockSeries {
-                labels,
-                sref: r,
-                chunks,
-                whole: None,
-                deleted,
-            });
+            out.push((
+                at,
+                BlockSeries {
+                    labels,
+                    sref: r,
+                    chunks,
+                    whole: None,
+                    deleted,
+                },
+            ));
         }
         Ok(out)
     }

@@ -140,6 +140,55 @@ proptest! {
         }
     }
 
+    /// `select_known` names a series by its place in the caller's sorted label sets when it
+    /// is there (whether or not the strings are the shared copies) and reads its labels
+    /// otherwise; chunks are the same as `select_within`'s.
+    #[test]
+    fn select_known_finds_known_series(
+        d in data(),
+        other in data(),
+        keep in proptest::collection::vec(any::<bool>(), 40),
+        interned in any::<bool>(),
+        job in proptest::option::of(0u8..6),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = write(dir.path(), &d);
+        let syms = Arc::new(SymbolTable::default());
+        let b = Block::open(&dir.path().join(&meta.ulid), &syms).unwrap();
+        // Some of the block's series and some that are not in it.
+        let mut known: Vec<Labels> = d.keys().zip(&keep).filter(|x| *x.1).map(|x| x.0.clone()).collect();
+        known.extend(other.keys().filter(|l| !d.contains_key(*l)).cloned());
+        known.sort();
+        if interned {
+            known = known.iter().map(|l| syms.intern_labels(l)).collect();
+        }
+        let refs: Vec<&Labels> = known.iter().collect();
+        let m: Vec<Matcher> = job.map(|j| Matcher::equal("job", format!("j{j}"))).into_iter().collect();
+        let plain = b.select_within(&m, i64::MIN, i64::MAX, None).unwrap();
+        // Twice: the second read finds the values in the block's cache.
+        for _ in 0..2 {
+            let got = b.select_known(&m, i64::MIN, i64::MAX, None, &refs).unwrap();
+            prop_assert_eq!(got.len(), plain.len());
+            for ((at, s), p) in got.iter().zip(&plain) {
+                match at {
+                    Some(i) => {
+                        prop_assert_eq!(&known[*i], &p.labels);
+                        prop_assert!(s.labels.is_empty());
+                    }
+                    None => {
+                        prop_assert_eq!(&s.labels, &p.labels);
+                        prop_assert!(!known.contains(&p.labels));
+                    }
+                }
+                prop_assert_eq!(s.sref, p.sref);
+                prop_assert_eq!(
+                    s.chunks.iter().map(|c| c.chunk_ref).collect::<Vec<_>>(),
+                    p.chunks.iter().map(|c| c.chunk_ref).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
     /// Any single flipped byte in the index or a chunk segment is detected: opening fails,
     /// or reading what it hit fails; nothing panics and nothing decodes differently.
     #[test]

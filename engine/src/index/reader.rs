@@ -91,6 +91,14 @@ impl ValueCache {
 struct ValueSlots<'a>(parking_lot::MutexGuard<'a, Vec<Option<CachedValue>>>);
 
 impl ValueSlots<'_> {
+    /// The cached shared copy of symbol `id`, if it is in the cache.
+    fn peek(&self, id: u32) -> Option<&Arc<str>> {
+        match self.0.get(id as usize % VALUE_CACHE_SLOTS) {
+            Some(Some((k, v))) if *k == id => Some(v),
+            _ => None,
+        }
+    }
+
     /// The shared copy of symbol `id`, from the cache or else `intern(id)` (then cached).
     fn get(&mut self, id: u32, intern: impl FnOnce() -> Result<Arc<str>>) -> Result<Arc<str>> {
         let slot = id as usize % VALUE_CACHE_SLOTS;
@@ -424,7 +432,7 @@ impl IndexReader {
     /// The labels of series `r` and its chunks that overlap `[mint, maxt]` (all chunks with
     /// `mint = i64::MIN, maxt = i64::MAX`).
     pub fn series(&self, r: SeriesRef, mint: i64, maxt: i64) -> Result<(Labels, Vec<ChunkMeta>)> {
-        let (labels, chunks) = self.read_series(r, mint, maxt, None, true)?;
+        let (labels, chunks) = self.read_series(r, mint, maxt, None, Wanted::Read)?;
         match chunks {
             SeriesChunks::Chunks(c) => Ok((labels.unwrap_or_default(), c)),
             SeriesChunks::Whole(_) => unreachable!("no span asked for"),
@@ -441,13 +449,32 @@ impl IndexReader {
         maxt: i64,
         (lo, hi): (i64, i64),
     ) -> Result<(Labels, SeriesChunks)> {
-        let (labels, chunks) = self.read_series(r, mint, maxt, Some((lo, hi)), true)?;
+        let (labels, chunks) = self.read_series(r, mint, maxt, Some((lo, hi)), Wanted::Read)?;
         Ok((labels.unwrap_or_default(), chunks))
+    }
+
+    /// Like [`IndexReader::series`] (`within = None`) or [`IndexReader::series_within`],
+    /// but the labels are built only when they differ from `expect`: `None` when the
+    /// entry's labels equal it. Reading a series that another source already named costs
+    /// no allocation for its labels this way.
+    pub fn series_unless(
+        &self,
+        r: SeriesRef,
+        mint: i64,
+        maxt: i64,
+        within: Option<(i64, i64)>,
+        expect: Option<&Labels>,
+    ) -> Result<(Option<Labels>, SeriesChunks)> {
+        let wanted = match expect {
+            Some(e) => Wanted::Unless(e),
+            None => Wanted::Read,
+        };
+        self.read_series(r, mint, maxt, within, wanted)
     }
 
     /// The chunks of series `r` overlapping `[mint, maxt]`, labels not decoded.
     pub fn series_chunks(&self, r: SeriesRef, mint: i64, maxt: i64) -> Result<Vec<ChunkMeta>> {
-        match self.read_series(r, mint, maxt, None, false)?.1 {
+        match self.read_series(r, mint, maxt, None, Wanted::No)?.1 {
             SeriesChunks::Chunks(c) => Ok(c),
             SeriesChunks::Whole(_) => unreachable!("no span asked for"),
         }
@@ -459,7 +486,7 @@ impl IndexReader {
         mint: i64,
         maxt: i64,
         within: Option<(i64, i64)>,
-        want_labels: bool,
+        wanted: Wanted<'_>,
     ) -> Result<(Option<Labels>, SeriesChunks)> {
         let body = self.entry(r, self.series_start, self.postings_start, "series")?;
         let bad = |what: &str| {
@@ -467,10 +494,19 @@ impl IndexReader {
         };
         let mut c = ByteCursor::new(body);
         let nl = c.count(body.len() / 2).ok_or_else(|| bad("label count"))?;
-        let mut labels = Vec::with_capacity(if want_labels { nl } else { 0 });
-        let mut values = want_labels.then(|| self.values.lock());
+        let labels_at = c.clone();
+        // Compared with `expect` while they are checked; built when read is asked for, or
+        // afterwards when they differ from `expect`.
+        let (build, expect) = match wanted {
+            Wanted::No => (false, None),
+            Wanted::Read => (true, None),
+            Wanted::Unless(e) => (false, Some(e.as_slice()).filter(|e| e.len() == nl)),
+        };
+        let mut same = expect.is_some();
+        let mut labels = Vec::with_capacity(if build { nl } else { 0 });
+        let mut values = (build || same).then(|| self.values.lock());
         let mut prev_name: Option<u64> = None;
-        for _ in 0..nl {
+        for i in 0..nl {
             let (n, v) = (c.uvarint(), c.uvarint());
             let (Some(n), Some(v)) = (n, v) else {
                 return Err(bad("truncated labels"));
@@ -479,12 +515,27 @@ impl IndexReader {
                 return Err(bad("labels not sorted"));
             }
             prev_name = Some(n);
-            let Some(values) = values.as_mut() else {
+            if !build && !same {
                 continue;
-            };
+            }
             let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
                 return Err(bad("label name not in the label table"));
             };
+            let values = values.as_mut().expect("locked when labels are read");
+            if let Some(e) = expect.filter(|_| same).and_then(|e| e.get(i)) {
+                // Filling the cache here makes the next read of the value a pointer
+                // comparison.
+                same = same_str(&name.name, &e.name)
+                    && match values.peek(v as u32) {
+                        Some(cached) => same_str(cached, &e.value),
+                        None => same_str(
+                            &values
+                                .get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?,
+                            &e.value,
+                        ),
+                    };
+                continue;
+            }
             let value = values.get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
             labels.push(Label {
                 name: name.name.clone(),
@@ -492,7 +543,12 @@ impl IndexReader {
             });
         }
         drop(values);
-        let labels = want_labels.then(|| Labels::from_sorted_unchecked(labels));
+        let labels = match wanted {
+            Wanted::No => None,
+            Wanted::Read => Some(Labels::from_sorted_unchecked(labels)),
+            Wanted::Unless(_) if same => None,
+            Wanted::Unless(_) => Some(self.build_labels(labels_at, nl, r)?),
+        };
         let nc = c.count(body.len()).ok_or_else(|| bad("chunk count"))?;
         if self.version >= 2 && nc >= SERIES_SUMMARY_MIN_CHUNKS {
             let n = c
@@ -570,6 +626,46 @@ impl IndexReader {
         }
         Ok((labels, SeriesChunks::Chunks(chunks)))
     }
+
+    /// The `nl` labels of the series entry at `r` whose label pairs `c` is at (already
+    /// checked by the caller), built from the shared copies of their strings.
+    fn build_labels(&self, mut c: ByteCursor<'_>, nl: usize, r: SeriesRef) -> Result<Labels> {
+        let bad = |what: &str| {
+            Error::corrupt_block(&self.path, "series", format!("entry at {r}: {what}"))
+        };
+        let mut values = self.values.lock();
+        let mut labels = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            let (Some(n), Some(v)) = (c.uvarint(), c.uvarint()) else {
+                return Err(bad("truncated labels"));
+            };
+            let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
+                return Err(bad("label name not in the label table"));
+            };
+            let value = values.get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
+            labels.push(Label {
+                name: name.name.clone(),
+                value,
+            });
+        }
+        Ok(Labels::from_sorted_unchecked(labels))
+    }
+}
+
+/// What reading a series entry does with its labels.
+#[derive(Clone, Copy)]
+enum Wanted<'a> {
+    /// Leaves them out.
+    No,
+    /// Builds them.
+    Read,
+    /// Builds them only if they differ from these.
+    Unless(&'a Labels),
+}
+
+/// True if two shared strings are equal (the same copy, mostly: strings are interned).
+fn same_str(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 impl LabelIndex for IndexReader {
