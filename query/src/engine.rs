@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use strata_engine::{Db, Labels};
 
 use crate::error::{Error, Result};
-use crate::eval::{expr_type, Evaluator, RangeCallHook, Steps, Storage, Val};
+use crate::eval::{expr_type, Evaluator, RangeCallHook, StepNotes, Steps, Storage, Val};
 use crate::parser::ast::{Expr, ValueType};
 use crate::result_cache::{cacheable, CacheStats, ResultCache};
 
@@ -272,6 +272,31 @@ pub fn evaluate_with_hook(
     o: &QueryOptions,
     hook: Option<&dyn RangeCallHook>,
 ) -> Result<QueryResult> {
+    let (mut r, notes) = evaluate_noted(storage, expr, steps, instant, opts, o, hook)?;
+    add_notes(&mut r.infos, &notes);
+    Ok(r)
+}
+
+/// Appends the messages of `notes` not in `infos` yet.
+pub(crate) fn add_notes(infos: &mut Vec<String>, notes: &StepNotes) {
+    for (m, _) in notes {
+        if !infos.contains(m) {
+            infos.push(m.clone());
+        }
+    }
+}
+
+/// [`evaluate_with_hook`] with the info annotations tied to steps of the query's grid
+/// apart ([`Evaluator::info_at`]): they are not in the result's `infos`.
+pub(crate) fn evaluate_noted(
+    storage: &dyn Storage,
+    expr: &Expr,
+    steps: Steps,
+    instant: bool,
+    opts: &EngineOptions,
+    o: &QueryOptions,
+    hook: Option<&dyn RangeCallHook>,
+) -> Result<(QueryResult, StepNotes)> {
     let (start, end) = (steps.start, steps.end);
     let timeout = o.timeout.unwrap_or(opts.timeout);
     let mut ev = Evaluator::new(storage, start, end);
@@ -361,15 +386,19 @@ pub fn evaluate_with_hook(
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Value::Matrix(out)
     };
-    Ok(QueryResult {
-        value,
-        warnings: ev.warnings.take(),
-        infos: ev.infos.take(),
-        stats: QueryStats {
-            samples_loaded: ev.samples_loaded.get(),
-            peak_samples: ev.peak_samples.get(),
+    let notes = ev.take_step_infos();
+    Ok((
+        QueryResult {
+            value,
+            warnings: ev.warnings.take(),
+            infos: ev.infos.take(),
+            stats: QueryStats {
+                samples_loaded: ev.samples_loaded.get(),
+                peak_samples: ev.peak_samples.get(),
+            },
         },
-    })
+        notes,
+    ))
 }
 
 impl Engine {
@@ -461,14 +490,18 @@ impl Engine {
                     .or(o.timeout),
                 ..o.clone()
             };
-            evaluate(&*self.db, expr, steps, false, &self.opts, &o)
+            evaluate_noted(&*self.db, expr, steps, false, &self.opts, &o, None)
         };
         match &self.cache {
             Some(cache) if !o.no_cache && cacheable(expr) => {
                 let lookback = self.lookback(o);
                 crate::result_cache::range(cache, &self.db, expr, steps, lookback, &self.opts, eval)
             }
-            _ => eval(steps),
+            _ => {
+                let (mut r, notes) = eval(steps)?;
+                add_notes(&mut r.infos, &notes);
+                Ok(r)
+            }
         }
     }
 

@@ -26,7 +26,11 @@
 //! parts loaded (a whole hit loads nothing).
 //! Results with warnings or infos are returned but never stored, so an entry never stands
 //! for steps whose evaluation annotated something; a part evaluated later may still add its
-//! own annotations to an answer that also uses cached steps.
+//! own annotations to an answer that also uses cached steps. The one exception is an info
+//! raised at a known step of the query's own grid ([`crate::eval::Evaluator::info_at`]:
+//! `histogram_quantile`'s monotonicity fix outside subqueries, which dashboards over
+//! `rate(..._bucket)` raise all the time): the entry keeps it with the times of the steps
+//! that raised it, and an answer carries it when it uses one of those steps.
 //!
 //! Known gap: a block found damaged by a read makes uncached queries over it fail at once,
 //! while cached steps that read it before the damage was found are served until the
@@ -60,7 +64,7 @@ use strata_engine::{Db, Labels};
 use crate::engine::{EngineOptions, QueryResult, QueryStats, RangeSeries, Value};
 use crate::error::Result;
 use crate::eval::summary::SummaryMode;
-use crate::eval::Steps;
+use crate::eval::{StepNotes, Steps};
 use crate::parser::ast::{AtModifier, Expr};
 
 /// Counters of a [`ResultCache`], for `/metrics`.
@@ -93,6 +97,8 @@ struct Entry {
     start: i64,
     end: i64,
     series: Arc<Vec<Packed>>,
+    /// Info annotations of the stored steps, with the steps that raised them.
+    notes: Arc<StepNotes>,
     bytes: usize,
     tick: u64,
 }
@@ -243,6 +249,7 @@ struct Cached {
     /// The key's step: the entry's points are at `start + k * step`.
     step: i64,
     series: Arc<Vec<Packed>>,
+    notes: Arc<StepNotes>,
 }
 
 impl ResultCache {
@@ -289,6 +296,7 @@ impl ResultCache {
             end: e.end,
             step: key.step,
             series: e.series.clone(),
+            notes: e.notes.clone(),
         };
         st.lru.remove(&old);
         st.lru.insert(tick, key.clone());
@@ -300,9 +308,20 @@ impl ResultCache {
     /// least recently used entries down to the bound. An entry larger than a quarter of
     /// the bound is not stored (packing stops as soon as it passes that), nor one with a
     /// point off the key's grid.
-    fn store(&self, key: Key, epoch: u64, lo: i64, hi: i64, parts: &[(Part<'_>, i64, i64)]) {
+    fn store(
+        &self,
+        key: Key,
+        epoch: u64,
+        (lo, hi): (i64, i64),
+        parts: &[(Part<'_>, i64, i64)],
+        notes: StepNotes,
+    ) {
         let limit = self.max_bytes / 4;
-        let mut bytes = key.expr.len() + 128;
+        let notes_bytes: usize = notes
+            .iter()
+            .map(|(m, ts)| m.len() + 8 * ts.len() + 48)
+            .sum();
+        let mut bytes = key.expr.len() + 128 + notes_bytes;
         if bytes > limit {
             return;
         }
@@ -339,6 +358,7 @@ impl ResultCache {
                 start: lo,
                 end: hi,
                 series: Arc::new(packed),
+                notes: Arc::new(notes),
                 bytes,
                 tick,
             },
@@ -476,6 +496,40 @@ fn merge(parts: &[(Part<'_>, i64, i64)]) -> Vec<RangeSeries> {
     out
 }
 
+/// Appends the messages of `notes` raised at a step inside `[lo, hi]` not in `infos` yet.
+fn add_notes_in(infos: &mut Vec<String>, notes: &StepNotes, lo: i64, hi: i64) {
+    for (m, ts) in notes {
+        let i = ts.partition_point(|&t| t < lo);
+        if ts.get(i).is_some_and(|&t| t <= hi) && !infos.contains(m) {
+            infos.push(m.clone());
+        }
+    }
+}
+
+/// The notes of `parts`, each part's kept only for its steps inside its `[lo, hi]`, joined
+/// by message (times sorted and distinct).
+fn join_notes(parts: &[(&StepNotes, i64, i64)]) -> StepNotes {
+    let mut out: StepNotes = Vec::new();
+    for &(notes, lo, hi) in parts {
+        for (m, ts) in notes.iter() {
+            let a = ts.partition_point(|&t| t < lo);
+            let b = ts.partition_point(|&t| t <= hi);
+            if a >= b {
+                continue;
+            }
+            match out.iter_mut().find(|(x, _)| x == m) {
+                Some((_, v)) => v.extend_from_slice(&ts[a..b]),
+                None => out.push((m.clone(), ts[a..b].to_vec())),
+            }
+        }
+    }
+    for (_, ts) in &mut out {
+        ts.sort_unstable();
+        ts.dedup();
+    }
+    out
+}
+
 fn add_unique(to: &mut Vec<String>, from: Vec<String>) {
     for w in from {
         if !to.contains(&w) {
@@ -516,10 +570,12 @@ pub(crate) fn whole_hit(
         .lookup(&key, db.data_epoch())
         .filter(|c| c.start <= start && c.end >= last)?;
     cache.hits.fetch_add(1, Ordering::Relaxed);
+    let mut infos = Vec::new();
+    add_notes_in(&mut infos, &c.notes, start, last);
     Some(QueryResult {
         value: Value::Matrix(merge(&[(Part::Packed(&c), start, last)])),
         warnings: Vec::new(),
-        infos: Vec::new(),
+        infos,
         stats: QueryStats::default(),
     })
 }
@@ -535,7 +591,7 @@ pub(crate) fn range(
     steps: Steps,
     lookback: i64,
     opts: &EngineOptions,
-    eval: impl Fn(Steps) -> Result<QueryResult>,
+    eval: impl Fn(Steps) -> Result<(QueryResult, StepNotes)>,
 ) -> Result<QueryResult> {
     let step = steps.step;
     let start = steps.start;
@@ -556,19 +612,21 @@ pub(crate) fn range(
     let max_points = opts.max_points_per_series.max(1) as i64;
     let Some(c) = cached else {
         cache.misses.fetch_add(1, Ordering::Relaxed);
-        let r = eval(steps)?;
+        let (mut r, notes) = eval(steps)?;
         if let (Some(sl), true) = (stable_last, r.warnings.is_empty() && r.infos.is_empty()) {
             let hi = sl.min(last);
             let lo = start.max(hi - (max_points - 1) * step);
             if let Value::Matrix(m) = &r.value {
-                cache.store(key, epoch, lo, hi, &[(Part::Plain(m), lo, hi)]);
+                let kept = join_notes(&[(&notes, lo, hi)]);
+                cache.store(key, epoch, (lo, hi), &[(Part::Plain(m), lo, hi)], kept);
             }
         }
+        crate::engine::add_notes(&mut r.infos, &notes);
         return Ok(r);
     };
     cache.hits.fetch_add(1, Ordering::Relaxed);
     let (lo, hi) = (c.start.max(start), c.end.min(last));
-    let part = |a: i64, b: i64| -> Result<Option<QueryResult>> {
+    let part = |a: i64, b: i64| -> Result<Option<(QueryResult, StepNotes)>> {
         if a > b {
             return Ok(None);
         }
@@ -584,21 +642,28 @@ pub(crate) fn range(
     let mut warnings = Vec::new();
     let mut infos = Vec::new();
     let mut stats = QueryStats::default();
-    let mut take = |r: Option<QueryResult>| -> Vec<RangeSeries> {
-        let Some(r) = r else { return Vec::new() };
+    let mut take = |r: Option<(QueryResult, StepNotes)>| -> (Vec<RangeSeries>, StepNotes) {
+        let Some((r, notes)) = r else {
+            return (Vec::new(), Vec::new());
+        };
         add_unique(&mut warnings, r.warnings);
         add_unique(&mut infos, r.infos);
         stats.samples_loaded += r.stats.samples_loaded;
         stats.peak_samples = stats.peak_samples.max(r.stats.peak_samples);
-        matrix(r.value)
+        (matrix(r.value), notes)
     };
-    let (before, after) = (take(before), take(after));
+    let ((before, before_notes), (after, after_notes)) = (take(before), take(after));
     let value = merge(&[
         (Part::Plain(&before), start, lo - step),
         (Part::Packed(&c), lo, hi),
         (Part::Plain(&after), hi + step, last),
     ]);
-    if warnings.is_empty() && infos.is_empty() {
+    // Only step-tied infos so far: whether an entry may be stored is decided on the others.
+    let storable = warnings.is_empty() && infos.is_empty();
+    crate::engine::add_notes(&mut infos, &before_notes);
+    crate::engine::add_notes(&mut infos, &after_notes);
+    add_notes_in(&mut infos, &c.notes, lo, hi);
+    if storable {
         // The grown entry: the computed steps before it, all of it, and the computed steps
         // after it up to the stable bound.
         let new_lo = start.min(c.start);
@@ -617,16 +682,21 @@ pub(crate) fn range(
             });
         }
         // Packed series by series: no copy of the whole grown entry is built.
+        let notes = join_notes(&[
+            (&before_notes, new_lo, lo - step),
+            (&c.notes, new_lo.max(c.start), c.end),
+            (&after_notes, hi + step, new_hi),
+        ]);
         cache.store(
             key,
             epoch,
-            new_lo,
-            new_hi,
+            (new_lo, new_hi),
             &[
                 (Part::Plain(&before), new_lo, lo - step),
                 (Part::Packed(&c), new_lo.max(c.start), c.end),
                 (Part::Plain(&after), hi + step, new_hi),
             ],
+            notes,
         );
     }
     Ok(QueryResult {
@@ -714,7 +784,13 @@ mod tests {
     }
 
     fn put(cache: &ResultCache, k: &str, epoch: u64, lo: i64, hi: i64, s: &[RangeSeries]) {
-        cache.store(key(k), epoch, lo, hi, &[(Part::Plain(s), lo, hi)]);
+        cache.store(
+            key(k),
+            epoch,
+            (lo, hi),
+            &[(Part::Plain(s), lo, hi)],
+            Vec::new(),
+        );
     }
 
     fn entry_bytes(k: &str, series: &[RangeSeries]) -> usize {

@@ -443,3 +443,93 @@ fn repeated_query_hits_and_late_data_invalidates() {
     let s = engine.result_cache_stats().unwrap();
     assert_eq!((s.hits, s.misses), (4, 2));
 }
+
+/// `histogram_quantile`'s monotonicity info is kept with the steps that raised it: a
+/// range query that needed the fix is stored, and later answers from the cache carry the
+/// info exactly when their steps include one of those (as an uncached evaluation would).
+#[test]
+fn histogram_monotonicity_info_is_cached_with_its_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(
+        Db::open(
+            dir.path(),
+            Options {
+                background: false,
+                stable_clock: false,
+                ..Options::default()
+            },
+        )
+        .unwrap(),
+    );
+    // Three cumulative buckets scraped every 15 s for an hour; from 10 to 14 min the
+    // le="1" bucket grows faster than le="2", so their rates are not monotonic there.
+    let mut b = Batch::new();
+    for (le, per_scrape) in [("1", 1.0), ("2", 2.0), ("+Inf", 3.0)] {
+        let mut v = 0.0;
+        let samples = (0..=240)
+            .map(|i| {
+                let t = i * 15 * SEC;
+                let fast = le == "1" && (10 * MIN..14 * MIN).contains(&t);
+                v += if fast { 5.0 } else { per_scrape };
+                Sample::new(t, v)
+            })
+            .collect();
+        b.push(lbl(&[("__name__", "h_bucket"), ("le", le)]), samples);
+    }
+    db.append(&b).unwrap();
+    let opts = EngineOptions {
+        result_cache_bytes: 1 << 20,
+        ..EngineOptions::default()
+    };
+    let cached = Engine::with_options(db.clone(), opts.clone());
+    let plain = Engine::with_options(
+        db.clone(),
+        EngineOptions {
+            result_cache_bytes: 0,
+            ..opts
+        },
+    );
+    let q = "histogram_quantile(0.5, sum by (le) (rate(h_bucket[1m])))";
+    let expr = strata_query::parser::parse(q).unwrap();
+    let o = QueryOptions::default();
+    let r1 = cached.range(q, 0, 30 * MIN, MIN).unwrap();
+    assert_eq!(r1.infos.len(), 1, "{:?}", r1.infos);
+    assert!(r1.infos[0].contains("monotonicity"), "{:?}", r1.infos);
+    assert!(same(&Ok(r1.clone()), &plain.range(q, 0, 30 * MIN, MIN)));
+    // Whole hits: the entry was stored despite the info, which comes back with the steps
+    // that raised it and only with them.
+    for (start, end, with_info) in [
+        (0, 30 * MIN, true),
+        (20 * MIN, 30 * MIN, false),
+        (5 * MIN, 12 * MIN, true),
+        (0, 9 * MIN, false),
+        (14 * MIN, 14 * MIN, true),
+    ] {
+        let got = cached
+            .cached_range(&expr, start, end, MIN, &o)
+            .unwrap_or_else(|| panic!("[{start}, {end}] is inside the entry"));
+        assert_eq!(!got.infos.is_empty(), with_info, "[{start}, {end}]");
+        let want = plain.range(q, start, end, MIN);
+        assert!(
+            same(&Ok(got.clone()), &want),
+            "[{start}, {end}]: {got:?} vs {want:?}"
+        );
+    }
+    // Partial hits, growing the entry on either side.
+    for (start, end) in [
+        (20 * MIN, 45 * MIN),
+        (-10 * MIN, 5 * MIN),
+        (-10 * MIN, 50 * MIN),
+    ] {
+        let got = cached.range(q, start, end, MIN);
+        let want = plain.range(q, start, end, MIN);
+        assert!(same(&got, &want), "[{start}, {end}]: {got:?} vs {want:?}");
+    }
+    let grown = cached
+        .cached_range(&expr, -10 * MIN, 50 * MIN, MIN, &o)
+        .unwrap();
+    assert!(same(&Ok(grown), &plain.range(q, -10 * MIN, 50 * MIN, MIN)));
+    let s = cached.result_cache_stats().unwrap();
+    assert_eq!(s.misses, 1, "{s:?}");
+    assert!(s.hits >= 9, "{s:?}");
+}

@@ -638,7 +638,7 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
                 ));
             }
             let v = ev.eval_vector(arg(c, 1)?, steps)?;
-            classic_histogram(ev, v, n, |i, b| {
+            classic_histogram(ev, v, steps, |i, b| {
                 let (r, forced) = histogram::bucket_quantile(q[i], b);
                 (r, forced)
             })
@@ -647,7 +647,9 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
             let lo = ev.eval_scalar(arg(c, 0)?, steps)?;
             let hi = ev.eval_scalar(arg(c, 1)?, steps)?;
             let v = ev.eval_vector(arg(c, 2)?, steps)?;
-            classic_histogram(ev, v, n, |i, b| histogram::bucket_fraction(lo[i], hi[i], b))
+            classic_histogram(ev, v, steps, |i, b| {
+                histogram::bucket_fraction(lo[i], hi[i], b)
+            })
         }
         Func::HistogramCount
         | Func::HistogramSum
@@ -689,11 +691,12 @@ pub fn eval_call(ev: &Evaluator<'_>, c: &Call, steps: &Steps) -> Result<Val> {
 }
 
 /// Groups classic `le` buckets (by labels without `le`, name included) per step and applies
-/// `f(step, buckets)`; output labels drop `le` and `__name__`.
+/// `f(step, buckets)`; output labels drop `le` and `__name__`. The monotonicity info is
+/// tied to the steps that raised it ([`Evaluator::info_at`]).
 fn classic_histogram(
     ev: &Evaluator<'_>,
     v: Vec<StepSeries>,
-    n: usize,
+    steps: &Steps,
     mut f: impl FnMut(usize, Vec<histogram::Bucket>) -> (f64, bool),
 ) -> Result<Val> {
     let mut index: FxHashMap<Labels, usize> = map_with_capacity(0);
@@ -719,7 +722,7 @@ fn classic_histogram(
     let mut out = Vec::with_capacity(groups.len());
     for (labels, members) in groups {
         ev.check_deadline()?;
-        let mut vals = vec![None; n];
+        let mut vals = vec![None; steps.len()];
         for (step, slot) in vals.iter_mut().enumerate() {
             let buckets: Vec<histogram::Bucket> = members
                 .iter()
@@ -732,10 +735,10 @@ fn classic_histogram(
             }
             let (r, forced) = f(step, buckets);
             if forced {
-                ev.info(format!(
+                ev.info_at(format!(
                     "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
                     labels.metric_name().unwrap_or("")
-                ));
+                ), steps.t(step));
             }
             *slot = Some(r);
         }

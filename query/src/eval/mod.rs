@@ -231,11 +231,21 @@ pub struct Evaluator<'a> {
     pub warnings: RefCell<Vec<String>>,
     /// Info annotations.
     pub infos: RefCell<Vec<String>>,
+    /// Info annotations raised at steps of the query's own grid, with those steps' times
+    /// (see [`Evaluator::info_at`]): the result cache keeps them per step.
+    pub step_infos: RefCell<StepNotes>,
+    /// How many subqueries the node being evaluated is inside (their steps are not the
+    /// query's).
+    pub sub_depth: Cell<u32>,
     /// Optional supplier of precomputed range-function values at one step (see [`hook`]);
     /// `None` (the default) evaluates every call from storage.
     pub range_hook: Option<&'a dyn RangeCallHook>,
     checks: Cell<u32>,
 }
+
+/// Info annotations with the times of the query steps that raised them (message, sorted
+/// distinct times).
+pub type StepNotes = Vec<(String, Vec<i64>)>;
 
 /// The exact Prometheus message for label-set collisions.
 pub const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
@@ -258,6 +268,8 @@ impl<'a> Evaluator<'a> {
             delayed_name_removal: false,
             warnings: RefCell::new(Vec::new()),
             infos: RefCell::new(Vec::new()),
+            step_infos: RefCell::new(Vec::new()),
+            sub_depth: Cell::new(0),
             range_hook: None,
             checks: Cell::new(0),
         }
@@ -327,6 +339,35 @@ impl<'a> Evaluator<'a> {
         if !w.contains(&msg) {
             w.push(msg);
         }
+    }
+
+    /// Adds an info annotation raised by the step at `t` of `steps`' grid: kept with `t`
+    /// when that grid is the query's own (outside every subquery), else as
+    /// [`Evaluator::info`] does.
+    pub fn info_at(&self, msg: String, t: i64) {
+        if self.sub_depth.get() > 0 {
+            return self.info(msg);
+        }
+        let mut notes = self.step_infos.borrow_mut();
+        match notes.iter_mut().find(|(m, _)| *m == msg) {
+            Some((_, ts)) => {
+                if ts.last() != Some(&t) {
+                    ts.push(t);
+                }
+            }
+            None => notes.push((msg, vec![t])),
+        }
+    }
+
+    /// The annotations of [`Evaluator::info_at`], each message's times sorted and
+    /// distinct.
+    pub fn take_step_infos(&self) -> StepNotes {
+        let mut notes = self.step_infos.take();
+        for (_, ts) in &mut notes {
+            ts.sort_unstable();
+            ts.dedup();
+        }
+        notes
     }
 
     /// Resolves an `@` modifier to a timestamp.

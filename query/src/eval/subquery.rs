@@ -56,7 +56,10 @@ impl Evaluator<'_> {
             // Every inner series would hold more points than the whole query may.
             return Err(Error::TooManySamples("query execution"));
         }
-        let vector = self.eval_vector(&sq.expr, &inner)?;
+        self.sub_depth.set(self.sub_depth.get() + 1);
+        let vector = self.eval_vector(&sq.expr, &inner);
+        self.sub_depth.set(self.sub_depth.get() - 1);
+        let vector = vector?;
         let mut series = Vec::with_capacity(vector.len());
         let mut total = 0usize;
         // Points become raw samples here; a name pending removal (delayed mode) goes now.
