@@ -6,12 +6,14 @@ use crate::chunk::Chunk;
 /// The chunks of `st` that may hold samples in `[mint, maxt]`, oldest first: shared sealed
 /// chunks plus a snapshot of the open one. Readers hold these without any lock.
 pub fn chunks_in_range(st: &SeriesState, mint: i64, maxt: i64) -> Vec<Chunk> {
-    let mut out: Vec<Chunk> = st
-        .sealed
-        .iter()
-        .filter(|c| c.max_time() >= mint && c.min_time() <= maxt)
-        .cloned()
-        .collect();
+    // Sealed chunks are in time order and do not overlap: the ones in range are a run,
+    // found by binary search (a window at the end reads one or two chunk headers, not
+    // every sealed chunk's).
+    let sealed = &st.sealed;
+    let a = sealed.partition_point(|c| c.max_time() < mint);
+    let b = a + sealed[a..].partition_point(|c| c.min_time() <= maxt);
+    let mut out: Vec<Chunk> = Vec::with_capacity(b - a + 1);
+    out.extend(sealed[a..b].iter().cloned());
     if let (Some(lo), Some(last)) = (st.open.min_time(), st.open.last()) {
         if last.t >= mint && lo <= maxt {
             out.push(st.open.snapshot());

@@ -524,7 +524,11 @@ impl<'a> Evaluator<'a> {
     pub fn drop_names(&self, series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
         let mut names = series.iter().map(|s| s.labels.metric_name());
         let same_name = match names.next() {
-            Some(first) => names.all(|n| n == first),
+            // Names are mostly one shared copy: the pointers match before any byte is read.
+            Some(first) => names.all(|n| match (n, first) {
+                (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+                (a, b) => a == b,
+            }),
             None => true,
         };
         if self.delayed_name_removal || same_name {

@@ -484,10 +484,16 @@ pub fn eval_series(
     range: i64,
     buf: &mut SeriesBuf,
 ) -> Result<Option<Vec<Option<f64>>>> {
-    if mode == SummaryMode::Never || s.is_overlapping() || ends.is_empty() {
+    let chunks = s.chunks();
+    // Head-only series (no chunk has a summary) go to the full decode before anything is
+    // allocated.
+    if mode == SummaryMode::Never
+        || s.is_overlapping()
+        || ends.is_empty()
+        || chunks.iter().all(|c| c.summary().is_none())
+    {
         return Ok(None);
     }
-    let chunks = s.chunks();
     let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(range)).collect();
     let (first_end, last_end) = (ends[0], ends[ends.len() - 1]);
     let Plan {
