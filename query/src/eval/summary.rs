@@ -466,7 +466,11 @@ pub fn decode_estimate(
     starts: &[i64],
     ends: &[i64],
 ) -> Option<usize> {
-    if mode == SummaryMode::Never || s.is_overlapping() || ends.is_empty() {
+    if mode == SummaryMode::Never
+        || s.is_overlapping()
+        || ends.is_empty()
+        || s.chunks().iter().all(|c| c.summary().is_none())
+    {
         return None;
     }
     let p = plan(f, s, starts, ends);
