@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use strata_engine::{Db, Labels};
 
 use crate::error::{Error, Result};
-use crate::eval::{expr_type, Evaluator, RangeCallHook, StepNotes, Steps, Storage, Val};
+use crate::eval::{
+    expr_type, Evaluator, RangeCallHook, StepNotes, Steps, Storage, SubqueryCache, Val,
+};
 use crate::parser::ast::{Expr, ValueType};
 use crate::result_cache::{cacheable, CacheStats, ResultCache};
 
@@ -272,9 +274,37 @@ pub fn evaluate_with_hook(
     o: &QueryOptions,
     hook: Option<&dyn RangeCallHook>,
 ) -> Result<QueryResult> {
-    let (mut r, notes) = evaluate_noted(storage, expr, steps, instant, opts, o, hook)?;
+    let (mut r, notes) = evaluate_noted(storage, expr, steps, instant, opts, o, hook, None)?;
     add_notes(&mut r.infos, &notes);
     Ok(r)
+}
+
+/// The engine's result cache as seen by subqueries ([`SubqueryCache`]).
+struct SubqueryResults<'a> {
+    cache: &'a ResultCache,
+    db: &'a Db,
+    opts: &'a EngineOptions,
+    /// The query's effective lookback delta.
+    lookback: i64,
+}
+
+impl SubqueryCache for SubqueryResults<'_> {
+    fn range(
+        &self,
+        expr: &Expr,
+        steps: Steps,
+        eval: &dyn Fn(Steps) -> Result<(QueryResult, StepNotes)>,
+    ) -> Result<QueryResult> {
+        crate::result_cache::range(
+            self.cache,
+            self.db,
+            expr,
+            steps,
+            self.lookback,
+            self.opts,
+            eval,
+        )
+    }
 }
 
 /// Appends the messages of `notes` not in `infos` yet.
@@ -287,7 +317,9 @@ pub(crate) fn add_notes(infos: &mut Vec<String>, notes: &StepNotes) {
 }
 
 /// [`evaluate_with_hook`] with the info annotations tied to steps of the query's grid
-/// apart ([`Evaluator::info_at`]): they are not in the result's `infos`.
+/// apart ([`Evaluator::info_at`]): they are not in the result's `infos`. Subqueries reuse
+/// inner results through `subqueries` when given.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn evaluate_noted(
     storage: &dyn Storage,
     expr: &Expr,
@@ -296,11 +328,13 @@ pub(crate) fn evaluate_noted(
     opts: &EngineOptions,
     o: &QueryOptions,
     hook: Option<&dyn RangeCallHook>,
+    subqueries: Option<&dyn SubqueryCache>,
 ) -> Result<(QueryResult, StepNotes)> {
     let (start, end) = (steps.start, steps.end);
     let timeout = o.timeout.unwrap_or(opts.timeout);
     let mut ev = Evaluator::new(storage, start, end);
     ev.range_hook = hook;
+    ev.subquery_cache = subqueries;
     // As in Prometheus, a zero (or negative) per-query lookback means "use the default".
     ev.lookback = o
         .lookback_delta
@@ -457,7 +491,8 @@ impl Engine {
     ) -> Result<QueryResult> {
         let deadline = self.deadline(o);
         let _permit = self.gate.acquire(deadline)?;
-        evaluate_with_hook(
+        let subqueries = self.subquery_results(o);
+        let (mut r, notes) = evaluate_noted(
             &*self.db,
             expr,
             Steps::instant(t),
@@ -465,7 +500,22 @@ impl Engine {
             &self.opts,
             o,
             hook,
-        )
+            subqueries.as_ref().map(|s| s as &dyn SubqueryCache),
+        )?;
+        add_notes(&mut r.infos, &notes);
+        Ok(r)
+    }
+
+    /// What a query's subqueries reuse inner results from: the result cache, unless there
+    /// is none or the query asked to bypass it.
+    fn subquery_results(&self, o: &QueryOptions) -> Option<SubqueryResults<'_>> {
+        let cache = self.cache.as_ref().filter(|_| !o.no_cache)?;
+        Some(SubqueryResults {
+            cache,
+            db: &self.db,
+            opts: &self.opts,
+            lookback: self.lookback(o),
+        })
     }
 
     /// Range query of an already parsed expression.
@@ -483,6 +533,7 @@ impl Engine {
         let steps = Steps { start, end, step };
         // One timeout for the whole query, however many parts the result cache evaluates.
         let eval_deadline = Instant::now().checked_add(o.timeout.unwrap_or(self.opts.timeout));
+        let subqueries = self.subquery_results(o);
         let eval = |steps: Steps| {
             let o = QueryOptions {
                 timeout: eval_deadline
@@ -490,7 +541,16 @@ impl Engine {
                     .or(o.timeout),
                 ..o.clone()
             };
-            evaluate_noted(&*self.db, expr, steps, false, &self.opts, &o, None)
+            evaluate_noted(
+                &*self.db,
+                expr,
+                steps,
+                false,
+                &self.opts,
+                &o,
+                None,
+                subqueries.as_ref().map(|s| s as &dyn SubqueryCache),
+            )
         };
         match &self.cache {
             Some(cache) if !o.no_cache && cacheable(expr) => {

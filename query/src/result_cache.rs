@@ -17,6 +17,12 @@
 //!   epoch is unchanged no data it depends on has changed (the engine's `db/epoch.rs`);
 //! * an entry whose epoch is not the current one is never used (it is dropped when found).
 //!
+//! Subqueries use the same entries: a subquery steps on absolute multiples of its step, so
+//! its inner expression's values at those steps are those of a range query of that
+//! expression on the same grid (same key, lookback and options), and an instant query with
+//! a subquery, repeated as a dashboard refreshes, evaluates only the inner steps the cache
+//! lacks ([`crate::eval::SubqueryCache`]; the hit and miss counters count these lookups too).
+//!
 //! A request reuses the steps of its key's entry that it covers, evaluates only the steps
 //! before and after them (the ordinary evaluator, so `max_samples` applies to those parts and
 //! the request grid was checked against `max_points_per_series` as usual), merges the parts

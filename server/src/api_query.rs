@@ -47,7 +47,8 @@ fn query_options(state: &State, p: &Params) -> Result<QueryOptions> {
     Ok(o)
 }
 
-/// `nocache=1` (VictoriaMetrics' name): evaluate a range query without the result cache.
+/// `nocache=1` (VictoriaMetrics' name): evaluate a query (a range query, or an instant
+/// query's subqueries) without the result cache.
 fn no_cache(p: &Params) -> Result<bool> {
     match p.get_nonempty("nocache") {
         None | Some("0") | Some("false") => Ok(false),
@@ -72,7 +73,9 @@ fn wants_stats(p: &Params) -> bool {
 pub async fn instant(state: &Arc<State>, p: Params) -> Result<Resp> {
     let limit = parse_limit(&p)?;
     let t = time_param(&p, "time", now_ms())?;
-    let opts = query_options(state, &p)?;
+    let mut opts = query_options(state, &p)?;
+    // Subqueries of an instant query reuse cached inner results unless told not to.
+    opts.no_cache = no_cache(&p)?;
     let q = query_text(&p);
     let stats = wants_stats(&p);
     run(state, limit, stats, move |st, cancel| {

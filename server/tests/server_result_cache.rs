@@ -199,3 +199,39 @@ fn whole_hits_keep_limit_stats_and_sub_grids() {
         assert_eq!(got, want);
     }
 }
+
+/// An instant query's subquery reuses cached inner steps: the second ask is a hit with the
+/// same answer, `nocache=1` bypasses (counting neither), and a bad value is a 400.
+#[test]
+fn instant_subqueries_use_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Strata::start(bin(), dir.path(), &[]).unwrap();
+    let end = now_ms() / 60_000 * 60_000 - 60_000;
+    write_history(&s, end);
+    let q = "max_over_time(sum by (job) (count_over_time(req_total[5m]))[20m:1m])";
+    let at = (end - 10 * 60_000) as f64 / 1000.0;
+    let ask = |extra: &str| {
+        let r = s
+            .get(&format!(
+                "/api/v1/query?query={}&time={at}{extra}",
+                urlencode(q)
+            ))
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["status"], "success", "{v}");
+        v["data"]["result"].clone()
+    };
+    let first = ask("");
+    assert_eq!(first.as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(hits_misses(&s), (0.0, 1.0));
+    assert_eq!(ask(""), first);
+    assert_eq!(hits_misses(&s), (1.0, 1.0));
+    assert_eq!(ask("&nocache=1"), first);
+    assert_eq!(hits_misses(&s), (1.0, 1.0));
+    let r = s
+        .get(&format!("/api/v1/query?query=up&time={at}&nocache=maybe"))
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("nocache"), "{}", r.text());
+}

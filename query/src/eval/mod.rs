@@ -237,6 +237,9 @@ pub struct Evaluator<'a> {
     /// How many subqueries the node being evaluated is inside (their steps are not the
     /// query's).
     pub sub_depth: Cell<u32>,
+    /// Where subqueries' inner results may be reused from (the engine's result cache; see
+    /// [`SubqueryCache`]); `None` evaluates every subquery in full.
+    pub subquery_cache: Option<&'a dyn SubqueryCache>,
     /// Optional supplier of precomputed range-function values at one step (see [`hook`]);
     /// `None` (the default) evaluates every call from storage.
     pub range_hook: Option<&'a dyn RangeCallHook>,
@@ -246,6 +249,21 @@ pub struct Evaluator<'a> {
 /// Info annotations with the times of the query steps that raised them (message, sorted
 /// distinct times).
 pub type StepNotes = Vec<(String, Vec<i64>)>;
+
+/// Evaluates a subquery's inner expression over its grid through a result cache: a
+/// subquery steps on absolute multiples of its step, so its inner values at those steps
+/// are those of a range query of the inner expression on the same grid, and repeated
+/// queries (a dashboard's refreshes) share them.
+pub trait SubqueryCache {
+    /// The inner expression `expr` over `steps` (a matrix, series sorted by labels, names
+    /// already removed), with `eval` evaluating any part of the grid the cache lacks.
+    fn range(
+        &self,
+        expr: &crate::parser::ast::Expr,
+        steps: Steps,
+        eval: &dyn Fn(Steps) -> Result<(crate::engine::QueryResult, StepNotes)>,
+    ) -> Result<crate::engine::QueryResult>;
+}
 
 /// The exact Prometheus message for label-set collisions.
 pub const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
@@ -270,6 +288,7 @@ impl<'a> Evaluator<'a> {
             infos: RefCell::new(Vec::new()),
             step_infos: RefCell::new(Vec::new()),
             sub_depth: Cell::new(0),
+            subquery_cache: None,
             range_hook: None,
             checks: Cell::new(0),
         }

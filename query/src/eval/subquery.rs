@@ -6,9 +6,11 @@
 //! points become the samples of a [`Windowed`] whose window at outer step `T` is the
 //! left-open `(ref - range, ref]`, exactly as for a range selector.
 
-use super::{Evaluator, LazySeries, Steps, Windowed};
+use super::{Evaluator, LazySeries, StepNotes, Steps, Windowed};
+use crate::engine::{QueryResult, QueryStats, RangeSeries, Value};
 use crate::error::{Error, Result};
-use crate::parser::ast::SubqueryExpr;
+use crate::parser::ast::{Expr, SubqueryExpr};
+use crate::result_cache::cacheable;
 use strata_engine::Sample;
 
 /// The inner grid of a subquery whose outer window ends run from `first_end` to `last_end`.
@@ -56,24 +58,48 @@ impl Evaluator<'_> {
             // Every inner series would hold more points than the whole query may.
             return Err(Error::TooManySamples("query execution"));
         }
-        self.sub_depth.set(self.sub_depth.get() + 1);
-        let vector = self.eval_vector(&sq.expr, &inner);
-        self.sub_depth.set(self.sub_depth.get() - 1);
-        let vector = vector?;
-        let mut series = Vec::with_capacity(vector.len());
+        let mut series = Vec::with_capacity(16);
         let mut total = 0usize;
-        // Points become raw samples here; a name pending removal (delayed mode) goes now.
-        let vector = self.finish_names(vector)?;
-        for s in vector {
-            let samples: Vec<Sample> = s
-                .vals
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| Sample::new(inner.t(i), v)))
-                .collect();
+        let mut add = |labels, samples: Vec<Sample>| {
             if !samples.is_empty() {
                 total += samples.len();
-                series.push(LazySeries::from_samples(s.labels, samples));
+                series.push(LazySeries::from_samples(labels, samples));
+            }
+        };
+        match self.subquery_cache.filter(|_| cacheable(&sq.expr)) {
+            Some(cache) => {
+                let r = cache.range(&sq.expr, inner, &|part| self.inner_part(&sq.expr, part))?;
+                // Inside a subquery its annotations belong to no step of the query.
+                r.warnings.into_iter().for_each(|w| self.warn(w));
+                r.infos.into_iter().for_each(|i| self.info(i));
+                let Value::Matrix(m) = r.value else {
+                    return Err(Error::Execution("subquery: a matrix expected".into()));
+                };
+                for s in m {
+                    let samples = s
+                        .timestamps
+                        .iter()
+                        .zip(&s.values)
+                        .map(|(&t, &v)| Sample::new(t, v))
+                        .collect();
+                    add(s.labels, samples);
+                }
+            }
+            None => {
+                self.sub_depth.set(self.sub_depth.get() + 1);
+                let vector = self.eval_vector(&sq.expr, &inner);
+                self.sub_depth.set(self.sub_depth.get() - 1);
+                // Points become raw samples here; a name pending removal (delayed mode)
+                // goes now.
+                for s in self.finish_names(vector?)? {
+                    let samples = s
+                        .vals
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| v.map(|v| Sample::new(inner.t(i), v)))
+                        .collect();
+                    add(s.labels, samples);
+                }
             }
         }
         self.account(total)?;
@@ -83,6 +109,54 @@ impl Evaluator<'_> {
             range: sq.range,
             held: total,
         })
+    }
+
+    /// A cached subquery's inner expression over `steps`, as a range query of it over that
+    /// grid answers: a matrix sorted by labels with names removed, the annotations the part
+    /// raised (infos tied to its steps apart, see [`Evaluator::info_at`]), none of them left
+    /// in this evaluator's own lists.
+    fn inner_part(&self, expr: &Expr, steps: Steps) -> Result<(QueryResult, StepNotes)> {
+        let warnings = self.warnings.take();
+        let infos = self.infos.take();
+        let notes = self.step_infos.take();
+        let depth = self.sub_depth.replace(0);
+        let loaded = self.samples_loaded.get();
+        let out = self
+            .eval_vector(expr, &steps)
+            .and_then(|v| self.finish_names(v));
+        self.sub_depth.set(depth);
+        let part_warnings = self.warnings.replace(warnings);
+        let part_infos = self.infos.replace(infos);
+        let part_notes = self.take_step_infos();
+        *self.step_infos.borrow_mut() = notes;
+        let mut m: Vec<RangeSeries> = out?
+            .into_iter()
+            .filter_map(|s| {
+                let (mut timestamps, mut values) = (Vec::new(), Vec::new());
+                for (i, v) in s.vals.iter().enumerate() {
+                    if let Some(v) = v {
+                        timestamps.push(steps.t(i));
+                        values.push(*v);
+                    }
+                }
+                (!timestamps.is_empty()).then_some(RangeSeries {
+                    labels: s.labels,
+                    timestamps,
+                    values,
+                })
+            })
+            .collect();
+        m.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let r = QueryResult {
+            value: Value::Matrix(m),
+            warnings: part_warnings,
+            infos: part_infos,
+            stats: QueryStats {
+                samples_loaded: self.samples_loaded.get() - loaded,
+                peak_samples: 0,
+            },
+        };
+        Ok((r, part_notes))
     }
 }
 
