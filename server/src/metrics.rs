@@ -107,11 +107,12 @@ impl Metrics {
         let c = c.unwrap_or_default();
         let _ = writeln!(
             o,
-            "# HELP strata_query_result_cache_hits_total Range queries that reused cached steps.\n\
+            "# HELP strata_query_result_cache_hits_total Range queries and subqueries that reused \
+             cached steps.\n\
              # TYPE strata_query_result_cache_hits_total counter\n\
              strata_query_result_cache_hits_total {}\n\
-             # HELP strata_query_result_cache_misses_total Cacheable range queries that found no \
-             usable cached steps.\n\
+             # HELP strata_query_result_cache_misses_total Cacheable range queries and subqueries \
+             that found no usable cached steps.\n\
              # TYPE strata_query_result_cache_misses_total counter\n\
              strata_query_result_cache_misses_total {}\n\
              # HELP strata_query_result_cache_bytes Estimated bytes held by the range-query \
