@@ -307,6 +307,34 @@ impl SubqueryCache for SubqueryResults<'_> {
     }
 }
 
+/// A range query's answer from its per-step series over `steps`: each series' points where
+/// it has a value (series without any left out), sorted by labels.
+pub(crate) fn range_series(
+    series: Vec<crate::eval::StepSeries>,
+    steps: &Steps,
+) -> Vec<RangeSeries> {
+    let mut out: Vec<RangeSeries> = series
+        .into_iter()
+        .filter_map(|s| {
+            let mut timestamps = Vec::new();
+            let mut values = Vec::new();
+            for (i, v) in s.vals.iter().enumerate() {
+                if let Some(v) = v {
+                    timestamps.push(steps.t(i));
+                    values.push(*v);
+                }
+            }
+            (!timestamps.is_empty()).then_some(RangeSeries {
+                labels: s.labels,
+                timestamps,
+                values,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
 /// Appends the messages of `notes` not in `infos` yet.
 pub(crate) fn add_notes(infos: &mut Vec<String>, notes: &StepNotes) {
     for (m, _) in notes {
@@ -399,26 +427,7 @@ pub(crate) fn evaluate_noted(
                 ))
             }
         };
-        let mut out: Vec<RangeSeries> = series
-            .into_iter()
-            .filter_map(|s| {
-                let mut timestamps = Vec::new();
-                let mut values = Vec::new();
-                for (i, v) in s.vals.iter().enumerate() {
-                    if let Some(v) = v {
-                        timestamps.push(steps.t(i));
-                        values.push(*v);
-                    }
-                }
-                (!timestamps.is_empty()).then_some(RangeSeries {
-                    labels: s.labels,
-                    timestamps,
-                    values,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Value::Matrix(out)
+        Value::Matrix(range_series(series, &steps))
     };
     let notes = ev.take_step_infos();
     Ok((

@@ -70,6 +70,16 @@ struct World {
     floats: bool,
 }
 
+/// A database without background work whose stable bound follows the data, not the clock.
+fn manual_db(dir: &std::path::Path) -> Arc<Db> {
+    let o = Options {
+        background: false,
+        stable_clock: false,
+        ..Options::default()
+    };
+    Arc::new(Db::open(dir, o).unwrap())
+}
+
 fn lbl(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_pairs(pairs).unwrap()
 }
@@ -422,17 +432,7 @@ fn a_tiny_cache_evicts_and_stays_exact() {
 #[test]
 fn repeated_query_hits_and_late_data_invalidates() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(
-        Db::open(
-            dir.path(),
-            Options {
-                background: false,
-                stable_clock: false,
-                ..Options::default()
-            },
-        )
-        .unwrap(),
-    );
+    let db = manual_db(dir.path());
     let mut b = Batch::new();
     let samples = (0..=120)
         .map(|i| Sample::new(i * 15 * SEC, i as f64))
@@ -528,17 +528,7 @@ fn repeated_query_hits_and_late_data_invalidates() {
 #[test]
 fn histogram_monotonicity_info_is_cached_with_its_steps() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(
-        Db::open(
-            dir.path(),
-            Options {
-                background: false,
-                stable_clock: false,
-                ..Options::default()
-            },
-        )
-        .unwrap(),
-    );
+    let db = manual_db(dir.path());
     // Three cumulative buckets scraped every 15 s for an hour; from 10 to 14 min the
     // le="1" bucket grows faster than le="2", so their rates are not monotonic there.
     let mut b = Batch::new();

@@ -7,7 +7,7 @@
 //! left-open `(ref - range, ref]`, exactly as for a range selector.
 
 use super::{Evaluator, LazySeries, StepNotes, Steps, Windowed};
-use crate::engine::{QueryResult, QueryStats, RangeSeries, Value};
+use crate::engine::{QueryResult, QueryStats, Value};
 use crate::error::{Error, Result};
 use crate::parser::ast::{Expr, SubqueryExpr};
 use crate::result_cache::cacheable;
@@ -129,24 +129,7 @@ impl Evaluator<'_> {
         let part_infos = self.infos.replace(infos);
         let part_notes = self.take_step_infos();
         *self.step_infos.borrow_mut() = notes;
-        let mut m: Vec<RangeSeries> = out?
-            .into_iter()
-            .filter_map(|s| {
-                let (mut timestamps, mut values) = (Vec::new(), Vec::new());
-                for (i, v) in s.vals.iter().enumerate() {
-                    if let Some(v) = v {
-                        timestamps.push(steps.t(i));
-                        values.push(*v);
-                    }
-                }
-                (!timestamps.is_empty()).then_some(RangeSeries {
-                    labels: s.labels,
-                    timestamps,
-                    values,
-                })
-            })
-            .collect();
-        m.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let m = crate::engine::range_series(out?, &steps);
         let r = QueryResult {
             value: Value::Matrix(m),
             warnings: part_warnings,
