@@ -500,7 +500,8 @@ impl Engine {
     ) -> Result<QueryResult> {
         let deadline = self.deadline(o);
         let _permit = self.gate.acquire(deadline)?;
-        let subqueries = self.subquery_results(o);
+        // A hook's values stand in for evaluations; they are not stored for other queries.
+        let subqueries = self.subquery_results(o).filter(|_| hook.is_none());
         let (mut r, notes) = evaluate_noted(
             &*self.db,
             expr,
