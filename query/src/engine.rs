@@ -12,7 +12,8 @@ use strata_engine::{Db, Labels};
 
 use crate::error::{Error, Result};
 use crate::eval::{
-    expr_type, Evaluator, RangeCallHook, StepNotes, Steps, Storage, SubqueryCache, Val,
+    add_notes_in, expr_type, Evaluator, RangeCallHook, StepNotes, Steps, Storage, SubqueryCache,
+    Val,
 };
 use crate::parser::ast::{Expr, ValueType};
 use crate::result_cache::{cacheable, CacheStats, ResultCache};
@@ -274,9 +275,7 @@ pub fn evaluate_with_hook(
     o: &QueryOptions,
     hook: Option<&dyn RangeCallHook>,
 ) -> Result<QueryResult> {
-    let (mut r, notes) = evaluate_noted(storage, expr, steps, instant, opts, o, hook, None)?;
-    add_notes(&mut r.infos, &notes);
-    Ok(r)
+    evaluate_noted(storage, expr, steps, instant, opts, o, hook, None).map(with_notes)
 }
 
 /// The engine's result cache as seen by subqueries ([`SubqueryCache`]).
@@ -335,13 +334,10 @@ pub(crate) fn range_series(
     out
 }
 
-/// Appends the messages of `notes` not in `infos` yet.
-pub(crate) fn add_notes(infos: &mut Vec<String>, notes: &StepNotes) {
-    for (m, _) in notes {
-        if !infos.contains(m) {
-            infos.push(m.clone());
-        }
-    }
+/// An answer as the API gives it: the infos tied to steps joined to the others.
+pub(crate) fn with_notes((mut r, notes): (QueryResult, StepNotes)) -> QueryResult {
+    add_notes_in(&mut r.infos, &notes, i64::MIN, i64::MAX);
+    r
 }
 
 /// [`evaluate_with_hook`] with the info annotations tied to steps of the query's grid
@@ -502,7 +498,7 @@ impl Engine {
         let _permit = self.gate.acquire(deadline)?;
         // A hook's values stand in for evaluations; they are not stored for other queries.
         let subqueries = self.subquery_results(o).filter(|_| hook.is_none());
-        let (mut r, notes) = evaluate_noted(
+        evaluate_noted(
             &*self.db,
             expr,
             Steps::instant(t),
@@ -511,9 +507,8 @@ impl Engine {
             o,
             hook,
             subqueries.as_ref().map(|s| s as &dyn SubqueryCache),
-        )?;
-        add_notes(&mut r.infos, &notes);
-        Ok(r)
+        )
+        .map(with_notes)
     }
 
     /// What a query's subqueries reuse inner results from: the result cache, unless there
@@ -567,11 +562,7 @@ impl Engine {
                 let lookback = self.lookback(o);
                 crate::result_cache::range(cache, &self.db, expr, steps, lookback, &self.opts, eval)
             }
-            _ => {
-                let (mut r, notes) = eval(steps)?;
-                add_notes(&mut r.infos, &notes);
-                Ok(r)
-            }
+            _ => eval(steps).map(with_notes),
         }
     }
 

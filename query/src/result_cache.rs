@@ -70,7 +70,7 @@ use strata_engine::{Db, Labels};
 use crate::engine::{EngineOptions, QueryResult, QueryStats, RangeSeries, Value};
 use crate::error::Result;
 use crate::eval::summary::SummaryMode;
-use crate::eval::{StepNotes, Steps};
+use crate::eval::{add_notes_in, StepNotes, Steps};
 use crate::parser::ast::{AtModifier, Expr};
 
 /// Counters of a [`ResultCache`], for `/metrics`.
@@ -502,16 +502,6 @@ fn merge(parts: &[(Part<'_>, i64, i64)]) -> Vec<RangeSeries> {
     out
 }
 
-/// Appends the messages of `notes` raised at a step inside `[lo, hi]` not in `infos` yet.
-fn add_notes_in(infos: &mut Vec<String>, notes: &StepNotes, lo: i64, hi: i64) {
-    for (m, ts) in notes {
-        let i = ts.partition_point(|&t| t < lo);
-        if ts.get(i).is_some_and(|&t| t <= hi) && !infos.contains(m) {
-            infos.push(m.clone());
-        }
-    }
-}
-
 /// The notes of `parts`, each part's kept only for its steps inside its `[lo, hi]`, joined
 /// by message (times sorted and distinct).
 fn join_notes(parts: &[(&StepNotes, i64, i64)]) -> StepNotes {
@@ -618,7 +608,7 @@ pub(crate) fn range(
     let max_points = opts.max_points_per_series.max(1) as i64;
     let Some(c) = cached else {
         cache.misses.fetch_add(1, Ordering::Relaxed);
-        let (mut r, notes) = eval(steps)?;
+        let (r, notes) = eval(steps)?;
         if let (Some(sl), true) = (stable_last, r.warnings.is_empty() && r.infos.is_empty()) {
             let hi = sl.min(last);
             let lo = start.max(hi - (max_points - 1) * step);
@@ -627,8 +617,7 @@ pub(crate) fn range(
                 cache.store(key, epoch, (lo, hi), &[(Part::Plain(m), lo, hi)], kept);
             }
         }
-        crate::engine::add_notes(&mut r.infos, &notes);
-        return Ok(r);
+        return Ok(crate::engine::with_notes((r, notes)));
     };
     cache.hits.fetch_add(1, Ordering::Relaxed);
     let (lo, hi) = (c.start.max(start), c.end.min(last));
@@ -666,8 +655,8 @@ pub(crate) fn range(
     ]);
     // Only step-tied infos so far: whether an entry may be stored is decided on the others.
     let storable = warnings.is_empty() && infos.is_empty();
-    crate::engine::add_notes(&mut infos, &before_notes);
-    crate::engine::add_notes(&mut infos, &after_notes);
+    add_notes_in(&mut infos, &before_notes, start, lo - step);
+    add_notes_in(&mut infos, &after_notes, hi + step, last);
     add_notes_in(&mut infos, &c.notes, lo, hi);
     if storable {
         // The grown entry: the computed steps before it, all of it, and the computed steps

@@ -209,7 +209,7 @@ impl Block {
             let (at, labels) = match read {
                 None => (Some(next), Labels::default()),
                 Some(l) => {
-                    next += known[next.min(known.len())..].partition_point(|k| **k < l);
+                    next += known[next..].partition_point(|k| **k < l);
                     match known.get(next) {
                         Some(k) if **k == l => (Some(next), Labels::default()),
                         _ => (None, l),

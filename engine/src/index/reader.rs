@@ -91,29 +91,17 @@ impl ValueCache {
 struct ValueSlots<'a>(parking_lot::MutexGuard<'a, Vec<Option<CachedValue>>>);
 
 impl ValueSlots<'_> {
-    /// The cached shared copy of symbol `id`, if it is in the cache.
-    fn peek(&self, id: u32) -> Option<&Arc<str>> {
-        match self.0.get(id as usize % VALUE_CACHE_SLOTS) {
-            Some(Some((k, v))) if *k == id => Some(v),
-            _ => None,
-        }
-    }
-
     /// The shared copy of symbol `id`, from the cache or else `intern(id)` (then cached).
-    fn get(&mut self, id: u32, intern: impl FnOnce() -> Result<Arc<str>>) -> Result<Arc<str>> {
+    fn get(&mut self, id: u32, intern: impl FnOnce() -> Result<Arc<str>>) -> Result<&Arc<str>> {
         let slot = id as usize % VALUE_CACHE_SLOTS;
         let c = &mut self.0;
-        if let Some(Some((k, v))) = c.get(slot) {
-            if *k == id {
-                return Ok(v.clone());
-            }
-        }
-        let v = intern()?;
         if c.is_empty() {
             c.resize(VALUE_CACHE_SLOTS, None);
         }
-        c[slot] = Some((id, v.clone()));
-        Ok(v)
+        if !matches!(&c[slot], Some((k, _)) if *k == id) {
+            c[slot] = Some((id, intern()?));
+        }
+        Ok(&c[slot].as_ref().expect("filled above").1)
     }
 }
 
@@ -494,17 +482,15 @@ impl IndexReader {
         };
         let mut c = ByteCursor::new(body);
         let nl = c.count(body.len() / 2).ok_or_else(|| bad("label count"))?;
-        let labels_at = c.clone();
-        // Compared with `expect` while they are checked; built when read is asked for, or
-        // afterwards when they differ from `expect`.
-        let (build, expect) = match wanted {
-            Wanted::No => (false, None),
-            Wanted::Read => (true, None),
-            Wanted::Unless(e) => (false, Some(e.as_slice()).filter(|e| e.len() == nl)),
+        // With `expect`, the labels are compared while they are checked and built only from
+        // the first one that differs (the ones before it are `expect`'s).
+        let reading = !matches!(wanted, Wanted::No);
+        let mut expect = match wanted {
+            Wanted::Unless(e) if e.len() == nl => Some(e.as_slice()),
+            _ => None,
         };
-        let mut same = expect.is_some();
-        let mut labels = Vec::with_capacity(if build { nl } else { 0 });
-        let mut values = (build || same).then(|| self.values.lock());
+        let mut labels = Vec::new();
+        let mut values = reading.then(|| self.values.lock());
         let mut prev_name: Option<u64> = None;
         for i in 0..nl {
             let (n, v) = (c.uvarint(), c.uvarint());
@@ -515,40 +501,29 @@ impl IndexReader {
                 return Err(bad("labels not sorted"));
             }
             prev_name = Some(n);
-            if !build && !same {
+            let Some(values) = values.as_mut() else {
                 continue;
-            }
+            };
             let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
                 return Err(bad("label name not in the label table"));
             };
-            let values = values.as_mut().expect("locked when labels are read");
-            if let Some(e) = expect.filter(|_| same).and_then(|e| e.get(i)) {
-                // Filling the cache here makes the next read of the value a pointer
-                // comparison.
-                same = same_str(&name.name, &e.name)
-                    && match values.peek(v as u32) {
-                        Some(cached) => same_str(cached, &e.value),
-                        None => same_str(
-                            &values
-                                .get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?,
-                            &e.value,
-                        ),
-                    };
-                continue;
-            }
+            // Values come from the cache, so equal ones are mostly one pointer.
             let value = values.get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
+            if let Some(e) = expect {
+                if same_str(&name.name, &e[i].name) && same_str(value, &e[i].value) {
+                    continue;
+                }
+                expect = None;
+                labels.reserve(nl);
+                labels.extend_from_slice(&e[..i]);
+            }
             labels.push(Label {
                 name: name.name.clone(),
-                value,
+                value: value.clone(),
             });
         }
         drop(values);
-        let labels = match wanted {
-            Wanted::No => None,
-            Wanted::Read => Some(Labels::from_sorted_unchecked(labels)),
-            Wanted::Unless(_) if same => None,
-            Wanted::Unless(_) => Some(self.build_labels(labels_at, nl, r)?),
-        };
+        let labels = (reading && expect.is_none()).then(|| Labels::from_sorted_unchecked(labels));
         let nc = c.count(body.len()).ok_or_else(|| bad("chunk count"))?;
         if self.version >= 2 && nc >= SERIES_SUMMARY_MIN_CHUNKS {
             let n = c
@@ -626,30 +601,6 @@ impl IndexReader {
         }
         Ok((labels, SeriesChunks::Chunks(chunks)))
     }
-
-    /// The `nl` labels of the series entry at `r` whose label pairs `c` is at (already
-    /// checked by the caller), built from the shared copies of their strings.
-    fn build_labels(&self, mut c: ByteCursor<'_>, nl: usize, r: SeriesRef) -> Result<Labels> {
-        let bad = |what: &str| {
-            Error::corrupt_block(&self.path, "series", format!("entry at {r}: {what}"))
-        };
-        let mut values = self.values.lock();
-        let mut labels = Vec::with_capacity(nl);
-        for _ in 0..nl {
-            let (Some(n), Some(v)) = (c.uvarint(), c.uvarint()) else {
-                return Err(bad("truncated labels"));
-            };
-            let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
-                return Err(bad("label name not in the label table"));
-            };
-            let value = values.get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
-            labels.push(Label {
-                name: name.name.clone(),
-                value,
-            });
-        }
-        Ok(Labels::from_sorted_unchecked(labels))
-    }
 }
 
 /// What reading a series entry does with its labels.
@@ -718,6 +669,7 @@ mod tests {
                     calls.set(calls.get() + 1);
                     Ok(Arc::from(format!("v{id}")))
                 })
+                .map(Arc::clone)
                 .unwrap()
         };
         let slot_mate = 5 + VALUE_CACHE_SLOTS as u32;
@@ -729,8 +681,9 @@ mod tests {
         assert_eq!(calls.get(), 3, "slot mates evict each other");
         let failed = c
             .lock()
-            .get(7, || Err(Error::InvalidArgument("corrupt".into())));
-        assert!(failed.is_err());
+            .get(7, || Err(Error::InvalidArgument("corrupt".into())))
+            .is_err();
+        assert!(failed);
         assert_eq!(&*get(7), "v7");
         assert_eq!(calls.get(), 4);
     }

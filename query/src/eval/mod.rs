@@ -250,6 +250,17 @@ pub struct Evaluator<'a> {
 /// distinct times).
 pub type StepNotes = Vec<(String, Vec<i64>)>;
 
+/// Appends to `infos` the messages of `notes` raised at a step inside `[lo, hi]` that it
+/// does not hold yet.
+pub(crate) fn add_notes_in(infos: &mut Vec<String>, notes: &StepNotes, lo: i64, hi: i64) {
+    for (m, ts) in notes {
+        let i = ts.partition_point(|&t| t < lo);
+        if ts.get(i).is_some_and(|&t| t <= hi) && !infos.contains(m) {
+            infos.push(m.clone());
+        }
+    }
+}
+
 /// Evaluates a subquery's inner expression over its grid through a result cache: a
 /// subquery steps on absolute multiples of its step, so its inner values at those steps
 /// are those of a range query of the inner expression on the same grid, and repeated

@@ -455,6 +455,16 @@ fn plan(f: SummaryFn, s: &Series, starts: &[i64], ends: &[i64]) -> Plan {
     p
 }
 
+/// False when `s` is certainly read by the full decode: the mode says so, its chunks
+/// overlap, there is no window, or no chunk has a summary (a head-only series; checked
+/// before anything is allocated for it).
+fn summaries_may_apply(mode: SummaryMode, s: &Series, ends: &[i64]) -> bool {
+    mode != SummaryMode::Never
+        && !s.is_overlapping()
+        && !ends.is_empty()
+        && s.chunks().iter().any(|c| c.summary().is_some())
+}
+
 /// About how many samples [`eval_series`] decodes for `s` over the windows
 /// `(starts[i], ends[i]]` (the chunks it cannot read from summaries), or `None` where it
 /// would decode the whole series: the work estimate that decides whether a selection is
@@ -466,11 +476,7 @@ pub fn decode_estimate(
     starts: &[i64],
     ends: &[i64],
 ) -> Option<usize> {
-    if mode == SummaryMode::Never
-        || s.is_overlapping()
-        || ends.is_empty()
-        || s.chunks().iter().all(|c| c.summary().is_none())
-    {
+    if !summaries_may_apply(mode, s, ends) {
         return None;
     }
     let p = plan(f, s, starts, ends);
@@ -488,16 +494,10 @@ pub fn eval_series(
     range: i64,
     buf: &mut SeriesBuf,
 ) -> Result<Option<Vec<Option<f64>>>> {
-    let chunks = s.chunks();
-    // Head-only series (no chunk has a summary) go to the full decode before anything is
-    // allocated.
-    if mode == SummaryMode::Never
-        || s.is_overlapping()
-        || ends.is_empty()
-        || chunks.iter().all(|c| c.summary().is_none())
-    {
+    if !summaries_may_apply(mode, s, ends) {
         return Ok(None);
     }
+    let chunks = s.chunks();
     let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(range)).collect();
     let (first_end, last_end) = (ends[0], ends[ends.len() - 1]);
     let Plan {
