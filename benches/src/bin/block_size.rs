@@ -18,7 +18,8 @@
 //! - bytes/sample of the `blocks/` directory (file sizes, like `du --apparent-size`, and
 //!   allocated 512-byte blocks, like `du`), split into chunk segments, index and the rest;
 //! - bytes/sample of the chunks alone (encoded chunk bytes, without the segment's length
-//!   prefix and checksum), per encoding and per metric name;
+//!   prefix and checksum, each chunk counted even where its record is shared with another
+//!   series), what is stored once, per encoding and per metric name;
 //! - the CPU ns/sample of decoding every chunk column-wise (`Chunk::decode_into`), the
 //!   median of `--decode-passes` measurements (each at least 300 ms of thread CPU time), and
 //!   of encoding the samples again (`Chunk::encode`, what compaction does when it
@@ -235,6 +236,9 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
     let mut by_enc: BTreeMap<&'static str, (u64, u64, u64)> = BTreeMap::new();
     let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let (mut chunk_bytes, mut n_chunks) = (0u64, 0u64);
+    // Records written once and referenced by several series' chunks.
+    let (mut shared_entries, mut shared_bytes) = (0u64, 0u64);
+    let mut records = std::collections::HashSet::new();
     let mut all_chunks = Vec::new();
     let mut data: Vec<SeriesData> = Vec::new();
     for b in &blocks {
@@ -251,6 +255,10 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
                 let len = c.as_bytes().len() as u64;
                 chunk_bytes += len;
                 n_chunks += 1;
+                if !records.insert((b.ulid().to_string(), m.chunk_ref)) {
+                    shared_entries += 1;
+                    shared_bytes += len;
+                }
                 let e = by_enc.entry(enc_name(c.encoding())).or_default();
                 e.0 += 1;
                 e.1 += len;
@@ -277,6 +285,12 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
         per(chunk_bytes),
         samples as f64 / n_chunks as f64,
         chunk_bytes as f64 / n_chunks as f64
+    );
+    println!(
+        "  stored once: {:.4} bytes/sample ({shared_entries} chunks share another series' \
+         record, {:.4} bytes/sample not written again)",
+        per(chunk_bytes - shared_bytes),
+        per(shared_bytes)
     );
     println!(
         "  index bytes per chunk {:.1}, segment bytes per chunk {:.1}",

@@ -13,8 +13,9 @@
 //! the next record, whose content does not matter to the decoders. A chunk is handed out only
 //! after its checksum matched, and is then validated by [`Chunk::from_owned`].
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -41,14 +42,34 @@ pub fn segment_path(dir: &Path, n: u32) -> PathBuf {
 }
 
 /// Writes chunk segments, starting a new one past [`MAX_SEGMENT_BYTES`].
+///
+/// A chunk whose bytes equal a record already written to the current segment (a histogram's
+/// `+Inf` bucket and its `_count`, buckets that never moved, constant series of one target)
+/// may be given that record's reference instead of a new record; see [`ChunkWriter::write`].
 pub struct ChunkWriter {
     dir: PathBuf,
     seg: u32,
-    out: Option<BufWriter<File>>,
+    file: Option<File>,
+    /// Records not yet written to `file`; `buf[0]` is at segment offset `buf_start`.
+    buf: Vec<u8>,
+    buf_start: u64,
     offset: u64,
     /// Bytes written over all segments, padding included.
     written: u64,
+    /// The current segment's records by checksum of their chunk bytes: (offset, length).
+    /// The first record with a given checksum stays; a later one with the same checksum and
+    /// other bytes is simply written.
+    seen: HashMap<u32, (u32, u32)>,
+    /// Chunks given an existing record's reference.
+    shared: u64,
 }
+
+/// [`ChunkReader::read_copies`] reads two chunks with one read only if the second record
+/// starts at most this many bytes after the first.
+const MAX_RUN_GAP: u64 = 256 << 10;
+
+/// Records are written to the file in batches of about this many bytes.
+const WRITE_BATCH: usize = 1 << 20;
 
 impl ChunkWriter {
     /// A writer creating segments in `dir` (which must exist).
@@ -56,9 +77,13 @@ impl ChunkWriter {
         ChunkWriter {
             dir: dir.to_path_buf(),
             seg: 0,
-            out: None,
+            file: None,
+            buf: Vec::new(),
+            buf_start: 0,
             offset: 0,
             written: 0,
+            seen: HashMap::new(),
+            shared: 0,
         }
     }
 
@@ -66,52 +91,126 @@ impl ChunkWriter {
         self.finish_segment()?;
         self.seg += 1;
         let path = segment_path(&self.dir, self.seg);
-        let f = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut h = [0u8; HEADER_LEN];
-        h[..4].copy_from_slice(MAGIC);
-        h[4] = VERSION;
-        w.write_all(&h).map_err(|e| Error::io("write", &path, e))?;
-        self.out = Some(w);
+        // Readable too: a chunk that may share a record is compared with the stored bytes.
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        self.file = Some(f);
+        self.seen.clear();
+        self.buf.clear();
+        self.buf_start = 0;
+        self.buf.extend_from_slice(MAGIC);
+        self.buf.push(VERSION);
+        self.buf.resize(HEADER_LEN, 0);
         self.offset = HEADER_LEN as u64;
         self.written += HEADER_LEN as u64;
         Ok(())
     }
 
+    /// Writes the buffered records to the segment file.
+    fn flush(&mut self) -> Result<()> {
+        if let Some(f) = &mut self.file {
+            f.write_all(&self.buf)
+                .map_err(|e| Error::io("write", segment_path(&self.dir, self.seg), e))?;
+            self.buf_start += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
     fn finish_segment(&mut self) -> Result<()> {
-        if let Some(mut w) = self.out.take() {
-            let path = segment_path(&self.dir, self.seg);
-            w.write_all(&[0u8; PAD])
-                .map_err(|e| Error::io("write", &path, e))?;
+        if self.file.is_some() {
+            self.buf.extend_from_slice(&[0u8; PAD]);
             self.written += PAD as u64;
-            let f = w
-                .into_inner()
-                .map_err(|e| Error::io("write", &path, e.into_error()))?;
+            self.flush()?;
+            let path = segment_path(&self.dir, self.seg);
+            let f = self.file.take().expect("checked above");
             f.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
         }
         Ok(())
     }
 
-    /// Appends one chunk and returns its reference.
-    pub fn write(&mut self, chunk: &Chunk) -> Result<ChunkRef> {
-        if self.out.is_none() || self.offset >= MAX_SEGMENT_BYTES {
+    /// True if the record at segment offset `off` holds exactly `bytes` (whose record header
+    /// is `head_len` bytes long).
+    fn record_holds(&self, off: u64, head_len: usize, bytes: &[u8]) -> Result<bool> {
+        let start = off + head_len as u64;
+        if start >= self.buf_start {
+            let at = (start - self.buf_start) as usize;
+            return Ok(self.buf.get(at..at + bytes.len()) == Some(bytes));
+        }
+        use std::os::unix::fs::FileExt;
+        let path = segment_path(&self.dir, self.seg);
+        let mut stored = vec![0u8; bytes.len()];
+        let f = self.file.as_ref().expect("a segment is open");
+        // A record before `buf_start` was written to the file whole: `flush` writes whole
+        // records only.
+        f.read_exact_at(&mut stored, start)
+            .map_err(|e| Error::io("read back", &path, e))?;
+        Ok(stored == bytes)
+    }
+
+    /// Appends one chunk and returns its reference. If the current segment already holds a
+    /// record with exactly these bytes at a reference greater than `after` (the previous
+    /// chunk of the same series, whose references must increase), that reference is
+    /// returned and nothing is written.
+    pub fn write(&mut self, chunk: &Chunk, after: Option<ChunkRef>) -> Result<ChunkRef> {
+        if self.file.is_none() || self.offset >= MAX_SEGMENT_BYTES {
             self.start_segment()?;
         }
         let bytes = chunk.as_bytes();
-        let mut head = Vec::with_capacity(10);
-        put_uvarint(&mut head, bytes.len() as u64);
-        let crc = crc32c::crc32c(bytes).to_le_bytes();
-        let path = segment_path(&self.dir, self.seg);
-        let w = self.out.as_mut().expect("segment started above");
-        let r = (u64::from(self.seg) << 32) | self.offset;
-        w.write_all(&head)
-            .and_then(|()| w.write_all(bytes))
-            .and_then(|()| w.write_all(&crc))
-            .map_err(|e| Error::io("write", &path, e))?;
-        let n = (head.len() + bytes.len() + 4) as u64;
+        let mut head = [0u8; 10];
+        let head_len = {
+            let mut v = Vec::with_capacity(10);
+            put_uvarint(&mut v, bytes.len() as u64);
+            head[..v.len()].copy_from_slice(&v);
+            v.len()
+        };
+        let crc = crc32c::crc32c(bytes);
+        let seg_base = u64::from(self.seg) << 32;
+        let here = (u32::try_from(self.offset), u32::try_from(bytes.len()));
+        match self.seen.get(&crc) {
+            Some(&(off, len))
+                if len as usize == bytes.len()
+                    && self.record_holds(u64::from(off), head_len, bytes)? =>
+            {
+                let r = seg_base | u64::from(off);
+                if after.is_none_or(|a| r > a) {
+                    self.shared += 1;
+                    return Ok(r);
+                }
+                // The series' own earlier chunk lies after that record: this copy, written
+                // now, is the one later series can share.
+                if let (Ok(off), Ok(len)) = here {
+                    self.seen.insert(crc, (off, len));
+                }
+            }
+            Some(_) => {}
+            None => {
+                if let (Ok(off), Ok(len)) = here {
+                    self.seen.insert(crc, (off, len));
+                }
+            }
+        }
+        let r = seg_base | self.offset;
+        self.buf.extend_from_slice(&head[..head_len]);
+        self.buf.extend_from_slice(bytes);
+        self.buf.extend_from_slice(&crc.to_le_bytes());
+        let n = (head_len + bytes.len() + 4) as u64;
         self.offset += n;
         self.written += n;
+        if self.buf.len() >= WRITE_BATCH {
+            self.flush()?;
+        }
         Ok(r)
+    }
+
+    /// Chunks given the reference of an identical record written before.
+    pub fn shared(&self) -> u64 {
+        self.shared
     }
 
     /// Pads and fsyncs the last segment. Returns the bytes written.
@@ -171,7 +270,7 @@ impl ChunkReader {
     }
 
     /// The chunks at `refs` (ascending, as one series' chunks are) read with positioned
-    /// reads into heap memory, one read per run of chunks in the same segment, each
+    /// reads into heap memory, one read per run of nearby chunks in the same segment, each
     /// checksum verified. Mapped pages are not touched, so reading a whole block (as
     /// compaction does) does not grow the process's resident memory.
     pub fn read_copies(&self, refs: &[ChunkRef]) -> std::result::Result<Vec<Chunk>, String> {
@@ -181,7 +280,13 @@ impl ChunkReader {
         while i < refs.len() {
             let seg = (refs[i] >> 32) as usize;
             let mut j = i + 1;
-            while j < refs.len() && (refs[j] >> 32) as usize == seg && refs[j] > refs[j - 1] {
+            // A run ends where the next record is far away: chunks shared with other series
+            // (see `ChunkWriter::write`) may lie anywhere before a series' own records.
+            while j < refs.len()
+                && (refs[j] >> 32) as usize == seg
+                && refs[j] > refs[j - 1]
+                && refs[j] - refs[j - 1] <= MAX_RUN_GAP
+            {
                 j += 1;
             }
             let file = seg

@@ -26,19 +26,24 @@ fn value() -> impl Strategy<Value = f64> {
 }
 
 /// Series with 1..4 chunks each of 1..150 samples, labels from small alphabets so that
-/// postings are shared.
+/// postings are shared. About a third of the chunks are copies of a chunk generated before
+/// (when it starts after the series' previous chunk), so that blocks share records.
 fn data() -> impl Strategy<Value = Data> {
     let series = (
         0u8..4,
         0u8..6,
         proptest::option::of(0u8..3),
         proptest::collection::vec(
-            proptest::collection::vec((1i64..40_000, value()), 1..150),
+            (
+                proptest::collection::vec((1i64..40_000, value()), 1..150),
+                proptest::option::weighted(0.35, any::<prop::sample::Index>()),
+            ),
             1..4,
         ),
     );
     proptest::collection::vec(series, 1..40).prop_map(|v| {
         let mut out = Data::new();
+        let mut pool: Vec<Vec<Sample>> = Vec::new();
         for (name, job, env, chunks) in v {
             let mut pairs = vec![
                 ("__name__".to_string(), format!("m{name}")),
@@ -49,10 +54,16 @@ fn data() -> impl Strategy<Value = Data> {
             }
             let labels = Labels::from_pairs(&pairs).unwrap();
             let mut t = 1_000_000i64;
-            let cs = chunks
+            let cs: Vec<Vec<Sample>> = chunks
                 .into_iter()
-                .map(|c| {
+                .map(|(c, copy)| {
                     t += 1_000;
+                    if let Some(src) = copy.filter(|_| !pool.is_empty()).map(|i| i.get(&pool)) {
+                        if src[0].t > t {
+                            t = src[src.len() - 1].t;
+                            return src.clone();
+                        }
+                    }
                     c.into_iter()
                         .map(|(g, v)| {
                             t += g;
@@ -61,6 +72,7 @@ fn data() -> impl Strategy<Value = Data> {
                         .collect()
                 })
                 .collect();
+            pool.extend(cs.iter().cloned());
             out.insert(labels, cs);
         }
         out
@@ -219,6 +231,62 @@ proptest! {
                     prop_assert_eq!(bits(&samples), bits(want));
                 }
             }
+        }
+    }
+}
+
+/// Identical chunks of different series are stored once where each series' references
+/// still increase, and written again where they would not; both read back exactly.
+#[test]
+fn identical_chunks_share_records() {
+    let chunk = |t0: i64, v: f64| -> Vec<Sample> {
+        (0..120).map(|i| Sample::new(t0 + i * 15_000, v)).collect()
+    };
+    let (a1, a2, own) = (
+        chunk(1_000_000, 1.0),
+        chunk(3_000_000, 1.0),
+        chunk(1_000_000, 7.0),
+    );
+    let l = |n: &str| Labels::from_pairs(&[("__name__", n)]).unwrap();
+    let mut d = Data::new();
+    d.insert(l("a"), vec![a1.clone(), a2.clone()]);
+    // Both chunks equal a's: both shared.
+    d.insert(l("b"), vec![a1.clone(), a2.clone()]);
+    // Its first chunk is its own (written after a's records), so its copy of a's second
+    // chunk cannot point back before it: written again.
+    d.insert(l("c"), vec![own.clone(), a2.clone()]);
+    // Shares a's first record, then the newer copy of a's second chunk (c's).
+    d.insert(l("d"), vec![a1.clone(), a2.clone()]);
+    let dir = tempfile::tempdir().unwrap();
+    let meta = write(dir.path(), &d);
+    let b = Block::open(
+        &dir.path().join(&meta.ulid),
+        &Arc::new(SymbolTable::default()),
+    )
+    .unwrap();
+    let got = b.select(&[], i64::MIN, i64::MAX).unwrap();
+    let refs: Vec<Vec<u64>> = got
+        .iter()
+        .map(|s| s.chunks.iter().map(|m| m.chunk_ref).collect())
+        .collect();
+    assert_eq!(refs[1], refs[0], "b shares both of a's records");
+    assert!(refs[2][1] > refs[0][1], "c writes a's second chunk again");
+    assert_eq!(
+        refs[3],
+        vec![refs[0][0], refs[2][1]],
+        "d shares a's and c's records"
+    );
+    assert_eq!(meta.stats.num_chunks, 8);
+    let records: std::collections::BTreeSet<u64> = refs.iter().flatten().copied().collect();
+    assert_eq!(records.len(), 4);
+    for (s, want) in got.iter().zip(d.values()) {
+        let copies = b
+            .chunks_copied(&refs[got.iter().position(|x| x.labels == s.labels).unwrap()])
+            .unwrap();
+        for ((m, w), c) in s.chunks.iter().zip(want).zip(copies) {
+            let mapped: Vec<Sample> = b.chunk(m.chunk_ref).unwrap().iter().collect();
+            assert_eq!(bits(&mapped), bits(w));
+            assert_eq!(bits(&c.iter().collect::<Vec<_>>()), bits(w));
         }
     }
 }

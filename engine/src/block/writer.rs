@@ -129,7 +129,9 @@ impl BlockWriter {
                     self.max_time
                 )));
             }
-            let chunk_ref = self.chunks.write(c)?;
+            let chunk_ref = self
+                .chunks
+                .write(c, self.metas.last().map(|m| m.chunk_ref))?;
             self.metas.push(ChunkMeta {
                 min_time: c.min_time(),
                 max_time: c.max_time(),
