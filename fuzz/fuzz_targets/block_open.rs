@@ -4,7 +4,8 @@
 //! - even: the rest is split into an `index` file and a chunk segment (the split point is the
 //!   next two bytes) of a block with a valid `meta.json`; opening it and reading every series
 //!   and chunk must give `Ok` or `Err`, never a panic, a hang or a huge allocation;
-//! - odd: a valid block is written from series derived from the input, then up to eight bytes
+//! - odd: a valid block is written from series derived from the input (every third with the
+//!   timestamps of the one before, so that records share timestamps), then up to eight bytes
 //!   of its index or chunk segment are changed as the input says; whatever still reads must
 //!   be exactly what was written (checksums catch the rest).
 //!
@@ -95,6 +96,14 @@ fuzz_target!(|data: &[u8]| {
                 t += 1 + i64::from(w[0]) * 100;
                 ts.push(t);
                 vs.push(f64::from(*w.last().unwrap()) * 0.5);
+            }
+            // Every third series takes the previous one's timestamps (with its own values),
+            // as the series of one scrape target do, so that records share timestamps.
+            if part[0] % 3 == 0 {
+                if let Some((_, _, prev)) = series.last() {
+                    vs = vs.iter().cycle().take(prev.len()).copied().collect();
+                    ts = prev.iter().map(|x| x.0).collect();
+                }
             }
             let c = Chunk::encode(&ts, &vs).unwrap();
             let samples = ts.iter().zip(&vs).map(|(&t, v)| (t, v.to_bits())).collect();

@@ -23,7 +23,8 @@
 //! - the CPU ns/sample of decoding every chunk column-wise (`Chunk::decode_into`), the
 //!   median of `--decode-passes` measurements (each at least 300 ms of thread CPU time), and
 //!   of encoding the samples again (`Chunk::encode`, what compaction does when it
-//!   re-encodes);
+//!   re-encodes), and of reading each chunk from its block before decoding it (what a query
+//!   pays: checksum, shared timestamps joined in, validation);
 //! - with `--analyze 1`, what timestamps cost (see `strata_benches::disk_analysis`).
 //!
 //! The last line is a JSON object with the main figures. The directory is deleted at the
@@ -240,8 +241,9 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
     let (mut shared_entries, mut shared_bytes) = (0u64, 0u64);
     let mut records = std::collections::HashSet::new();
     let mut all_chunks = Vec::new();
+    let mut all_refs = Vec::new();
     let mut data: Vec<SeriesData> = Vec::new();
-    for b in &blocks {
+    for (bi, b) in blocks.iter().enumerate() {
         for r in b.all_series().map_err(|e| format!("series: {e}"))? {
             let (labels, metas) = b.series(r).map_err(|e| format!("series: {e}"))?;
             let name = labels.metric_name().unwrap_or("").to_string();
@@ -273,6 +275,7 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
                     sd.chunks.push((ts, vs));
                 }
                 all_chunks.push(c);
+                all_refs.push((bi, m.chunk_ref));
             }
             if spec.analyze {
                 data.push(sd);
@@ -316,33 +319,51 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
         );
     }
 
-    // Column-wise decode speed over every chunk (thread CPU time, median of the passes).
+    // Column-wise decode speed over every chunk (thread CPU time, sorted passes), then the
+    // same with each chunk read from its block first (checksum, timestamps shared with
+    // another record joined in, validation): what a query pays per chunk.
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
-    let mut failed = None;
-    let mut passes: Vec<f64> = (0..spec.decode_passes)
-        .map(|_| {
-            cpu_ns_per_item(samples, || {
-                for c in &all_chunks {
-                    ts.clear();
-                    vs.clear();
-                    if let Err(e) = c.decode_into(&mut ts, &mut vs) {
-                        failed = Some(e);
+    let mut timed = |read: bool| -> Result<Vec<f64>, String> {
+        let mut failed = None;
+        let mut passes: Vec<f64> = (0..spec.decode_passes)
+            .map(|_| {
+                cpu_ns_per_item(samples, || {
+                    for (c, &(b, r)) in all_chunks.iter().zip(&all_refs) {
+                        ts.clear();
+                        vs.clear();
+                        let got = if read {
+                            blocks[b]
+                                .chunk(r)
+                                .and_then(|c| c.decode_into(&mut ts, &mut vs))
+                        } else {
+                            c.decode_into(&mut ts, &mut vs)
+                        };
+                        if let Err(e) = got {
+                            failed = Some(e);
+                        }
+                        std::hint::black_box((&ts, &vs));
                     }
-                    std::hint::black_box((&ts, &vs));
-                }
+                })
             })
-        })
-        .collect();
-    if let Some(e) = failed {
-        return Err(format!("decode: {e}"));
-    }
-    passes.sort_by(f64::total_cmp);
+            .collect();
+        if let Some(e) = failed {
+            return Err(format!("decode: {e}"));
+        }
+        passes.sort_by(f64::total_cmp);
+        Ok(passes)
+    };
+    let passes = timed(false)?;
     let decode_ns = passes[passes.len() / 2];
     let decode_min = passes[0];
     println!(
         "\ndecode_into: {decode_ns:.2} CPU ns/sample (median of {} passes over all chunks; \
          fastest {decode_min:.2})",
         spec.decode_passes
+    );
+    let passes = timed(true)?;
+    let read_ns = passes[passes.len() / 2];
+    println!(
+        "read + decode_into: {read_ns:.2} CPU ns/sample (median; every chunk read from its block)"
     );
     let encode_ns = encode_speed(&all_chunks)?;
     println!(
@@ -356,7 +377,7 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
     println!(
         "{{\"series\":{n_series},\"hours\":{},\"samples\":{samples},\"chunk_samples\":{},\
          \"all_in\":{:.4},\"chunk_segments\":{:.4},\"index\":{:.4},\"chunks_alone\":{:.4},\
-         \"decode_ns\":{decode_ns:.3},\"decode_min_ns\":{decode_min:.3},\"encode_ns\":{encode_ns:.3}}}",
+         \"decode_ns\":{decode_ns:.3},\"read_decode_ns\":{read_ns:.3},\"decode_min_ns\":{decode_min:.3},\"encode_ns\":{encode_ns:.3}}}",
         spec.hours,
         spec.chunk_samples,
         per(files.total()),

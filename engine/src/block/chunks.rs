@@ -2,8 +2,10 @@
 //! series, referenced from the index. Layout in `docs/format/block.md`.
 //!
 //! ```text
-//! segment: "SCHK" | version u8 = 1 | 3 zero bytes | record* | 16 zero bytes
+//! segment: "SCHK" | version u8 = 2 | 3 zero bytes | record* | 16 zero bytes
 //! record:  uvarint len | chunk bytes (len) | crc32c(chunk bytes) u32 LE
+//!          chunk bytes = a chunk (chunks.md), or 5 | uvarint offset | value part: a chunk
+//!          whose timestamp part is that of the record at that offset (before this one)
 //! ref:     segment number << 32 | byte offset of the record in the segment
 //! ```
 //!
@@ -17,18 +19,19 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::mmap::MappedFile;
-use crate::chunk::{Chunk, PAD};
-use crate::encoding::{put_uvarint, ByteCursor};
+use crate::chunk::{shared_times, Chunk, PAD};
+use crate::encoding::{put_uvarint, uvarint_len, ByteCursor};
 use crate::error::{Error, Result};
 use crate::owned_bytes::OwnedBytes;
 
 /// Magic bytes at the start of every chunk segment.
 pub const MAGIC: &[u8; 4] = b"SCHK";
-/// Format version of chunk segments.
-pub const VERSION: u8 = 1;
+/// Format version of the chunk segments written: 2 may hold shared-times records (version 1
+/// segments, which cannot, are still read).
+pub const VERSION: u8 = 2;
 /// Length of the segment header.
 pub const HEADER_LEN: usize = 8;
 /// A new segment is started once a segment holds this many bytes.
@@ -62,7 +65,22 @@ pub struct ChunkWriter {
     seen: HashMap<u32, (u32, u32)>,
     /// Chunks given an existing record's reference.
     shared: u64,
+    /// The timestamp parts ([`shared_times::split`]) of the current segment's plain
+    /// records, by checksum: the record's offset and the part. The first record with a given
+    /// checksum stays; at most [`MAX_TIMES_BYTES`] of parts are kept.
+    times: HashMap<u32, (u32, Box<[u8]>)>,
+    times_bytes: usize,
+    /// The record [`ChunkWriter::shareable`] last matched but could not give out.
+    refused: Option<u32>,
 }
+
+/// First byte of a shared-times record: `SHARED_TIMES | uvarint offset of the record holding
+/// the timestamps | value part` (never a chunk encoding byte).
+pub const SHARED_TIMES: u8 = 5;
+
+/// Timestamp parts a writer keeps to find chunks that can share them (per segment): scrape
+/// targets' distinct timestamp sequences, which are few, fit many times over.
+const MAX_TIMES_BYTES: usize = 16 << 20;
 
 /// [`ChunkReader::read_copies`] reads two chunks with one read only if the second record
 /// starts at most this many bytes after the first.
@@ -84,6 +102,9 @@ impl ChunkWriter {
             written: 0,
             seen: HashMap::new(),
             shared: 0,
+            times: HashMap::new(),
+            times_bytes: 0,
+            refused: None,
         }
     }
 
@@ -101,6 +122,8 @@ impl ChunkWriter {
             .map_err(|e| Error::io("create", &path, e))?;
         self.file = Some(f);
         self.seen.clear();
+        self.times.clear();
+        self.times_bytes = 0;
         self.buf.clear();
         self.buf_start = 0;
         self.buf.extend_from_slice(MAGIC);
@@ -134,6 +157,32 @@ impl ChunkWriter {
         Ok(())
     }
 
+    /// The offset of a record of the current segment holding exactly `bytes` (checksum
+    /// `crc`) if the series whose previous chunk is at `after` can take it: its reference
+    /// must be greater. A record that matched but was refused is left in `refused`.
+    fn shareable(
+        &mut self,
+        bytes: &[u8],
+        crc: u32,
+        after: Option<ChunkRef>,
+    ) -> Result<Option<u64>> {
+        self.refused = None;
+        let Some(&(off, len)) = self.seen.get(&crc) else {
+            return Ok(None);
+        };
+        let head_len = uvarint_len(bytes.len() as u64);
+        if len as usize != bytes.len() || !self.record_holds(u64::from(off), head_len, bytes)? {
+            return Ok(None);
+        }
+        let r = (u64::from(self.seg) << 32) | u64::from(off);
+        if after.is_none_or(|a| r > a) {
+            self.shared += 1;
+            return Ok(Some(u64::from(off)));
+        }
+        self.refused = Some(off);
+        Ok(None)
+    }
+
     /// True if the record at segment offset `off` holds exactly `bytes` (whose record header
     /// is `head_len` bytes long).
     fn record_holds(&self, off: u64, head_len: usize, bytes: &[u8]) -> Result<bool> {
@@ -154,52 +203,73 @@ impl ChunkWriter {
     }
 
     /// Appends one chunk and returns its reference. If the current segment already holds a
-    /// record with exactly these bytes at a reference greater than `after` (the previous
-    /// chunk of the same series, whose references must increase), that reference is
-    /// returned and nothing is written.
+    /// record with exactly the bytes this chunk would be stored as, at a reference greater
+    /// than `after` (the previous chunk of the same series, whose references must
+    /// increase), that reference is returned and nothing is written. A packed chunk whose
+    /// timestamps are encoded exactly as those of a chunk stored before in the segment is
+    /// stored as its value part and that record's offset (a shared-times record).
     pub fn write(&mut self, chunk: &Chunk, after: Option<ChunkRef>) -> Result<ChunkRef> {
         if self.file.is_none() || self.offset >= MAX_SEGMENT_BYTES {
             self.start_segment()?;
         }
-        let bytes = chunk.as_bytes();
-        let mut head = [0u8; 10];
-        let head_len = {
-            let mut v = Vec::with_capacity(10);
-            put_uvarint(&mut v, bytes.len() as u64);
-            head[..v.len()].copy_from_slice(&v);
-            v.len()
-        };
-        let crc = crc32c::crc32c(bytes);
+        let plain = chunk.as_bytes();
         let seg_base = u64::from(self.seg) << 32;
-        let here = (u32::try_from(self.offset), u32::try_from(bytes.len()));
-        match self.seen.get(&crc) {
-            Some(&(off, len))
-                if len as usize == bytes.len()
-                    && self.record_holds(u64::from(off), head_len, bytes)? =>
-            {
-                let r = seg_base | u64::from(off);
-                if after.is_none_or(|a| r > a) {
-                    self.shared += 1;
-                    return Ok(r);
+        // A record holding exactly the chunk: the same chunk in another series.
+        let crc = crc32c::crc32c(plain);
+        if let Some(r) = self.shareable(plain, crc, after)? {
+            return Ok(seg_base | r);
+        }
+        let mut stored = std::borrow::Cow::Borrowed(plain);
+        let mut new_times = None;
+        if let Some(split) = shared_times::split(plain) {
+            let tcrc = crc32c::crc32c(&split.times);
+            match self.times.get(&tcrc) {
+                Some((src, times)) if **times == *split.times => {
+                    let mut rec = Vec::with_capacity(split.values.len() + 6);
+                    rec.push(SHARED_TIMES);
+                    put_uvarint(&mut rec, u64::from(*src));
+                    rec.extend_from_slice(&split.values);
+                    if rec.len() < plain.len() {
+                        stored = std::borrow::Cow::Owned(rec);
+                    }
                 }
-                // The series' own earlier chunk lies after that record: this copy, written
-                // now, is the one later series can share.
-                if let (Ok(off), Ok(len)) = here {
-                    self.seen.insert(crc, (off, len));
-                }
+                Some(_) => {}
+                None => new_times = Some((tcrc, split.times)),
             }
-            Some(_) => {}
-            None => {
-                if let (Ok(off), Ok(len)) = here {
-                    self.seen.insert(crc, (off, len));
-                }
+        }
+        let bytes: &[u8] = &stored;
+        let crc = if let std::borrow::Cow::Owned(rec) = &stored {
+            // The same values over the same shared timestamps: an identical record.
+            let crc = crc32c::crc32c(rec);
+            if let Some(r) = self.shareable(rec, crc, after)? {
+                return Ok(seg_base | r);
+            }
+            crc
+        } else {
+            crc
+        };
+        let mut head = Vec::with_capacity(10);
+        put_uvarint(&mut head, bytes.len() as u64);
+        if let (Ok(off), Ok(len)) = (u32::try_from(self.offset), u32::try_from(bytes.len())) {
+            // The first record with these bytes stays findable, unless `shareable` found
+            // it but the series could not take it: then this newer copy is the one that
+            // later series can share.
+            let e = self.seen.entry(crc).or_insert((off, len));
+            if e.1 == len && self.refused == Some(e.0) {
+                *e = (off, len);
+            }
+        }
+        if let (Some((tcrc, times)), Ok(off)) = (new_times, u32::try_from(self.offset)) {
+            if self.times_bytes + times.len() <= MAX_TIMES_BYTES {
+                self.times_bytes += times.len();
+                self.times.insert(tcrc, (off, times.into_boxed_slice()));
             }
         }
         let r = seg_base | self.offset;
-        self.buf.extend_from_slice(&head[..head_len]);
+        self.buf.extend_from_slice(&head);
         self.buf.extend_from_slice(bytes);
         self.buf.extend_from_slice(&crc.to_le_bytes());
-        let n = (head_len + bytes.len() + 4) as u64;
+        let n = (head.len() + bytes.len() + 4) as u64;
         self.offset += n;
         self.written += n;
         if self.buf.len() >= WRITE_BATCH {
@@ -225,7 +295,17 @@ impl ChunkWriter {
 pub struct ChunkReader {
     segments: Vec<OwnedBytes>,
     files: Vec<std::fs::File>,
+    /// Timestamp parts of records that shared-times records point to, by reference, and
+    /// their total length: the few timestamp sequences of a block's scrape targets, parsed
+    /// once.
+    times: Mutex<(TimesByRef, usize)>,
 }
+
+/// Timestamp parts by the reference of the record they were read from.
+type TimesByRef = HashMap<ChunkRef, Arc<[u8]>>;
+
+/// Bytes of timestamp parts a [`ChunkReader`] keeps (all are dropped when it is full).
+const TIMES_CACHED_BYTES: usize = 1 << 20;
 
 impl ChunkReader {
     /// Maps every segment of `dir` (numbered from 1 without gaps) and checks their headers.
@@ -254,7 +334,7 @@ impl ChunkReader {
             let bytes = OwnedBytes::new(Arc::new(map));
             if bytes.len() < HEADER_LEN + PAD
                 || &bytes[..4] != MAGIC
-                || bytes[4] != VERSION
+                || !(1..=VERSION).contains(&bytes[4])
                 || bytes[bytes.len() - PAD..].iter().any(|&b| b != 0)
             {
                 return Err(Error::corrupt_block(
@@ -266,7 +346,11 @@ impl ChunkReader {
             segments.push(bytes);
             files.push(File::open(&path).map_err(|e| Error::io("open", &path, e))?);
         }
-        Ok(ChunkReader { segments, files })
+        Ok(ChunkReader {
+            segments,
+            files,
+            times: Mutex::new((HashMap::new(), 0)),
+        })
     }
 
     /// The chunks at `refs` (ascending, as one series' chunks are) read with positioned
@@ -279,9 +363,9 @@ impl ChunkReader {
         let mut i = 0;
         while i < refs.len() {
             let seg = (refs[i] >> 32) as usize;
-            let mut j = i + 1;
             // A run ends where the next record is far away: chunks shared with other series
             // (see `ChunkWriter::write`) may lie anywhere before a series' own records.
+            let mut j = i + 1;
             while j < refs.len()
                 && (refs[j] >> 32) as usize == seg
                 && refs[j] > refs[j - 1]
@@ -294,6 +378,12 @@ impl ChunkReader {
                 .and_then(|k| self.files.get(k))
                 .ok_or_else(|| format!("chunk ref {:#x}: no segment {seg}", refs[i]))?;
             let seg_len = self.segments[seg - 1].len() - PAD;
+            let read = |from: usize, to: usize| -> std::result::Result<Vec<u8>, String> {
+                let mut buf = vec![0u8; to - from];
+                file.read_exact_at(&mut buf, from as u64)
+                    .map_err(|e| format!("reading segment {seg}: {e}"))?;
+                Ok(buf)
+            };
             let first = (refs[i] & 0xffff_ffff) as usize;
             let last = (refs[j - 1] & 0xffff_ffff) as usize;
             if first < HEADER_LEN || last >= seg_len {
@@ -303,44 +393,31 @@ impl ChunkReader {
                 ));
             }
             // The last record's length bounds the read.
-            let mut head = [0u8; 10];
-            let n = (seg_len - last).min(10);
-            file.read_exact_at(&mut head[..n], last as u64)
-                .map_err(|e| format!("reading segment {seg}: {e}"))?;
-            let mut c = ByteCursor::new(&head[..n]);
-            let len = c
-                .uvarint()
-                .and_then(|l| usize::try_from(l).ok())
-                .ok_or_else(|| format!("chunk ref {:#x}: bad length", refs[j - 1]))?;
-            let end = (last + c.pos())
+            let head = read(last, seg_len.min(last + 10))?;
+            let (at, len) = record_len(&head, refs[j - 1])?;
+            let end = (last + at)
                 .checked_add(len + 4)
                 .filter(|&e| e <= seg_len)
                 .ok_or_else(|| format!("chunk ref {:#x}: runs past the segment", refs[j - 1]))?;
-            let mut buf = vec![0u8; end - first];
-            file.read_exact_at(&mut buf, first as u64)
-                .map_err(|e| format!("reading segment {seg}: {e}"))?;
+            let buf = read(first, end)?;
             for &r in &refs[i..j] {
-                let off = (r & 0xffff_ffff) as usize - first;
-                let mut c = ByteCursor::new(&buf[off..]);
-                let len = c
-                    .uvarint()
-                    .and_then(|l| usize::try_from(l).ok())
-                    .ok_or_else(|| format!("chunk ref {r:#x}: bad length"))?;
-                let start = off + c.pos();
-                let stop = start
-                    .checked_add(len)
-                    .filter(|&e| e + 4 <= buf.len())
-                    .ok_or_else(|| format!("chunk ref {r:#x}: length {len} runs past the read"))?;
-                let crc = ByteCursor::new(&buf[stop..stop + 4])
-                    .u32_le()
-                    .ok_or_else(|| format!("chunk ref {r:#x}: truncated checksum"))?;
-                if crc32c::crc32c(&buf[start..stop]) != crc {
-                    return Err(format!("chunk ref {r:#x}: checksum mismatch"));
-                }
-                out.push(
-                    Chunk::from_bytes(buf[start..stop].to_vec())
-                        .map_err(|e| format!("chunk ref {r:#x}: {e}"))?,
-                );
+                let off = (r & 0xffff_ffff) as usize;
+                let rec = record(&buf, off - first, buf.len(), r)?;
+                let chunk = if rec.first() == Some(&SHARED_TIMES) {
+                    join_shared(rec, off, r, |src| {
+                        let head = read(src, seg_len.min(src + 10))?;
+                        let (at, len) = record_len(&head, r)?;
+                        let end = (src + at)
+                            .checked_add(len + 4)
+                            .filter(|&e| e <= seg_len)
+                            .ok_or_else(|| format!("chunk ref {r:#x}: timestamps past the end"))?;
+                        let src_buf = read(src, end)?;
+                        times_at(record(&src_buf, 0, src_buf.len(), r)?, src, r)
+                    })?
+                } else {
+                    Chunk::from_bytes(rec.to_vec()).map_err(|e| format!("chunk ref {r:#x}: {e}"))?
+                };
+                out.push(chunk);
             }
             i = j;
         }
@@ -359,30 +436,93 @@ impl ChunkReader {
         if off < HEADER_LEN || off >= data_end {
             return Err(format!("chunk ref {r:#x}: offset outside segment {seg}"));
         }
-        let mut c = ByteCursor::with_end(&bytes[off..], data_end - off);
-        let len = c
-            .uvarint()
-            .and_then(|l| usize::try_from(l).ok())
-            .ok_or_else(|| format!("chunk ref {r:#x}: bad length"))?;
-        let start = off + c.pos();
-        let end = start
-            .checked_add(len)
-            .filter(|&e| e + 4 <= data_end)
-            .ok_or_else(|| format!("chunk ref {r:#x}: length {len} runs past the segment"))?;
-        let crc = ByteCursor::new(&bytes[end..end + 4])
-            .u32_le()
-            .ok_or_else(|| format!("chunk ref {r:#x}: truncated checksum"))?;
-        if crc32c::crc32c(&bytes[start..end]) != crc {
-            return Err(format!("chunk ref {r:#x}: checksum mismatch"));
+        let rec = record(bytes, off, data_end, r)?;
+        if rec.first() == Some(&SHARED_TIMES) {
+            return join_shared(rec, off, r, |src| {
+                let key = (r & !0xffff_ffff) | src as u64;
+                if let Some(t) = self
+                    .times
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+                    .get(&key)
+                {
+                    return Ok(t.clone());
+                }
+                let t = times_at(record(bytes, src, data_end, r)?, src, r)?;
+                let mut cache = self.times.lock().unwrap_or_else(|e| e.into_inner());
+                if cache.1 + t.len() > TIMES_CACHED_BYTES {
+                    *cache = (HashMap::new(), 0);
+                }
+                cache.1 += t.len();
+                cache.0.insert(key, t.clone());
+                Ok(t)
+            });
         }
+        let start = rec.as_ptr() as usize - bytes.as_ptr() as usize;
         let view = bytes
-            .slice(start..end + PAD)
+            .slice(start..start + rec.len() + PAD)
             .ok_or_else(|| format!("chunk ref {r:#x}: no room for padding"))?;
-        Chunk::from_owned(view, len).map_err(|e| format!("chunk ref {r:#x}: {e}"))
+        Chunk::from_owned(view, rec.len()).map_err(|e| format!("chunk ref {r:#x}: {e}"))
     }
 
     /// Bytes of all segments.
     pub fn size(&self) -> u64 {
         self.segments.iter().map(|s| s.len() as u64).sum()
     }
+}
+
+/// The length prefix of the record at the start of `head`: (prefix bytes, chunk length).
+fn record_len(head: &[u8], r: ChunkRef) -> std::result::Result<(usize, usize), String> {
+    let mut c = ByteCursor::new(head);
+    let len = c
+        .uvarint()
+        .and_then(|l| usize::try_from(l).ok())
+        .ok_or_else(|| format!("chunk ref {r:#x}: bad length"))?;
+    Ok((c.pos(), len))
+}
+
+/// The chunk bytes of the record at `off` in `data` (records end before `end`), checksum
+/// verified; `r` names the reference being read in errors.
+fn record(data: &[u8], off: usize, end: usize, r: ChunkRef) -> std::result::Result<&[u8], String> {
+    let (at, len) = record_len(data.get(off..end).unwrap_or(&[]), r)?;
+    let start = off + at;
+    let stop = start
+        .checked_add(len)
+        .filter(|&e| e + 4 <= end)
+        .ok_or_else(|| format!("chunk ref {r:#x}: length {len} runs past the segment"))?;
+    let crc = ByteCursor::new(&data[stop..stop + 4])
+        .u32_le()
+        .ok_or_else(|| format!("chunk ref {r:#x}: truncated checksum"))?;
+    if crc32c::crc32c(&data[start..stop]) != crc {
+        return Err(format!("chunk ref {r:#x}: checksum mismatch"));
+    }
+    Ok(&data[start..stop])
+}
+
+/// The chunk of the shared-times record `rec` (at segment offset `off`, read for reference
+/// `r`): its value part joined with the timestamp part of the plain record that `source`
+/// returns the timestamp part of (given its offset, which must lie before `off`).
+fn join_shared(
+    rec: &[u8],
+    off: usize,
+    r: ChunkRef,
+    source: impl FnOnce(usize) -> std::result::Result<Arc<[u8]>, String>,
+) -> std::result::Result<Chunk, String> {
+    let mut c = ByteCursor::new(&rec[1..]);
+    let src = c
+        .uvarint()
+        .and_then(|s| usize::try_from(s).ok())
+        .filter(|s| (HEADER_LEN..off).contains(s))
+        .ok_or_else(|| format!("chunk ref {r:#x}: bad timestamp reference"))?;
+    let times = source(src)?;
+    shared_times::join(&times, c.tail()).map_err(|e| format!("chunk ref {r:#x}: {e}"))
+}
+
+/// The timestamp part of the plain record whose chunk bytes are `src_bytes` (at offset
+/// `src`, read for reference `r`).
+fn times_at(src_bytes: &[u8], src: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
+    shared_times::times_of(src_bytes)
+        .map(Arc::from)
+        .ok_or_else(|| format!("chunk ref {r:#x}: no timestamps at offset {src}"))
 }

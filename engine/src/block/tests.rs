@@ -26,8 +26,9 @@ fn value() -> impl Strategy<Value = f64> {
 }
 
 /// Series with 1..4 chunks each of 1..150 samples, labels from small alphabets so that
-/// postings are shared. About a third of the chunks are copies of a chunk generated before
-/// (when it starts after the series' previous chunk), so that blocks share records.
+/// postings are shared. About half of the chunks take the timestamps of a chunk generated
+/// before (when it starts after the series' previous chunk), half of those its values too,
+/// so that blocks share records and timestamps.
 fn data() -> impl Strategy<Value = Data> {
     let series = (
         0u8..4,
@@ -36,7 +37,7 @@ fn data() -> impl Strategy<Value = Data> {
         proptest::collection::vec(
             (
                 proptest::collection::vec((1i64..40_000, value()), 1..150),
-                proptest::option::weighted(0.35, any::<prop::sample::Index>()),
+                proptest::option::weighted(0.5, (any::<prop::sample::Index>(), any::<bool>())),
             ),
             1..4,
         ),
@@ -58,10 +59,22 @@ fn data() -> impl Strategy<Value = Data> {
                 .into_iter()
                 .map(|(c, copy)| {
                     t += 1_000;
-                    if let Some(src) = copy.filter(|_| !pool.is_empty()).map(|i| i.get(&pool)) {
+                    if let Some((src, values)) = copy
+                        .filter(|_| !pool.is_empty())
+                        .map(|(i, v)| (i.get(&pool), v))
+                    {
                         if src[0].t > t {
                             t = src[src.len() - 1].t;
-                            return src.clone();
+                            if values {
+                                return src.clone();
+                            }
+                            // The same timestamps with this chunk's own values.
+                            let own = c.iter().map(|x| x.1).cycle();
+                            return src
+                                .iter()
+                                .zip(own)
+                                .map(|(s, v)| Sample::new(s.t, v))
+                                .collect();
                         }
                     }
                     c.into_iter()
@@ -253,9 +266,10 @@ fn identical_chunks_share_records() {
     // Both chunks equal a's: both shared.
     d.insert(l("b"), vec![a1.clone(), a2.clone()]);
     // Its first chunk is its own (written after a's records), so its copy of a's second
-    // chunk cannot point back before it: written again.
+    // chunk cannot point back before it: stored again (as its values, with the timestamps
+    // of a's record).
     d.insert(l("c"), vec![own.clone(), a2.clone()]);
-    // Shares a's first record, then the newer copy of a's second chunk (c's).
+    // Shares both of a's records.
     d.insert(l("d"), vec![a1.clone(), a2.clone()]);
     let dir = tempfile::tempdir().unwrap();
     let meta = write(dir.path(), &d);
@@ -270,12 +284,8 @@ fn identical_chunks_share_records() {
         .map(|s| s.chunks.iter().map(|m| m.chunk_ref).collect())
         .collect();
     assert_eq!(refs[1], refs[0], "b shares both of a's records");
-    assert!(refs[2][1] > refs[0][1], "c writes a's second chunk again");
-    assert_eq!(
-        refs[3],
-        vec![refs[0][0], refs[2][1]],
-        "d shares a's and c's records"
-    );
+    assert!(refs[2][1] > refs[2][0], "c stores a's second chunk again");
+    assert_eq!(refs[3], refs[0], "d shares both of a's records");
     assert_eq!(meta.stats.num_chunks, 8);
     let records: std::collections::BTreeSet<u64> = refs.iter().flatten().copied().collect();
     assert_eq!(records.len(), 4);
@@ -289,6 +299,64 @@ fn identical_chunks_share_records() {
             assert_eq!(bits(&c.iter().collect::<Vec<_>>()), bits(w));
         }
     }
+}
+
+/// Chunks of different series with the same timestamps store them once: the later ones
+/// as shared-times records, read back (mapped and copied) exactly.
+#[test]
+fn chunks_share_timestamps() {
+    let l = |n: &str| Labels::from_pairs(&[("__name__", n)]).unwrap();
+    let mut d = Data::new();
+    for (k, name) in ["a", "b", "c"].iter().enumerate() {
+        // A Blocked chunk (300 samples) and a packed head-sized one (100), jittered alike.
+        let chunk = |t0: i64, n: i64| -> Vec<Sample> {
+            (0..n)
+                .map(|i| Sample::new(t0 + i * 15_000 + (i * 7) % 5, (i * (k as i64 + 1)) as f64))
+                .collect()
+        };
+        d.insert(l(name), vec![chunk(1_000_000, 300), chunk(6_000_000, 100)]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let meta = write(dir.path(), &d);
+    let bdir = dir.path().join(&meta.ulid);
+    let b = Block::open(&bdir, &Arc::new(SymbolTable::default())).unwrap();
+    let seg = std::fs::read(bdir.join("chunks/000001")).unwrap();
+    let kind = |r: u64| {
+        let off = (r & 0xffff_ffff) as usize;
+        // The length prefix of these records is one or two bytes.
+        let at = if seg[off] & 0x80 != 0 {
+            off + 2
+        } else {
+            off + 1
+        };
+        seg[at]
+    };
+    let got = b.select(&[], i64::MIN, i64::MAX).unwrap();
+    let mut plain = 0;
+    for (i, (s, want)) in got.iter().zip(d.values()).enumerate() {
+        for (m, w) in s.chunks.iter().zip(want) {
+            assert_eq!(
+                kind(m.chunk_ref) == super::chunks::SHARED_TIMES,
+                i > 0,
+                "series {i}"
+            );
+            let c = b.chunk(m.chunk_ref).unwrap();
+            assert_eq!(bits(&c.iter().collect::<Vec<_>>()), bits(w));
+            let ts: Vec<i64> = w.iter().map(|s| s.t).collect();
+            let vs: Vec<f64> = w.iter().map(|s| s.v).collect();
+            assert_eq!(c.as_bytes(), Chunk::encode(&ts, &vs).unwrap().as_bytes());
+            plain += c.as_bytes().len();
+        }
+        let refs: Vec<u64> = s.chunks.iter().map(|m| m.chunk_ref).collect();
+        for (c, w) in b.chunks_copied(&refs).unwrap().iter().zip(want) {
+            assert_eq!(bits(&c.iter().collect::<Vec<_>>()), bits(w));
+        }
+    }
+    assert!(
+        seg.len() < plain * 3 / 4,
+        "{} bytes stored for {plain}",
+        seg.len()
+    );
 }
 
 #[test]

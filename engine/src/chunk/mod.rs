@@ -32,6 +32,7 @@ mod header;
 mod int_delta;
 mod iter;
 mod packed;
+pub mod shared_times;
 mod summary;
 mod xor;
 
