@@ -50,7 +50,9 @@ fn small_fleet_reports_every_sample_and_consistent_sizes() {
         field(json, "index"),
         field(json, "chunks_alone"),
     );
-    assert!(chunks > 0.1 && chunks < segs && segs < all_in, "{json}");
+    // The fleet's series share records and timestamps, so the segments hold less than
+    // the chunks they give back.
+    assert!(chunks > 0.1 && segs < chunks && segs < all_in, "{json}");
     assert!((all_in - segs - index).abs() < 0.01, "{json}");
     assert!(
         stdout.contains("analysis: block-level timestamp column"),

@@ -48,7 +48,9 @@ pub fn segment_path(dir: &Path, n: u32) -> PathBuf {
 ///
 /// A chunk whose bytes equal a record already written to the current segment (a histogram's
 /// `+Inf` bucket and its `_count`, buckets that never moved, constant series of one target)
-/// may be given that record's reference instead of a new record; see [`ChunkWriter::write`].
+/// may be given that record's reference instead of a new record, and a packed chunk whose
+/// timestamps an earlier record of the segment holds is stored without them; see
+/// [`ChunkWriter::write`].
 pub struct ChunkWriter {
     dir: PathBuf,
     seg: u32,
@@ -63,8 +65,6 @@ pub struct ChunkWriter {
     /// The first record with a given checksum stays; a later one with the same checksum and
     /// other bytes is simply written.
     seen: HashMap<u32, (u32, u32)>,
-    /// Chunks given an existing record's reference.
-    shared: u64,
     /// The timestamp parts ([`shared_times::split`]) of the current segment's plain
     /// records, by checksum: the record's offset and the part. The first record with a given
     /// checksum stays; at most [`MAX_TIMES_BYTES`] of parts are kept.
@@ -101,7 +101,6 @@ impl ChunkWriter {
             offset: 0,
             written: 0,
             seen: HashMap::new(),
-            shared: 0,
             times: HashMap::new(),
             times_bytes: 0,
             refused: None,
@@ -176,7 +175,6 @@ impl ChunkWriter {
         }
         let r = (u64::from(self.seg) << 32) | u64::from(off);
         if after.is_none_or(|a| r > a) {
-            self.shared += 1;
             return Ok(Some(u64::from(off)));
         }
         self.refused = Some(off);
@@ -276,11 +274,6 @@ impl ChunkWriter {
             self.flush()?;
         }
         Ok(r)
-    }
-
-    /// Chunks given the reference of an identical record written before.
-    pub fn shared(&self) -> u64 {
-        self.shared
     }
 
     /// Pads and fsyncs the last segment. Returns the bytes written.
