@@ -70,8 +70,17 @@ pub struct ChunkWriter {
     /// checksum stays; at most [`MAX_TIMES_BYTES`] of parts are kept.
     times: HashMap<u32, (u32, Box<[u8]>)>,
     times_bytes: usize,
-    /// The record [`ChunkWriter::shareable`] last matched but could not give out.
-    refused: Option<u32>,
+}
+
+/// What [`ChunkWriter::find`] found for some record bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// No record holds them.
+    Absent,
+    /// This record (its reference) holds them and the series can take it.
+    Take(ChunkRef),
+    /// A record holds them, before the series' previous chunk.
+    Refused,
 }
 
 /// First byte of a shared-times record: `SHARED_TIMES | uvarint offset of the record holding
@@ -103,7 +112,6 @@ impl ChunkWriter {
             seen: HashMap::new(),
             times: HashMap::new(),
             times_bytes: 0,
-            refused: None,
         }
     }
 
@@ -156,29 +164,23 @@ impl ChunkWriter {
         Ok(())
     }
 
-    /// The offset of a record of the current segment holding exactly `bytes` (checksum
-    /// `crc`) if the series whose previous chunk is at `after` can take it: its reference
-    /// must be greater. A record that matched but was refused is left in `refused`.
-    fn shareable(
-        &mut self,
-        bytes: &[u8],
-        crc: u32,
-        after: Option<ChunkRef>,
-    ) -> Result<Option<u64>> {
-        self.refused = None;
+    /// Whether a record of the current segment holds exactly `bytes` (checksum `crc`), and
+    /// if so whether the series whose previous chunk is at `after` can take it (its
+    /// reference must be greater).
+    fn find(&self, bytes: &[u8], crc: u32, after: Option<ChunkRef>) -> Result<Found> {
         let Some(&(off, len)) = self.seen.get(&crc) else {
-            return Ok(None);
+            return Ok(Found::Absent);
         };
         let head_len = uvarint_len(bytes.len() as u64);
         if len as usize != bytes.len() || !self.record_holds(u64::from(off), head_len, bytes)? {
-            return Ok(None);
+            return Ok(Found::Absent);
         }
         let r = (u64::from(self.seg) << 32) | u64::from(off);
-        if after.is_none_or(|a| r > a) {
-            return Ok(Some(u64::from(off)));
-        }
-        self.refused = Some(off);
-        Ok(None)
+        Ok(if after.is_none_or(|a| r > a) {
+            Found::Take(r)
+        } else {
+            Found::Refused
+        })
     }
 
     /// True if the record at segment offset `off` holds exactly `bytes` (whose record header
@@ -211,12 +213,12 @@ impl ChunkWriter {
             self.start_segment()?;
         }
         let plain = chunk.as_bytes();
-        let seg_base = u64::from(self.seg) << 32;
         // A record holding exactly the chunk: the same chunk in another series.
         let crc = crc32c::crc32c(plain);
-        if let Some(r) = self.shareable(plain, crc, after)? {
-            return Ok(seg_base | r);
-        }
+        let refused = match self.find(plain, crc, after)? {
+            Found::Take(r) => return Ok(r),
+            found => found == Found::Refused,
+        };
         let mut stored = std::borrow::Cow::Borrowed(plain);
         let mut new_times = None;
         if let Some(split) = shared_times::split(plain) {
@@ -236,24 +238,23 @@ impl ChunkWriter {
             }
         }
         let bytes: &[u8] = &stored;
-        let crc = if let std::borrow::Cow::Owned(rec) = &stored {
+        let (crc, refused) = if let std::borrow::Cow::Owned(rec) = &stored {
             // The same values over the same shared timestamps: an identical record.
             let crc = crc32c::crc32c(rec);
-            if let Some(r) = self.shareable(rec, crc, after)? {
-                return Ok(seg_base | r);
+            match self.find(rec, crc, after)? {
+                Found::Take(r) => return Ok(r),
+                found => (crc, found == Found::Refused),
             }
-            crc
         } else {
-            crc
+            (crc, refused)
         };
         let mut head = Vec::with_capacity(10);
         put_uvarint(&mut head, bytes.len() as u64);
         if let (Ok(off), Ok(len)) = (u32::try_from(self.offset), u32::try_from(bytes.len())) {
-            // The first record with these bytes stays findable, unless `shareable` found
-            // it but the series could not take it: then this newer copy is the one that
-            // later series can share.
+            // The first record with these bytes stays findable, unless the series could not
+            // take it: then this newer copy is the one that later series can share.
             let e = self.seen.entry(crc).or_insert((off, len));
-            if e.1 == len && self.refused == Some(e.0) {
+            if refused {
                 *e = (off, len);
             }
         }
@@ -263,7 +264,7 @@ impl ChunkWriter {
                 self.times.insert(tcrc, (off, times.into_boxed_slice()));
             }
         }
-        let r = seg_base | self.offset;
+        let r = (u64::from(self.seg) << 32) | self.offset;
         self.buf.extend_from_slice(&head);
         self.buf.extend_from_slice(bytes);
         self.buf.extend_from_slice(&crc.to_le_bytes());
@@ -385,26 +386,22 @@ impl ChunkReader {
                     refs[i]
                 ));
             }
+            // Where the record at `at` ends (its length prefix read), for reference `r`.
+            let record_end = |at: usize, r: ChunkRef| -> std::result::Result<usize, String> {
+                let (n, len) = record_len(&read(at, seg_len.min(at + 10))?, r)?;
+                (at + n)
+                    .checked_add(len + 4)
+                    .filter(|&e| e <= seg_len)
+                    .ok_or_else(|| format!("chunk ref {r:#x}: runs past the segment"))
+            };
             // The last record's length bounds the read.
-            let head = read(last, seg_len.min(last + 10))?;
-            let (at, len) = record_len(&head, refs[j - 1])?;
-            let end = (last + at)
-                .checked_add(len + 4)
-                .filter(|&e| e <= seg_len)
-                .ok_or_else(|| format!("chunk ref {:#x}: runs past the segment", refs[j - 1]))?;
-            let buf = read(first, end)?;
+            let buf = read(first, record_end(last, refs[j - 1])?)?;
             for &r in &refs[i..j] {
                 let off = (r & 0xffff_ffff) as usize;
                 let rec = record(&buf, off - first, buf.len(), r)?;
                 let chunk = if rec.first() == Some(&SHARED_TIMES) {
                     join_shared(rec, off, r, |src| {
-                        let head = read(src, seg_len.min(src + 10))?;
-                        let (at, len) = record_len(&head, r)?;
-                        let end = (src + at)
-                            .checked_add(len + 4)
-                            .filter(|&e| e <= seg_len)
-                            .ok_or_else(|| format!("chunk ref {r:#x}: timestamps past the end"))?;
-                        let src_buf = read(src, end)?;
+                        let src_buf = read(src, record_end(src, r)?)?;
                         times_at(record(&src_buf, 0, src_buf.len(), r)?, src, r)
                     })?
                 } else {
