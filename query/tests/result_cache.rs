@@ -237,28 +237,6 @@ const SUBQUERIES: &[&str] = &[
     "max_over_time(max_over_time(rate(c[1m])[3m:30s])[6m:1m])",
 ];
 
-/// Bit-exact comparison of two instant answers.
-fn same_instant(
-    a: &strata_query::Result<QueryResult>,
-    b: &strata_query::Result<QueryResult>,
-) -> bool {
-    match (a, b) {
-        (Ok(a), Ok(b)) => {
-            let (Value::Vector(x), Value::Vector(y)) = (&a.value, &b.value) else {
-                return false;
-            };
-            a.warnings == b.warnings
-                && a.infos == b.infos
-                && x.len() == y.len()
-                && x.iter().zip(y).all(|(p, q)| {
-                    p.labels == q.labels && p.t == q.t && p.v.to_bits() == q.v.to_bits()
-                })
-        }
-        (Err(a), Err(b)) => a.to_string() == b.to_string(),
-        _ => false,
-    }
-}
-
 /// Instant queries with subqueries, answered by an engine whose subqueries reuse cached
 /// inner results and by one without a cache, at times that move like a dashboard's
 /// refreshes (and jump back now and then), over data that keeps changing: identical bit
@@ -293,7 +271,7 @@ fn subqueries_through_the_cache_equal_uncached() {
                 let got = cached.instant_with(q, t, &o);
                 let want = plain.instant_with(q, t, &o);
                 assert!(
-                    same_instant(&got, &want),
+                    same(&got, &want),
                     "seed {seed} round {round}: {q} at {t}:\n cached {got:?}\n plain  {want:?}"
                 );
             }
@@ -303,25 +281,32 @@ fn subqueries_through_the_cache_equal_uncached() {
     }
 }
 
-/// Bit-exact comparison of two answers.
+/// Bit-exact comparison of two answers (range or instant).
 fn same(a: &strata_query::Result<QueryResult>, b: &strata_query::Result<QueryResult>) -> bool {
     match (a, b) {
         (Ok(a), Ok(b)) => {
-            let (Value::Matrix(x), Value::Matrix(y)) = (&a.value, &b.value) else {
-                return false;
+            let values = match (&a.value, &b.value) {
+                (Value::Matrix(x), Value::Matrix(y)) => {
+                    x.len() == y.len()
+                        && x.iter().zip(y).all(|(p, q)| {
+                            p.labels == q.labels
+                                && p.timestamps == q.timestamps
+                                && p.values.len() == q.values.len()
+                                && p.values
+                                    .iter()
+                                    .zip(&q.values)
+                                    .all(|(u, v)| u.to_bits() == v.to_bits())
+                        })
+                }
+                (Value::Vector(x), Value::Vector(y)) => {
+                    x.len() == y.len()
+                        && x.iter().zip(y).all(|(p, q)| {
+                            p.labels == q.labels && p.t == q.t && p.v.to_bits() == q.v.to_bits()
+                        })
+                }
+                _ => false,
             };
-            a.warnings == b.warnings
-                && a.infos == b.infos
-                && x.len() == y.len()
-                && x.iter().zip(y).all(|(p, q)| {
-                    p.labels == q.labels
-                        && p.timestamps == q.timestamps
-                        && p.values.len() == q.values.len()
-                        && p.values
-                            .iter()
-                            .zip(&q.values)
-                            .all(|(u, v)| u.to_bits() == v.to_bits())
-                })
+            values && a.warnings == b.warnings && a.infos == b.infos
         }
         (Err(a), Err(b)) => a.to_string() == b.to_string(),
         _ => false,

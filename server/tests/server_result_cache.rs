@@ -29,6 +29,17 @@ fn hits_misses(s: &Strata) -> (f64, f64) {
     )
 }
 
+/// A server started with `args` in a new temporary directory (kept alive by the returned
+/// guard), holding [`write_history`] up to `end`: a minute ago, so that a range ending 10
+/// minutes ago lies before the stable bound (now - 5 min) and every step is cacheable.
+fn started(args: &[&str]) -> (tempfile::TempDir, Strata, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Strata::start(bin(), dir.path(), args).unwrap();
+    let end = now_ms() / 60_000 * 60_000 - 60_000;
+    write_history(&s, end);
+    (dir, s, end)
+}
+
 /// 40 minutes of 15 s scrapes of 6 series (jobs a and b) ending at `end`.
 fn write_history(s: &Strata, end: i64) {
     let start = end - 40 * 60_000;
@@ -77,12 +88,7 @@ const Q: &str = "sum by (job) (count_over_time(req_total[5m]))";
 
 #[test]
 fn repeated_range_query_hits_and_delete_invalidates() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Strata::start(bin(), dir.path(), &["--enable-admin-api"]).unwrap();
-    // Ends a minute ago; the queried range ends 10 minutes ago, before the stable bound
-    // (now - 5 min), so every step is cacheable.
-    let end = now_ms() / 60_000 * 60_000 - 60_000;
-    write_history(&s, end);
+    let (_dir, s, end) = started(&["--enable-admin-api"]);
     let (qs, qe) = (end - 35 * 60_000, end - 10 * 60_000);
     assert_eq!(hits_misses(&s), (0.0, 0.0));
     let first = range(&s, Q, qs, qe, "");
@@ -140,10 +146,7 @@ fn repeated_range_query_hits_and_delete_invalidates() {
 
 #[test]
 fn result_cache_size_zero_turns_it_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Strata::start(bin(), dir.path(), &["--query.result-cache-size", "0"]).unwrap();
-    let end = now_ms() / 60_000 * 60_000 - 60_000;
-    write_history(&s, end);
+    let (_dir, s, end) = started(&["--query.result-cache-size", "0"]);
     let (qs, qe) = (end - 35 * 60_000, end - 10 * 60_000);
     let a = range(&s, Q, qs, qe, "");
     let b = range(&s, Q, qs, qe, "");
@@ -157,10 +160,7 @@ fn result_cache_size_zero_turns_it_off() {
 /// grid inside the cached one is such a hit too.
 #[test]
 fn whole_hits_keep_limit_stats_and_sub_grids() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Strata::start(bin(), dir.path(), &[]).unwrap();
-    let end = now_ms() / 60_000 * 60_000 - 60_000;
-    write_history(&s, end);
+    let (_dir, s, end) = started(&[]);
     let (qs, qe) = (end - 35 * 60_000, end - 10 * 60_000);
     let first = range(&s, Q, qs, qe, "");
     assert_eq!(hits_misses(&s), (0.0, 1.0));
@@ -204,10 +204,7 @@ fn whole_hits_keep_limit_stats_and_sub_grids() {
 /// same answer, `nocache=1` bypasses (counting neither), and a bad value is a 400.
 #[test]
 fn instant_subqueries_use_the_cache() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Strata::start(bin(), dir.path(), &[]).unwrap();
-    let end = now_ms() / 60_000 * 60_000 - 60_000;
-    write_history(&s, end);
+    let (_dir, s, end) = started(&[]);
     let q = "max_over_time(sum by (job) (count_over_time(req_total[5m]))[20m:1m])";
     let at = (end - 10 * 60_000) as f64 / 1000.0;
     let ask = |extra: &str| {
