@@ -281,32 +281,11 @@ fn subqueries_through_the_cache_equal_uncached() {
     }
 }
 
-/// Bit-exact comparison of two answers (range or instant).
+/// Bit-exact comparison of two answers (range or instant), annotations included.
 fn same(a: &strata_query::Result<QueryResult>, b: &strata_query::Result<QueryResult>) -> bool {
     match (a, b) {
         (Ok(a), Ok(b)) => {
-            let values = match (&a.value, &b.value) {
-                (Value::Matrix(x), Value::Matrix(y)) => {
-                    x.len() == y.len()
-                        && x.iter().zip(y).all(|(p, q)| {
-                            p.labels == q.labels
-                                && p.timestamps == q.timestamps
-                                && p.values.len() == q.values.len()
-                                && p.values
-                                    .iter()
-                                    .zip(&q.values)
-                                    .all(|(u, v)| u.to_bits() == v.to_bits())
-                        })
-                }
-                (Value::Vector(x), Value::Vector(y)) => {
-                    x.len() == y.len()
-                        && x.iter().zip(y).all(|(p, q)| {
-                            p.labels == q.labels && p.t == q.t && p.v.to_bits() == q.v.to_bits()
-                        })
-                }
-                _ => false,
-            };
-            values && a.warnings == b.warnings && a.infos == b.infos
+            a.value.same_bits(&b.value) && a.warnings == b.warnings && a.infos == b.infos
         }
         (Err(a), Err(b)) => a.to_string() == b.to_string(),
         _ => false,
