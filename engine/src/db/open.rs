@@ -292,6 +292,9 @@ pub(super) fn move_aside(dir: &Path, block: &Path, why: &Error) -> Result<()> {
     Ok(())
 }
 
+/// How long [`Db::open`] retries a lock held by someone else before reporting it.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Db {
     /// Opens (creating if needed) the data directory, taking its lock, opening its blocks and
     /// replaying the WAL (from the last checkpoint) into the head. Starts the background
@@ -306,15 +309,28 @@ impl Db {
             .write(true)
             .open(&lock_path)
             .map_err(|e| Error::io("open", &lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: dir,
-                    lock: lock_path,
-                })
+        // A lock is also held, for a moment, by a child that the process which held it (or
+        // any other process with the file open) forked before exec closed its copy of the
+        // descriptor: a process that closes a Db and opens it again while another thread
+        // spawns a command can meet that. Such a holder lets go within milliseconds; another
+        // Strata process does not, and is reported after LOCK_WAIT.
+        let started = std::time::Instant::now();
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Locked {
+                        path: dir,
+                        lock: lock_path,
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io("lock", lock_path, e))
+                }
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, e)),
         }
         let head = Arc::new(Head::new(opts.block_range));
         head.set_max_series(opts.max_series);
