@@ -111,10 +111,10 @@ impl SeriesChunk {
     pub fn decode_times_into(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
         match &self.src {
             ChunkSource::Mem(c) => c.decode_times_into(ts, scratch),
-            ChunkSource::Block(b, r) => b.chunk(*r)?.decode_times_into(ts, scratch),
+            ChunkSource::Block(b, r) => b.decode_chunk(*r, i64::MIN, true, ts, scratch),
             ChunkSource::Whole(b, r) => {
                 for m in b.series_chunks(*r, self.min_time, self.max_time)? {
-                    b.chunk(m.chunk_ref)?.decode_times_into(ts, scratch)?;
+                    b.decode_chunk(m.chunk_ref, i64::MIN, true, ts, scratch)?;
                 }
                 Ok(())
             }
@@ -126,11 +126,11 @@ impl SeriesChunk {
     pub fn decode_after(&self, after: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         match &self.src {
             ChunkSource::Mem(c) => c.decode_after(after, ts, vs),
-            ChunkSource::Block(b, r) => b.chunk(*r)?.decode_after(after, ts, vs),
+            ChunkSource::Block(b, r) => b.decode_chunk(*r, after, false, ts, vs),
             ChunkSource::Whole(b, r) => {
                 for m in b.series_chunks(*r, self.min_time, self.max_time)? {
                     if m.max_time > after {
-                        b.chunk(m.chunk_ref)?.decode_after(after, ts, vs)?;
+                        b.decode_chunk(m.chunk_ref, after, false, ts, vs)?;
                     }
                 }
                 Ok(())

@@ -4,8 +4,9 @@
 //! - even: the rest is split into an `index` file and a chunk segment (the split point is the
 //!   next two bytes) of a block with a valid `meta.json`; opening it and reading every series
 //!   and chunk must give `Ok` or `Err`, never a panic, a hang or a huge allocation;
-//! - odd: a valid block is written from series derived from the input (every third with the
-//!   timestamps of the one before, so that records share timestamps), then up to eight bytes
+//! - odd: a valid block is written from series derived from the input (histogram buckets in
+//!   groups of four, most with the timestamps of the one before, so that records share
+//!   timestamps and buckets are stored as bands), then up to eight bytes
 //!   of its index or chunk segment are changed as the input says; whatever still reads must
 //!   be exactly what was written (checksums catch the rest).
 //!
@@ -42,6 +43,11 @@ fn read_all(b: &Block) -> Option<Vec<(Labels, Vec<(i64, u64)>)>> {
         for m in &s.chunks {
             let c = b.chunk(m.chunk_ref).ok()?;
             samples.extend(c.iter().map(|x| (x.t, x.v.to_bits())));
+            // The query path, which resolves band records without encoding them again.
+            let (mut ts, mut vs) = (Vec::new(), Vec::new());
+            b.decode_chunk(m.chunk_ref, i64::MIN, false, &mut ts, &mut vs).ok()?;
+            let got: Vec<(i64, u64)> = ts.iter().zip(&vs).map(|(&t, v)| (t, v.to_bits())).collect();
+            assert_eq!(got, c.iter().map(|x| (x.t, x.v.to_bits())).collect::<Vec<_>>(), "decode_chunk and chunk differ");
         }
         out.push((s.labels, samples));
     }
@@ -89,7 +95,9 @@ fuzz_target!(|data: &[u8]| {
         let body = &data[3..];
         let mut series: Vec<(Labels, Vec<Chunk>, Vec<(i64, u64)>)> = Vec::new();
         for (i, part) in body.chunks(64).take(16).enumerate() {
-            let labels = Labels::from_pairs(&[("__name__", "m"), ("i", &format!("{i:03}")), ("k", &format!("{}", part[0] % 4))]).unwrap();
+            // Groups of four buckets of one histogram, so that buckets become band records.
+            let le = ["0.5", "1", "+Inf", "10"][i % 4];
+            let labels = Labels::from_pairs(&[("__name__", "m_bucket"), ("h", &format!("{:03}", i / 4)), ("le", le)]).unwrap();
             let mut t = 1000i64;
             let (mut ts, mut vs) = (Vec::new(), Vec::new());
             for w in part.chunks(2) {
@@ -97,9 +105,10 @@ fuzz_target!(|data: &[u8]| {
                 ts.push(t);
                 vs.push(f64::from(*w.last().unwrap()) * 0.5);
             }
-            // Every third series takes the previous one's timestamps (with its own values),
-            // as the series of one scrape target do, so that records share timestamps.
-            if part[0] % 3 == 0 {
+            // Most series take the previous one's timestamps (with their own values), as the
+            // series of one scrape target do, so that records share timestamps and buckets
+            // of one histogram are stored as bands.
+            if part[0] % 4 != 0 {
                 if let Some((_, _, prev)) = series.last() {
                     vs = vs.iter().cycle().take(prev.len()).copied().collect();
                     ts = prev.iter().map(|x| x.0).collect();
@@ -109,6 +118,8 @@ fuzz_target!(|data: &[u8]| {
             let samples = ts.iter().zip(&vs).map(|(&t, v)| (t, v.to_bits())).collect();
             series.push((labels, vec![c], samples));
         }
+        // Blocks take series in label order.
+        series.sort_by(|a, b| a.0.cmp(&b.0));
         let syms = series.iter().flat_map(|(l, _, _)| l.iter().flat_map(|l| [l.name.clone(), l.value.clone()]).collect::<Vec<_>>());
         let mut w = BlockWriter::create(&root, 0, i64::MAX, syms, Compaction::default()).unwrap();
         for (l, c, _) in &series {

@@ -321,7 +321,8 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
 
     // Column-wise decode speed over every chunk (thread CPU time, sorted passes), then the
     // same with each chunk read from its block first (checksum, timestamps shared with
-    // another record joined in, validation): what a query pays per chunk.
+    // another record joined in, band records added to their bases, validation): what a
+    // query pays per chunk.
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
     let mut timed = |read: bool| -> Result<Vec<f64>, String> {
         let mut failed = None;
@@ -332,9 +333,7 @@ fn measure(spec: &Spec, dir: &Path) -> Result<(), String> {
                         ts.clear();
                         vs.clear();
                         let got = if read {
-                            blocks[b]
-                                .chunk(r)
-                                .and_then(|c| c.decode_into(&mut ts, &mut vs))
+                            blocks[b].decode_chunk(r, i64::MIN, false, &mut ts, &mut vs)
                         } else {
                             c.decode_into(&mut ts, &mut vs)
                         };

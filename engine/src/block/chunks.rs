@@ -2,10 +2,13 @@
 //! series, referenced from the index. Layout in `docs/format/block.md`.
 //!
 //! ```text
-//! segment: "SCHK" | version u8 = 2 | 3 zero bytes | record* | 16 zero bytes
+//! segment: "SCHK" | version u8 = 3 | 3 zero bytes | record* | 16 zero bytes
 //! record:  uvarint len | chunk bytes (len) | crc32c(chunk bytes) u32 LE
 //!          chunk bytes = a chunk (chunks.md), or 5 | uvarint offset | value part: a chunk
-//!          whose timestamp part is that of the record at that offset (before this one)
+//!          whose timestamp part is that of the record at that offset (before this one),
+//!          or 6 | uvarint offset | value part: a histogram bucket's chunk stored as its
+//!          difference to the chunk of the record at that offset (before this one; see
+//!          `bands.rs`)
 //! ref:     segment number << 32 | byte offset of the record in the segment
 //! ```
 //!
@@ -15,12 +18,14 @@
 //! the next record, whose content does not matter to the decoders. A chunk is handed out only
 //! after its checksum matched, and is then validated by [`Chunk::from_owned`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::bands::{Bands, BucketChunk, BucketOf, BAND, MAX_CHAIN};
 use super::mmap::MappedFile;
 use crate::chunk::{shared_times, Chunk, PAD};
 use crate::encoding::{put_uvarint, uvarint_len, ByteCursor};
@@ -29,9 +34,9 @@ use crate::owned_bytes::OwnedBytes;
 
 /// Magic bytes at the start of every chunk segment.
 pub const MAGIC: &[u8; 4] = b"SCHK";
-/// Format version of the chunk segments written: 2 may hold shared-times records (version 1
-/// segments, which cannot, are still read).
-pub const VERSION: u8 = 2;
+/// Format version of the chunk segments written: 2 may hold shared-times records, 3 band
+/// records too (older versions, which cannot, are still read).
+pub const VERSION: u8 = 3;
 /// Length of the segment header.
 pub const HEADER_LEN: usize = 8;
 /// A new segment is started once a segment holds this many bytes.
@@ -70,6 +75,11 @@ pub struct ChunkWriter {
     /// checksum stays; at most [`MAX_TIMES_BYTES`] of parts are kept.
     times: HashMap<u32, (u32, Box<[u8]>)>,
     times_bytes: usize,
+    /// The current segment's bucket chunks that later buckets may be stored relative to.
+    bands: Bands,
+    /// Room to decode bucket chunks into.
+    ts: Vec<i64>,
+    vs: Vec<f64>,
 }
 
 /// What [`ChunkWriter::find`] found for some record bytes.
@@ -112,6 +122,9 @@ impl ChunkWriter {
             seen: HashMap::new(),
             times: HashMap::new(),
             times_bytes: 0,
+            bands: Bands::default(),
+            ts: Vec::new(),
+            vs: Vec::new(),
         }
     }
 
@@ -131,6 +144,7 @@ impl ChunkWriter {
         self.seen.clear();
         self.times.clear();
         self.times_bytes = 0;
+        self.bands.clear();
         self.buf.clear();
         self.buf_start = 0;
         self.buf.extend_from_slice(MAGIC);
@@ -207,21 +221,62 @@ impl ChunkWriter {
     /// than `after` (the previous chunk of the same series, whose references must
     /// increase), that reference is returned and nothing is written. A packed chunk whose
     /// timestamps are encoded exactly as those of a chunk stored before in the segment is
-    /// stored as its value part and that record's offset (a shared-times record).
-    pub fn write(&mut self, chunk: &Chunk, after: Option<ChunkRef>) -> Result<ChunkRef> {
+    /// stored as its value part and that record's offset (a shared-times record); a chunk of
+    /// a histogram bucket (`bucket`) may be stored as its difference to a neighbouring
+    /// bucket's chunk (a band record, see [`super::bands`]), whichever is shortest.
+    pub fn write(
+        &mut self,
+        chunk: &Chunk,
+        after: Option<ChunkRef>,
+        bucket: Option<BucketOf>,
+    ) -> Result<ChunkRef> {
         if self.file.is_none() || self.offset >= MAX_SEGMENT_BYTES {
             self.start_segment()?;
         }
         let plain = chunk.as_bytes();
+        let split = shared_times::split(plain);
+        let (mut ts, mut vs) = (std::mem::take(&mut self.ts), std::mem::take(&mut self.vs));
+        ts.clear();
+        vs.clear();
+        let bucket = match (bucket, &split) {
+            (Some(of), Some(sp)) if chunk.decode_into(&mut ts, &mut vs).is_ok() => {
+                Some(BucketChunk {
+                    of,
+                    times: &sp.times,
+                    tcrc: crc32c::crc32c(&sp.times),
+                    ts: &ts,
+                    vs: &vs,
+                })
+            }
+            _ => None,
+        };
+        let placed = self.place(plain, split.as_ref(), after, bucket.as_ref());
+        if let (Ok((r, depth)), Some(c)) = (&placed, &bucket) {
+            self.bands.remember(c, (*r & 0xffff_ffff) as u32, *depth);
+        }
+        (self.ts, self.vs) = (ts, vs);
+        placed.map(|(r, _)| r)
+    }
+
+    /// Stores `plain` (split as `split`) as the shortest record it can be, or finds a record
+    /// holding it (see [`ChunkWriter::write`]). Returns the reference, and the depth of the
+    /// band record if a new one was written.
+    fn place(
+        &mut self,
+        plain: &[u8],
+        split: Option<&shared_times::TimesSplit>,
+        after: Option<ChunkRef>,
+        bucket: Option<&BucketChunk<'_>>,
+    ) -> Result<(ChunkRef, Option<u8>)> {
         // A record holding exactly the chunk: the same chunk in another series.
         let crc = crc32c::crc32c(plain);
         let refused = match self.find(plain, crc, after)? {
-            Found::Take(r) => return Ok(r),
+            Found::Take(r) => return Ok((r, None)),
             found => found == Found::Refused,
         };
         let mut stored = std::borrow::Cow::Borrowed(plain);
         let mut new_times = None;
-        if let Some(split) = shared_times::split(plain) {
+        if let Some(split) = split {
             let tcrc = crc32c::crc32c(&split.times);
             match self.times.get(&tcrc) {
                 Some((src, times)) if **times == *split.times => {
@@ -234,20 +289,32 @@ impl ChunkWriter {
                     }
                 }
                 Some(_) => {}
-                None => new_times = Some((tcrc, split.times)),
+                None => new_times = Some((tcrc, split.times.clone())),
             }
         }
-        let bytes: &[u8] = &stored;
-        let (crc, refused) = if let std::borrow::Cow::Owned(rec) = &stored {
+        let (mut crc, mut refused) = (crc, refused);
+        if let std::borrow::Cow::Owned(rec) = &stored {
             // The same values over the same shared timestamps: an identical record.
-            let crc = crc32c::crc32c(rec);
+            crc = crc32c::crc32c(rec);
             match self.find(rec, crc, after)? {
-                Found::Take(r) => return Ok(r),
-                found => (crc, found == Found::Refused),
+                Found::Take(r) => return Ok((r, None)),
+                found => refused = found == Found::Refused,
             }
-        } else {
-            (crc, refused)
-        };
+        }
+        let mut depth = None;
+        if let Some(band) = bucket.and_then(|c| self.bands.record(c, stored.len())) {
+            // The same differences to the same base: an identical record.
+            let bcrc = crc32c::crc32c(&band.bytes);
+            match self.find(&band.bytes, bcrc, after)? {
+                Found::Take(r) => return Ok((r, None)),
+                found => refused = found == Found::Refused,
+            }
+            (crc, depth) = (bcrc, Some(band.depth));
+            stored = std::borrow::Cow::Owned(band.bytes);
+            // A band record holds no timestamps for others to share.
+            new_times = None;
+        }
+        let bytes: &[u8] = &stored;
         let mut head = Vec::with_capacity(10);
         put_uvarint(&mut head, bytes.len() as u64);
         if let (Ok(off), Ok(len)) = (u32::try_from(self.offset), u32::try_from(bytes.len())) {
@@ -274,7 +341,7 @@ impl ChunkWriter {
         if self.buf.len() >= WRITE_BATCH {
             self.flush()?;
         }
-        Ok(r)
+        Ok((r, depth))
     }
 
     /// Pads and fsyncs the last segment. Returns the bytes written.
@@ -396,18 +463,15 @@ impl ChunkReader {
             };
             // The last record's length bounds the read.
             let buf = read(first, record_end(last, refs[j - 1])?)?;
+            let pread = Pread {
+                seg: seg_len,
+                read: &read,
+                record_end: &record_end,
+            };
             for &r in &refs[i..j] {
                 let off = (r & 0xffff_ffff) as usize;
                 let rec = record(&buf, off - first, buf.len(), r)?;
-                let chunk = if rec.first() == Some(&SHARED_TIMES) {
-                    join_shared(rec, off, r, |src| {
-                        let src_buf = read(src, record_end(src, r)?)?;
-                        times_at(record(&src_buf, 0, src_buf.len(), r)?, src, r)
-                    })?
-                } else {
-                    Chunk::from_bytes(rec.to_vec()).map_err(|e| format!("chunk ref {r:#x}: {e}"))?
-                };
-                out.push(chunk);
+                out.push(chunk_of(&pread, rec, off, r)?);
             }
             i = j;
         }
@@ -427,33 +491,70 @@ impl ChunkReader {
             return Err(format!("chunk ref {r:#x}: offset outside segment {seg}"));
         }
         let rec = record(bytes, off, data_end, r)?;
-        if rec.first() == Some(&SHARED_TIMES) {
-            return join_shared(rec, off, r, |src| {
-                let key = (r & !0xffff_ffff) | src as u64;
-                if let Some(t) = self
-                    .times
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-                    .get(&key)
-                {
-                    return Ok(t.clone());
-                }
-                let t = times_at(record(bytes, src, data_end, r)?, src, r)?;
-                let mut cache = self.times.lock().unwrap_or_else(|e| e.into_inner());
-                if cache.1 + t.len() > TIMES_CACHED_BYTES {
-                    *cache = (HashMap::new(), 0);
-                }
-                cache.1 += t.len();
-                cache.0.insert(key, t.clone());
-                Ok(t)
-            });
+        if matches!(rec.first(), Some(&SHARED_TIMES | &BAND)) {
+            let mapped = Mapped {
+                reader: self,
+                bytes,
+                data_end,
+                key: r & !0xffff_ffff,
+            };
+            return chunk_of(&mapped, rec, off, r);
         }
         let start = rec.as_ptr() as usize - bytes.as_ptr() as usize;
         let view = bytes
             .slice(start..start + rec.len() + PAD)
             .ok_or_else(|| format!("chunk ref {r:#x}: no room for padding"))?;
         Chunk::from_owned(view, rec.len()).map_err(|e| format!("chunk ref {r:#x}: {e}"))
+    }
+
+    /// Appends the samples of the chunk at `r` to `ts` and `vs`, leaving out samples at or
+    /// before `after` where that saves work (as [`Chunk::decode_after`]); with `times_only`,
+    /// `vs` is scratch (as [`Chunk::decode_times_into`]). A band record's samples are
+    /// appended as they are resolved, without encoding them again as [`ChunkReader::chunk`]
+    /// does.
+    pub fn decode(
+        &self,
+        r: ChunkRef,
+        after: i64,
+        times_only: bool,
+        ts: &mut Vec<i64>,
+        vs: &mut Vec<f64>,
+    ) -> std::result::Result<(), String> {
+        let seg = (r >> 32) as usize;
+        let off = (r & 0xffff_ffff) as usize;
+        if let Some(bytes) = seg.checked_sub(1).and_then(|i| self.segments.get(i)) {
+            let data_end = bytes.len() - PAD;
+            let kind = (HEADER_LEN..data_end)
+                .contains(&off)
+                .then(|| record_len(&bytes[off..data_end], r).ok())
+                .flatten()
+                .and_then(|(n, _)| bytes.get(off + n).copied());
+            if kind == Some(BAND) {
+                let rec = record(bytes, off, data_end, r)?;
+                if rec.first() == Some(&BAND) {
+                    let mapped = Mapped {
+                        reader: self,
+                        bytes,
+                        data_end,
+                        key: r & !0xffff_ffff,
+                    };
+                    let (t, v, _) = samples_of(&mapped, rec, off, r, 0)?;
+                    if times_only {
+                        vs.clear();
+                    }
+                    ts.extend_from_slice(&t);
+                    vs.extend_from_slice(&v);
+                    return Ok(());
+                }
+            }
+        }
+        let c = self.chunk(r)?;
+        let done = if times_only {
+            c.decode_times_into(ts, vs)
+        } else {
+            c.decode_after(after, ts, vs)
+        };
+        done.map_err(|e| format!("chunk ref {r:#x}: {e}"))
     }
 
     /// Bytes of all segments.
@@ -490,29 +591,232 @@ fn record(data: &[u8], off: usize, end: usize, r: ChunkRef) -> std::result::Resu
     Ok(&data[start..stop])
 }
 
-/// The chunk of the shared-times record `rec` (at segment offset `off`, read for reference
-/// `r`): its value part joined with the timestamp part of the plain record that `source`
-/// returns the timestamp part of (given its offset, which must lie before `off`).
-fn join_shared(
-    rec: &[u8],
-    off: usize,
-    r: ChunkRef,
-    source: impl FnOnce(usize) -> std::result::Result<Arc<[u8]>, String>,
-) -> std::result::Result<Chunk, String> {
+/// Where records of one segment are read from while a record that points to others is
+/// resolved: the map (queries) or positioned reads (compaction).
+trait Records {
+    /// The checksum-verified chunk bytes of the record at offset `off`, read for `r`.
+    fn record(&self, off: usize, r: ChunkRef) -> std::result::Result<Cow<'_, [u8]>, String>;
+
+    /// The timestamp part of the plain record at offset `off`, read for `r`.
+    fn times(&self, off: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
+        let rec = self.record(off, r)?;
+        shared_times::times_of(&rec)
+            .map(Arc::from)
+            .ok_or_else(|| format!("chunk ref {r:#x}: no timestamps at offset {off}"))
+    }
+}
+
+/// A mapped segment; timestamp parts are cached in the reader.
+struct Mapped<'a> {
+    reader: &'a ChunkReader,
+    bytes: &'a OwnedBytes,
+    data_end: usize,
+    /// The segment's number in the high half of a reference.
+    key: ChunkRef,
+}
+
+impl Records for Mapped<'_> {
+    fn record(&self, off: usize, r: ChunkRef) -> std::result::Result<Cow<'_, [u8]>, String> {
+        record(self.bytes, off, self.data_end, r).map(Cow::Borrowed)
+    }
+
+    fn times(&self, off: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
+        let key = self.key | off as u64;
+        let cache = &self.reader.times;
+        if let Some(t) = cache.lock().unwrap_or_else(|e| e.into_inner()).0.get(&key) {
+            return Ok(t.clone());
+        }
+        let rec = self.record(off, r)?;
+        let t: Arc<[u8]> = shared_times::times_of(&rec)
+            .map(Arc::from)
+            .ok_or_else(|| format!("chunk ref {r:#x}: no timestamps at offset {off}"))?;
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.1 + t.len() > TIMES_CACHED_BYTES {
+            *cache = (HashMap::new(), 0);
+        }
+        cache.1 += t.len();
+        cache.0.insert(key, t.clone());
+        Ok(t)
+    }
+}
+
+/// A segment read with positioned reads: `read(from, to)` reads bytes, `record_end(off, r)`
+/// finds where the record at `off` ends; records end by `seg`.
+struct Pread<'a> {
+    seg: usize,
+    read: &'a ReadFn<'a>,
+    record_end: &'a RecordEndFn<'a>,
+}
+
+/// Reads the bytes `[from, to)` of a segment.
+type ReadFn<'a> = dyn Fn(usize, usize) -> std::result::Result<Vec<u8>, String> + 'a;
+/// Where the record at an offset ends, read for a reference.
+type RecordEndFn<'a> = dyn Fn(usize, ChunkRef) -> std::result::Result<usize, String> + 'a;
+
+/// A record's samples and the timestamp part they lie on.
+type Resolved = (Vec<i64>, Vec<f64>, Arc<[u8]>);
+
+impl Records for Pread<'_> {
+    fn record(&self, off: usize, r: ChunkRef) -> std::result::Result<Cow<'_, [u8]>, String> {
+        if off >= self.seg {
+            return Err(format!(
+                "chunk ref {r:#x}: offset {off} outside the segment"
+            ));
+        }
+        let buf = (self.read)(off, (self.record_end)(off, r)?)?;
+        record(&buf, 0, buf.len(), r).map(|b| Cow::Owned(b.to_vec()))
+    }
+}
+
+/// The offset that record `rec` (at `off`, read for `r`) points to, which must lie before
+/// it, and the bytes after it.
+fn pointer(rec: &[u8], off: usize, r: ChunkRef) -> std::result::Result<(usize, &[u8]), String> {
     let mut c = ByteCursor::new(&rec[1..]);
-    let src = c
+    let to = c
         .uvarint()
         .and_then(|s| usize::try_from(s).ok())
         .filter(|s| (HEADER_LEN..off).contains(s))
-        .ok_or_else(|| format!("chunk ref {r:#x}: bad timestamp reference"))?;
-    let times = source(src)?;
-    shared_times::join(&times, c.tail()).map_err(|e| format!("chunk ref {r:#x}: {e}"))
+        .ok_or_else(|| format!("chunk ref {r:#x}: bad record reference"))?;
+    Ok((to, c.tail()))
 }
 
-/// The timestamp part of the plain record whose chunk bytes are `src_bytes` (at offset
-/// `src`, read for reference `r`).
-fn times_at(src_bytes: &[u8], src: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
-    shared_times::times_of(src_bytes)
-        .map(Arc::from)
-        .ok_or_else(|| format!("chunk ref {r:#x}: no timestamps at offset {src}"))
+/// The chunk of record `rec` (at segment offset `off`, read for reference `r`), whatever its
+/// kind: a plain chunk, a shared-times record joined with its timestamps, or a band record
+/// added to its base and encoded again (in the layout of its timestamp part).
+fn chunk_of(
+    seg: &impl Records,
+    rec: &[u8],
+    off: usize,
+    r: ChunkRef,
+) -> std::result::Result<Chunk, String> {
+    let bad = |e: Error| format!("chunk ref {r:#x}: {e}");
+    match rec.first() {
+        Some(&SHARED_TIMES) => {
+            let (src, values) = pointer(rec, off, r)?;
+            shared_times::join(&seg.times(src, r)?, values).map_err(bad)
+        }
+        Some(&BAND) => {
+            let (ts, vs, times) = samples_of(seg, rec, off, r, 0)?;
+            super::bands::encode_over(&times, &ts, &vs)
+                .ok_or_else(|| format!("chunk ref {r:#x}: band values cannot be encoded"))
+        }
+        _ => Chunk::from_bytes(rec.to_vec()).map_err(bad),
+    }
+}
+
+/// The samples of record `rec` (at `off`, read for `r`; `depth` band records followed to
+/// reach it) and the timestamp part they lie on.
+fn samples_of(
+    seg: &impl Records,
+    rec: &[u8],
+    off: usize,
+    r: ChunkRef,
+    depth: usize,
+) -> std::result::Result<Resolved, String> {
+    let bad = |e: Error| format!("chunk ref {r:#x}: {e}");
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    let (chunk, times) = match rec.first() {
+        Some(&BAND) => {
+            if depth >= MAX_CHAIN {
+                return Err(format!("chunk ref {r:#x}: band records chained too deep"));
+            }
+            let (base, diffs) = pointer(rec, off, r)?;
+            let (ts, mut vs, times) = samples_of(seg, &seg.record(base, r)?, base, r, depth + 1)?;
+            let diffs = shared_times::join(&times, diffs).map_err(bad)?;
+            let mut ds = Vec::with_capacity(vs.len());
+            diffs
+                .decode_into(&mut Vec::with_capacity(vs.len()), &mut ds)
+                .map_err(bad)?;
+            if ds.len() != vs.len() {
+                return Err(format!(
+                    "chunk ref {r:#x}: band length differs from its base"
+                ));
+            }
+            for (v, d) in vs.iter_mut().zip(ds) {
+                *v += d;
+            }
+            return Ok((ts, vs, times));
+        }
+        Some(&SHARED_TIMES) => {
+            let (src, values) = pointer(rec, off, r)?;
+            let times = seg.times(src, r)?;
+            (shared_times::join(&times, values).map_err(bad)?, times)
+        }
+        _ => {
+            let times = shared_times::times_of(rec)
+                .map(Arc::from)
+                .ok_or_else(|| format!("chunk ref {r:#x}: band base has no timestamp column"))?;
+            (Chunk::from_bytes(rec.to_vec()).map_err(bad)?, times)
+        }
+    };
+    chunk.decode_into(&mut ts, &mut vs).map_err(bad)?;
+    Ok((ts, vs, times))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records kept in memory by offset.
+    struct InMemory(HashMap<usize, Vec<u8>>);
+
+    impl Records for InMemory {
+        fn record(&self, off: usize, r: ChunkRef) -> std::result::Result<Cow<'_, [u8]>, String> {
+            self.0
+                .get(&off)
+                .map(|b| Cow::Borrowed(&b[..]))
+                .ok_or_else(|| format!("chunk ref {r:#x}: nothing at {off}"))
+        }
+    }
+
+    /// A chain of band records resolves by adding every band to the base, up to
+    /// [`MAX_CHAIN`] records deep; a longer chain is an error, not a deep recursion.
+    #[test]
+    fn band_chains_resolve_and_are_bounded() {
+        let ts: Vec<i64> = (0..200).map(|i| 1_000 + i * 15_000).collect();
+        let base: Vec<f64> = (0..200).map(|i| (i * 3) as f64).collect();
+        let plain = Chunk::encode_as(crate::chunk::Encoding::IntDelta, &ts, &base).unwrap();
+        let mut recs = HashMap::new();
+        recs.insert(HEADER_LEN, plain.as_bytes().to_vec());
+        // Band k adds k + (i % 2) to every sample of the record before it.
+        let mut prev = HEADER_LEN;
+        let mut want = base.clone();
+        let mut wants = Vec::new();
+        for k in 1..=MAX_CHAIN + 1 {
+            let ds: Vec<f64> = (0..200).map(|i| (k + i % 2) as f64).collect();
+            let times = shared_times::times_of(plain.as_bytes()).unwrap();
+            let diff = super::super::bands::encode_over(&times, &ts, &ds).unwrap();
+            let split = shared_times::split(diff.as_bytes()).unwrap();
+            let mut rec = vec![BAND];
+            put_uvarint(&mut rec, prev as u64);
+            rec.extend_from_slice(&split.values);
+            let off = HEADER_LEN + 1000 * k;
+            recs.insert(off, rec);
+            for (w, d) in want.iter_mut().zip(&ds) {
+                *w += d;
+            }
+            wants.push((off, want.clone()));
+            prev = off;
+        }
+        let seg = InMemory(recs);
+        for (depth, (off, want)) in wants.iter().enumerate() {
+            let rec = seg.record(*off, 0).unwrap().into_owned();
+            let got = samples_of(&seg, &rec, *off, 0, 0);
+            if depth < MAX_CHAIN {
+                let (t, v, _) = got.unwrap();
+                assert_eq!((t, v), (ts.clone(), want.clone()), "depth {depth}");
+                let c = chunk_of(&seg, &rec, *off, 0).unwrap();
+                let (mut t, mut v) = (Vec::new(), Vec::new());
+                c.decode_into(&mut t, &mut v).unwrap();
+                assert_eq!(v, *want);
+            } else {
+                let e = got.unwrap_err();
+                assert!(e.contains("chained too deep"), "{e}");
+            }
+        }
+        // A base at or after its record is refused.
+        let mut rec = vec![BAND];
+        put_uvarint(&mut rec, 50_000);
+        assert!(samples_of(&seg, &rec, 50_000, 0, 0).is_err());
+    }
 }

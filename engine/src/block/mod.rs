@@ -16,6 +16,7 @@
 //! file; a block is read only through [`Block`], which verifies checksums before trusting a
 //! byte (small sections at open, series entries, postings lists and chunks at every read).
 
+pub mod bands;
 pub mod chunks;
 pub mod meta;
 pub mod mmap;
@@ -265,6 +266,23 @@ impl Block {
         self.damage(
             self.chunks
                 .chunk(r)
+                .map_err(|e| Error::corrupt_block(self.dir.join("chunks"), "chunks", e)),
+        )
+    }
+
+    /// Appends the samples of the chunk at `r` (see [`ChunkReader::decode`]), damage
+    /// recorded.
+    pub fn decode_chunk(
+        &self,
+        r: ChunkRef,
+        after: i64,
+        times_only: bool,
+        ts: &mut Vec<i64>,
+        vs: &mut Vec<f64>,
+    ) -> Result<()> {
+        self.damage(
+            self.chunks
+                .decode(r, after, times_only, ts, vs)
                 .map_err(|e| Error::corrupt_block(self.dir.join("chunks"), "chunks", e)),
         )
     }

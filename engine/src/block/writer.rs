@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::bands::BucketOf;
 use super::chunks::ChunkWriter;
 use super::meta::{new_ulid, BlockMeta, BlockStats, Compaction, META_VERSION};
 use crate::chunk::{Chunk, ChunkSummary};
@@ -116,6 +117,7 @@ impl BlockWriter {
         chunks: &[(Chunk, ChunkSummary)],
     ) -> Result<()> {
         self.metas.clear();
+        let bucket = BucketOf::of(labels);
         for (c, summary) in chunks {
             if c.num_samples() == 0 {
                 continue;
@@ -131,7 +133,7 @@ impl BlockWriter {
             }
             let chunk_ref = self
                 .chunks
-                .write(c, self.metas.last().map(|m| m.chunk_ref))?;
+                .write(c, self.metas.last().map(|m| m.chunk_ref), bucket)?;
             self.metas.push(ChunkMeta {
                 min_time: c.min_time(),
                 max_time: c.max_time(),
