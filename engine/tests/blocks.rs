@@ -980,8 +980,33 @@ fn series_summaries_stand_for_a_series_chunks_inside_a_span() {
     );
 }
 
+/// Writes a block's index again in format `version`, with the same series and chunks.
+fn rewrite_index(block_dir: &std::path::Path, version: u8) {
+    let b = strata_engine::block::Block::open(
+        block_dir,
+        &Arc::new(strata_engine::labels::SymbolTable::default()),
+    )
+    .unwrap();
+    let series = b.select(&[], i64::MIN, i64::MAX).unwrap();
+    let symbols: Vec<Arc<str>> = b.index().symbols().map(|s| Arc::from(s.unwrap())).collect();
+    let tmp = block_dir.join("index.new");
+    let mut w = strata_engine::index::writer::IndexWriter::create_version(
+        &tmp,
+        symbols,
+        b.meta().min_time,
+        version,
+    )
+    .unwrap();
+    for s in &series {
+        w.add_series(&s.labels, &s.chunks).unwrap();
+    }
+    w.finish().unwrap();
+    drop(b);
+    std::fs::rename(tmp, block_dir.join("index")).unwrap();
+}
+
 #[test]
-fn version_1_indexes_are_still_read() {
+fn older_index_versions_are_still_read() {
     let dir = tempfile::tempdir().unwrap();
     let o = Options {
         compaction_chunk_samples: 0,
@@ -1005,8 +1030,13 @@ fn version_1_indexes_are_still_read() {
         .collect();
     assert_eq!(blocks.len(), 1);
     let index = blocks[0].join("index");
+    assert_eq!(std::fs::read(&index).unwrap()[4], 3);
+    rewrite_index(&blocks[0], 2);
     let mut bytes = std::fs::read(&index).unwrap();
     assert_eq!(bytes[4], 2);
+    let db = Db::open(dir.path(), o.clone()).unwrap();
+    assert_eq!(read_all(&db, 0, 3_600_000), want);
+    drop(db);
     bytes[4] = 1;
     std::fs::write(&index, &bytes).unwrap();
     let db = Db::open(dir.path(), o).unwrap();

@@ -121,7 +121,8 @@ fn write(dir: &std::path::Path, d: &Data) -> super::meta::BlockMeta {
             .flat_map(|l| [l.name.clone(), l.value.clone()])
             .collect::<Vec<_>>()
     });
-    let mut w = BlockWriter::create(dir, 0, 100_000_000, syms, Compaction::default()).unwrap();
+    let mut w =
+        BlockWriter::create(dir, 999_000, 100_000_000, syms, Compaction::default()).unwrap();
     for (labels, chunks) in d {
         let cs: Vec<Chunk> = chunks
             .iter()
@@ -396,7 +397,10 @@ fn truncated_files_are_errors() {
     let mut d = Data::new();
     d.insert(
         Labels::from_pairs(&[("__name__", "up")]).unwrap(),
-        vec![vec![Sample::new(1, 1.0), Sample::new(2, 1.0)]],
+        vec![vec![
+            Sample::new(1_000_001, 1.0),
+            Sample::new(1_000_002, 1.0),
+        ]],
     );
     let meta = write(dir.path(), &d);
     let bdir = dir.path().join(&meta.ulid);

@@ -1,13 +1,14 @@
 //! Reading a block's index file (layout: `index/writer.rs` and `docs/format/index.md`).
 //!
 //! Opening checks the header, the TOC checksum and the checksums of the sections a reader
-//! trusts without a checksum of their own (symbols, symbol offsets, label table). Those are
-//! read with positioned reads, not through the map, so opening does not make the mapped
-//! pages resident. In memory the reader then holds only the section offsets and the label
-//! names; symbols, label values and postings offsets are found by binary search in the
-//! mapped file. Series entries and postings lists carry their own checksums, verified every
-//! time one is read, before a byte of it is decoded. So opening costs O(size of those
-//! sections) of I/O and O(label names) of memory, never O(samples), and a flipped bit
+//! trusts without a checksum of their own (symbols, symbol offsets, label table, label
+//! codes). Those are read with positioned reads, not through the map, so opening does not
+//! make the mapped pages resident. In memory the reader then holds only the section offsets,
+//! the label names and (version 3) the label codes; symbols, label values and postings
+//! offsets are found by binary search in the mapped file. Series entries and postings lists
+//! carry their own checksums, verified every time one is read, before a byte of it is
+//! decoded. So opening costs O(size of those sections) of I/O and O(label pairs) of memory,
+//! never O(samples), and a flipped bit
 //! anywhere is reported as [`Error::CorruptBlock`] naming the part it hit.
 //!
 //! Strings handed out (labels, names, values) are interned in the database's symbol table,
@@ -20,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::postings::SeriesRef;
-use super::writer::{HEADER_LEN, MAGIC, MIN_VERSION, SERIES_SUMMARY_MIN_CHUNKS, TOC_LEN, VERSION};
+use super::writer::{
+    HEADER_LEN, MAGIC, MIN_VERSION, SERIES_SUMMARY_MIN_CHUNKS, TOC_LEN, TOC_LEN_V2, VERSION,
+};
 use super::{ChunkMeta, LabelIndex, SeriesChunks, SeriesSpan, ValueFilter};
 use crate::chunk::ChunkSummary;
 use crate::encoding::{verify_crc, ByteCursor};
@@ -61,6 +64,11 @@ pub struct IndexReader {
     series_start: u64,
     postings_start: u64,
     all_off: u64,
+    /// Version 3: the label codes, by name code: the name's place in `names` and the
+    /// value symbols by value code.
+    codes: Vec<(usize, Box<[u32]>)>,
+    /// Version 3: what series entries' times are relative to (0 before).
+    base_time: i64,
     /// Recently handed-out label values by symbol (see [`ValueCache`]).
     values: ValueCache,
 }
@@ -166,7 +174,7 @@ impl IndexReader {
             |section: &'static str, why: &str| Error::corrupt_block(path, section, why.to_string());
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
         let size = bytes.len();
-        if size < HEADER_LEN + TOC_LEN {
+        if size < HEADER_LEN + TOC_LEN_V2 {
             return Err(corrupt("header", "not an index file (too short)"));
         }
         let header = pread(&file, 0, HEADER_LEN, path)?;
@@ -180,29 +188,48 @@ impl IndexReader {
                 supported: u32::from(VERSION),
             });
         }
-        let toc_bytes = pread(&file, (size - TOC_LEN) as u64, TOC_LEN, path)?;
+        let v3 = header[4] >= 3;
+        let toc_len = if v3 { TOC_LEN } else { TOC_LEN_V2 };
+        if size < HEADER_LEN + toc_len {
+            return Err(corrupt("header", "not an index file (too short)"));
+        }
+        let toc_bytes = pread(&file, (size - toc_len) as u64, toc_len, path)?;
         let toc = verify_crc(&toc_bytes).ok_or_else(|| corrupt("toc", "checksum mismatch"))?;
         let mut c = ByteCursor::new(toc);
-        let mut offs = [0u64; 6];
-        for o in &mut offs {
+        let mut offs = [0u64; 7];
+        for o in &mut offs[..if v3 { 7 } else { 6 }] {
             *o = c.u64_le().ok_or_else(|| corrupt("toc", "truncated"))?;
         }
-        let [symbols_off, offsets_off, series_start, postings_start, table_off, all_off] = offs;
-        let end = (size - TOC_LEN) as u64;
+        let base_time = if v3 {
+            c.u64_le().ok_or_else(|| corrupt("toc", "truncated"))? as i64
+        } else {
+            0
+        };
+        let end = (size - toc_len) as u64;
+        let [symbols_off, offsets_off, series_start, postings_start, table_off, all_off, codes_off] =
+            offs;
+        // Version 3's label codes follow the label table.
+        let table_end = if v3 { codes_off } else { end };
         if !(symbols_off == HEADER_LEN as u64
             && symbols_off < offsets_off
             && offsets_off < series_start
             && series_start <= postings_start
             && postings_start <= all_off
             && all_off < table_off
-            && table_off < end)
+            && table_off < table_end
+            && table_end <= end)
         {
             return Err(corrupt("toc", "section offsets out of order"));
         }
         let (sym_at, sym_len) = check_section(&file, path, symbols_off, offsets_off, "symbols")?;
         let (off_at, off_len) =
             check_section(&file, path, offsets_off, series_start, "symbol offsets")?;
-        let (tab_at, tab_len) = check_section(&file, path, table_off, end, "label table")?;
+        let (tab_at, tab_len) = check_section(&file, path, table_off, table_end, "label table")?;
+        let codes_at = if v3 {
+            Some(check_section(&file, path, codes_off, end, "label codes")?)
+        } else {
+            None
+        };
         let symbol_count = ByteCursor::new(&bytes[sym_at..sym_at + sym_len])
             .u32_le()
             .ok_or_else(|| corrupt("symbols", "no count"))?;
@@ -225,6 +252,8 @@ impl IndexReader {
             series_start,
             postings_start,
             all_off,
+            codes: Vec::new(),
+            base_time,
             values: ValueCache::default(),
             bytes,
         };
@@ -264,7 +293,49 @@ impl IndexReader {
         }
         r.values_body = tab_at + c.pos();
         r.names = names;
+        if let Some((at, len)) = codes_at {
+            r.codes = r.read_codes(at, len)?;
+        }
         Ok(r)
+    }
+
+    /// Parses version 3's label codes (`u32 nnames`, then per name `u32 name symbol,
+    /// u32 nvalues, nvalues x u32 value symbol`): every name must be in the label table
+    /// and every value a symbol.
+    fn read_codes(&self, at: usize, len: usize) -> Result<Vec<(usize, Box<[u32]>)>> {
+        let bad = || Error::corrupt_block(&self.path, "label codes", "malformed".to_string());
+        let body = self.bytes.get(at..at + len).ok_or_else(bad)?;
+        let mut c = ByteCursor::new(body);
+        let n = c.u32_le().ok_or_else(bad)? as usize;
+        if n > self.names.len() {
+            return Err(bad());
+        }
+        let mut codes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let sym = c.u32_le().ok_or_else(bad)?;
+            let at = self
+                .names
+                .iter()
+                .position(|e| e.sym == sym)
+                .ok_or_else(bad)?;
+            let nv = c.u32_le().ok_or_else(bad)? as usize;
+            if nv > c.remaining() / 4 || nv > self.names[at].nvalues as usize {
+                return Err(bad());
+            }
+            let mut values = Vec::with_capacity(nv);
+            for _ in 0..nv {
+                let v = c.u32_le().ok_or_else(bad)?;
+                if v >= self.symbol_count {
+                    return Err(bad());
+                }
+                values.push(v);
+            }
+            codes.push((at, values.into_boxed_slice()));
+        }
+        if !c.is_empty() {
+            return Err(bad());
+        }
+        Ok(codes)
     }
 
     /// The string of symbol `id`, read from the map.
@@ -497,6 +568,19 @@ impl IndexReader {
             let (Some(n), Some(v)) = (n, v) else {
                 return Err(bad("truncated labels"));
             };
+            // Version 3 numbers names and values in the label codes; before, by symbol.
+            let (at, n, v) = if self.version < 3 {
+                (None, n, v)
+            } else {
+                let Some((at, values)) = usize::try_from(n).ok().and_then(|n| self.codes.get(n))
+                else {
+                    return Err(bad("label name code"));
+                };
+                let Some(&v) = usize::try_from(v).ok().and_then(|v| values.get(v)) else {
+                    return Err(bad("label value code"));
+                };
+                (Some(*at), u64::from(self.names[*at].sym), u64::from(v))
+            };
             if prev_name.is_some_and(|p| p >= n) || v > u64::from(u32::MAX) {
                 return Err(bad("labels not sorted"));
             }
@@ -504,8 +588,12 @@ impl IndexReader {
             let Some(values) = values.as_mut() else {
                 continue;
             };
-            let Some(name) = self.names.iter().find(|e| u64::from(e.sym) == n) else {
-                return Err(bad("label name not in the label table"));
+            let name = match at {
+                Some(at) => &self.names[at],
+                None => match self.names.iter().find(|e| u64::from(e.sym) == n) {
+                    Some(e) => e,
+                    None => return Err(bad("label name not in the label table")),
+                },
             };
             // Values come from the cache, so equal ones are mostly one pointer.
             let value = values.get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
@@ -531,7 +619,10 @@ impl IndexReader {
                 .and_then(|n| u32::try_from(n).ok())
                 .filter(|&n| n > 0)
                 .ok_or_else(|| bad("series sample count"))?;
-            let min_time = c.zvarint().ok_or_else(|| bad("series min time"))?;
+            let min_time = c
+                .zvarint()
+                .map(|t| t.wrapping_add(self.base_time))
+                .ok_or_else(|| bad("series min time"))?;
             let span = c.uvarint().ok_or_else(|| bad("series span"))?;
             let max_time = i64::try_from(i128::from(min_time) + i128::from(span))
                 .map_err(|_| bad("series max time"))?;
@@ -556,7 +647,7 @@ impl IndexReader {
         let mut prev: Option<(i64, u64)> = None; // (max_time, ref)
         for _ in 0..nc {
             let min_time = match prev {
-                None => c.zvarint(),
+                None => c.zvarint().map(|t| t.wrapping_add(self.base_time)),
                 Some((pmax, _)) => c.zvarint().map(|d| pmax.wrapping_add(d)),
             }
             .ok_or_else(|| bad("chunk min time"))?;

@@ -1,7 +1,7 @@
 //! Writing a block's index file. The layout is drawn in `docs/format/index.md`:
 //!
 //! ```text
-//! header "SIDX" | version u8 = 2 | 3 zero bytes
+//! header "SIDX" | version u8 = 3 | 3 zero bytes
 //! symbols        u32 len | body | crc32c        (u32 count, then sorted unique strings)
 //! symbol offsets u32 len | body | crc32c        (u32 per symbol: its offset in the body)
 //! series entry*  uvarint len | body | crc32c    (in label order; a series ref is the offset
@@ -9,7 +9,10 @@
 //! postings list* uvarint len | body | crc32c    (first: every series; then one per label
 //!                                                pair, in (name, value) order)
 //! label table    u32 len | body | crc32c        (fixed-width: name -> values -> postings)
-//! TOC            6 x u64 | crc32c               (offsets of the six parts above)
+//! label codes    u32 len | body | crc32c        (the names and values series entries
+//!                                                number, in order of first use)
+//! TOC            7 x u64 | i64 | crc32c         (offsets of the seven parts above, and the
+//!                                                base time of series entries' times)
 //! ```
 //!
 //! The fixed-width symbol offsets and label table let a reader find a symbol or a label
@@ -34,8 +37,9 @@ use crate::labels::Labels;
 /// Magic bytes of an index file.
 pub const MAGIC: &[u8; 4] = b"SIDX";
 /// Format version of the index file written. Version 1 (read too) lacks the series
-/// summaries of version 2.
-pub const VERSION: u8 = 2;
+/// summaries of version 2; version 2 (read too) names labels by symbol and times from 0,
+/// where version 3 numbers them in the label codes and counts times from a base.
+pub const VERSION: u8 = 3;
 /// Oldest format version read.
 pub const MIN_VERSION: u8 = 1;
 /// A series entry (version 2) carries the summary of all its chunks when it has at least
@@ -43,8 +47,10 @@ pub const MIN_VERSION: u8 = 1;
 pub const SERIES_SUMMARY_MIN_CHUNKS: usize = 5;
 /// Length of the file header.
 pub const HEADER_LEN: usize = 8;
-/// Length of the table of contents at the end of the file.
-pub const TOC_LEN: usize = 6 * 8 + 4;
+/// Length of the table of contents at the end of a version 1 or 2 file.
+pub const TOC_LEN_V2: usize = 6 * 8 + 4;
+/// Length of the table of contents at the end of a version 3 file.
+pub const TOC_LEN: usize = 8 * 8 + 4;
 
 /// Streams a block's index to a file.
 pub struct IndexWriter {
@@ -61,12 +67,43 @@ pub struct IndexWriter {
     all: Vec<u64>,
     last: Option<Labels>,
     buf: Vec<u8>,
+    /// Times in series entries are stored relative to this (the block's start).
+    base_time: i64,
+    /// The format version written.
+    version: u8,
+    /// Label names in order of first use, each with its values in order of first use.
+    codes: Vec<(u32, Vec<u32>)>,
+    /// Code of each name symbol, and of each (name code, value symbol).
+    name_codes: HashMap<u32, u32>,
+    value_codes: HashMap<(u32, u32), u32>,
 }
 
 impl IndexWriter {
     /// Creates the index file with the given symbols (every label name and value of the
-    /// series to come; sorted and deduplicated here).
-    pub fn create(path: &Path, symbols: impl IntoIterator<Item = Arc<str>>) -> Result<IndexWriter> {
+    /// series to come; sorted and deduplicated here). Times are stored relative to
+    /// `base_time` (the block's start keeps them short).
+    pub fn create(
+        path: &Path,
+        symbols: impl IntoIterator<Item = Arc<str>>,
+        base_time: i64,
+    ) -> Result<IndexWriter> {
+        Self::create_version(path, symbols, base_time, VERSION)
+    }
+
+    /// [`IndexWriter::create`] writing format `version` (2 or 3; 2 ignores `base_time`): for
+    /// tests that older files are still read.
+    pub fn create_version(
+        path: &Path,
+        symbols: impl IntoIterator<Item = Arc<str>>,
+        base_time: i64,
+        version: u8,
+    ) -> Result<IndexWriter> {
+        if !(2..=VERSION).contains(&version) {
+            return Err(Error::InvalidArgument(format!(
+                "index writer: cannot write version {version}"
+            )));
+        }
+        let base_time = if version >= 3 { base_time } else { 0 };
         let f = File::create(path).map_err(|e| Error::io("create", path, e))?;
         let mut syms: Vec<Arc<str>> = symbols.into_iter().collect();
         syms.sort_unstable();
@@ -83,10 +120,15 @@ impl IndexWriter {
             all: Vec::new(),
             last: None,
             buf: Vec::new(),
+            base_time,
+            version,
+            codes: Vec::new(),
+            name_codes: HashMap::new(),
+            value_codes: HashMap::new(),
         };
         let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(MAGIC);
-        header[4] = VERSION;
+        header[4] = version;
         w.write(&header.clone())?;
         let count = u32::try_from(syms.len())
             .map_err(|_| Error::InvalidArgument(format!("{} symbols in one block", syms.len())))?;
@@ -158,8 +200,13 @@ impl IndexWriter {
         let mut pairs = Vec::with_capacity(labels.len());
         for l in labels.iter() {
             let (n, v) = (self.sym(&l.name)?, self.sym(&l.value)?);
-            put_uvarint(&mut body, u64::from(n));
-            put_uvarint(&mut body, u64::from(v));
+            let (nc, vc) = if self.version >= 3 {
+                self.code(n, v)
+            } else {
+                (n, v)
+            };
+            put_uvarint(&mut body, u64::from(nc));
+            put_uvarint(&mut body, u64::from(vc));
             pairs.push((n, v));
         }
         put_uvarint(&mut body, chunks.len() as u64);
@@ -171,7 +218,7 @@ impl IndexWriter {
                 Error::InvalidArgument(format!("{n} samples of {labels} in one block"))
             })?;
             put_uvarint(&mut body, u64::from(n));
-            put_zvarint(&mut body, first.min_time);
+            put_zvarint(&mut body, first.min_time.wrapping_sub(self.base_time));
             put_uvarint(&mut body, last.max_time.wrapping_sub(first.min_time) as u64);
             ChunkSummary::fold(chunks.iter().map(|c| &c.summary)).encode(
                 &mut body,
@@ -183,7 +230,7 @@ impl IndexWriter {
         for c in chunks {
             match prev {
                 None => {
-                    put_zvarint(&mut body, c.min_time);
+                    put_zvarint(&mut body, c.min_time.wrapping_sub(self.base_time));
                 }
                 Some(p) => {
                     if c.min_time <= p.max_time || c.chunk_ref <= p.chunk_ref {
@@ -210,6 +257,21 @@ impl IndexWriter {
         }
         self.last = Some(labels.clone());
         Ok(())
+    }
+
+    /// The codes of name symbol `n` and value symbol `v`, given on first use.
+    fn code(&mut self, n: u32, v: u32) -> (u32, u32) {
+        let codes = &mut self.codes;
+        let nc = *self.name_codes.entry(n).or_insert_with(|| {
+            codes.push((n, Vec::new()));
+            (codes.len() - 1) as u32
+        });
+        let vc = *self.value_codes.entry((nc, v)).or_insert_with(|| {
+            let values = &mut codes[nc as usize].1;
+            values.push(v);
+            (values.len() - 1) as u32
+        });
+        (nc, vc)
     }
 
     fn postings_body(list: &[u64]) -> Vec<u8> {
@@ -255,16 +317,42 @@ impl IndexWriter {
         names.extend_from_slice(&values);
         let table_off = self.pos;
         self.write_section(&names)?;
-        let mut toc = Vec::with_capacity(TOC_LEN);
-        for off in [
+        let codes_off = self.pos;
+        let offsets = [
             self.symbols_off,
             self.symbol_offsets_off,
             self.series_off,
             postings_off,
             table_off,
             all_off,
-        ] {
+            codes_off,
+        ];
+        if self.version < 3 {
+            return self.finish_toc(&offsets[..6], None);
+        }
+        let mut codes = Vec::new();
+        put_u32_le(&mut codes, self.codes.len() as u32);
+        for (n, values) in &self.codes {
+            put_u32_le(&mut codes, *n);
+            put_u32_le(&mut codes, values.len() as u32);
+            for &v in values {
+                put_u32_le(&mut codes, v);
+            }
+        }
+        self.write_section(&codes)?;
+        let base = self.base_time;
+        self.finish_toc(&offsets, Some(base))
+    }
+
+    /// Writes the TOC (`offsets`, then the base time if given, and their checksum) and
+    /// fsyncs. Returns the file size.
+    fn finish_toc(mut self, offsets: &[u64], base_time: Option<i64>) -> Result<u64> {
+        let mut toc = Vec::with_capacity(TOC_LEN);
+        for &off in offsets {
             put_u64_le(&mut toc, off);
+        }
+        if let Some(t) = base_time {
+            put_u64_le(&mut toc, t as u64);
         }
         put_crc_of(&mut toc, 0);
         self.write(&toc)?;
