@@ -283,12 +283,23 @@ fn histogram_estimates(data: &[SeriesData]) {
             .push((le, ys));
     }
     let (mut n, mut cumulative, mut bands) = (0f64, 0f64, 0f64);
+    // The value parts of Blocked chunks of the same values (over a perfect grid), in bits.
+    let (mut enc_cumulative, mut enc_bands) = (0f64, 0f64);
+    let value_bits = |ys: &[i64]| -> f64 {
+        let vs: Vec<f64> = ys.iter().map(|&y| y as f64).collect();
+        let ts: Vec<i64> = (0..ys.len() as i64).map(|i| i * 15_000).collect();
+        Chunk::encode_as(strata_engine::chunk::Encoding::Blocked, &ts, &vs)
+            .ok()
+            .and_then(|c| strata_engine::chunk::shared_times::split(c.as_bytes()))
+            .map_or(0.0, |s| s.values.len() as f64 * 8.0)
+    };
     for buckets in hists.values_mut() {
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut prev: Option<&Vec<i64>> = None;
         for (_, ys) in buckets.iter() {
             n += ys.len().saturating_sub(1) as f64;
             cumulative += delta_bits(ys);
+            enc_cumulative += value_bits(ys);
             let band: Vec<i64> = match prev {
                 Some(p) if p.len() == ys.len() => {
                     ys.iter().zip(p).map(|(a, b)| a.wrapping_sub(*b)).collect()
@@ -296,8 +307,17 @@ fn histogram_estimates(data: &[SeriesData]) {
                 _ => ys.clone(),
             };
             bands += delta_bits(&band);
+            enc_bands += value_bits(&band);
             prev = Some(ys);
         }
+    }
+    if n > 0.0 {
+        println!(
+            "analysis: histogram buckets as Blocked value parts: cumulative {:.2} bits/sample, \
+             bands {:.2} bits/sample",
+            enc_cumulative / n,
+            enc_bands / n
+        );
     }
     if n > 0.0 {
         println!(

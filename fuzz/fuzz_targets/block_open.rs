@@ -121,7 +121,9 @@ fuzz_target!(|data: &[u8]| {
         // Blocks take series in label order.
         series.sort_by(|a, b| a.0.cmp(&b.0));
         let syms = series.iter().flat_map(|(l, _, _)| l.iter().flat_map(|l| [l.name.clone(), l.value.clone()]).collect::<Vec<_>>());
-        let mut w = BlockWriter::create(&root, 0, i64::MAX, syms, Compaction::default()).unwrap();
+        // A compacted block's level: blocks cut from the head store no bands.
+        let level2 = Compaction { level: 2, ..Compaction::default() };
+        let mut w = BlockWriter::create(&root, 0, i64::MAX, syms, level2).unwrap();
         for (l, c, _) in &series {
             w.add_series(l, c).unwrap();
         }

@@ -19,7 +19,7 @@
 //! after its checksum matched, and is then validated by [`Chunk::from_owned`].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -360,7 +360,14 @@ pub struct ChunkReader {
     /// their total length: the few timestamp sequences of a block's scrape targets, parsed
     /// once.
     times: Mutex<(TimesByRef, usize)>,
+    /// The samples of the records that band records resolved last, newest last: a query
+    /// reads a histogram's buckets one after another, and the base of one is mostly a
+    /// bucket read just before.
+    resolved: Mutex<VecDeque<(ChunkRef, Arc<Resolved>)>>,
 }
+
+/// Records whose samples a [`ChunkReader`] keeps (see its `resolved`).
+const RESOLVED_KEPT: usize = 16;
 
 /// Timestamp parts by the reference of the record they were read from.
 type TimesByRef = HashMap<ChunkRef, Arc<[u8]>>;
@@ -411,6 +418,7 @@ impl ChunkReader {
             segments,
             files,
             times: Mutex::new((HashMap::new(), 0)),
+            resolved: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -538,7 +546,9 @@ impl ChunkReader {
                         data_end,
                         key: r & !0xffff_ffff,
                     };
-                    let (t, v, _) = samples_of(&mapped, rec, off, r, 0)?;
+                    let resolved = samples_of(&mapped, rec, off, r, 0)?;
+                    mapped.keep(off, &resolved);
+                    let (t, v, _) = resolved;
                     if times_only {
                         vs.clear();
                     }
@@ -597,6 +607,14 @@ trait Records {
     /// The checksum-verified chunk bytes of the record at offset `off`, read for `r`.
     fn record(&self, off: usize, r: ChunkRef) -> std::result::Result<Cow<'_, [u8]>, String>;
 
+    /// The samples of the record at `off` if they were resolved lately.
+    fn resolved(&self, _off: usize) -> Option<Arc<Resolved>> {
+        None
+    }
+
+    /// Keeps the samples of the record at `off` for [`Records::resolved`].
+    fn keep(&self, _off: usize, _samples: &Resolved) {}
+
     /// The timestamp part of the plain record at offset `off`, read for `r`.
     fn times(&self, off: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
         let rec = self.record(off, r)?;
@@ -618,6 +636,35 @@ struct Mapped<'a> {
 impl Records for Mapped<'_> {
     fn record(&self, off: usize, r: ChunkRef) -> std::result::Result<Cow<'_, [u8]>, String> {
         record(self.bytes, off, self.data_end, r).map(Cow::Borrowed)
+    }
+
+    fn resolved(&self, off: usize) -> Option<Arc<Resolved>> {
+        let key = self.key | off as u64;
+        let kept = self
+            .reader
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        kept.iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn keep(&self, off: usize, samples: &Resolved) {
+        let key = self.key | off as u64;
+        let mut kept = self
+            .reader
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if kept.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if kept.len() >= RESOLVED_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((key, Arc::new(samples.clone())));
     }
 
     fn times(&self, off: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
@@ -721,7 +768,14 @@ fn samples_of(
                 return Err(format!("chunk ref {r:#x}: band records chained too deep"));
             }
             let (base, diffs) = pointer(rec, off, r)?;
-            let (ts, mut vs, times) = samples_of(seg, &seg.record(base, r)?, base, r, depth + 1)?;
+            let (ts, mut vs, times) = match seg.resolved(base) {
+                Some(s) => (*s).clone(),
+                None => {
+                    let s = samples_of(seg, &seg.record(base, r)?, base, r, depth + 1)?;
+                    seg.keep(base, &s);
+                    s
+                }
+            };
             let diffs = shared_times::join(&times, diffs).map_err(bad)?;
             let mut ds = Vec::with_capacity(vs.len());
             diffs

@@ -115,14 +115,22 @@ fn data() -> impl Strategy<Value = Data> {
     })
 }
 
+/// Writes `d` as a compacted (level 2) block, the level that stores buckets as bands.
 fn write(dir: &std::path::Path, d: &Data) -> super::meta::BlockMeta {
+    write_level(dir, d, 2)
+}
+
+fn write_level(dir: &std::path::Path, d: &Data, level: u32) -> super::meta::BlockMeta {
     let syms = d.keys().flat_map(|l| {
         l.iter()
             .flat_map(|l| [l.name.clone(), l.value.clone()])
             .collect::<Vec<_>>()
     });
-    let mut w =
-        BlockWriter::create(dir, 999_000, 100_000_000, syms, Compaction::default()).unwrap();
+    let compaction = Compaction {
+        level,
+        ..Compaction::default()
+    };
+    let mut w = BlockWriter::create(dir, 999_000, 100_000_000, syms, compaction).unwrap();
     for (labels, chunks) in d {
         let cs: Vec<Chunk> = chunks
             .iter()
@@ -420,8 +428,9 @@ fn truncated_files_are_errors() {
 }
 
 /// The buckets of classic histograms with the same timestamps are stored as band records
-/// (differences to a neighbouring bucket) and read back exactly through every path; the
-/// same data without a numeric `le` takes more room.
+/// (differences to a neighbouring bucket) in compacted blocks and read back exactly through
+/// every path; the same data without a numeric `le`, or in a block cut from the head, takes
+/// more room.
 #[test]
 fn histogram_buckets_stored_as_bands() {
     let les = ["0.1", "0.5", "1", "5", "+Inf", "2.5"];
@@ -457,9 +466,9 @@ fn histogram_buckets_stored_as_bands() {
         }
         d
     };
-    let read_back = |d: &Data| -> (usize, usize) {
+    let read_back = |d: &Data, level: u32| -> (usize, usize) {
         let dir = tempfile::tempdir().unwrap();
-        let meta = write(dir.path(), d);
+        let meta = write_level(dir.path(), d, level);
         let bdir = dir.path().join(&meta.ulid);
         let b = Block::open(&bdir, &Arc::new(SymbolTable::default())).unwrap();
         let seg = std::fs::read(bdir.join("chunks/000001")).unwrap();
@@ -495,14 +504,17 @@ fn histogram_buckets_stored_as_bands() {
         }
         (bands, seg.len())
     };
-    let (bands, with) = read_back(&make("le"));
+    let (bands, with) = read_back(&make("le"), 2);
     // Per histogram and chunk range, the first bucket written (`+Inf`, the first in label
     // order) has no bucket before it to be a band of.
     assert!(bands >= 3 * 2 * 4, "{bands} band records");
-    let (none, without) = read_back(&make("bound"));
+    let (none, without) = read_back(&make("bound"), 2);
     assert_eq!(none, 0);
     assert!(
         with < without * 9 / 10,
         "{with} bytes with bands, {without} without"
     );
+    // Blocks cut from the head (level 1) are written without bands.
+    let (none, head_cut) = read_back(&make("le"), 1);
+    assert_eq!((none, head_cut), (0, without));
 }

@@ -117,7 +117,9 @@ impl BlockWriter {
         chunks: &[(Chunk, ChunkSummary)],
     ) -> Result<()> {
         self.metas.clear();
-        let bucket = BucketOf::of(labels);
+        // Blocks cut from the head live until their first compaction: they are written
+        // without bands, which cost an encoding per bucket chunk (and another to read back).
+        let bucket = BucketOf::of(labels).filter(|_| self.compaction.level > 1);
         for (c, summary) in chunks {
             if c.num_samples() == 0 {
                 continue;
