@@ -145,6 +145,27 @@ fn write_level(dir: &std::path::Path, d: &Data, level: u32) -> super::meta::Bloc
     w.finish().unwrap().expect("a block")
 }
 
+/// Writes `d` as a block of `level` in `dir` and opens it; also returns the bytes of its
+/// first chunk segment.
+fn written(dir: &std::path::Path, d: &Data, level: u32) -> (Block, Vec<u8>) {
+    let meta = write_level(dir, d, level);
+    let bdir = dir.join(&meta.ulid);
+    let b = Block::open(&bdir, &Arc::new(SymbolTable::default())).unwrap();
+    (b, std::fs::read(bdir.join("chunks/000001")).unwrap())
+}
+
+/// The first chunk byte (an encoding, `SHARED_TIMES` or `BAND`) of the record at `r` in
+/// the segment bytes `seg`, whose records have length prefixes of one or two bytes.
+fn record_kind(seg: &[u8], r: u64) -> u8 {
+    let off = (r & 0xffff_ffff) as usize;
+    let at = if seg[off] & 0x80 != 0 {
+        off + 2
+    } else {
+        off + 1
+    };
+    seg[at]
+}
+
 fn bits(s: &[Sample]) -> Vec<(i64, u64)> {
     s.iter().map(|x| (x.t, x.v.to_bits())).collect()
 }
@@ -357,20 +378,8 @@ fn chunks_share_timestamps() {
         d.insert(l(name), vec![chunk(1_000_000, 300), chunk(6_000_000, 100)]);
     }
     let dir = tempfile::tempdir().unwrap();
-    let meta = write(dir.path(), &d);
-    let bdir = dir.path().join(&meta.ulid);
-    let b = Block::open(&bdir, &Arc::new(SymbolTable::default())).unwrap();
-    let seg = std::fs::read(bdir.join("chunks/000001")).unwrap();
-    let kind = |r: u64| {
-        let off = (r & 0xffff_ffff) as usize;
-        // The length prefix of these records is one or two bytes.
-        let at = if seg[off] & 0x80 != 0 {
-            off + 2
-        } else {
-            off + 1
-        };
-        seg[at]
-    };
+    let (b, seg) = written(dir.path(), &d, 2);
+    let kind = |r: u64| record_kind(&seg, r);
     let got = b.select(&[], i64::MIN, i64::MAX).unwrap();
     let mut plain = 0;
     for (i, (s, want)) in got.iter().zip(d.values()).enumerate() {
@@ -468,19 +477,8 @@ fn histogram_buckets_stored_as_bands() {
     };
     let read_back = |d: &Data, level: u32| -> (usize, usize) {
         let dir = tempfile::tempdir().unwrap();
-        let meta = write_level(dir.path(), d, level);
-        let bdir = dir.path().join(&meta.ulid);
-        let b = Block::open(&bdir, &Arc::new(SymbolTable::default())).unwrap();
-        let seg = std::fs::read(bdir.join("chunks/000001")).unwrap();
-        let kind = |r: u64| {
-            let off = (r & 0xffff_ffff) as usize;
-            let at = if seg[off] & 0x80 != 0 {
-                off + 2
-            } else {
-                off + 1
-            };
-            seg[at]
-        };
+        let (b, seg) = written(dir.path(), d, level);
+        let kind = |r: u64| record_kind(&seg, r);
         let got = b.select(&[], i64::MIN, i64::MAX).unwrap();
         let mut bands = 0;
         for (s, want) in got.iter().zip(d.values()) {
