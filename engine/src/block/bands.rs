@@ -26,7 +26,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::chunk::{shared_times, Chunk, Encoding};
+use crate::chunk::{shared_times, Chunk};
 use crate::encoding::put_uvarint;
 use crate::labels::{hash_pairs, Labels};
 
@@ -41,10 +41,10 @@ pub const MAX_CHAIN: usize = 8;
 /// chain's end.
 pub const MAX_DEPTH: u8 = 3;
 
-/// Decoded bucket values the writer keeps to find bases (per segment); the oldest
+/// Bytes of bucket chunks the writer keeps to find bases (per segment); the oldest
 /// histograms are forgotten first. Series come in label order, so a histogram's buckets are
 /// near each other unless many series sort between them.
-const MAX_KEPT_BYTES: usize = 32 << 20;
+const MAX_KEPT_BYTES: usize = 8 << 20;
 
 /// The histogram a bucket series belongs to.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,16 +85,33 @@ pub struct BucketChunk<'a> {
     pub ts: &'a [i64],
     /// Its values.
     pub vs: &'a [f64],
+    /// The chunk itself.
+    pub chunk: &'a Chunk,
 }
 
-/// A bucket chunk written before, usable as a base.
+/// A bucket chunk written before, usable as a base: kept encoded (a tenth to a thirtieth
+/// of its decoded size) and decoded when it is a candidate.
 struct Kept {
     le: f64,
     /// Segment offset of the record that holds it.
     off: u32,
     /// Band records between it and a record that is not one (0 for that record).
     depth: u8,
-    values: Box<[f64]>,
+    chunk: Chunk,
+}
+
+impl Kept {
+    /// Bytes it holds.
+    fn size(&self) -> usize {
+        self.chunk.as_bytes().len() + std::mem::size_of::<Kept>()
+    }
+
+    /// Its values, if it decodes to as many as `n`.
+    fn values(&self, n: usize) -> Option<Vec<f64>> {
+        let (mut ts, mut vs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        self.chunk.decode_into(&mut ts, &mut vs).ok()?;
+        (vs.len() == n).then_some(vs)
+    }
 }
 
 /// The buckets of one histogram over one timestamp sequence.
@@ -134,7 +151,8 @@ impl Bands {
         if *g.times != *times {
             return None;
         }
-        let usable = |k: &&Kept| k.depth < MAX_DEPTH && k.values.len() == c.vs.len();
+        let n = c.vs.len();
+        let usable = |k: &&Kept| k.depth < MAX_DEPTH && k.chunk.num_samples() == n;
         // The nearest bucket below or above, whichever band moves less (the sum of the
         // band's steps prices it well enough to encode only one).
         let below = g
@@ -149,11 +167,16 @@ impl Bands {
             .filter(|k| k.le > b.le)
             .filter(usable)
             .min_by(|x, y| x.le.total_cmp(&y.le));
-        let base = [below, above]
+        let (base, values, _) = [below, above]
             .into_iter()
             .flatten()
-            .min_by(|x, y| movement(x, c.vs).total_cmp(&movement(y, c.vs)))?;
-        let rec = band_bytes(base, times, c.ts, c.vs)?;
+            .filter_map(|k| {
+                let values = k.values(n)?;
+                let moves = movement(&values, c.vs);
+                Some((k, values, moves))
+            })
+            .min_by(|x, y| x.2.total_cmp(&y.2))?;
+        let rec = band_bytes(base.off, &values, times, c.ts, c.vs)?;
         (rec.len() < limit).then(|| BandRecord {
             bytes: rec,
             depth: base.depth + 1,
@@ -180,73 +203,62 @@ impl Bands {
         if *g.times != *c.times {
             return;
         }
-        g.kept.push(Kept {
+        let k = Kept {
             le: c.of.le,
             off,
             depth,
-            values: c.vs.into(),
-        });
-        self.bytes += std::mem::size_of_val(c.vs) + std::mem::size_of::<Kept>();
+            chunk: c.chunk.clone(),
+        };
+        self.bytes += k.size();
+        g.kept.push(k);
         while self.bytes > MAX_KEPT_BYTES {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
             if let Some(g) = self.groups.remove(&old) {
                 self.bytes -= g.times.len();
-                self.bytes -= g
-                    .kept
-                    .iter()
-                    .map(|k| std::mem::size_of_val(&*k.values) + std::mem::size_of::<Kept>())
-                    .sum::<usize>();
+                self.bytes -= g.kept.iter().map(Kept::size).sum::<usize>();
             }
         }
     }
 }
 
 /// How much the band between `vs` and `base` moves: the sum of the magnitudes of its steps.
-fn movement(base: &Kept, vs: &[f64]) -> f64 {
-    let mut prev = 0.0;
+fn movement(base: &[f64], vs: &[f64]) -> f64 {
+    let mut prev: Option<f64> = None;
     let mut sum = 0.0;
-    for (&v, &bv) in vs.iter().zip(&*base.values) {
+    for (&v, &bv) in vs.iter().zip(base) {
         let d = v - bv;
-        sum += (d - prev).abs();
-        prev = d;
+        if let Some(p) = prev {
+            sum += (d - p).abs();
+        }
+        prev = Some(d);
     }
     sum
 }
 
-/// The band record of values `vs` over `base`, if every difference adds back exactly and the
-/// differences encode over the same timestamp part.
-fn band_bytes(base: &Kept, times: &[u8], ts: &[i64], vs: &[f64]) -> Option<Vec<u8>> {
+/// The band record of values `vs` over the values `base` of the record at `base_off`, if
+/// every difference adds back exactly and the differences encode over the same timestamp
+/// part.
+fn band_bytes(
+    base_off: u32,
+    base: &[f64],
+    times: &[u8],
+    ts: &[i64],
+    vs: &[f64],
+) -> Option<Vec<u8>> {
     let mut ds = Vec::with_capacity(vs.len());
-    for (&v, &bv) in vs.iter().zip(&*base.values) {
+    for (&v, &bv) in vs.iter().zip(base) {
         let d = v - bv;
         if (bv + d).to_bits() != v.to_bits() {
             return None;
         }
         ds.push(d);
     }
-    let delta = encode_over(times, ts, &ds)?;
-    let split = shared_times::split(delta.as_bytes())?;
-    if *split.times != *times {
-        return None;
-    }
-    let mut rec = Vec::with_capacity(split.values.len() + 6);
+    let values = shared_times::value_part(times, ts, &ds)?;
+    let mut rec = Vec::with_capacity(values.len() + 6);
     rec.push(BAND);
-    put_uvarint(&mut rec, u64::from(base.off));
-    rec.extend_from_slice(&split.values);
+    put_uvarint(&mut rec, u64::from(base_off));
+    rec.extend_from_slice(&values);
     Some(rec)
-}
-
-/// Samples encoded in the layout of timestamp part `times` (its first byte): a Column part
-/// takes IntDelta, or FloatDelta for values that are not short decimals; a Blocked part
-/// takes Blocked.
-pub fn encode_over(times: &[u8], ts: &[i64], vs: &[f64]) -> Option<Chunk> {
-    match times.first()? {
-        0 => Chunk::encode_as(Encoding::IntDelta, ts, vs)
-            .or_else(|_| Chunk::encode_as(Encoding::FloatDelta, ts, vs))
-            .ok(),
-        1 => Chunk::encode_as(Encoding::Blocked, ts, vs).ok(),
-        _ => None,
-    }
 }

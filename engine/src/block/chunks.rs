@@ -246,6 +246,7 @@ impl ChunkWriter {
                     tcrc: crc32c::crc32c(&sp.times),
                     ts: &ts,
                     vs: &vs,
+                    chunk,
                 })
             }
             _ => None,
@@ -744,7 +745,7 @@ fn chunk_of(
         }
         Some(&BAND) => {
             let (ts, vs, times) = samples_of(seg, rec, off, r, 0)?;
-            super::bands::encode_over(&times, &ts, &vs)
+            shared_times::encode_like(&times, &ts, &vs)
                 .ok_or_else(|| format!("chunk ref {r:#x}: band values cannot be encoded"))
         }
         _ => Chunk::from_bytes(rec.to_vec()).map_err(bad),
@@ -839,7 +840,7 @@ mod tests {
         for k in 1..=MAX_CHAIN + 1 {
             let ds: Vec<f64> = (0..200).map(|i| (k + i % 2) as f64).collect();
             let times = shared_times::times_of(plain.as_bytes()).unwrap();
-            let diff = super::super::bands::encode_over(&times, &ts, &ds).unwrap();
+            let diff = shared_times::encode_like(&times, &ts, &ds).unwrap();
             let split = shared_times::split(diff.as_bytes()).unwrap();
             let mut rec = vec![BAND];
             put_uvarint(&mut rec, prev as u64);

@@ -73,7 +73,19 @@ pub(crate) fn plan(
     vals: Values<'_>,
     s: &mut BlockScratch,
 ) -> (BlockColumnPlan, BlockColumnPlan, usize) {
-    let ts = block_column::plan_timestamps(us, &mut s.ts);
+    let ts = plan_timestamps(us, s);
+    let (v, bytes) = plan_values(vals, s);
+    (ts, v, ts.bytes + bytes)
+}
+
+/// The plan of a timestamp column alone.
+pub(crate) fn plan_timestamps(us: &[i64], s: &mut BlockScratch) -> BlockColumnPlan {
+    block_column::plan_timestamps(us, &mut s.ts)
+}
+
+/// The plan of a value column alone and the bytes it takes with its kind byte and patches
+/// (what [`plan`] adds to the timestamp column's bytes).
+pub(crate) fn plan_values(vals: Values<'_>, s: &mut BlockScratch) -> (BlockColumnPlan, usize) {
     let (v, patches) = match vals {
         Values::Decimal(_, ms, patches) => (
             block_column::plan_values(ms, &mut s.vals),
@@ -81,7 +93,47 @@ pub(crate) fn plan(
         ),
         Values::Bits(bits) => (block_column::plan_values(bits, &mut s.vals), 1),
     };
-    (ts, v, ts.bytes + 1 + v.bytes + patches)
+    (v, 1 + v.bytes + patches)
+}
+
+/// Appends what a Blocked body holds besides its timestamps, in order: the value kind, the
+/// value column's header, the patches, then the value frame of every block (the value part
+/// of `shared_times`, after its encoding byte).
+pub(crate) fn encode_values(
+    v_plan: &BlockColumnPlan,
+    n: usize,
+    vals: Values<'_>,
+    s: &mut BlockScratch,
+    out: &mut Vec<u8>,
+) {
+    let mut vw = start_values(v_plan, vals, &mut s.vals, out);
+    for _ in 0..num_blocks(n) {
+        vw.write_block(out);
+    }
+}
+
+/// Appends the value kind, the value column's header and the patches; returns the writer of
+/// the value frames.
+fn start_values<'s>(
+    v_plan: &BlockColumnPlan,
+    vals: Values<'_>,
+    zs: &'s mut Vec<i64>,
+    out: &mut Vec<u8>,
+) -> BlockColumnWriter<'s> {
+    let (kind, ys, patches): (u8, &[i64], &[(usize, u64)]) = match vals {
+        Values::Decimal(scale, ms, patches) => (scale as u8, ms, patches),
+        Values::Bits(bits) => (KIND_BITS, bits, &[]),
+    };
+    out.push(kind);
+    let vw = BlockColumnWriter::start(v_plan, ys, zs, out);
+    put_uvarint(out, patches.len() as u64);
+    let mut last = 0;
+    for &(i, bits) in patches {
+        put_uvarint(out, (i - last) as u64);
+        out.extend_from_slice(&bits.to_le_bytes());
+        last = i + 1;
+    }
+    vw
 }
 
 /// Appends a Blocked body.
@@ -94,19 +146,7 @@ pub(crate) fn encode_body(
     out: &mut Vec<u8>,
 ) {
     let mut tw = BlockColumnWriter::start(ts_plan, us, &mut s.ts, out);
-    let (kind, ys, patches): (u8, &[i64], &[(usize, u64)]) = match vals {
-        Values::Decimal(scale, ms, patches) => (scale as u8, ms, patches),
-        Values::Bits(bits) => (KIND_BITS, bits, &[]),
-    };
-    out.push(kind);
-    let mut vw = BlockColumnWriter::start(v_plan, ys, &mut s.vals, out);
-    put_uvarint(out, patches.len() as u64);
-    let mut last = 0;
-    for &(i, bits) in patches {
-        put_uvarint(out, (i - last) as u64);
-        out.extend_from_slice(&bits.to_le_bytes());
-        last = i + 1;
-    }
+    let mut vw = start_values(v_plan, vals, &mut s.vals, out);
     for _ in 0..num_blocks(us.len()) {
         tw.write_block(out);
         vw.write_block(out);

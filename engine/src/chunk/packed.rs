@@ -7,6 +7,7 @@
 //! one block only) and the streaming `Xor` body is smallest. Invariant: a packed body is parsed completely (every column length checked)
 //! before any sample is decoded, and the body must end exactly at the end of the chunk.
 
+use super::block_column::BlockColumnPlan;
 use super::blocked::{self, BlockScratch, Values, BLOCK_LEN};
 use super::column::{self, ColumnDecoder, ColumnLayout};
 use super::header;
@@ -165,23 +166,53 @@ pub(crate) fn encode_as(enc: Encoding, ts: &[i64], vs: &[f64], s: &mut Scratch) 
             float_delta::encode_body(&ts_plan, &s.us, &plan, &s.bits, &mut s.xs, &mut out);
         }
         Encoding::Blocked => {
-            float_delta::bit_patterns(vs, &mut s.bits);
-            let (mut t, mut v, bytes) = blocked::plan(&s.us, Values::Bits(&s.bits), &mut s.b);
-            let scale = int_delta::decimal_mantissas(vs, &mut s.ms, &mut s.patches);
-            if let Some(scale) = scale {
-                let vals = Values::Decimal(scale, &s.ms, &s.patches);
-                let (t2, v2, bytes2) = blocked::plan(&s.us, vals, &mut s.b);
-                if bytes2 <= bytes {
-                    (t, v) = (t2, v2);
-                    blocked::encode_body(&t, &s.us, &v, vals, &mut s.b, &mut out);
-                    return Some(out);
-                }
-            }
-            blocked::encode_body(&t, &s.us, &v, Values::Bits(&s.bits), &mut s.b, &mut out);
+            let t = blocked::plan_timestamps(&s.us, &mut s.b);
+            let (v, vals) = blocked_values(vs, &mut s.ms, &mut s.patches, &mut s.bits, &mut s.b);
+            blocked::encode_body(&t, &s.us, &v, vals, &mut s.b, &mut out);
         }
         Encoding::Xor => return None,
     }
     Some(out)
+}
+
+/// The value part (`shared_times`) of the `Blocked` chunk [`encode_as`] gives for values
+/// `vs` over any timestamps: the encoding byte, then what the body holds besides its
+/// timestamps. The timestamp column, the same for every chunk over the same timestamps, is
+/// neither planned nor written.
+pub(crate) fn blocked_value_part(vs: &[f64], s: &mut Scratch) -> Vec<u8> {
+    let mut out = vec![Encoding::Blocked as u8];
+    let (v, vals) = blocked_values(vs, &mut s.ms, &mut s.patches, &mut s.bits, &mut s.b);
+    blocked::encode_values(&v, vs.len(), vals, &mut s.b, &mut out);
+    out
+}
+
+/// How [`encode_as`] stores the values of a `Blocked` chunk, and the plan of their column:
+/// as decimals, unless some need patches or none are decimal; then as raw bit patterns if
+/// that is smaller (the rule `seal` follows; the timestamp column is the same either way).
+fn blocked_values<'s>(
+    vs: &[f64],
+    ms: &'s mut Vec<i64>,
+    patches: &'s mut Vec<(usize, u64)>,
+    bits: &'s mut Vec<i64>,
+    b: &mut BlockScratch,
+) -> (BlockColumnPlan, Values<'s>) {
+    let scale = int_delta::decimal_mantissas(vs, ms, patches);
+    let (ms, patches) = (&*ms, &*patches);
+    let decimal = scale.map(|scale| {
+        let vals = Values::Decimal(scale, ms, patches);
+        let (v, bytes) = blocked::plan_values(vals, b);
+        (v, bytes, vals)
+    });
+    if let Some((v, _, vals)) = decimal.filter(|_| patches.is_empty()) {
+        return (v, vals);
+    }
+    float_delta::bit_patterns(vs, bits);
+    let bits = &*bits;
+    let (v, bytes) = blocked::plan_values(Values::Bits(bits), b);
+    match decimal {
+        Some((v2, bytes2, vals)) if bytes2 <= bytes => (v2, vals),
+        _ => (v, Values::Bits(bits)),
+    }
 }
 
 /// How mantissas become values.

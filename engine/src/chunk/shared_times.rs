@@ -182,6 +182,40 @@ pub fn join(times: &[u8], values: &[u8]) -> Result<Chunk, Error> {
     Ok(Chunk::from_trusted(out, h))
 }
 
+/// Samples encoded in the layout of timestamp part `times` (its first byte): a Column part
+/// takes IntDelta, or FloatDelta for values that are not short decimals; a Blocked part
+/// takes Blocked. Over the timestamps the part holds, the chunk's timestamp part is `times`.
+pub fn encode_like(times: &[u8], ts: &[i64], vs: &[f64]) -> Option<Chunk> {
+    match *times.first()? {
+        LAYOUT_COLUMN => Chunk::encode_as(Encoding::IntDelta, ts, vs)
+            .or_else(|_| Chunk::encode_as(Encoding::FloatDelta, ts, vs))
+            .ok(),
+        LAYOUT_BLOCKED => Chunk::encode_as(Encoding::Blocked, ts, vs).ok(),
+        _ => None,
+    }
+}
+
+/// The value part of [`encode_like`]`(times, ts, vs)` (its [`split`]), if its timestamp part
+/// is `times`. A Blocked value part does not depend on the timestamps, so it is encoded alone
+/// (the timestamp column, the costliest part to plan, is neither planned nor written).
+pub fn value_part(times: &[u8], ts: &[i64], vs: &[f64]) -> Option<Vec<u8>> {
+    if ts.len() != vs.len() || ts.is_empty() {
+        return None;
+    }
+    if times.first() == Some(&LAYOUT_BLOCKED) {
+        let n = ByteCursor::new(&times[1..]).uvarint()?;
+        if n != vs.len() as u64 {
+            return None;
+        }
+        return Some(super::builder::with_scratch(|sc| {
+            super::packed::blocked_value_part(vs, &mut sc.s)
+        }));
+    }
+    let chunk = encode_like(times, ts, vs)?;
+    let split = split(chunk.as_bytes())?;
+    (*split.times == *times).then_some(split.values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +271,17 @@ mod tests {
             }
             if let Ok(x) = Chunk::encode_as(Encoding::Xor, &ts, &vs) {
                 prop_assert!(split(x.as_bytes()).is_none());
+            }
+            // The value part encoded alone is the value part of the whole chunk.
+            for enc in [Encoding::IntDelta, Encoding::Blocked] {
+                let Ok(c) = Chunk::encode_as(enc, &ts, &vs) else { continue };
+                let s = split(c.as_bytes()).unwrap();
+                let like = encode_like(&s.times, &ts, &vs).unwrap();
+                prop_assert_eq!(&split(like.as_bytes()).unwrap().times, &s.times);
+                let alone = value_part(&s.times, &ts, &vs).unwrap();
+                prop_assert_eq!(&alone, &split(like.as_bytes()).unwrap().values);
+                let joined = join(&s.times, &alone).unwrap();
+                prop_assert_eq!(joined.as_bytes(), like.as_bytes());
             }
         }
 
