@@ -126,8 +126,17 @@ pub struct Bands {
     groups: HashMap<(u64, u32), Group>,
     order: VecDeque<(u64, u32)>,
     bytes: usize,
-    /// Depth of the band records written, by offset.
-    depth: HashMap<u32, u8>,
+}
+
+/// How a chunk writer placed a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placed {
+    /// In a new record that is not a band record.
+    Plain,
+    /// In a new band record of this depth.
+    Band(u8),
+    /// In a record written before.
+    Taken,
 }
 
 /// A band record chosen for a chunk.
@@ -183,14 +192,20 @@ impl Bands {
         })
     }
 
-    /// Records that chunk `c` is held by the record at `off`, a band record of `depth` if
-    /// `depth` is given.
-    pub fn remember(&mut self, c: &BucketChunk<'_>, off: u32, depth: Option<u8>) {
-        if let Some(d) = depth {
-            self.depth.insert(off, d);
-        }
-        let depth = self.depth.get(&off).copied().unwrap_or(0);
+    /// Records that chunk `c` is held by the record at `off`, placed there as `placed`.
+    pub fn remember(&mut self, c: &BucketChunk<'_>, off: u32, placed: Placed) {
         let key = (c.of.group, c.tcrc);
+        let depth = match placed {
+            Placed::Plain => 0,
+            Placed::Band(d) => d,
+            // A record written before: its depth if this histogram's buckets hold it (an
+            // identical bucket), else unknown, so never a base.
+            Placed::Taken => self
+                .groups
+                .get(&key)
+                .and_then(|g| g.kept.iter().find(|k| k.off == off))
+                .map_or(MAX_DEPTH, |k| k.depth),
+        };
         let bytes = &mut self.bytes;
         let g = self.groups.entry(key).or_insert_with(|| {
             self.order.push_back(key);

@@ -25,7 +25,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::bands::{Bands, BucketChunk, BucketOf, BAND, MAX_CHAIN};
+use super::bands::{Bands, BucketChunk, BucketOf, Placed, BAND, MAX_CHAIN};
 use super::mmap::MappedFile;
 use crate::chunk::{shared_times, Chunk, PAD};
 use crate::encoding::{put_uvarint, uvarint_len, ByteCursor};
@@ -252,27 +252,27 @@ impl ChunkWriter {
             _ => None,
         };
         let placed = self.place(plain, split.as_ref(), after, bucket.as_ref());
-        if let (Ok((r, depth)), Some(c)) = (&placed, &bucket) {
-            self.bands.remember(c, (*r & 0xffff_ffff) as u32, *depth);
+        if let (Ok((r, placed)), Some(c)) = (&placed, &bucket) {
+            self.bands.remember(c, (*r & 0xffff_ffff) as u32, *placed);
         }
         (self.ts, self.vs) = (ts, vs);
         placed.map(|(r, _)| r)
     }
 
     /// Stores `plain` (split as `split`) as the shortest record it can be, or finds a record
-    /// holding it (see [`ChunkWriter::write`]). Returns the reference, and the depth of the
-    /// band record if a new one was written.
+    /// holding it (see [`ChunkWriter::write`]). Returns the reference and how the chunk was
+    /// placed.
     fn place(
         &mut self,
         plain: &[u8],
         split: Option<&shared_times::TimesSplit>,
         after: Option<ChunkRef>,
         bucket: Option<&BucketChunk<'_>>,
-    ) -> Result<(ChunkRef, Option<u8>)> {
+    ) -> Result<(ChunkRef, Placed)> {
         // A record holding exactly the chunk: the same chunk in another series.
         let crc = crc32c::crc32c(plain);
         let refused = match self.find(plain, crc, after)? {
-            Found::Take(r) => return Ok((r, None)),
+            Found::Take(r) => return Ok((r, Placed::Taken)),
             found => found == Found::Refused,
         };
         let mut stored = std::borrow::Cow::Borrowed(plain);
@@ -298,19 +298,19 @@ impl ChunkWriter {
             // The same values over the same shared timestamps: an identical record.
             crc = crc32c::crc32c(rec);
             match self.find(rec, crc, after)? {
-                Found::Take(r) => return Ok((r, None)),
+                Found::Take(r) => return Ok((r, Placed::Taken)),
                 found => refused = found == Found::Refused,
             }
         }
-        let mut depth = None;
+        let mut placed = Placed::Plain;
         if let Some(band) = bucket.and_then(|c| self.bands.record(c, stored.len())) {
             // The same differences to the same base: an identical record.
             let bcrc = crc32c::crc32c(&band.bytes);
             match self.find(&band.bytes, bcrc, after)? {
-                Found::Take(r) => return Ok((r, None)),
+                Found::Take(r) => return Ok((r, Placed::Taken)),
                 found => refused = found == Found::Refused,
             }
-            (crc, depth) = (bcrc, Some(band.depth));
+            (crc, placed) = (bcrc, Placed::Band(band.depth));
             stored = std::borrow::Cow::Owned(band.bytes);
             // A band record holds no timestamps for others to share.
             new_times = None;
@@ -342,7 +342,7 @@ impl ChunkWriter {
         if self.buf.len() >= WRITE_BATCH {
             self.flush()?;
         }
-        Ok((r, depth))
+        Ok((r, placed))
     }
 
     /// Pads and fsyncs the last segment. Returns the bytes written.
