@@ -548,13 +548,15 @@ impl ChunkReader {
                         key: r & !0xffff_ffff,
                     };
                     let resolved = samples_of(&mapped, rec, off, r, 0)?;
+                    // Kept as it is handed out: one copy, into the caller's columns.
+                    let resolved = Arc::new(resolved);
                     mapped.keep(off, &resolved);
-                    let (t, v, _) = resolved;
+                    let (t, v, _) = &*resolved;
                     if times_only {
                         vs.clear();
                     }
-                    ts.extend_from_slice(&t);
-                    vs.extend_from_slice(&v);
+                    ts.extend_from_slice(t);
+                    vs.extend_from_slice(v);
                     return Ok(());
                 }
             }
@@ -614,7 +616,7 @@ trait Records {
     }
 
     /// Keeps the samples of the record at `off` for [`Records::resolved`].
-    fn keep(&self, _off: usize, _samples: &Resolved) {}
+    fn keep(&self, _off: usize, _samples: &Arc<Resolved>) {}
 
     /// The timestamp part of the plain record at offset `off`, read for `r`.
     fn times(&self, off: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
@@ -652,7 +654,7 @@ impl Records for Mapped<'_> {
             .map(|(_, s)| s.clone())
     }
 
-    fn keep(&self, off: usize, samples: &Resolved) {
+    fn keep(&self, off: usize, samples: &Arc<Resolved>) {
         let key = self.key | off as u64;
         let mut kept = self
             .reader
@@ -665,7 +667,7 @@ impl Records for Mapped<'_> {
         if kept.len() >= RESOLVED_KEPT {
             kept.pop_front();
         }
-        kept.push_back((key, Arc::new(samples.clone())));
+        kept.push_back((key, samples.clone()));
     }
 
     fn times(&self, off: usize, r: ChunkRef) -> std::result::Result<Arc<[u8]>, String> {
@@ -773,8 +775,9 @@ fn samples_of(
                 Some(s) => (*s).clone(),
                 None => {
                     let s = samples_of(seg, &seg.record(base, r)?, base, r, depth + 1)?;
+                    let s = Arc::new(s);
                     seg.keep(base, &s);
-                    s
+                    Arc::unwrap_or_clone(s)
                 }
             };
             let diffs = shared_times::join(&times, diffs).map_err(bad)?;
