@@ -17,6 +17,7 @@ pub mod head;
 pub mod index;
 pub mod labels;
 pub mod matcher;
+pub mod mmap;
 pub mod owned_bytes;
 pub mod querier;
 pub mod wal;

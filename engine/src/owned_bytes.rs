@@ -3,7 +3,7 @@
 //!
 //! Readers (chunks, index entries) hold `OwnedBytes` and never learn where the bytes are.
 //! Cloning and slicing are O(1) and share the owner. The owner of mapped bytes is the
-//! mapped file itself (`block::mmap::MappedFile`), so a chunk read from a block keeps the
+//! mapped file itself (`mmap::MappedFile`), so a chunk read from a block keeps the
 //! mapping valid for as long as any reader holds the chunk, even after the block has been
 //! deleted from disk by compaction or retention (an unlinked file stays mapped).
 
@@ -12,21 +12,37 @@ use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 /// Something that owns immutable bytes. Implemented for heap buffers here and for mapped
-/// files in `block::mmap`.
+/// files in [`crate::mmap`].
 pub trait ByteOwner: Send + Sync + 'static {
-    /// The owned bytes. Must return the same bytes on every call.
-    fn bytes(&self) -> &[u8];
+    /// Number of bytes owned.
+    fn len(&self) -> usize;
+
+    /// True if no byte is owned.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes in `range`, which lies inside `0..len()` (callers check). A range once
+    /// viewed must hold the same bytes on every later call. (An owner may still be written
+    /// beyond the ranges it has handed out: the head's chunk files are.)
+    fn range(&self, range: Range<usize>) -> &[u8];
 }
 
 impl ByteOwner for Vec<u8> {
-    fn bytes(&self) -> &[u8] {
-        self
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn range(&self, range: Range<usize>) -> &[u8] {
+        &self[range]
     }
 }
 
 impl ByteOwner for Box<[u8]> {
-    fn bytes(&self) -> &[u8] {
-        self
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn range(&self, range: Range<usize>) -> &[u8] {
+        &self[range]
     }
 }
 
@@ -40,10 +56,10 @@ enum Owner {
 
 impl Owner {
     #[inline]
-    fn bytes(&self) -> &[u8] {
+    fn range(&self, range: Range<usize>) -> &[u8] {
         match self {
-            Owner::Heap(b) => b,
-            Owner::Other(o) => o.bytes(),
+            Owner::Heap(b) => &b[range],
+            Owner::Other(o) => o.range(range),
         }
     }
 }
@@ -59,7 +75,7 @@ pub struct OwnedBytes {
 impl OwnedBytes {
     /// Wraps `owner`, viewing all of its bytes.
     pub fn new(owner: Arc<dyn ByteOwner>) -> OwnedBytes {
-        let end = owner.bytes().len();
+        let end = owner.len();
         OwnedBytes {
             owner: Owner::Other(owner),
             start: 0,
@@ -93,7 +109,7 @@ impl OwnedBytes {
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
         // In bounds by construction: `new` views the whole owner and `slice` checks.
-        &self.owner.bytes()[self.start..self.end]
+        self.owner.range(self.start..self.end)
     }
 }
 

@@ -163,6 +163,53 @@ fn head_cuts_checkpoints_and_restarts_keep_every_sample() {
 }
 
 #[test]
+fn sealed_head_chunks_live_in_files_of_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let files_dir = dir.path().join("head_chunks");
+    std::fs::create_dir_all(&files_dir).unwrap();
+    std::fs::write(files_dir.join("00000009"), b"left by a crashed process").unwrap();
+    let files = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&files_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    assert!(
+        files().is_empty(),
+        "an earlier process' files are deleted at open"
+    );
+    let mut model = Model::new();
+    // 3.5 h of 15 s scrapes: every series seals chunks of 120 samples.
+    let end = scrape(&db, &mut model, "api", 40, 0, 840);
+    let st = db.stats();
+    assert!(st.chunk_bytes > 0, "{st:?}");
+    assert_eq!(st.chunk_files.failures, 0);
+    assert_eq!(st.chunk_files.files as usize, files().len());
+    assert!(st.chunk_files.bytes >= st.chunk_bytes, "{st:?}");
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // A head cut reads them back into a block; the head goes on from its files.
+    let r = db.maintain().unwrap();
+    assert!(r.head_blocks >= 1, "{r:?}");
+    let end = scrape(&db, &mut model, "api", 40, end, 300);
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    db.close().unwrap();
+    assert!(files().is_empty(), "a closed head deletes its files");
+    // After a restart the WAL (checkpoint chunks and samples) is replayed into new files.
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    assert!(db.stats().chunk_files.bytes > 0);
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    scrape(&db, &mut model, "api", 40, end, 10);
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // A reader opening the directory read-only keeps its head on its own heap.
+    let ro = Db::open_read_only(dir.path(), true).unwrap();
+    assert_eq!(ro.stats().chunk_files.files, 0);
+    assert_eq!(read_all(&ro, i64::MIN, i64::MAX), model);
+}
+
+#[test]
 fn flush_and_compaction_to_completion() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();

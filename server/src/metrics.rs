@@ -283,6 +283,18 @@ impl Metrics {
         );
         gauge(
             &mut o,
+            "strata_head_chunk_files",
+            "Files holding the head's sealed chunks (mapped, outside the heap).",
+            stats.chunk_files.files.to_string(),
+        );
+        gauge(
+            &mut o,
+            "strata_head_chunk_file_bytes",
+            "Bytes written into the head's chunk files.",
+            stats.chunk_files.bytes.to_string(),
+        );
+        gauge(
+            &mut o,
             "strata_head_symbols",
             "Distinct interned label strings in the head.",
             stats.symbols.to_string(),
@@ -291,6 +303,12 @@ impl Metrics {
         let counter = |o: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
+        counter(
+            &mut o,
+            "strata_head_chunk_file_failures_total",
+            "Sealed head chunks kept on the heap because their chunk file could not be written.",
+            stats.chunk_files.failures,
+        );
         counter(
             &mut o,
             "strata_wal_fsyncs_total",

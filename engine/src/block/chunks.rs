@@ -26,10 +26,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::bands::{Bands, BucketChunk, BucketOf, Placed, BAND, MAX_CHAIN};
-use super::mmap::MappedFile;
 use crate::chunk::{shared_times, Chunk, PAD};
 use crate::encoding::{put_uvarint, uvarint_len, ByteCursor};
 use crate::error::{Error, Result};
+use crate::mmap::MappedFile;
 use crate::owned_bytes::OwnedBytes;
 
 /// Magic bytes at the start of every chunk segment.

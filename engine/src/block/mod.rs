@@ -19,7 +19,6 @@
 pub mod bands;
 pub mod chunks;
 pub mod meta;
-pub mod mmap;
 pub mod tombstones;
 pub mod writer;
 
@@ -39,10 +38,10 @@ use crate::index::reader::IndexReader;
 use crate::index::{ChunkMeta, ChunkRef, SeriesChunks, SeriesSpan};
 use crate::labels::{Labels, SymbolTable};
 use crate::matcher::Matcher;
+use crate::mmap::MappedFile;
 use crate::owned_bytes::OwnedBytes;
 use chunks::ChunkReader;
 use meta::BlockMeta;
-use mmap::MappedFile;
 use tombstones::Tombstones;
 
 /// An open block.

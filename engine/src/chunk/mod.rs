@@ -134,6 +134,17 @@ impl Chunk {
         }
     }
 
+    /// This chunk viewing another copy of its encoded bytes: `bytes` holds them followed by
+    /// at least [`PAD`] readable bytes (the head's chunk files).
+    pub(crate) fn with_bytes(&self, bytes: OwnedBytes) -> Chunk {
+        debug_assert!(bytes.len() >= self.len + PAD && bytes[..self.len] == *self.as_bytes());
+        Chunk {
+            bytes,
+            len: self.len,
+            header: self.header,
+        }
+    }
+
     /// The body (after the header) including the padding, and its length without it.
     pub(crate) fn body(&self) -> (&[u8], usize) {
         let body = self.bytes.get(self.header.body..).unwrap_or(&[]);

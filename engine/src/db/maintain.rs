@@ -537,7 +537,8 @@ fn retention(inner: &Inner) -> Result<u64> {
     }
     if let Some(limit) = inner.opts.retention_size {
         let wal = inner.wal.as_ref().map_or(0, |w| w.disk_size());
-        let mut total: u64 = wal + p.blocks.iter().map(|b| b.size()).sum::<u64>();
+        let head_files = inner.head.chunk_files().map_or(0, |f| f.stats().bytes);
+        let mut total: u64 = wal + head_files + p.blocks.iter().map(|b| b.size()).sum::<u64>();
         for b in &p.blocks {
             if total <= limit {
                 break;

@@ -91,7 +91,8 @@ pub struct Options {
     /// Blocks whose data is entirely older than this (ms, before the newest sample) are
     /// deleted. `None` keeps everything. Default 15 d.
     pub retention: Option<i64>,
-    /// The oldest blocks are deleted while blocks plus WAL take more bytes than this.
+    /// The oldest blocks are deleted while blocks, WAL and the head's chunk files take more
+    /// bytes than this.
     /// `None`: no size limit (the default).
     pub retention_size: Option<u64>,
     /// Run head cuts, checkpoints, compaction and retention on a background thread (the
@@ -320,6 +321,9 @@ pub struct Stats {
     pub samples: u64,
     /// Bytes of the head's sealed chunks (open chunks, still growing, are not counted).
     pub chunk_bytes: u64,
+    /// The head's chunk files (sealed chunks kept in mapped files, not on the heap): files,
+    /// bytes written into them, and chunks that could not be written (kept on the heap).
+    pub chunk_files: crate::head::mapped::MappedStats,
     /// Distinct interned label strings.
     pub symbols: u64,
     /// Chunks in the head (sealed plus open ones).
@@ -808,11 +812,12 @@ impl Db {
             }
         }
         let range = head.chunk_range();
+        let files = head.chunk_files();
         let mut d = ChunkFootprint::default();
         for (st, [(start, end), (ostart, oend)]) in guards.iter_mut().zip(spans) {
             st.logged = true;
             for s in &in_order[start..end] {
-                st.push_counted(Sample::new(s.t, s.v), range, &mut d);
+                st.push_counted(Sample::new(s.t, s.v), range, files, &mut d);
             }
             for s in &out_of_order[ostart..oend] {
                 st.insert_ooo(Sample::new(s.t, s.v));
@@ -1106,6 +1111,7 @@ impl Db {
             series: head.num_series(),
             samples: head.num_samples(),
             chunk_bytes,
+            chunk_files: head.chunk_files().map(|f| f.stats()).unwrap_or_default(),
             chunks,
             ooo_samples: head.num_ooo_samples(),
             symbols: head.num_symbols() as u64,

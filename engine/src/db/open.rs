@@ -31,6 +31,9 @@ use crate::labels::SymbolTable;
 use crate::wal::{Record, Wal};
 use crate::Sample;
 
+/// The directory of the head's chunk files (`head::mapped`), inside the data directory.
+pub const HEAD_CHUNKS_DIR: &str = "head_chunks";
+
 /// Progress of WAL replay at open, shared with whoever reports it (the server's `/metrics`
 /// and `/-/ready`).
 #[derive(Debug, Default)]
@@ -98,7 +101,7 @@ impl Replayer<'_> {
                     let mut st = series.state.lock();
                     let sample = Sample::new(s.t, s.v);
                     if verdict(st.last, sample) == Verdict::Append {
-                        st.push(sample, range);
+                        st.push(sample, range, head.chunk_files());
                         head.note_samples(1, s.t, s.t);
                     }
                 }
@@ -127,7 +130,7 @@ impl Replayer<'_> {
                         st.min_time.get_or_insert(c.min_time());
                         st.last = Some(last);
                         head.note_samples(c.num_samples() as u64, c.min_time(), c.max_time());
-                        st.sealed.push(c);
+                        st.keep_sealed(c, head.chunk_files());
                     }
                 }
             }
@@ -332,7 +335,9 @@ impl Db {
                 }
             }
         }
-        let head = Arc::new(Head::new(opts.block_range));
+        let mut head = Head::new(opts.block_range);
+        head.map_chunks_in(&dir.join(HEAD_CHUNKS_DIR))?;
+        let head = Arc::new(head);
         head.set_max_series(opts.max_series);
         let (blocks, corrupted) = load_blocks(&dir, head.symbols(), true)?;
         let min_valid = blocks

@@ -52,7 +52,7 @@ impl SeriesState {
         self.last = None;
         self.min_time = None;
         for s in kept {
-            self.push(s, chunk_range);
+            self.push(s, chunk_range, None);
         }
         removed
     }
@@ -77,7 +77,7 @@ mod tests {
     fn delete_keeps_the_rest() {
         let mut st = SeriesState::default();
         for t in 0..300 {
-            st.push(Sample::new(t * 1000, t as f64), 7_200_000);
+            st.push(Sample::new(t * 1000, t as f64), 7_200_000, None);
         }
         assert_eq!(st.delete_range(10_000, 19_999, 7_200_000), 10);
         let got: Vec<i64> = st

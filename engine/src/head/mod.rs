@@ -21,6 +21,7 @@
 
 mod append;
 mod delete;
+pub mod mapped;
 mod ooo;
 mod read;
 mod truncate;
@@ -37,6 +38,7 @@ use crate::index::postings::SeriesRef;
 use crate::index::MemIndex;
 use crate::labels::{KeyHasher, Labels, SymbolTable};
 use crate::Sample;
+use mapped::MappedChunks;
 
 pub use append::{verdict, Verdict};
 pub use ooo::{merge_into, OooChunks, OOO_CHUNK_SAMPLES};
@@ -115,9 +117,15 @@ impl SeriesState {
     }
 
     /// [`SeriesState::push`], adding what it changed to `d` without walking the chunks.
-    pub(crate) fn push_counted(&mut self, s: Sample, chunk_range: i64, d: &mut ChunkFootprint) {
+    pub(crate) fn push_counted(
+        &mut self,
+        s: Sample,
+        chunk_range: i64,
+        files: Option<&MappedChunks>,
+        d: &mut ChunkFootprint,
+    ) {
         let was_empty = self.open.is_empty();
-        if self.push(s, chunk_range) {
+        if self.push(s, chunk_range, files) {
             d.sealed += 1;
             d.sealed_bytes += self.sealed.last().map_or(0, |c| c.as_bytes().len() as i64);
         } else if was_empty {
@@ -126,14 +134,15 @@ impl SeriesState {
     }
 
     /// Appends a sample already checked to be newer than `last`; chunks never straddle an
-    /// aligned span of `chunk_range` ms.
-    pub fn push(&mut self, s: Sample, chunk_range: i64) -> bool {
+    /// aligned span of `chunk_range` ms. A chunk it seals goes into `files` if given (and
+    /// stays on the heap if that fails). Returns true if it sealed one.
+    pub fn push(&mut self, s: Sample, chunk_range: i64, files: Option<&MappedChunks>) -> bool {
         let mut sealed_one = false;
         if !self.open.is_empty()
             && (self.open.len() >= MAX_SAMPLES_PER_CHUNK || s.t >= self.window_end)
         {
             let c = self.open.seal();
-            self.sealed.push(c);
+            self.keep_sealed(c, files);
             sealed_one = true;
         }
         if self.open.is_empty() {
@@ -148,6 +157,14 @@ impl SeriesState {
             self.min_time = Some(s.t);
         }
         sealed_one
+    }
+}
+
+impl SeriesState {
+    /// Adds a sealed chunk (newer than every chunk held), in `files` if given.
+    pub fn keep_sealed(&mut self, c: Chunk, files: Option<&MappedChunks>) {
+        let c = files.and_then(|f| f.store(&c)).unwrap_or(c);
+        self.sealed.push(c);
     }
 }
 
@@ -244,6 +261,8 @@ pub struct Head {
     /// a reader whose snapshot bound is lower may have missed chunks and must re-read.
     truncated_to: AtomicI64,
     chunk_range: i64,
+    /// Where sealed chunks go (`None`: they stay on the heap).
+    files: Option<MappedChunks>,
 }
 
 impl Default for Head {
@@ -274,7 +293,29 @@ impl Head {
             open_chunks: AtomicI64::new(0),
             truncated_to: AtomicI64::new(i64::MIN),
             chunk_range: chunk_range.max(1),
+            files: None,
         }
+    }
+
+    /// Keeps sealed chunks in files of `dir` (see [`mapped`]) instead of on the heap,
+    /// deleting the files an earlier process left there.
+    pub fn map_chunks_in(&mut self, dir: &std::path::Path) -> crate::Result<()> {
+        self.map_chunks_with(dir, mapped::SEGMENT_BYTES)
+    }
+
+    /// [`Head::map_chunks_in`] with files of `segment_bytes` bytes.
+    pub(crate) fn map_chunks_with(
+        &mut self,
+        dir: &std::path::Path,
+        segment_bytes: u64,
+    ) -> crate::Result<()> {
+        self.files = Some(MappedChunks::open(dir, segment_bytes)?);
+        Ok(())
+    }
+
+    /// The files sealed chunks go into, if the head keeps them in files.
+    pub fn chunk_files(&self) -> Option<&MappedChunks> {
+        self.files.as_ref()
     }
 
     /// The chunk range (ms): chunks never straddle an aligned span of it.

@@ -99,7 +99,7 @@ mod tests {
             let mut t = 0;
             for g in gaps {
                 t += g;
-                st.push(crate::Sample::new(t, g as f64), 600_000);
+                st.push(crate::Sample::new(t, g as f64), 600_000, None);
             }
             let maxt = mint + len;
             let mut all: Vec<(i64, i64)> =

@@ -174,6 +174,9 @@ impl Head {
             dropped_samples.min(self.samples.load(Ordering::Relaxed)),
             Ordering::Relaxed,
         );
+        if let Some(files) = &self.files {
+            files.release_before(b);
+        }
         if self.max_time.load(Ordering::Relaxed) >= b {
             self.min_time.fetch_max(b, Ordering::Relaxed);
         } else {
