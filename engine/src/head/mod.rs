@@ -164,6 +164,9 @@ impl SeriesState {
     /// Adds a sealed chunk (newer than every chunk held), in `files` if given.
     pub fn keep_sealed(&mut self, c: Chunk, files: Option<&MappedChunks>) {
         let c = files.and_then(|f| f.store(&c)).unwrap_or(c);
+        // One slot at a time: a series seals a chunk every half hour or so, and a head of
+        // many series would otherwise hold up to half of these lists unused.
+        self.sealed.reserve_exact(1);
         self.sealed.push(c);
     }
 }
