@@ -36,7 +36,7 @@ use crate::chunk::{Chunk, ChunkSummary, MAX_SAMPLES_HARD, MAX_SAMPLES_PER_CHUNK}
 use crate::error::Result;
 use crate::index::postings::SeriesRef;
 use crate::index::ChunkMeta;
-use crate::labels::Labels;
+use crate::labels::{Labels, Sym};
 
 /// Picks the next group of blocks to merge, or `None`. `blocks` are sorted by min time;
 /// `ranges` ascending, the first being the block range; `head_bound` is where the head's
@@ -123,14 +123,14 @@ pub fn compact(
 ) -> Result<Option<BlockMeta>> {
     let mint = sources.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
     let maxt = sources.iter().map(|b| b.meta().max_time).max().unwrap_or(1);
-    let mut symbols: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut symbols: BTreeSet<Sym> = BTreeSet::new();
     let mut lineage: BTreeSet<String> = BTreeSet::new();
     let mut level = 0;
     for b in sources {
         for sym in b.index().symbols() {
             let sym = sym?;
             if !symbols.contains(sym) {
-                symbols.insert(Arc::from(sym));
+                symbols.insert(Sym::from(sym));
             }
         }
         lineage.extend(b.meta().compaction.sources.iter().cloned());

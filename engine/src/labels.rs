@@ -1,8 +1,9 @@
 //! Label sets: the identity of a series.
 //!
 //! A [`Labels`] is a set of `name="value"` pairs sorted by name with unique names; `__name__`
-//! (the metric name) is an ordinary label. Strings are `Arc<str>` so that the head can intern
-//! them through a [`SymbolTable`]: a million series carrying `job="api"` share one allocation.
+//! (the metric name) is an ordinary label. Strings are [`Sym`]s (shared, one pointer wide) so
+//! that the head can intern them through a [`SymbolTable`]: a million series carrying
+//! `job="api"` share one allocation, and each of their labels takes two words.
 //!
 //! Invariants of every `Labels` value: sorted by name (byte order), names unique and non-empty,
 //! values non-empty (an empty value means "label absent", as in PromQL, and is dropped when a
@@ -20,13 +21,140 @@ use crate::error::{Error, Result};
 /// The label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
+/// A shared immutable string, one pointer wide (`Arc<str>` takes two words; a label holds
+/// two strings and a head holds millions of labels). Cloning is a reference count; strings
+/// interned by a [`SymbolTable`] share one allocation. Compares, orders and hashes as its
+/// `str`.
+#[derive(Clone)]
+pub struct Sym(Arc<Box<str>>);
+
+impl Sym {
+    /// A new (not interned) string.
+    pub fn new(s: &str) -> Sym {
+        Sym(Arc::new(Box::from(s)))
+    }
+
+    /// The string.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True if both are the same allocation (then they are equal).
+    #[inline]
+    pub fn ptr_eq(a: &Sym, b: &Sym) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+
+    /// Number of holders of this allocation.
+    pub fn strong_count(s: &Sym) -> usize {
+        Arc::strong_count(&s.0)
+    }
+}
+
+impl std::ops::Deref for Sym {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Sym {
+    #[inline]
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Sym {
+    #[inline]
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Sym {
+    #[inline]
+    fn eq(&self, other: &Sym) -> bool {
+        Sym::ptr_eq(self, other) || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Sym {}
+
+impl PartialEq<str> for Sym {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Sym {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialOrd for Sym {
+    fn partial_cmp(&self, other: &Sym) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Sym {
+    #[inline]
+    fn cmp(&self, other: &Sym) -> std::cmp::Ordering {
+        if Sym::ptr_eq(self, other) {
+            std::cmp::Ordering::Equal
+        } else {
+            self.as_str().cmp(other.as_str())
+        }
+    }
+}
+
+impl std::hash::Hash for Sym {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl fmt::Display for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Debug for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&str> for Sym {
+    fn from(s: &str) -> Sym {
+        Sym::new(s)
+    }
+}
+
+impl From<String> for Sym {
+    fn from(s: String) -> Sym {
+        Sym(Arc::new(s.into_boxed_str()))
+    }
+}
+
+impl From<&String> for Sym {
+    fn from(s: &String) -> Sym {
+        Sym::new(s)
+    }
+}
+
 /// One `name="value"` pair.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
     /// Label name.
-    pub name: Arc<str>,
+    pub name: Sym,
     /// Label value (never empty inside a [`Labels`]).
-    pub value: Arc<str>,
+    pub value: Sym,
 }
 
 impl Label {
@@ -247,12 +375,8 @@ impl Ord for Labels {
 /// Orders two strings, equal without reading them when they are one interned string (the
 /// usual case when series from several blocks and the head are merged).
 #[inline]
-fn str_cmp(a: &Arc<str>, b: &Arc<str>) -> std::cmp::Ordering {
-    if Arc::ptr_eq(a, b) {
-        std::cmp::Ordering::Equal
-    } else {
-        a.cmp(b)
-    }
+fn str_cmp(a: &Sym, b: &Sym) -> std::cmp::Ordering {
+    a.cmp(b)
 }
 
 impl<'a> IntoIterator for &'a Labels {
@@ -367,7 +491,7 @@ impl Hasher for KeyHasher {
 const SYMBOL_SHARDS: usize = 16;
 
 /// Interned strings of one shard.
-type Symbols = HashSet<Arc<str>, BuildHasherDefault<KeyHasher>>;
+type Symbols = HashSet<Sym, BuildHasherDefault<KeyHasher>>;
 
 /// Interns label strings so that equal strings share one allocation.
 pub struct SymbolTable {
@@ -386,13 +510,13 @@ impl Default for SymbolTable {
 
 impl SymbolTable {
     /// Returns the shared copy of `s`, adding it if new.
-    pub fn intern(&self, s: &str) -> Arc<str> {
+    pub fn intern(&self, s: &str) -> Sym {
         let shard = (xxhash_rust::xxh3::xxh3_64(s.as_bytes()) as usize) % SYMBOL_SHARDS;
         let mut set = self.shards[shard].lock();
         if let Some(a) = set.get(s) {
             return a.clone();
         }
-        let a: Arc<str> = s.into();
+        let a = Sym::new(s);
         set.insert(a.clone());
         a
     }
@@ -414,7 +538,7 @@ impl SymbolTable {
         for shard in &self.shards {
             let mut set = shard.lock();
             let before = set.len();
-            set.retain(|s| Arc::strong_count(s) > 1);
+            set.retain(|s| Sym::strong_count(s) > 1);
             dropped += before - set.len();
         }
         dropped
@@ -437,6 +561,33 @@ impl SymbolTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syms_compare_order_and_hash_as_their_strings() {
+        use std::hash::{BuildHasher, Hash};
+        assert_eq!(
+            std::mem::size_of::<Label>(),
+            2 * std::mem::size_of::<usize>()
+        );
+        let (a, b, a2) = (
+            Sym::new("api"),
+            Sym::from("web".to_string()),
+            Sym::new("api"),
+        );
+        assert!(a == a2 && !Sym::ptr_eq(&a, &a2));
+        assert!(a < b && b > a2 && a.cmp(&a2).is_eq());
+        assert!(a == "api" && a == *"api" && &*a == "api" && a.len() == 3);
+        let h = std::hash::RandomState::new();
+        let hash = |x: &dyn Fn(&mut std::hash::DefaultHasher)| {
+            let mut s = h.build_hasher();
+            x(&mut s);
+            std::hash::Hasher::finish(&s)
+        };
+        assert_eq!(hash(&|s| a.hash(s)), hash(&|s| "api".hash(s)));
+        let set: HashSet<Sym> = [a.clone(), b.clone()].into_iter().collect();
+        assert!(set.contains("web") && !set.contains("db"));
+        assert_eq!(format!("{a} {a:?}"), "api \"api\"");
+    }
 
     #[test]
     fn sorts_drops_empty_and_rejects_duplicates() {
@@ -538,7 +689,7 @@ mod tests {
         let t = SymbolTable::default();
         let a = t.intern("job");
         let b = t.intern("job");
-        assert!(Arc::ptr_eq(&a, &b));
+        assert!(Sym::ptr_eq(&a, &b));
         assert_eq!(t.len(), 1);
     }
 
@@ -547,12 +698,12 @@ mod tests {
     #[test]
     fn interning_many_and_gc() {
         let t = SymbolTable::default();
-        let held: Vec<Arc<str>> = (0..5000).map(|i| t.intern(&format!("pod-{i}"))).collect();
+        let held: Vec<Sym> = (0..5000).map(|i| t.intern(&format!("pod-{i}"))).collect();
         for i in (0..10_000).rev() {
             let s = format!("pod-{}", i % 5000);
             let a = t.intern(&s);
             assert_eq!(&*a, s.as_str());
-            assert!(Arc::ptr_eq(&a, &held[i % 5000]));
+            assert!(Sym::ptr_eq(&a, &held[i % 5000]));
         }
         for i in 0..1000 {
             drop(t.intern(&format!("gone-{i}")));
@@ -561,7 +712,7 @@ mod tests {
         assert_eq!(t.len(), 6001);
         assert_eq!(t.gc(), 1001);
         assert_eq!(t.len(), 5000);
-        assert!(Arc::ptr_eq(&t.intern("pod-42"), &held[42]));
+        assert!(Sym::ptr_eq(&t.intern("pod-42"), &held[42]));
         drop(held);
         assert_eq!(t.gc(), 5000);
         assert!(t.is_empty());

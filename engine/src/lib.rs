@@ -30,7 +30,7 @@ pub use db::{
 pub use db::{DeleteReport, MaintainReport};
 pub use error::{Error, Result};
 pub use head::SeriesHandle;
-pub use labels::{KeyHasher, Label, Labels, METRIC_NAME};
+pub use labels::{KeyHasher, Label, Labels, Sym, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
 pub use querier::{Querier, Series, SeriesChunk, SeriesIter};
 

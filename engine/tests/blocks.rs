@@ -13,6 +13,7 @@ use strata_engine::block::writer::BlockWriter;
 use strata_engine::chunk::{Chunk, Encoding};
 use strata_engine::{
     is_stale, stale_nan, Batch, Db, Error, Labels, MatchOp, Matcher, Options, RejectReason, Sample,
+    Sym,
 };
 
 const MIN: i64 = 60_000;
@@ -1035,7 +1036,7 @@ fn rewrite_index(block_dir: &std::path::Path, version: u8) {
     )
     .unwrap();
     let series = b.select(&[], i64::MIN, i64::MAX).unwrap();
-    let symbols: Vec<Arc<str>> = b.index().symbols().map(|s| Arc::from(s.unwrap())).collect();
+    let symbols: Vec<Sym> = b.index().symbols().map(|s| Sym::from(s.unwrap())).collect();
     let tmp = block_dir.join("index.new");
     let mut w = strata_engine::index::writer::IndexWriter::create_version(
         &tmp,

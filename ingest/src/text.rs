@@ -19,9 +19,8 @@
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use strata_engine::{Batch, Db, Label, Labels, Sample, METRIC_NAME};
+use strata_engine::{Batch, Db, Label, Labels, Sample, Sym, METRIC_NAME};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -178,7 +177,7 @@ struct Parser<'l> {
     /// ... and by label set for the (practically nonexistent) hash collisions.
     collisions: HashMap<Labels, usize, KeyedBuild>,
     /// Interned label strings (names and values repeat across lines).
-    strings: HashSet<Arc<str>, KeyedBuild>,
+    strings: HashSet<Sym, KeyedBuild>,
     series: Vec<(Labels, Vec<Sample>)>,
 }
 
@@ -398,11 +397,11 @@ impl Parser<'_> {
     }
 
     /// The shared copy of `s`.
-    fn intern(&mut self, s: &str) -> Arc<str> {
+    fn intern(&mut self, s: &str) -> Sym {
         if let Some(a) = self.strings.get(s) {
             return a.clone();
         }
-        let a: Arc<str> = Arc::from(s);
+        let a = Sym::new(s);
         self.strings.insert(a.clone());
         a
     }

@@ -12,7 +12,6 @@
 //! Temporary directories left by a crash are deleted when the database is opened.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::bands::BucketOf;
 use super::chunks::ChunkWriter;
@@ -21,7 +20,7 @@ use crate::chunk::{Chunk, ChunkSummary};
 use crate::error::{Error, Result};
 use crate::index::writer::IndexWriter;
 use crate::index::ChunkMeta;
-use crate::labels::Labels;
+use crate::labels::{Labels, Sym};
 
 /// Suffix of a block directory being written.
 pub const TMP_SUFFIX: &str = ".tmp";
@@ -52,7 +51,7 @@ impl BlockWriter {
         blocks_dir: &Path,
         min_time: i64,
         max_time: i64,
-        symbols: impl IntoIterator<Item = Arc<str>>,
+        symbols: impl IntoIterator<Item = Sym>,
         compaction: Compaction,
     ) -> Result<BlockWriter> {
         if min_time >= max_time {

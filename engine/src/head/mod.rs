@@ -231,7 +231,57 @@ impl SeriesHandle {
 }
 
 /// Series by label-set hash; several series share a bucket only on a hash collision.
-type ByHash = HashMap<u64, Vec<Arc<MemSeries>>, BuildHasherDefault<KeyHasher>>;
+type ByHash = HashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>;
+
+/// The series under one label-set hash: one, except on a hash collision. Held inline (a
+/// `Vec` per hash would be one more allocation per series).
+#[derive(Default)]
+enum Bucket {
+    #[default]
+    Empty,
+    One(Arc<MemSeries>),
+    Many(Vec<Arc<MemSeries>>),
+}
+
+impl Bucket {
+    fn iter(&self) -> std::slice::Iter<'_, Arc<MemSeries>> {
+        match self {
+            Bucket::Empty => [].iter(),
+            Bucket::One(s) => std::slice::from_ref(s).iter(),
+            Bucket::Many(v) => v.iter(),
+        }
+    }
+
+    fn push(&mut self, s: Arc<MemSeries>) {
+        *self = match std::mem::take(self) {
+            Bucket::Empty => Bucket::One(s),
+            Bucket::One(a) => Bucket::Many(vec![a, s]),
+            Bucket::Many(mut v) => {
+                v.push(s);
+                Bucket::Many(v)
+            }
+        };
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Arc<MemSeries>) -> bool) {
+        *self = match std::mem::take(self) {
+            Bucket::One(a) if keep(&a) => Bucket::One(a),
+            Bucket::Many(mut v) => {
+                v.retain(keep);
+                match v.len() {
+                    0 => Bucket::Empty,
+                    1 => Bucket::One(v.remove(0)),
+                    _ => Bucket::Many(v),
+                }
+            }
+            _ => Bucket::Empty,
+        };
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Bucket::Empty)
+    }
+}
 
 /// The head.
 pub struct Head {
@@ -628,6 +678,38 @@ mod tests {
         assert!(head
             .get_by_pairs(real, &[("__name__", "up"), ("job", "a")])
             .is_none());
+    }
+
+    #[test]
+    fn buckets_hold_one_series_inline_and_more_on_collisions() {
+        let series = |i: u64| {
+            Arc::new(MemSeries {
+                sref: i,
+                labels: Labels::from_pairs(&[("i", &i.to_string())]).unwrap(),
+                state: Mutex::new(SeriesState::default()),
+            })
+        };
+        let refs = |b: &Bucket| b.iter().map(|s| s.sref).collect::<Vec<_>>();
+        let mut b = Bucket::default();
+        assert!(b.is_empty() && refs(&b).is_empty());
+        b.push(series(1));
+        assert!(matches!(b, Bucket::One(_)));
+        b.push(series(2));
+        b.push(series(3));
+        assert_eq!(refs(&b), [1, 2, 3]);
+        b.retain(|s| s.sref != 2);
+        assert_eq!(refs(&b), [1, 3]);
+        b.retain(|s| s.sref != 1);
+        assert!(matches!(b, Bucket::One(_)));
+        assert_eq!(refs(&b), [3]);
+        b.retain(|s| s.sref == 3);
+        assert_eq!(refs(&b), [3]);
+        b.retain(|_| false);
+        assert!(b.is_empty());
+        b.push(series(4));
+        b.push(series(5));
+        b.retain(|_| false);
+        assert!(b.is_empty());
     }
 
     #[test]

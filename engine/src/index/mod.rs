@@ -14,10 +14,9 @@ pub mod writer;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use crate::chunk::ChunkSummary;
-use crate::labels::Labels;
+use crate::labels::{Labels, Sym};
 use crate::matcher::Matcher;
 use postings::SeriesRef;
 
@@ -66,7 +65,7 @@ pub enum SeriesChunks {
 /// Label name -> value -> postings, plus the list of all series.
 #[derive(Default)]
 pub struct MemIndex {
-    names: HashMap<Arc<str>, BTreeMap<Arc<str>, Vec<SeriesRef>>>,
+    names: HashMap<Sym, BTreeMap<Sym, Vec<SeriesRef>>>,
     all: Vec<SeriesRef>,
 }
 

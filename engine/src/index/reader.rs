@@ -28,13 +28,13 @@ use super::{ChunkMeta, LabelIndex, SeriesChunks, SeriesSpan, ValueFilter};
 use crate::chunk::ChunkSummary;
 use crate::encoding::{verify_crc, ByteCursor};
 use crate::error::{Error, Result};
-use crate::labels::{Label, Labels, SymbolTable};
+use crate::labels::{Label, Labels, Sym, SymbolTable};
 use crate::owned_bytes::OwnedBytes;
 
 /// One label name of the label table.
 struct NameEntry {
     sym: u32,
-    name: Arc<str>,
+    name: Sym,
     nvalues: u32,
     /// Index of its first value entry.
     first: u32,
@@ -85,7 +85,7 @@ const VALUE_CACHE_SLOTS: usize = 1024;
 struct ValueCache(parking_lot::Mutex<Vec<Option<CachedValue>>>);
 
 /// A symbol id and its interned string.
-type CachedValue = (u32, Arc<str>);
+type CachedValue = (u32, Sym);
 
 impl ValueCache {
     /// The cache, locked: held while one series' labels are read (one lock per series,
@@ -100,7 +100,7 @@ struct ValueSlots<'a>(parking_lot::MutexGuard<'a, Vec<Option<CachedValue>>>);
 
 impl ValueSlots<'_> {
     /// The shared copy of symbol `id`, from the cache or else `intern(id)` (then cached).
-    fn get(&mut self, id: u32, intern: impl FnOnce() -> Result<Arc<str>>) -> Result<&Arc<str>> {
+    fn get(&mut self, id: u32, intern: impl FnOnce() -> Result<Sym>) -> Result<&Sym> {
         let slot = id as usize % VALUE_CACHE_SLOTS;
         let c = &mut self.0;
         if c.is_empty() {
@@ -464,12 +464,12 @@ impl IndexReader {
     }
 
     /// Label names used by any series, sorted.
-    pub fn label_names(&self) -> Vec<Arc<str>> {
+    pub fn label_names(&self) -> Vec<Sym> {
         self.names.iter().map(|e| e.name.clone()).collect()
     }
 
     /// Values of label `name`, sorted.
-    pub fn label_values(&self, name: &str) -> Result<Vec<Arc<str>>> {
+    pub fn label_values(&self, name: &str) -> Result<Vec<Sym>> {
         let Some(e) = self.name_entry(name) else {
             return Ok(Vec::new());
         };
@@ -706,8 +706,8 @@ enum Wanted<'a> {
 }
 
 /// True if two shared strings are equal (the same copy, mostly: strings are interned).
-fn same_str(a: &Arc<str>, b: &Arc<str>) -> bool {
-    Arc::ptr_eq(a, b) || a == b
+fn same_str(a: &Sym, b: &Sym) -> bool {
+    a == b
 }
 
 impl LabelIndex for IndexReader {
@@ -758,9 +758,9 @@ mod tests {
             c.lock()
                 .get(id, || {
                     calls.set(calls.get() + 1);
-                    Ok(Arc::from(format!("v{id}")))
+                    Ok(Sym::from(format!("v{id}")))
                 })
-                .map(Arc::clone)
+                .cloned()
                 .unwrap()
         };
         let slot_mate = 5 + VALUE_CACHE_SLOTS as u32;

@@ -26,13 +26,12 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::ChunkMeta;
 use crate::chunk::ChunkSummary;
 use crate::encoding::{put_crc_of, put_str, put_u32_le, put_u64_le, put_uvarint, put_zvarint};
 use crate::error::{Error, Result};
-use crate::labels::Labels;
+use crate::labels::{Labels, Sym};
 
 /// Magic bytes of an index file.
 pub const MAGIC: &[u8; 4] = b"SIDX";
@@ -57,7 +56,7 @@ pub struct IndexWriter {
     path: PathBuf,
     out: BufWriter<File>,
     pos: u64,
-    symbols: HashMap<Arc<str>, u32>,
+    symbols: HashMap<Sym, u32>,
     symbols_off: u64,
     symbol_offsets_off: u64,
     series_off: u64,
@@ -84,7 +83,7 @@ impl IndexWriter {
     /// `base_time` (the block's start keeps them short).
     pub fn create(
         path: &Path,
-        symbols: impl IntoIterator<Item = Arc<str>>,
+        symbols: impl IntoIterator<Item = Sym>,
         base_time: i64,
     ) -> Result<IndexWriter> {
         Self::create_version(path, symbols, base_time, VERSION)
@@ -94,7 +93,7 @@ impl IndexWriter {
     /// tests that older files are still read.
     pub fn create_version(
         path: &Path,
-        symbols: impl IntoIterator<Item = Arc<str>>,
+        symbols: impl IntoIterator<Item = Sym>,
         base_time: i64,
         version: u8,
     ) -> Result<IndexWriter> {
@@ -105,7 +104,7 @@ impl IndexWriter {
         }
         let base_time = if version >= 3 { base_time } else { 0 };
         let f = File::create(path).map_err(|e| Error::io("create", path, e))?;
-        let mut syms: Vec<Arc<str>> = symbols.into_iter().collect();
+        let mut syms: Vec<Sym> = symbols.into_iter().collect();
         syms.sort_unstable();
         syms.dedup();
         let mut w = IndexWriter {

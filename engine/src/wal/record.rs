@@ -9,9 +9,8 @@
 //! a huge allocation.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
-use crate::labels::{Label, Labels};
+use crate::labels::{Label, Labels, Sym};
 
 use super::{ChunksRecord, DeleteRecord, Record, SampleRecord, SeriesRecord};
 
@@ -217,8 +216,8 @@ fn decode_series(payload: &[u8]) -> Result<Vec<SeriesRecord>, DecodeError> {
                 }
             }
             labels.push(Label {
-                name: Arc::from(name),
-                value: Arc::from(value),
+                name: Sym::from(name),
+                value: Sym::from(value),
             });
         }
         out.push(SeriesRecord {
