@@ -142,7 +142,7 @@ impl ChunkBuilder {
             sc.ts.resize(n, 0);
             sc.vs.clear();
             sc.vs.resize(n, 0.0);
-            let h = xor_chunk.header;
+            let h = xor_chunk.header();
             let (body, body_len) = xor_chunk.body();
             if !xor::decode_all_fast(body, body_len, n, h.min_t, &mut sc.ts, &mut sc.vs) {
                 // Cannot happen for a stream this builder wrote; keep the stream as it is.

@@ -39,7 +39,7 @@ enum Decoder<'a> {
 /// strictly increase, the last equals `max_time`. Returns how many samples are valid (a
 /// prefix) and the error that ended decoding early, if any.
 pub(crate) fn decode_chunk(c: &Chunk, ts: &mut [i64], vs: &mut [f64]) -> (usize, Option<Error>) {
-    let h: Header = c.header;
+    let h: Header = c.header();
     let n = h.n;
     if n == 0 {
         return (0, None);
@@ -105,7 +105,7 @@ pub(crate) fn append_blocked(
     ts: &mut Vec<i64>,
     vs: &mut Vec<f64>,
 ) -> Result<(), Error> {
-    let h: Header = c.header;
+    let h: Header = c.header();
     if h.n == 0 {
         return Ok(());
     }
@@ -271,7 +271,7 @@ pub struct ChunkIter<'a> {
 impl<'a> ChunkIter<'a> {
     #[inline]
     pub(crate) fn new(c: &'a Chunk) -> Self {
-        let h: Header = c.header;
+        let h: Header = c.header();
         ChunkIter {
             dec: if h.n == 0 {
                 Decoder::Done
@@ -295,7 +295,7 @@ impl<'a> ChunkIter<'a> {
     /// decoder of a large one. True if samples are ready in the buffers.
     #[cold]
     fn start(&mut self, c: &'a Chunk) -> bool {
-        let h: Header = c.header;
+        let h: Header = c.header();
         if h.n <= BLOCK {
             let (k, e) = decode_chunk(c, &mut self.ts, &mut self.vs);
             self.len = k;

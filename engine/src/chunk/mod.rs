@@ -105,50 +105,82 @@ pub const PAD: usize = 16;
 pub struct Chunk {
     /// The encoded bytes followed by at least `PAD` readable bytes.
     bytes: OwnedBytes,
+    /// The parsed header, kept narrow (a head holds a handle per sealed chunk).
+    min_t: i64,
+    max_t: i64,
+    n: u32,
     /// Length of the encoded bytes (without the padding).
-    len: usize,
-    header: Header,
+    len: u32,
+    /// Offset of the body (the header's length).
+    body: u8,
+    enc: Encoding,
 }
 
 impl fmt::Debug for Chunk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Chunk")
-            .field("encoding", &self.header.enc)
-            .field("samples", &self.header.n)
-            .field("min_time", &self.header.min_t)
-            .field("max_time", &self.header.max_t)
+            .field("encoding", &self.enc)
+            .field("samples", &self.n)
+            .field("min_time", &self.min_t)
+            .field("max_time", &self.max_t)
             .field("bytes", &self.as_bytes().len())
             .finish()
     }
 }
 
 impl Chunk {
+    /// A chunk of the first `len` bytes of `bytes` (followed by `PAD` readable bytes), whose
+    /// header `h` was parsed or written by this module (so its fields fit: a header is at
+    /// most 31 bytes, a chunk holds at most `MAX_SAMPLES_HARD` samples).
+    fn with_header(bytes: OwnedBytes, len: usize, h: Header) -> Chunk {
+        debug_assert!(h.body <= usize::from(u8::MAX) && h.n <= MAX_SAMPLES_HARD);
+        Chunk {
+            bytes,
+            min_t: h.min_t,
+            max_t: h.max_t,
+            n: h.n as u32,
+            len: len as u32,
+            body: h.body as u8,
+            enc: h.enc,
+        }
+    }
+
+    /// The parsed header.
+    #[inline]
+    pub(crate) fn header(&self) -> Header {
+        Header {
+            enc: self.enc,
+            n: self.n as usize,
+            min_t: self.min_t,
+            max_t: self.max_t,
+            body: usize::from(self.body),
+        }
+    }
+
     /// Wraps bytes known to be valid (written by this module), adding the padding.
     pub(crate) fn from_trusted(mut bytes: Vec<u8>, header: Header) -> Chunk {
         let len = bytes.len();
         bytes.extend_from_slice(&[0u8; PAD]);
-        Chunk {
-            bytes: OwnedBytes::from_vec(bytes),
-            len,
-            header,
-        }
+        Chunk::with_header(OwnedBytes::from_vec(bytes), len, header)
     }
 
     /// This chunk viewing another copy of its encoded bytes: `bytes` holds them followed by
     /// at least [`PAD`] readable bytes (the head's chunk files).
     pub(crate) fn with_bytes(&self, bytes: OwnedBytes) -> Chunk {
-        debug_assert!(bytes.len() >= self.len + PAD && bytes[..self.len] == *self.as_bytes());
-        Chunk {
-            bytes,
-            len: self.len,
-            header: self.header,
-        }
+        debug_assert!(
+            bytes.len() >= self.len as usize + PAD
+                && bytes[..self.len as usize] == *self.as_bytes()
+        );
+        Chunk { bytes, ..*self }
     }
 
     /// The body (after the header) including the padding, and its length without it.
     pub(crate) fn body(&self) -> (&[u8], usize) {
-        let body = self.bytes.get(self.header.body..).unwrap_or(&[]);
-        (body, self.len.saturating_sub(self.header.body))
+        let body = self.bytes.get(usize::from(self.body)..).unwrap_or(&[]);
+        (
+            body,
+            (self.len as usize).saturating_sub(usize::from(self.body)),
+        )
     }
 
     /// Validates the header of `bytes` and wraps them. For the packed encodings the whole
@@ -167,12 +199,11 @@ impl Chunk {
                 "{len}-byte chunk without {PAD} bytes of padding after it"
             )));
         }
+        if u32::try_from(len).is_err() {
+            return Err(Error::CorruptChunk(format!("{len}-byte chunk")));
+        }
         let h = Chunk::validate(&bytes[..len])?;
-        Ok(Chunk {
-            bytes,
-            len,
-            header: h,
-        })
+        Ok(Chunk::with_header(bytes, len, h))
     }
 
     /// Checks the header (and the layout of a packed body) of the chunk that is exactly
@@ -238,27 +269,27 @@ impl Chunk {
 
     /// The encoded bytes, header included.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        &self.bytes[..self.len as usize]
     }
 
     /// The encoding chosen for this chunk.
     pub fn encoding(&self) -> Encoding {
-        self.header.enc
+        self.enc
     }
 
     /// Number of samples.
     pub fn num_samples(&self) -> usize {
-        self.header.n
+        self.n as usize
     }
 
     /// Timestamp of the first sample (0 for an empty chunk).
     pub fn min_time(&self) -> i64 {
-        self.header.min_t
+        self.min_t
     }
 
     /// Timestamp of the last sample (0 for an empty chunk).
     pub fn max_time(&self) -> i64 {
-        self.header.max_t
+        self.max_t
     }
 
     /// Iterates the samples in time order.
@@ -280,7 +311,7 @@ impl Chunk {
     /// (cleared, then left with whatever they decoded).
     pub fn decode_times_into(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
         scratch.clear();
-        if self.header.enc == Encoding::Blocked && self.num_samples() > iter::BLOCK {
+        if self.enc == Encoding::Blocked && self.num_samples() > iter::BLOCK {
             return iter::append_blocked(self, i64::MIN, false, ts, scratch);
         }
         self.decode_into(ts, scratch)
@@ -292,7 +323,7 @@ impl Chunk {
     /// Samples after `after` are all appended.
     pub fn decode_after(&self, after: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         let n = self.num_samples();
-        if self.header.enc == Encoding::Blocked && n > iter::BLOCK {
+        if self.enc == Encoding::Blocked && n > iter::BLOCK {
             return iter::append_blocked(self, after, true, ts, vs);
         }
         let (t0, v0) = (ts.len(), vs.len());

@@ -453,3 +453,13 @@ fn decode_after_skips_blocks_with_patches_and_running_sums() {
         }
     }
 }
+
+#[test]
+fn a_chunk_handle_stays_narrow() {
+    // The head holds one per sealed chunk: bytes view (40) + header fields (32).
+    assert!(
+        std::mem::size_of::<Chunk>() <= 72,
+        "{}",
+        std::mem::size_of::<Chunk>()
+    );
+}

@@ -49,7 +49,7 @@ impl XorAppender {
     /// An empty appender (no window yet: the first non-zero XOR opens one).
     pub(crate) fn new() -> Self {
         XorAppender {
-            w: BitWriter::with_capacity(128),
+            w: BitWriter::with_capacity(32),
             n: 0,
             t: 0,
             delta: 0,
