@@ -196,6 +196,12 @@ fn sealed_head_chunks_live_in_files_of_the_data_directory() {
     assert!(r.head_blocks >= 1, "{r:?}");
     let end = scrape(&db, &mut model, "api", 40, end, 300);
     assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // A flush moves the whole head into blocks: no chunk file is left holding dead chunks.
+    db.flush().unwrap();
+    assert_eq!(db.stats().chunk_files.bytes, 0);
+    assert!(files().is_empty(), "{:?}", files());
+    let end = scrape(&db, &mut model, "api", 40, end, 300);
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
     db.close().unwrap();
     assert!(files().is_empty(), "a closed head deletes its files");
     // After a restart the WAL (checkpoint chunks and samples) is replayed into new files.

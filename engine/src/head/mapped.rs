@@ -14,9 +14,10 @@
 //! - They are a cache, not a record: the WAL (and its checkpoints) stays what a restart
 //!   replays, so the files are never fsynced and never read across restarts. Opening a data
 //!   directory deletes what an earlier process left; dropping the head deletes its files.
-//! - Head truncation deletes every full segment whose chunks all end before the head's new
-//!   lower bound ([`MappedChunks::release_before`]). Readers that still hold chunks of a
-//!   deleted segment keep its map (and so the unlinked file) alive until they drop them.
+//! - Head truncation deletes every segment (the one being filled included) whose chunks all
+//!   end before the head's new lower bound ([`MappedChunks::release_before`]). Readers that
+//!   still hold chunks of a deleted segment keep its map (and so the unlinked file) alive
+//!   until they drop them.
 //! - Chunks rewritten by a delete, and the ones a head cut seals or splits, stay on the heap
 //!   (rare, and dropped by the next truncation).
 //! - A chunk that cannot be written (disk full, any I/O error) stays on the heap and is
@@ -162,22 +163,32 @@ impl MappedChunks {
         }
     }
 
-    /// Deletes the full segments whose chunks all end before `b` (the head dropped them).
-    /// Returns how many were deleted.
+    /// Deletes the segments whose chunks all end before `b` (the head dropped them), the
+    /// one being filled included (the next chunk starts a new one). Returns how many were
+    /// deleted.
     pub fn release_before(&self, b: i64) -> usize {
         let mut st = self.state.lock();
-        let before = st.full.len();
-        st.full.retain(|s| {
-            if s.max_t.load(Ordering::Relaxed) >= b {
-                return true;
-            }
+        let ended = |s: &Segment| s.max_t.load(Ordering::Relaxed) < b;
+        let mut gone: Vec<Arc<Segment>> = Vec::new();
+        if st
+            .current
+            .as_deref()
+            .is_some_and(|s| st.pos > 0 && ended(s))
+        {
+            gone.extend(st.current.take());
+            st.pos = 0;
+        }
+        let (old, kept): (Vec<_>, Vec<_>) = st.full.drain(..).partition(|s| ended(s));
+        st.full = kept;
+        gone.extend(old);
+        drop(st);
+        for s in &gone {
             // An unlinked file stays readable through the maps readers hold.
             if let Err(e) = std::fs::remove_file(s.file.path()) {
                 eprintln!("strata: cannot remove {}: {e}", s.file.path().display());
             }
-            false
-        });
-        before - st.full.len()
+        }
+        gone.len()
     }
 
     /// What the files hold.
@@ -238,6 +249,7 @@ mod tests {
         assert_eq!(st.failures, 0);
         // Segments whose chunks all end before the bound go; the one being filled stays.
         let bound = kept[30].0.max_time() + 1;
+        assert!(kept[59].0.max_time() >= bound);
         let gone = m.release_before(bound);
         assert!(gone >= 1, "{gone}");
         assert_eq!(m.stats().files as usize, files(&dir));
@@ -245,7 +257,14 @@ mod tests {
         for (c, s) in &kept {
             assert_eq!(s.iter().collect::<Vec<_>>(), c.iter().collect::<Vec<_>>());
         }
-        assert!(kept[59].0.max_time() >= bound);
+        // Once every chunk ended, the file being filled goes too, and the next chunk starts a
+        // new one.
+        let st = m.stats();
+        assert_eq!(m.release_before(i64::MAX), st.files as usize);
+        assert_eq!((m.stats().files, files(&dir)), (0, 0));
+        let again = m.store(&kept[0].0).expect("stored");
+        assert_eq!(again.as_bytes(), kept[0].0.as_bytes());
+        assert_eq!(m.stats().files, 1);
         drop(m);
         assert_eq!(files(&dir), 0, "dropping the store deletes its files");
         assert_eq!(kept[0].1.as_bytes(), kept[0].0.as_bytes());
