@@ -24,6 +24,9 @@
 //!   bytes still to be written are never viewed (a view is built from the range alone,
 //!   never from a slice of the whole map). Writes through `pwrite` reach the shared map
 //!   coherently on Linux (one page cache).
+//! - A head chunk file's pages may be dropped from the process' resident memory
+//!   ([`AppendFile::drop_resident_pages`]): the map is shared, so a later access maps them
+//!   again from the page cache with the same bytes.
 //! - Compaction, retention, deletes and head truncation remove a file by unlinking it,
 //!   which leaves existing maps valid until the last reader drops them (readers hold an
 //!   `Arc` of the map); corrupted blocks are moved aside by rename, which does not change
@@ -157,6 +160,23 @@ impl AppendFile {
         }
         self.file.write_all_at(bytes, offset)
     }
+
+    /// Takes the file's pages out of this process' resident memory (`MADV_DONTNEED`): they
+    /// stay in the page cache, and a later read maps them again from there. A head cut
+    /// reads every chunk it writes into a block; without this the pages it touched would
+    /// count in the process' RSS for as long as the file lives.
+    pub fn drop_resident_pages(&self) -> std::io::Result<()> {
+        // SAFETY: the map is a shared (MAP_SHARED) read-only map of a regular file, and every
+        // byte a reader may view was written to the file before it was viewed and never
+        // changes (module contract). After MADV_DONTNEED, an access to a shared file mapping
+        // maps the page again from the page cache, that is, with the file's current
+        // contents: the same bytes. No view ever sees other bytes, and nothing writes
+        // through the map.
+        unsafe {
+            self.map
+                .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
+        }
+    }
 }
 
 impl ByteOwner for AppendFile {
@@ -218,6 +238,11 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
         assert_eq!(f.range(10..15), b"hello");
         f.write_at(100, b"late").unwrap();
+        assert_eq!(f.range(100..104), b"late");
+        // Dropping the resident pages keeps the bytes: they are read again from the file.
+        let held = f.range(10..15);
+        f.drop_resident_pages().unwrap();
+        assert_eq!(held, b"hello");
         assert_eq!(f.range(100..104), b"late");
     }
 }

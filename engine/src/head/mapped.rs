@@ -17,7 +17,9 @@
 //! - Head truncation deletes every segment (the one being filled included) whose chunks all
 //!   end before the head's new lower bound ([`MappedChunks::release_before`]). Readers that
 //!   still hold chunks of a deleted segment keep its map (and so the unlinked file) alive
-//!   until they drop them.
+//!   until they drop them. The pages of the files that stay are taken out of the process'
+//!   resident memory at the same time (the cut before it read every chunk it wrote into a
+//!   block, and queries map pages too), so they count in RSS only between truncations.
 //! - Chunks rewritten by a delete, and the ones a head cut seals or splits, stay on the heap
 //!   (rare, and dropped by the next truncation).
 //! - A chunk that cannot be written (disk full, any I/O error) stays on the heap and is
@@ -164,8 +166,8 @@ impl MappedChunks {
     }
 
     /// Deletes the segments whose chunks all end before `b` (the head dropped them), the
-    /// one being filled included (the next chunk starts a new one). Returns how many were
-    /// deleted.
+    /// one being filled included (the next chunk starts a new one), and takes the pages of
+    /// the others out of the process' resident memory. Returns how many were deleted.
     pub fn release_before(&self, b: i64) -> usize {
         let mut st = self.state.lock();
         let ended = |s: &Segment| s.max_t.load(Ordering::Relaxed) < b;
@@ -181,7 +183,15 @@ impl MappedChunks {
         let (old, kept): (Vec<_>, Vec<_>) = st.full.drain(..).partition(|s| ended(s));
         st.full = kept;
         gone.extend(old);
+        let live: Vec<Arc<Segment>> = st.full.iter().chain(st.current.as_ref()).cloned().collect();
         drop(st);
+        // The cut that came before this read the chunks it wrote into a block, which mapped
+        // their pages into this process: leave them to the page cache.
+        for s in &live {
+            if let Err(e) = s.file.drop_resident_pages() {
+                eprintln!("strata: madvise {}: {e}", s.file.path().display());
+            }
+        }
         for s in &gone {
             // An unlinked file stays readable through the maps readers hold.
             if let Err(e) = std::fs::remove_file(s.file.path()) {
