@@ -158,9 +158,7 @@ impl SeriesState {
         }
         sealed_one
     }
-}
 
-impl SeriesState {
     /// Adds a sealed chunk (newer than every chunk held), in `files` if given.
     pub fn keep_sealed(&mut self, c: Chunk, files: Option<&MappedChunks>) {
         let c = files.and_then(|f| f.store(&c)).unwrap_or(c);
