@@ -363,20 +363,13 @@ impl PartialOrd for Labels {
 impl Ord for Labels {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         for (a, b) in self.0.iter().zip(other.0.iter()) {
-            let c = str_cmp(&a.name, &b.name).then_with(|| str_cmp(&a.value, &b.value));
+            let c = a.name.cmp(&b.name).then_with(|| a.value.cmp(&b.value));
             if c.is_ne() {
                 return c;
             }
         }
         self.0.len().cmp(&other.0.len())
     }
-}
-
-/// Orders two strings, equal without reading them when they are one interned string (the
-/// usual case when series from several blocks and the head are merged).
-#[inline]
-fn str_cmp(a: &Sym, b: &Sym) -> std::cmp::Ordering {
-    a.cmp(b)
 }
 
 impl<'a> IntoIterator for &'a Labels {

@@ -26,7 +26,7 @@
 //!   counted; nothing accepted is lost.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -43,18 +43,24 @@ pub const SEGMENT_BYTES: u64 = 64 << 20;
 struct Segment {
     file: Arc<AppendFile>,
     /// Latest `max_time` of the chunks written into it.
-    max_t: AtomicI64,
-    /// Bytes reserved in it so far.
-    used: AtomicU64,
+    max_t: i64,
+    /// Bytes reserved in it so far: the offset of its next chunk.
+    used: u64,
+}
+
+impl Segment {
+    /// True if every chunk in it ends before `b`.
+    fn ended_before(&self, b: i64) -> bool {
+        self.max_t < b
+    }
 }
 
 #[derive(Default)]
 struct State {
-    /// The segment being filled, and the offset of its next chunk.
-    current: Option<Arc<Segment>>,
-    pos: u64,
+    /// The segment being filled.
+    current: Option<Segment>,
     /// Full segments, oldest first.
-    full: Vec<Arc<Segment>>,
+    full: Vec<Segment>,
     next_id: u64,
 }
 
@@ -100,11 +106,6 @@ impl MappedChunks {
         })
     }
 
-    /// The directory of the files.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// `c` with its bytes in a chunk file, or `None` if they could not be written there (the
     /// caller keeps `c`; the failure is counted and the first one logged).
     pub fn store(&self, c: &Chunk) -> Option<Chunk> {
@@ -113,27 +114,30 @@ impl MappedChunks {
         if need > self.segment_bytes / 4 {
             return None;
         }
-        let (seg, off) = {
+        let (file, off) = {
             let mut st = self.state.lock();
-            if st.current.is_none() || st.pos + need > self.segment_bytes {
+            if st
+                .current
+                .as_ref()
+                .is_none_or(|s| s.used + need > self.segment_bytes)
+            {
                 if let Err(e) = self.rotate(&mut st) {
                     drop(st);
                     self.failed(&e.to_string());
                     return None;
                 }
             }
-            let seg = st.current.clone()?;
-            let off = st.pos;
-            st.pos += need;
-            seg.used.store(st.pos, Ordering::Relaxed);
-            seg.max_t.fetch_max(c.max_time(), Ordering::Relaxed);
-            (seg, off)
+            let seg = st.current.as_mut()?;
+            let off = seg.used;
+            seg.used += need;
+            seg.max_t = seg.max_t.max(c.max_time());
+            (seg.file.clone(), off)
         };
-        if let Err(e) = seg.file.write_at(off, bytes) {
-            self.failed(&format!("write {}: {e}", seg.file.path().display()));
+        if let Err(e) = file.write_at(off, bytes) {
+            self.failed(&format!("write {}: {e}", file.path().display()));
             return None;
         }
-        let owner: Arc<dyn ByteOwner> = seg.file.clone();
+        let owner: Arc<dyn ByteOwner> = file;
         let view = OwnedBytes::new(owner).slice(off as usize..(off + need) as usize)?;
         Some(c.with_bytes(view))
     }
@@ -144,15 +148,14 @@ impl MappedChunks {
         st.next_id += 1;
         let path = self.dir.join(format!("{id:08}"));
         let file = AppendFile::create(&path, self.segment_bytes)?;
-        let seg = Arc::new(Segment {
+        let seg = Segment {
             file: Arc::new(file),
-            max_t: AtomicI64::new(i64::MIN),
-            used: AtomicU64::new(0),
-        });
+            max_t: i64::MIN,
+            used: 0,
+        };
         if let Some(old) = st.current.replace(seg) {
             st.full.push(old);
         }
-        st.pos = 0;
         Ok(())
     }
 
@@ -170,26 +173,31 @@ impl MappedChunks {
     /// the others out of the process' resident memory. Returns how many were deleted.
     pub fn release_before(&self, b: i64) -> usize {
         let mut st = self.state.lock();
-        let ended = |s: &Segment| s.max_t.load(Ordering::Relaxed) < b;
-        let mut gone: Vec<Arc<Segment>> = Vec::new();
+        let mut gone: Vec<Segment> = Vec::new();
         if st
             .current
-            .as_deref()
-            .is_some_and(|s| st.pos > 0 && ended(s))
+            .as_ref()
+            .is_some_and(|s| s.used > 0 && s.ended_before(b))
         {
             gone.extend(st.current.take());
-            st.pos = 0;
         }
-        let (old, kept): (Vec<_>, Vec<_>) = st.full.drain(..).partition(|s| ended(s));
+        let (old, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut st.full)
+            .into_iter()
+            .partition(|s| s.ended_before(b));
         st.full = kept;
         gone.extend(old);
-        let live: Vec<Arc<Segment>> = st.full.iter().chain(st.current.as_ref()).cloned().collect();
+        let live: Vec<Arc<AppendFile>> = st
+            .full
+            .iter()
+            .chain(st.current.as_ref())
+            .map(|s| s.file.clone())
+            .collect();
         drop(st);
         // The cut that came before this read the chunks it wrote into a block, which mapped
         // their pages into this process: leave them to the page cache.
-        for s in &live {
-            if let Err(e) = s.file.drop_resident_pages() {
-                eprintln!("strata: madvise {}: {e}", s.file.path().display());
+        for f in &live {
+            if let Err(e) = f.drop_resident_pages() {
+                eprintln!("strata: madvise {}: {e}", f.path().display());
             }
         }
         for s in &gone {
@@ -207,7 +215,7 @@ impl MappedChunks {
         let segs = st.full.iter().chain(st.current.as_ref());
         MappedStats {
             files: segs.clone().count() as u64,
-            bytes: segs.map(|s| s.used.load(Ordering::Relaxed)).sum(),
+            bytes: segs.map(|s| s.used).sum(),
             failures: self.failures.load(Ordering::Relaxed),
         }
     }

@@ -598,7 +598,7 @@ impl IndexReader {
             // Values come from the cache, so equal ones are mostly one pointer.
             let value = values.get(v as u32, || Ok(self.interner.intern(self.sym(v as u32)?)))?;
             if let Some(e) = expect {
-                if same_str(&name.name, &e[i].name) && same_str(value, &e[i].value) {
+                if name.name == e[i].name && *value == e[i].value {
                     continue;
                 }
                 expect = None;
@@ -703,11 +703,6 @@ enum Wanted<'a> {
     Read,
     /// Builds them only if they differ from these.
     Unless(&'a Labels),
-}
-
-/// True if two shared strings are equal (the same copy, mostly: strings are interned).
-fn same_str(a: &Sym, b: &Sym) -> bool {
-    a == b
 }
 
 impl LabelIndex for IndexReader {
