@@ -174,13 +174,22 @@ impl fmt::Debug for Label {
 }
 
 /// A sorted set of labels; see the module docs for its invariants.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Labels(Vec<Label>);
+///
+/// The labels live in one shared allocation: cloning a set (which every query does for every
+/// series it selects, and again for each result) is one reference-count increment.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Labels(Arc<[Label]>);
+
+impl Default for Labels {
+    fn default() -> Labels {
+        Labels::empty()
+    }
+}
 
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Labels {
-        Labels(Vec::new())
+        Labels(Arc::from(Vec::new()))
     }
 
     /// Builds a set from pairs in any order. Empty values are dropped; an empty name or a name
@@ -212,7 +221,7 @@ impl Labels {
                 &*l.value
             )));
         }
-        Ok(Labels(labels))
+        Ok(Labels(labels.into()))
     }
 
     /// Builds a set from labels already sorted by unique, non-empty names with non-empty
@@ -222,7 +231,7 @@ impl Labels {
         debug_assert!(labels
             .iter()
             .all(|l| !l.name.is_empty() && !l.value.is_empty()));
-        Labels(labels)
+        Labels(labels.into())
     }
 
     /// The value of `name`, or `None` if the label is absent.
@@ -258,14 +267,14 @@ impl Labels {
         self.0.is_empty()
     }
 
-    /// Consumes the set, giving the sorted labels.
+    /// The sorted labels as a vector of their own (the strings stay shared).
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
     }
 
     /// Returns a copy with `name` set to `value` (removed if `value` is empty).
     pub fn with(&self, name: &str, value: &str) -> Labels {
-        let mut v = self.0.clone();
+        let mut v = self.0.to_vec();
         match v.binary_search_by(|l| (*l.name).cmp(name)) {
             Ok(i) if value.is_empty() => {
                 v.remove(i);
@@ -274,12 +283,22 @@ impl Labels {
             Err(_) if value.is_empty() => {}
             Err(i) => v.insert(i, Label::new(name, value)),
         }
-        Labels(v)
+        Labels(v.into())
     }
 
     /// Returns a copy without the named label.
     pub fn without(&self, name: &str) -> Labels {
-        self.with(name, "")
+        match self.0.binary_search_by(|l| (*l.name).cmp(name)) {
+            // One allocation of the exact size (a chain of two slices has a known length).
+            Ok(i) => Labels(
+                self.0[..i]
+                    .iter()
+                    .chain(&self.0[i + 1..])
+                    .cloned()
+                    .collect(),
+            ),
+            Err(_) => self.clone(),
+        }
     }
 
     /// Returns a copy keeping only labels for which `keep` is true.
