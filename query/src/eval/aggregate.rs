@@ -7,25 +7,57 @@
 //! `without (l...)` removes the listed labels and always `__name__`; no clause gives `{}`.
 //! `topk`/`bottomk` keep their input series unchanged.
 
-use super::hash::{map_with_capacity, FxHashMap};
+use super::hash::{map_with_capacity, FxHashMap, FxHasher};
+use std::hash::Hasher;
 
 use strata_engine::{Labels, METRIC_NAME};
 
+use super::call::unwrap_parens;
 use super::{Evaluator, StepSeries, Steps, Val};
 use crate::error::{Error, Result};
-use crate::parser::ast::{AggregateExpr, AggregateOp, Grouping};
+use crate::parser::ast::{AggregateExpr, AggregateOp, Expr, Grouping};
 
 pub use crate::functions::numeric::{format_float, kahan_inc, kahan_sum, mean, quantile, variance};
 
+/// True if `a`'s result cannot depend on the `__name__` of its input's series and its input
+/// is a function of a plain range selector (`sum by (job) (rate(x[5m]))`), which
+/// evaluates no other function before it finishes: the function may then keep the names it
+/// would drop ([`Evaluator::names_unused`]).
+fn names_unused(a: &AggregateExpr) -> bool {
+    use AggregateOp::*;
+    let groups_only = matches!(
+        a.op,
+        Sum | Avg | Count | Group | Min | Max | Stddev | Stdvar | Quantile
+    );
+    let name_ignored = match &a.grouping {
+        None | Some(Grouping::Without(_)) => true,
+        Some(Grouping::By(names)) => !names.iter().any(|n| n == METRIC_NAME),
+    };
+    let plain_call = matches!(
+        unwrap_parens(&a.expr),
+        Expr::Call(c) if c.args.len() == 1
+            && matches!(unwrap_parens(&c.args[0]), Expr::MatrixSelector(_))
+    );
+    groups_only && name_ignored && plain_call
+}
+
+/// The labels of `l` that its group keeps, in name order (what [`group_labels`] returns).
+fn kept_labels<'a>(
+    l: &'a Labels,
+    grouping: &'a Option<Grouping>,
+) -> impl Iterator<Item = &'a strata_engine::Label> + 'a {
+    l.iter().filter(move |x| match grouping {
+        None => false,
+        Some(Grouping::By(names)) => names.iter().any(|n| *n == *x.name),
+        Some(Grouping::Without(names)) => {
+            *x.name != *METRIC_NAME && !names.iter().any(|n| *n == *x.name)
+        }
+    })
+}
+
 /// The group labels of `l` under `grouping`.
 pub fn group_labels(l: &Labels, grouping: &Option<Grouping>) -> Labels {
-    match grouping {
-        None => Labels::empty(),
-        Some(Grouping::By(names)) => l.retain(|n| names.iter().any(|x| x == n)),
-        Some(Grouping::Without(names)) => {
-            l.retain(|n| n != METRIC_NAME && !names.iter().any(|x| x == n))
-        }
-    }
+    Labels::from_sorted_unchecked(kept_labels(l, grouping).cloned().collect())
 }
 
 fn float_cmp_desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
@@ -97,22 +129,35 @@ pub fn eval_aggregate(ev: &Evaluator<'_>, a: &AggregateExpr, steps: &Steps) -> R
         }
         _ => {}
     }
-    let input = ev.eval_vector(&a.expr, steps)?;
+    let hint = names_unused(a);
+    ev.names_unused.set(hint);
+    let input = ev.eval_vector(&a.expr, steps);
+    ev.names_unused.set(false);
+    let input = input?;
 
     if let Some(label) = label_param {
         return count_values(ev, input, &label, &a.grouping, n);
     }
 
-    // Groups, in first-seen order.
-    let mut index: FxHashMap<Labels, usize> = map_with_capacity(0);
+    // Groups, in first-seen order. A series' group is found by hashing the labels it keeps
+    // in place; a label set is built only for a new group.
+    let mut index: FxHashMap<u64, Vec<usize>> = map_with_capacity(0);
     let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
     for (i, s) in input.iter().enumerate() {
-        let g = group_labels(&s.labels, &a.grouping);
-        match index.get(&g) {
+        let kept = || kept_labels(&s.labels, &a.grouping);
+        let mut h = FxHasher::default();
+        for l in kept() {
+            h.write(l.name.as_bytes());
+            h.write_u8(0xff);
+            h.write(l.value.as_bytes());
+            h.write_u8(0xff);
+        }
+        let slot = index.entry(h.finish()).or_default();
+        match slot.iter().find(|&&gi| groups[gi].0.iter().eq(kept())) {
             Some(&gi) => groups[gi].1.push(i),
             None => {
-                index.insert(g.clone(), groups.len());
-                groups.push((g, vec![i]));
+                slot.push(groups.len());
+                groups.push((group_labels(&s.labels, &a.grouping), vec![i]));
             }
         }
     }

@@ -30,7 +30,7 @@ fn arg(c: &Call, i: usize) -> Result<&Expr> {
     })
 }
 
-fn unwrap_parens(mut e: &Expr) -> &Expr {
+pub(crate) fn unwrap_parens(mut e: &Expr) -> &Expr {
     while let Expr::Paren(x) = e {
         e = x;
     }
@@ -39,8 +39,9 @@ fn unwrap_parens(mut e: &Expr) -> &Expr {
 
 /// Drops `__name__` from every series (or marks it, in delayed mode) and merges/validates
 /// collisions.
-fn finish(ev: &Evaluator<'_>, series: Vec<StepSeries>, keep_name: bool) -> Result<Val> {
-    if keep_name {
+pub(crate) fn finish(ev: &Evaluator<'_>, series: Vec<StepSeries>, keep_name: bool) -> Result<Val> {
+    let unused = ev.names_unused.replace(false);
+    if keep_name || (unused && !ev.delayed_name_removal && super::same_name(&series)) {
         // Labels are unchanged and pairwise distinct: merging would only drop empty series.
         return Ok(Val::Vector(
             series.into_iter().filter(|s| !s.is_empty()).collect(),
@@ -855,6 +856,38 @@ mod tests {
         // last_over_time keeps the name: no collision.
         let v = instant(r#"last_over_time({job="x"}[1m])"#, 180_000).unwrap();
         assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn aggregations_that_ignore_names_keep_the_functions_answers() {
+        // `sum by (job)` lets rate keep its names only when that cannot hide a collision.
+        let err = instant(r#"sum by (job) (rate({job="x"}[5m]))"#, 180_000).unwrap_err();
+        assert_eq!(err.to_string(), crate::eval::SAME_LABELSET);
+        // One name: the same sums as through a binary operation (which drops names itself).
+        for (agg, plain) in [
+            (
+                "sum by (job) (increase(a[5m]))",
+                "sum by (job) (increase(a[5m]) * 1)",
+            ),
+            ("count(rate(h_bucket[5m]))", "count(rate(h_bucket[5m]) * 1)"),
+            (
+                "max without (le) (rate(h_bucket[5m]))",
+                "max without (le) (rate(h_bucket[5m]) * 1)",
+            ),
+        ] {
+            assert_eq!(
+                instant(agg, 180_000).unwrap(),
+                instant(plain, 180_000).unwrap()
+            );
+        }
+        // Grouping by the name itself, and topk (which returns its input series), still see
+        // the names dropped.
+        let by_name = instant("sum by (__name__) (rate(a[5m]))", 180_000).unwrap();
+        assert_eq!(by_name, instant("sum(rate(a[5m]))", 180_000).unwrap());
+        assert_eq!(by_name[0].0, "{}");
+        let top = instant("topk(1, rate(h_bucket[5m]))", 180_000).unwrap();
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].0, r#"{le="+Inf"}"#);
     }
 
     #[test]

@@ -227,6 +227,11 @@ pub struct Evaluator<'a> {
     /// Delayed `__name__` removal (Prometheus's `promql-delayed-name-removal`): names are
     /// kept through the query and dropped at its end.
     pub delayed_name_removal: bool,
+    /// Set by an aggregation whose result labels cannot depend on `__name__` just before it
+    /// evaluates its argument, a function of a plain range selector; the function's
+    /// [`call::finish`] takes it and then keeps the names it would drop when that cannot
+    /// change which series exist (all carry the same name). Always false otherwise.
+    pub names_unused: Cell<bool>,
     /// Warning annotations.
     pub warnings: RefCell<Vec<String>>,
     /// Info annotations.
@@ -279,6 +284,20 @@ pub trait SubqueryCache {
 /// The exact Prometheus message for label-set collisions.
 pub const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
 
+/// True if every series carries the same `__name__` (or none does): dropping the names then
+/// cannot make two label sets equal.
+pub fn same_name(series: &[StepSeries]) -> bool {
+    let mut names = series.iter().map(|s| s.labels.metric_name());
+    match names.next() {
+        // Names are mostly one shared copy: the pointers match before any byte is read.
+        Some(first) => names.all(|n| match (n, first) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+            (a, b) => a == b,
+        }),
+        None => true,
+    }
+}
+
 impl<'a> Evaluator<'a> {
     /// A context for a query over `[query_start, query_end]`.
     pub fn new(storage: &'a dyn Storage, query_start: i64, query_end: i64) -> Evaluator<'a> {
@@ -295,6 +314,7 @@ impl<'a> Evaluator<'a> {
             current_samples: Cell::new(0),
             peak_samples: Cell::new(0),
             delayed_name_removal: false,
+            names_unused: Cell::new(false),
             warnings: RefCell::new(Vec::new()),
             infos: RefCell::new(Vec::new()),
             step_infos: RefCell::new(Vec::new()),
@@ -535,13 +555,7 @@ impl<'a> Evaluator<'a> {
         if self.delayed_name_removal {
             s.drop_name = true;
         } else if s.labels.metric_name().is_some() {
-            // Same as `labels.without(METRIC_NAME)`, reusing the label vector instead of
-            // cloning it.
-            let mut v = std::mem::take(&mut s.labels).into_vec();
-            if let Ok(i) = v.binary_search_by(|l| (*l.name).cmp(METRIC_NAME)) {
-                v.remove(i);
-            }
-            s.labels = Labels::from_sorted_unchecked(v);
+            s.labels = s.labels.without(METRIC_NAME);
         }
         s
     }
@@ -552,16 +566,7 @@ impl<'a> Evaluator<'a> {
     /// are kept) and when all series carry the same `__name__` (or none); then only the
     /// series without any value are removed, which is all the merge would do.
     pub fn drop_names(&self, series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
-        let mut names = series.iter().map(|s| s.labels.metric_name());
-        let same_name = match names.next() {
-            // Names are mostly one shared copy: the pointers match before any byte is read.
-            Some(first) => names.all(|n| match (n, first) {
-                (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
-                (a, b) => a == b,
-            }),
-            None => true,
-        };
-        if self.delayed_name_removal || same_name {
+        if self.delayed_name_removal || same_name(&series) {
             Ok(series
                 .into_iter()
                 .filter(|s| !s.is_empty())
