@@ -77,26 +77,19 @@ impl DecodedWrite {
 /// [`Error::Protobuf`]. Invalid series and samples are reported in the summary instead.
 pub fn decode(proto: Protocol, body: &[u8], limits: &Limits, now_ms: i64) -> Result<DecodedWrite> {
     let buf = decompress(body, limits)?;
-    let mut sink = Sink::new(limits, now_ms);
+    let mut series = Vec::new();
+    let mut out = |pairs: &[(&str, &str)], samples: &[Sample]| {
+        series.push((labels_of(pairs), samples.to_vec()));
+        Ok(())
+    };
+    let mut sink = Sink::new(limits, now_ms, &mut out);
     run(proto, &buf, &mut sink)?;
-    let series = sink
-        .spans
-        .iter()
-        .map(|&(p0, p1, s0, s1)| {
-            (
-                labels_of(&sink.pairs[p0..p1]),
-                sink.samples[s0..s1].to_vec(),
-            )
-        })
-        .collect();
-    Ok(DecodedWrite {
-        series,
-        summary: sink.finish(),
-    })
+    let summary = sink.finish()?;
+    Ok(DecodedWrite { series, summary })
 }
 
 /// Decodes and validates `buf` into `sink`.
-fn run<'a>(proto: Protocol, buf: &'a [u8], sink: &mut Sink<'a>) -> Result<()> {
+fn run<'a>(proto: Protocol, buf: &'a [u8], sink: &mut Sink<'a, '_>) -> Result<()> {
     let res = match proto {
         Protocol::V1 => decode_v1(buf, sink),
         Protocol::V2 => decode_v2(buf, sink),
@@ -111,20 +104,20 @@ fn run<'a>(proto: Protocol, buf: &'a [u8], sink: &mut Sink<'a>) -> Result<()> {
 /// [`WriteSummary::is_clean`].
 pub fn write(db: &Db, proto: Protocol, body: &[u8], limits: &Limits) -> Result<WriteSummary> {
     let buf = decompress(body, limits)?;
-    let mut sink = Sink::new(limits, now_ms());
-    run(proto, &buf, &mut sink)?;
-    // Decoded as a whole: only now may series be created.
-    let mut batch = Batch::with_capacity(sink.spans.len(), sink.samples.len());
-    for &(p0, p1, s0, s1) in &sink.spans {
-        // Known series by reference; new ones by labels, so that `append` creates them
-        // within the series limits.
-        let pairs = &sink.pairs[p0..p1];
+    // Each valid series is looked up as soon as it is decoded, while its labels are at hand;
+    // nothing is created before the whole body has decoded (`append` below creates the new
+    // ones, within the series limits).
+    let mut batch = Batch::new();
+    let mut out = |pairs: &[(&str, &str)], samples: &[Sample]| {
         match db.lookup(pairs) {
-            Some(series) => batch.push_series(series, &sink.samples[s0..s1]),
-            None => batch.push(Labels::from_pairs(pairs)?, sink.samples[s0..s1].to_vec()),
+            Some(series) => batch.push_series(series, samples),
+            None => batch.push(Labels::from_pairs(pairs)?, samples.to_vec()),
         }
-    }
-    let mut summary = sink.finish();
+        Ok(())
+    };
+    let mut sink = Sink::new(limits, now_ms(), &mut out);
+    run(proto, &buf, &mut sink)?;
+    let mut summary = sink.finish()?;
     if !batch.is_empty() {
         let report = db.append(&batch)?;
         let mut p = Problems::default();
@@ -216,41 +209,48 @@ impl<'a> Scratch<'a> {
     }
 }
 
-/// Validates decoded series and collects them as borrowed label pairs and sample spans.
-struct Sink<'a> {
+/// Where [`Sink`] hands each valid series: its labels (in name order, without empty
+/// values) and samples, both borrowed for the call only.
+type SeriesOut<'o> = dyn FnMut(&[(&str, &str)], &[Sample]) -> Result<()> + 'o;
+
+/// Validates decoded series and hands the valid ones to its output one at a time, so a
+/// request's labels are never all held at once.
+struct Sink<'a, 'o> {
     limits: &'a Limits,
     max_t: i64,
-    /// Labels of the valid series, in name order, without empty values.
+    /// The labels of the series being finished, in name order, without empty values.
     pairs: Vec<(&'a str, &'a str)>,
-    /// Samples of the valid series.
-    samples: Vec<Sample>,
-    /// Per valid series: its range in `pairs`, then its range in `samples`.
-    spans: Vec<(usize, usize, usize, usize)>,
+    out: &'o mut SeriesOut<'o>,
+    /// The first error of `out`; decoding goes on, and the request fails with it.
+    failed: Option<Error>,
     summary: WriteSummary,
     problems: Problems,
     metadata: MetadataSet,
 }
 
-impl<'a> Sink<'a> {
-    fn new(limits: &'a Limits, now_ms: i64) -> Self {
+impl<'a, 'o> Sink<'a, 'o> {
+    fn new(limits: &'a Limits, now_ms: i64, out: &'o mut SeriesOut<'o>) -> Self {
         Sink {
             limits,
             max_t: now_ms.saturating_add(limits.max_future_ms),
             pairs: Vec::new(),
-            samples: Vec::new(),
-            spans: Vec::new(),
+            out,
+            failed: None,
             summary: WriteSummary::default(),
             problems: Problems::default(),
             metadata: MetadataSet::default(),
         }
     }
 
-    /// The summary of the decoding (`append` still empty).
-    fn finish(&mut self) -> WriteSummary {
+    /// The summary of the decoding (`append` still empty), or the error of the output.
+    fn finish(&mut self) -> Result<WriteSummary> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         let mut summary = std::mem::take(&mut self.summary);
         summary.problems = std::mem::take(&mut self.problems).finish();
         summary.metadata = std::mem::take(&mut self.metadata).into_vec();
-        summary
+        Ok(summary)
     }
 
     fn reject_series(&mut self, s: &mut Scratch<'a>, why: &Reject) {
@@ -267,24 +267,21 @@ impl<'a> Sink<'a> {
             self.reject_series(s, &why);
             return;
         }
-        let start = self.pairs.len();
+        self.pairs.clear();
         let valid = validate_pairs(&mut s.labels, s.label_count, self.limits, &mut self.pairs);
         if let Err(why) = valid {
             self.reject_series(s, &why);
             return;
         }
-        let pairs = &self.pairs[start..];
+        let pairs = &self.pairs[..];
         let show = || labels_of(pairs);
         series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
-        if s.samples.is_empty() {
-            self.pairs.truncate(start);
-        } else {
-            let s0 = self.samples.len();
-            self.samples.extend_from_slice(&s.samples);
-            self.spans
-                .push((start, self.pairs.len(), s0, self.samples.len()));
-            s.samples.clear();
+        if !s.samples.is_empty() && self.failed.is_none() {
+            if let Err(e) = (self.out)(pairs, &s.samples) {
+                self.failed = Some(e);
+            }
         }
+        s.samples.clear();
     }
 }
 
@@ -355,7 +352,7 @@ fn decode_sample(mut r: Reader<'_>) -> DResult<Sample> {
     Ok(Sample { t, v })
 }
 
-fn decode_v1<'a>(buf: &'a [u8], sink: &mut Sink<'a>) -> DResult<()> {
+fn decode_v1<'a>(buf: &'a [u8], sink: &mut Sink<'a, '_>) -> DResult<()> {
     let mut r = Reader::new(buf);
     let mut s = Scratch::new();
     let max_labels = sink.limits.max_labels_per_series;
@@ -507,7 +504,7 @@ impl<'a> Symbols<'a> {
     }
 }
 
-fn decode_v2<'a>(buf: &'a [u8], sink: &mut Sink<'a>) -> DResult<()> {
+fn decode_v2<'a>(buf: &'a [u8], sink: &mut Sink<'a, '_>) -> DResult<()> {
     // Pass 1: the symbols table (fields may come in any order on the wire).
     let mut symbols = Symbols {
         buf,
