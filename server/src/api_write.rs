@@ -10,7 +10,8 @@
 //!    `max_body_bytes` and `body_timeout`), so the sender reads the 503 on a connection it
 //!    can keep, not a reset;
 //! 3. read the body with the size bound (413), copying it once (see [`crate::body`]);
-//! 4. decode, validate and append on the blocking pool, never on the reactor;
+//! 4. decode, validate and append on a write thread ([`crate::write_pool`]), never on the
+//!    reactor;
 //! 5. answer 204 when everything was stored, 400 with the problems as text otherwise (the
 //!    valid series of a partial write are stored), or the ingest error's status.
 //!
@@ -29,14 +30,14 @@ use crate::api_query::now_ms;
 use crate::body::{discard, empty, read_bounded, response, text_error, Resp};
 use crate::error::{Error, Result};
 use crate::metrics::Rejection;
-use crate::router::{blocking, State};
+use crate::router::State;
 
 fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A write slot owned by whoever does the work: the request future while it reads the body,
-/// then the blocking task that decodes and appends. A sender that times out and disconnects
+/// then the write job that decodes and appends. A sender that times out and disconnects
 /// drops the future, but an append already running keeps its slot until it ends, so retries
 /// cannot pile up past `max_inflight_writes` behind work that still runs.
 struct WriteSlot(Arc<State>);
@@ -193,12 +194,14 @@ async fn write_inner(
     )
     .await?;
     let st = state.clone();
-    blocking(move || {
-        let _slot = slot;
-        let limits = st.config.ingest_limits();
-        Ok(strata_ingest::write(&st.db, proto, &bytes, &limits)?)
-    })
-    .await
+    state
+        .write_pool
+        .run(move || {
+            let _slot = slot;
+            let limits = st.config.ingest_limits();
+            Ok(strata_ingest::write(&st.db, proto, &bytes, &limits)?)
+        })
+        .await
 }
 
 fn record(state: &State, s: &WriteSummary) {
@@ -289,14 +292,16 @@ pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<R
     )
     .await?;
     let st = state.clone();
-    let summary = blocking(move || {
-        let _slot = slot;
-        let limits = st.config.ingest_limits();
-        Ok(strata_ingest::import_text(
-            &st.db, &bytes, default_ts, &limits,
-        )?)
-    })
-    .await?;
+    let summary = state
+        .write_pool
+        .run(move || {
+            let _slot = slot;
+            let limits = st.config.ingest_limits();
+            Ok(strata_ingest::import_text(
+                &st.db, &bytes, default_ts, &limits,
+            )?)
+        })
+        .await?;
     state.metrics.ingested(summary.samples_imported, 0, 0);
     record_append(&state.metrics, &summary.append);
     state.metadata.record(&summary.metadata);

@@ -35,6 +35,7 @@ pub mod rules;
 pub mod serve;
 pub mod status;
 pub mod tls;
+pub mod write_pool;
 
 pub use api_meta::PROMETHEUS_COMPAT_VERSION;
 pub use config::Config;

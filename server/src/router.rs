@@ -57,6 +57,8 @@ pub struct State {
     pub started: std::time::SystemTime,
     /// Origins allowed by CORS (none unless configured).
     pub cors: Option<regex::Regex>,
+    /// The threads that decode and append writes.
+    pub write_pool: crate::write_pool::WritePool,
 }
 
 impl State {
@@ -96,6 +98,7 @@ impl State {
             metadata: Default::default(),
             started: std::time::SystemTime::now(),
             cors,
+            write_pool: crate::write_pool::WritePool::per_cpu(),
         }
     }
 
