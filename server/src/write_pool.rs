@@ -16,7 +16,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -24,7 +24,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// One write thread: its queue and the number of jobs queued or running on it.
 struct Worker {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     pending: Arc<AtomicUsize>,
 }
 
@@ -53,10 +53,7 @@ impl WritePool {
                     }
                 });
             match spawned {
-                Ok(_) => workers.push(Worker {
-                    jobs: Mutex::new(tx),
-                    pending,
-                }),
+                Ok(_) => workers.push(Worker { jobs: tx, pending }),
                 // Fewer threads than asked still run every job; with none at all, `run`
                 // reports an error.
                 Err(e) => eprintln!("strata: cannot start write thread {i}: {e}"),
@@ -88,11 +85,7 @@ impl WritePool {
             let _ = tx.send(f());
         });
         w.pending.fetch_add(1, Ordering::AcqRel);
-        let sent = match w.jobs.lock() {
-            Ok(jobs) => jobs.send(job).is_ok(),
-            Err(_) => false,
-        };
-        if !sent {
+        if w.jobs.send(job).is_err() {
             w.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::Internal("the write thread has stopped".into()));
         }
