@@ -80,11 +80,10 @@ pub fn decode(proto: Protocol, body: &[u8], limits: &Limits, now_ms: i64) -> Res
     let mut series = Vec::new();
     let mut out = |pairs: &[(&str, &str)], samples: &[Sample]| {
         series.push((labels_of(pairs), samples.to_vec()));
-        Ok(())
     };
     let mut sink = Sink::new(limits, now_ms, &mut out);
     run(proto, &buf, &mut sink)?;
-    let summary = sink.finish()?;
+    let summary = sink.finish();
     Ok(DecodedWrite { series, summary })
 }
 
@@ -108,16 +107,14 @@ pub fn write(db: &Db, proto: Protocol, body: &[u8], limits: &Limits) -> Result<W
     // nothing is created before the whole body has decoded (`append` below creates the new
     // ones, within the series limits).
     let mut batch = Batch::new();
-    let mut out = |pairs: &[(&str, &str)], samples: &[Sample]| {
-        match db.lookup(pairs) {
-            Some(series) => batch.push_series(series, samples),
-            None => batch.push(Labels::from_pairs(pairs)?, samples.to_vec()),
-        }
-        Ok(())
+    let mut out = |pairs: &[(&str, &str)], samples: &[Sample]| match db.lookup(pairs) {
+        Some(series) => batch.push_series(series, samples),
+        // Already validated: sorted, unique, no empty name or value.
+        None => batch.push(labels_of(pairs), samples.to_vec()),
     };
     let mut sink = Sink::new(limits, now_ms(), &mut out);
     run(proto, &buf, &mut sink)?;
-    let mut summary = sink.finish()?;
+    let mut summary = sink.finish();
     if !batch.is_empty() {
         let report = db.append(&batch)?;
         let mut p = Problems::default();
@@ -211,7 +208,7 @@ impl<'a> Scratch<'a> {
 
 /// Where [`Sink`] hands each valid series: its labels (in name order, without empty
 /// values) and samples, both borrowed for the call only.
-type SeriesOut<'o> = dyn FnMut(&[(&str, &str)], &[Sample]) -> Result<()> + 'o;
+type SeriesOut<'o> = dyn FnMut(&[(&str, &str)], &[Sample]) + 'o;
 
 /// Validates decoded series and hands the valid ones to its output one at a time, so a
 /// request's labels are never all held at once.
@@ -221,8 +218,6 @@ struct Sink<'a, 'o> {
     /// The labels of the series being finished, in name order, without empty values.
     pairs: Vec<(&'a str, &'a str)>,
     out: &'o mut SeriesOut<'o>,
-    /// The first error of `out`; decoding goes on, and the request fails with it.
-    failed: Option<Error>,
     summary: WriteSummary,
     problems: Problems,
     metadata: MetadataSet,
@@ -235,22 +230,18 @@ impl<'a, 'o> Sink<'a, 'o> {
             max_t: now_ms.saturating_add(limits.max_future_ms),
             pairs: Vec::new(),
             out,
-            failed: None,
             summary: WriteSummary::default(),
             problems: Problems::default(),
             metadata: MetadataSet::default(),
         }
     }
 
-    /// The summary of the decoding (`append` still empty), or the error of the output.
-    fn finish(&mut self) -> Result<WriteSummary> {
-        if let Some(e) = self.failed.take() {
-            return Err(e);
-        }
+    /// The summary of the decoding (`append` still empty).
+    fn finish(&mut self) -> WriteSummary {
         let mut summary = std::mem::take(&mut self.summary);
         summary.problems = std::mem::take(&mut self.problems).finish();
         summary.metadata = std::mem::take(&mut self.metadata).into_vec();
-        Ok(summary)
+        summary
     }
 
     fn reject_series(&mut self, s: &mut Scratch<'a>, why: &Reject) {
@@ -276,10 +267,8 @@ impl<'a, 'o> Sink<'a, 'o> {
         let pairs = &self.pairs[..];
         let show = || labels_of(pairs);
         series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
-        if !s.samples.is_empty() && self.failed.is_none() {
-            if let Err(e) = (self.out)(pairs, &s.samples) {
-                self.failed = Some(e);
-            }
+        if !s.samples.is_empty() {
+            (self.out)(pairs, &s.samples);
         }
         s.samples.clear();
     }

@@ -193,13 +193,26 @@ async fn write_inner(
         state.config.limits.body_timeout,
     )
     .await?;
+    on_write_thread(state, slot, move |db, limits| {
+        Ok(strata_ingest::write(db, proto, &bytes, limits)?)
+    })
+    .await
+}
+
+/// Runs `f` with the database and the ingest limits in force on a write thread
+/// ([`crate::write_pool`]); `slot` is released when `f` ends, whether or not the client is
+/// still there.
+async fn on_write_thread<T: Send + 'static>(
+    state: &Arc<State>,
+    slot: WriteSlot,
+    f: impl FnOnce(&strata_engine::Db, &strata_ingest::Limits) -> Result<T> + Send + 'static,
+) -> Result<T> {
     let st = state.clone();
     state
         .write_pool
         .run(move || {
             let _slot = slot;
-            let limits = st.config.ingest_limits();
-            Ok(strata_ingest::write(&st.db, proto, &bytes, &limits)?)
+            f(&st.db, &st.config.ingest_limits())
         })
         .await
 }
@@ -291,17 +304,10 @@ pub async fn import_text(state: &Arc<State>, req: Request<Incoming>) -> Result<R
         state.config.limits.body_timeout,
     )
     .await?;
-    let st = state.clone();
-    let summary = state
-        .write_pool
-        .run(move || {
-            let _slot = slot;
-            let limits = st.config.ingest_limits();
-            Ok(strata_ingest::import_text(
-                &st.db, &bytes, default_ts, &limits,
-            )?)
-        })
-        .await?;
+    let summary = on_write_thread(state, slot, move |db, limits| {
+        Ok(strata_ingest::import_text(db, &bytes, default_ts, limits)?)
+    })
+    .await?;
     state.metrics.ingested(summary.samples_imported, 0, 0);
     record_append(&state.metrics, &summary.append);
     state.metadata.record(&summary.metadata);

@@ -286,7 +286,7 @@ pub const SAME_LABELSET: &str = "vector cannot contain metrics with the same lab
 
 /// True if every series carries the same `__name__` (or none does): dropping the names then
 /// cannot make two label sets equal.
-pub fn same_name(series: &[StepSeries]) -> bool {
+pub(crate) fn same_name(series: &[StepSeries]) -> bool {
     let mut names = series.iter().map(|s| s.labels.metric_name());
     match names.next() {
         // Names are mostly one shared copy: the pointers match before any byte is read.
