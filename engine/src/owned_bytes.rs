@@ -73,6 +73,18 @@ pub struct OwnedBytes {
 }
 
 impl OwnedBytes {
+    /// Views bytes `range` of `owner`; `None` if the range is not inside it.
+    pub fn view(owner: Arc<dyn ByteOwner>, range: Range<usize>) -> Option<OwnedBytes> {
+        if range.start > range.end || range.end > owner.len() {
+            return None;
+        }
+        Some(OwnedBytes {
+            owner: Owner::Other(owner),
+            start: range.start,
+            end: range.end,
+        })
+    }
+
     /// Wraps `owner`, viewing all of its bytes.
     pub fn new(owner: Arc<dyn ByteOwner>) -> OwnedBytes {
         let end = owner.len();

@@ -47,7 +47,7 @@ pub use summary::ChunkSummary;
 
 use crate::error::{Error, Result};
 use crate::owned_bytes::OwnedBytes;
-use header::Header;
+pub(crate) use header::Header;
 
 /// Most samples a head chunk holds before it is sealed.
 pub const MAX_SAMPLES_PER_CHUNK: usize = 120;
@@ -132,7 +132,7 @@ impl Chunk {
     /// A chunk of the first `len` bytes of `bytes` (followed by `PAD` readable bytes), whose
     /// header `h` was parsed or written by this module (so its fields fit: a header is at
     /// most 31 bytes, a chunk holds at most `MAX_SAMPLES_HARD` samples).
-    fn with_header(bytes: OwnedBytes, len: usize, h: Header) -> Chunk {
+    pub(crate) fn with_header(bytes: OwnedBytes, len: usize, h: Header) -> Chunk {
         debug_assert!(h.body <= usize::from(u8::MAX) && h.n <= MAX_SAMPLES_HARD);
         Chunk {
             bytes,

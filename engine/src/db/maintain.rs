@@ -474,7 +474,11 @@ fn checkpoint(inner: &Inner) -> Result<()> {
             if !st.sealed.is_empty() {
                 chunks.push(ChunksRecord {
                     sref: s.sref,
-                    chunks: st.sealed.iter().map(|c| c.as_bytes().to_vec()).collect(),
+                    chunks: st
+                        .sealed
+                        .iter()
+                        .map(|c| c.chunk().as_bytes().to_vec())
+                        .collect(),
                 });
             }
             if !st.open.is_empty() {

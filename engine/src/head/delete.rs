@@ -1,7 +1,8 @@
 //! Deleting a time range from a head series: the affected chunks are decoded and the kept
 //! samples re-encoded. Deletes are rare admin operations, so clarity wins over speed here.
 
-use super::{Head, SeriesState};
+use super::{Head, SealedChunk, SeriesState};
+use crate::chunk::Chunk;
 use crate::Sample;
 
 impl SeriesState {
@@ -38,7 +39,10 @@ impl SeriesState {
         }
         let mut kept: Vec<Sample> = Vec::new();
         let mut removed = 0u64;
-        let mut all = std::mem::take(&mut self.sealed);
+        let mut all: Vec<Chunk> = std::mem::take(&mut self.sealed)
+            .iter()
+            .map(SealedChunk::chunk)
+            .collect();
         all.push(std::mem::take(&mut self.open).seal());
         for c in &all {
             for s in c.iter() {
@@ -83,7 +87,8 @@ mod tests {
         let got: Vec<i64> = st
             .sealed
             .iter()
-            .chain(std::iter::once(&st.open.snapshot()))
+            .map(SealedChunk::chunk)
+            .chain(std::iter::once(st.open.snapshot()))
             .flat_map(|c| c.iter().map(|s| s.t / 1000).collect::<Vec<_>>())
             .collect();
         let want: Vec<i64> = (0..300).filter(|t| !(10..20).contains(t)).collect();

@@ -4,7 +4,7 @@
 //! into a file of its data directory's `head_chunks/` and keeps only a view of it: the
 //! bytes live in the page cache (which the kernel can reclaim and write back), not in the
 //! process' resident memory, and count there only while a reader touches them. What stays
-//! on the heap per chunk is its [`Chunk`] handle.
+//! on the heap per chunk is its narrow handle ([`SealedChunk`], 32 bytes).
 //!
 //! - The files are fixed-length segments ([`SEGMENT_BYTES`] by default), created sparse,
 //!   mapped read-only once, and filled front to back with positioned writes
@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::SealedChunk;
 use crate::chunk::{Chunk, PAD};
 use crate::error::{Error, Result};
 use crate::mmap::AppendFile;
@@ -108,7 +109,7 @@ impl MappedChunks {
 
     /// `c` with its bytes in a chunk file, or `None` if they could not be written there (the
     /// caller keeps `c`; the failure is counted and the first one logged).
-    pub fn store(&self, c: &Chunk) -> Option<Chunk> {
+    pub fn store(&self, c: &Chunk) -> Option<SealedChunk> {
         let bytes = c.as_bytes();
         let need = (bytes.len() + PAD) as u64;
         if need > self.segment_bytes / 4 {
@@ -137,9 +138,15 @@ impl MappedChunks {
             self.failed(&format!("write {}: {e}", file.path().display()));
             return None;
         }
-        let owner: Arc<dyn ByteOwner> = file;
-        let view = OwnedBytes::new(owner).slice(off as usize..(off + need) as usize)?;
-        Some(c.with_bytes(view))
+        match SealedChunk::in_file(file.clone(), off, c) {
+            Some(s) => Some(s),
+            // Beyond the narrow form's offsets: a full handle on the same bytes.
+            None => {
+                let owner: Arc<dyn ByteOwner> = file;
+                let view = OwnedBytes::view(owner, off as usize..(off + need) as usize)?;
+                Some(SealedChunk::from(c.with_bytes(view)))
+            }
+        }
     }
 
     /// Starts a new segment (the current one, if any, becomes full).
@@ -256,9 +263,12 @@ mod tests {
         for i in 0..60 {
             let c = chunk(i * 1_000_000, 1 + (i as usize % 40));
             let s = m.store(&c).expect("stored");
-            assert_eq!(s.as_bytes(), c.as_bytes());
+            assert_eq!(s.chunk().as_bytes(), c.as_bytes());
             assert_eq!(s.num_samples(), c.num_samples());
-            assert_eq!(s.iter().collect::<Vec<_>>(), c.iter().collect::<Vec<_>>());
+            assert_eq!(
+                s.chunk().iter().collect::<Vec<_>>(),
+                c.iter().collect::<Vec<_>>()
+            );
             kept.push((c, s));
         }
         let st = m.stats();
@@ -273,7 +283,10 @@ mod tests {
         assert_eq!(m.stats().files as usize, files(&dir));
         // Chunks of deleted files stay readable through the map their handle holds.
         for (c, s) in &kept {
-            assert_eq!(s.iter().collect::<Vec<_>>(), c.iter().collect::<Vec<_>>());
+            assert_eq!(
+                s.chunk().iter().collect::<Vec<_>>(),
+                c.iter().collect::<Vec<_>>()
+            );
         }
         // Once every chunk ended, the file being filled goes too, and the next chunk starts a
         // new one.
@@ -281,11 +294,11 @@ mod tests {
         assert_eq!(m.release_before(i64::MAX), st.files as usize);
         assert_eq!((m.stats().files, files(&dir)), (0, 0));
         let again = m.store(&kept[0].0).expect("stored");
-        assert_eq!(again.as_bytes(), kept[0].0.as_bytes());
+        assert_eq!(again.chunk().as_bytes(), kept[0].0.as_bytes());
         assert_eq!(m.stats().files, 1);
         drop(m);
         assert_eq!(files(&dir), 0, "dropping the store deletes its files");
-        assert_eq!(kept[0].1.as_bytes(), kept[0].0.as_bytes());
+        assert_eq!(kept[0].1.chunk().as_bytes(), kept[0].0.as_bytes());
     }
 
     #[test]
@@ -340,7 +353,11 @@ mod tests {
         assert!(st.bytes >= sealed_bytes, "{st:?} {sealed_bytes}");
         let read = |s: &crate::head::MemSeries| -> Vec<Sample> {
             let st = s.state.lock();
-            let mut out: Vec<Sample> = st.sealed.iter().flat_map(|c| c.iter()).collect();
+            let mut out: Vec<Sample> = st
+                .sealed
+                .iter()
+                .flat_map(|c| c.chunk().iter().collect::<Vec<_>>())
+                .collect();
             out.extend(st.open.snapshot().iter());
             out
         };

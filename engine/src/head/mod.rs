@@ -24,6 +24,7 @@ mod delete;
 pub mod mapped;
 mod ooo;
 mod read;
+mod sealed;
 mod truncate;
 
 use std::collections::HashMap;
@@ -43,6 +44,7 @@ use mapped::MappedChunks;
 pub use append::{verdict, Verdict};
 pub use ooo::{merge_into, OooChunks, OOO_CHUNK_SAMPLES};
 pub use read::{chunks_in_range, ooo_chunks_in_range, overlaps, overlaps_above};
+pub use sealed::SealedChunk;
 
 /// Chunks never span an aligned window of this many milliseconds (2 h).
 pub const CHUNK_RANGE_MS: i64 = 2 * 60 * 60 * 1000;
@@ -53,7 +55,7 @@ const SHARDS: usize = 64;
 #[derive(Debug, Default)]
 pub struct SeriesState {
     /// Sealed chunks, oldest first.
-    pub sealed: Vec<Chunk>,
+    pub sealed: Vec<SealedChunk>,
     /// The open chunk.
     pub open: ChunkBuilder,
     /// The last sample (None before the first).
@@ -89,7 +91,7 @@ impl SeriesState {
                 self.sealed
                     .get(i)
                     .filter(|c| c.min_time() <= t)
-                    .and_then(hit)
+                    .and_then(|c| hit(&c.chunk()))
             }
         };
         in_order.or_else(|| self.ooo.as_ref().and_then(|o| o.value_bits_at(t)))
@@ -111,7 +113,7 @@ impl SeriesState {
     pub(crate) fn footprint(&self) -> ChunkFootprint {
         ChunkFootprint {
             sealed: self.sealed.len() as i64,
-            sealed_bytes: self.sealed.iter().map(|c| c.as_bytes().len() as i64).sum(),
+            sealed_bytes: self.sealed.iter().map(|c| c.encoded_len() as i64).sum(),
             open: i64::from(!self.open.is_empty()),
         }
     }
@@ -127,7 +129,7 @@ impl SeriesState {
         let was_empty = self.open.is_empty();
         if self.push(s, chunk_range, files) {
             d.sealed += 1;
-            d.sealed_bytes += self.sealed.last().map_or(0, |c| c.as_bytes().len() as i64);
+            d.sealed_bytes += self.sealed.last().map_or(0, |c| c.encoded_len() as i64);
         } else if was_empty {
             d.open += 1;
         }
@@ -161,7 +163,9 @@ impl SeriesState {
 
     /// Adds a sealed chunk (newer than every chunk held), in `files` if given.
     pub fn keep_sealed(&mut self, c: Chunk, files: Option<&MappedChunks>) {
-        let c = files.and_then(|f| f.store(&c)).unwrap_or(c);
+        let c = files
+            .and_then(|f| f.store(&c))
+            .unwrap_or_else(|| SealedChunk::from(c));
         // One slot at a time: a series seals a chunk every half hour or so, and a head of
         // many series would otherwise hold up to half of these lists unused.
         self.sealed.reserve_exact(1);

@@ -1,6 +1,6 @@
 //! Reading the head: which chunks of a series overlap a time range.
 
-use super::SeriesState;
+use super::{SealedChunk, SeriesState};
 use crate::chunk::Chunk;
 
 /// The chunks of `st` that may hold samples in `[mint, maxt]`, oldest first: shared sealed
@@ -10,14 +10,14 @@ pub fn chunks_in_range(st: &SeriesState, mint: i64, maxt: i64) -> Vec<Chunk> {
     // starts: none is needed when the open chunk starts by `mint` (a short window at the
     // end; their headers are not even read), else the ones in range are a run, found by
     // binary search.
-    let sealed: &[Chunk] = match st.open.min_time() {
+    let sealed: &[SealedChunk] = match st.open.min_time() {
         Some(lo) if lo <= mint => &[],
         _ => &st.sealed,
     };
     let a = sealed.partition_point(|c| c.max_time() < mint);
     let b = a + sealed[a..].partition_point(|c| c.min_time() <= maxt);
     let mut out: Vec<Chunk> = Vec::with_capacity(b - a + 1);
-    out.extend(sealed[a..b].iter().cloned());
+    out.extend(sealed[a..b].iter().map(SealedChunk::chunk));
     if let (Some(lo), Some(last)) = (st.open.min_time(), st.open.last()) {
         if last.t >= mint && lo <= maxt {
             out.push(st.open.snapshot());

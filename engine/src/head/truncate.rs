@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::ooo::encode;
-use super::{Head, MemSeries, SeriesState};
+use super::{Head, MemSeries, SealedChunk, SeriesState};
 use crate::chunk::Chunk;
 use crate::labels::Labels;
 use crate::Sample;
@@ -32,10 +32,10 @@ impl SeriesState {
             if lo < b {
                 let open = self.open.seal();
                 if open.max_time() < b {
-                    self.sealed.push(open);
+                    self.sealed.push(open.into());
                 } else {
                     let (old, new) = split_chunk(&open, b);
-                    self.sealed.extend(encode(&old));
+                    self.sealed.extend(encode(&old).map(SealedChunk::from));
                     // The samples from `b` on go back into a fresh open chunk.
                     for s in new {
                         self.open.push(s.t, s.v);
@@ -46,15 +46,16 @@ impl SeriesState {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.sealed.len() && self.sealed[i].min_time() < b {
-            let c = &self.sealed[i];
+            let c = self.sealed[i].chunk();
             if c.max_time() < b {
-                out.push(c.clone());
+                out.push(c);
                 i += 1;
                 continue;
             }
-            let (old, new) = split_chunk(c, b);
+            let (old, new) = split_chunk(&c, b);
             let (old, new) = (encode(&old), encode(&new));
-            self.sealed.splice(i..=i, old.iter().cloned().chain(new));
+            self.sealed
+                .splice(i..=i, old.iter().cloned().chain(new).map(SealedChunk::from));
             out.extend(old);
             break;
         }
