@@ -49,7 +49,8 @@ use crate::error::{Error, Result};
 use crate::owned_bytes::OwnedBytes;
 pub(crate) use header::Header;
 
-/// Most samples a head chunk holds before it is sealed.
+/// Samples a head chunk holds on average before it is sealed (each one's length is spread
+/// around it, see `head::cut_length`); the chunk length of compaction's default.
 pub const MAX_SAMPLES_PER_CHUNK: usize = 120;
 
 /// Most samples any chunk may hold (the decoder rejects larger counts).

@@ -3,9 +3,11 @@
 //! - Series live in a sharded map keyed by the stable label hash (no global lock on the append
 //!   path: an append to existing series takes one shard read lock and the series' own mutex).
 //! - Each [`MemSeries`] owns its sealed (immutable, shared) chunks and one open
-//!   [`ChunkBuilder`]. A chunk is sealed when it holds [`MAX_SAMPLES_PER_CHUNK`] samples or when
-//!   the next sample falls into another aligned span of the head's chunk range (the block
-//!   range, [`CHUNK_RANGE_MS`] by default), so no chunk ever straddles a block boundary.
+//!   [`ChunkBuilder`]. A chunk is sealed when it holds its length ([`cut_length`]: 80 to 160
+//!   samples, 120 on average, spread so that series filling in step do not all hold full
+//!   open chunks at once) or when the next sample falls into another aligned span of the
+//!   head's chunk range (the block range, [`CHUNK_RANGE_MS`] by default), so no chunk ever
+//!   straddles a block boundary.
 //! - The head holds data from its lower bound (`min_valid`) on: everything older is in
 //!   blocks. A sample older than the bound is rejected as out of bounds.
 //! - Truncation (`truncate.rs`) drops chunks that went into a block and removes series left
@@ -69,6 +71,8 @@ pub struct SeriesState {
     /// End (exclusive) of the aligned chunk-range span the open chunk lies in, computed
     /// when the open chunk gets its first sample (no division per sample).
     window_end: i64,
+    /// Samples at which the open chunk is sealed ([`cut_length`]), set with `window_end`.
+    cut_len: u16,
     /// Samples the out-of-order window accepted (None until the first one).
     pub ooo: Option<Box<OooChunks>>,
 }
@@ -141,7 +145,7 @@ impl SeriesState {
     pub fn push(&mut self, s: Sample, chunk_range: i64, files: Option<&MappedChunks>) -> bool {
         let mut sealed_one = false;
         if !self.open.is_empty()
-            && (self.open.len() >= MAX_SAMPLES_PER_CHUNK || s.t >= self.window_end)
+            && (self.open.len() >= usize::from(self.cut_len) || s.t >= self.window_end)
         {
             let c = self.open.seal();
             self.keep_sealed(c, files);
@@ -152,6 +156,7 @@ impl SeriesState {
                 s.t.div_euclid(chunk_range)
                     .saturating_add(1)
                     .saturating_mul(chunk_range);
+            self.cut_len = cut_length(s.t);
         }
         self.open.push(s.t, s.v);
         self.last = Some(s);
@@ -171,6 +176,27 @@ impl SeriesState {
         self.sealed.reserve_exact(1);
         self.sealed.push(c);
     }
+}
+
+/// How far a head chunk's length may be from [`MAX_SAMPLES_PER_CHUNK`] either way.
+pub const CHUNK_LENGTH_SPREAD: usize = 40;
+
+/// The number of samples at which an open chunk whose first sample is at `t` is sealed:
+/// [`MAX_SAMPLES_PER_CHUNK`] on average, spread evenly over +-[`CHUNK_LENGTH_SPREAD`] by a
+/// hash of `t`.
+///
+/// Series created together (a restart, a new fleet) and every series after an aligned
+/// chunk-range boundary fill their open chunks in step; with one fixed length they would all
+/// hold a nearly full open chunk at the same moment, and the head's peak memory would be
+/// that of full open chunks for every series. Spread lengths keep the open chunks at
+/// different fill levels (about two thirds of the peak for +-40 samples), with as many
+/// chunks as before. Series scraped together share timestamps and so lengths; targets'
+/// scrape phases differ.
+#[inline]
+pub fn cut_length(t: i64) -> u16 {
+    let h = (t as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+    let span = 2 * CHUNK_LENGTH_SPREAD as u64 + 1;
+    (MAX_SAMPLES_PER_CHUNK - CHUNK_LENGTH_SPREAD + (h % span) as usize) as u16
 }
 
 /// Chunk counts of a series, or changes to the head's totals.
@@ -658,6 +684,47 @@ impl Head {
 mod tests {
     use super::*;
     use crate::labels::hash_pairs;
+
+    #[test]
+    fn chunk_lengths_spread_evenly_around_the_mean() {
+        let lens: Vec<usize> = (0..100_000i64)
+            .map(|i| usize::from(cut_length(1_700_000_000_000 + i * 15_000 + i % 7)))
+            .collect();
+        let (lo, hi) = (
+            MAX_SAMPLES_PER_CHUNK - CHUNK_LENGTH_SPREAD,
+            MAX_SAMPLES_PER_CHUNK + CHUNK_LENGTH_SPREAD,
+        );
+        assert_eq!(*lens.iter().min().unwrap(), lo);
+        assert_eq!(*lens.iter().max().unwrap(), hi);
+        let mean = lens.iter().sum::<usize>() as f64 / lens.len() as f64;
+        assert!((mean - MAX_SAMPLES_PER_CHUNK as f64).abs() < 1.0, "{mean}");
+        let below = lens.iter().filter(|&&n| n < MAX_SAMPLES_PER_CHUNK).count();
+        assert!((45_000..55_000).contains(&below), "{below}");
+    }
+
+    /// Series that start together (each target with its own scrape phase) and fill in step
+    /// seal their chunks at their own lengths, so at no moment do they all hold a full open
+    /// chunk; every chunk not cut by the chunk range has its length.
+    #[test]
+    fn series_filling_in_step_do_not_fill_their_open_chunks_together() {
+        let range = 7_200_000;
+        let mut series: Vec<SeriesState> = (0..300).map(|_| SeriesState::default()).collect();
+        let mut peak = 0;
+        for round in 0..470i64 {
+            for (i, st) in series.iter_mut().enumerate() {
+                let t = 1_000 + i as i64 * 37 + round * 15_000;
+                st.push(Sample::new(t, round as f64), range, None);
+            }
+            peak = peak.max(series.iter().map(|s| s.open.len()).sum::<usize>());
+        }
+        let full = series.len() * MAX_SAMPLES_PER_CHUNK;
+        assert!(peak * 4 < full * 3, "peak {peak} of {full}");
+        for st in &series {
+            for c in st.sealed.iter().map(SealedChunk::chunk) {
+                assert_eq!(c.num_samples(), usize::from(cut_length(c.min_time())));
+            }
+        }
+    }
 
     #[test]
     fn colliding_hashes_keep_series_apart() {
