@@ -28,16 +28,19 @@ const DOD_WIDTHS: [u32; 5] = [0, 6, 14, 20, 64];
 #[derive(Clone, Debug)]
 pub(crate) struct XorAppender {
     w: BitWriter,
-    n: usize,
     t: i64,
     delta: i64,
     v: u64,
-    /// Current value window (leading, trailing zeros); `lead == NO_WINDOW` before the first.
-    lead: u32,
-    trail: u32,
+    /// Samples appended (narrow: every open head chunk holds one appender).
+    n: u32,
+    /// Current value window (leading, trailing zeros); `lead == APPENDER_NO_WINDOW` before
+    /// the first.
+    lead: u8,
+    trail: u8,
 }
 
 const NO_WINDOW: u32 = u32::MAX;
+const APPENDER_NO_WINDOW: u8 = u8::MAX;
 
 impl Default for XorAppender {
     fn default() -> Self {
@@ -54,14 +57,14 @@ impl XorAppender {
             t: 0,
             delta: 0,
             v: 0,
-            lead: NO_WINDOW,
+            lead: APPENDER_NO_WINDOW,
             trail: 0,
         }
     }
 
     /// Number of samples appended.
     pub(crate) fn len(&self) -> usize {
-        self.n
+        self.n as usize
     }
 
     /// Timestamp of the last sample (meaningless when empty).
@@ -116,17 +119,19 @@ impl XorAppender {
         }
         let lz = x.leading_zeros();
         let tz = x.trailing_zeros();
-        if self.lead != NO_WINDOW && lz >= self.lead && tz >= self.trail {
+        let (lead, trail) = (u32::from(self.lead), u32::from(self.trail));
+        if self.lead != APPENDER_NO_WINDOW && lz >= lead && tz >= trail {
             // "10": the first bit read is 1.
-            let sig = 64 - self.lead - self.trail;
+            let sig = 64 - lead - trail;
             self.w.write(code | (1 << len), len + 2);
-            self.w.write(x >> self.trail, sig);
+            self.w.write(x >> trail, sig);
             return;
         }
         let lz = lz.min(31);
         let sig = 64 - lz - tz;
-        self.lead = lz;
-        self.trail = tz;
+        // Both at most 64 (x is not zero here).
+        self.lead = lz as u8;
+        self.trail = tz as u8;
         // "11", 5 bits leading zeros, 6 bits length (64 stored as 0).
         let hdr = 0b11 | (u64::from(lz) << 2) | (u64::from(sig & 63) << 7);
         self.w.write(code | (hdr << len), len + 13);

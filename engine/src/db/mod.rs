@@ -708,7 +708,7 @@ impl Db {
                 });
             }
             // 3. Decide every sample of every entry for this series, in batch order.
-            let mut last = st.last;
+            let mut last = st.last();
             let start = accepted.len();
             let ostart = ooo.len();
             let mut created = false;

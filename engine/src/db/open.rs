@@ -100,7 +100,7 @@ impl Replayer<'_> {
                     };
                     let mut st = series.state.lock();
                     let sample = Sample::new(s.t, s.v);
-                    if verdict(st.last, sample) == Verdict::Append {
+                    if verdict(st.last(), sample) == Verdict::Append {
                         st.push(sample, range, head.chunk_files());
                         head.note_samples(1, s.t, s.t);
                     }
@@ -119,16 +119,15 @@ impl Replayer<'_> {
                         };
                         if c.num_samples() == 0
                             || c.max_time() < self.min_valid
-                            || st.last.is_some_and(|l| c.min_time() <= l.t)
+                            || st.last_t().is_some_and(|l| c.min_time() <= l)
                         {
                             continue;
                         }
-                        let Some(last) = c.iter().last() else {
+                        // The head takes a sealed chunk's last timestamp from its header.
+                        if c.iter().last().is_none_or(|l| l.t != c.max_time()) {
                             self.bad_chunks += 1;
                             continue;
-                        };
-                        st.min_time.get_or_insert(c.min_time());
-                        st.last = Some(last);
+                        }
                         head.note_samples(c.num_samples() as u64, c.min_time(), c.max_time());
                         st.keep_sealed(c, head.chunk_files());
                     }

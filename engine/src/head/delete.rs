@@ -53,8 +53,6 @@ impl SeriesState {
                 }
             }
         }
-        self.last = None;
-        self.min_time = None;
         for s in kept {
             self.push(s, chunk_range, None);
         }
@@ -93,9 +91,9 @@ mod tests {
             .collect();
         let want: Vec<i64> = (0..300).filter(|t| !(10..20).contains(t)).collect();
         assert_eq!(got, want);
-        assert_eq!(st.last.unwrap().t, 299_000);
+        assert_eq!(st.last().unwrap().t, 299_000);
         assert_eq!(st.delete_range(1_000_000, 2_000_000, 7_200_000), 0);
         assert_eq!(st.delete_range(i64::MIN, i64::MAX, 7_200_000), 290);
-        assert!(st.sealed.is_empty() && st.open.is_empty() && st.last.is_none());
+        assert!(st.sealed.is_empty() && st.open.is_empty() && st.last().is_none());
     }
 }

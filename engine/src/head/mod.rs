@@ -60,10 +60,6 @@ pub struct SeriesState {
     pub sealed: Vec<SealedChunk>,
     /// The open chunk.
     pub open: ChunkBuilder,
-    /// The last sample (None before the first).
-    pub last: Option<Sample>,
-    /// Timestamp of the first sample held.
-    pub min_time: Option<i64>,
     /// True once the series' definition is in the WAL.
     pub logged: bool,
     /// True once truncation removed the series from the head (appenders must re-resolve).
@@ -78,6 +74,30 @@ pub struct SeriesState {
 }
 
 impl SeriesState {
+    /// The last in-order sample (None before the first): the open chunk's, or, when a head
+    /// cut or a delete left the open chunk empty, the last sealed chunk's (decoded).
+    pub fn last(&self) -> Option<Sample> {
+        self.open
+            .last()
+            .or_else(|| self.sealed.last().and_then(|c| c.chunk().iter().last()))
+    }
+
+    /// Timestamp of the last in-order sample, without decoding.
+    pub fn last_t(&self) -> Option<i64> {
+        match self.open.last() {
+            Some(s) => Some(s.t),
+            None => self.sealed.last().map(SealedChunk::max_time),
+        }
+    }
+
+    /// Timestamp of the first in-order sample held.
+    pub fn min_time(&self) -> Option<i64> {
+        match self.sealed.first() {
+            Some(c) => Some(c.min_time()),
+            None => self.open.min_time(),
+        }
+    }
+
     /// True if the series already holds exactly `s` (same timestamp, same value bits). Used
     /// to treat a retried request's older samples as no-ops.
     pub fn contains(&self, s: Sample) -> bool {
@@ -159,10 +179,6 @@ impl SeriesState {
             self.cut_len = cut_length(s.t);
         }
         self.open.push(s.t, s.v);
-        self.last = Some(s);
-        if self.min_time.is_none() {
-            self.min_time = Some(s.t);
-        }
         sealed_one
     }
 
@@ -684,6 +700,15 @@ impl Head {
 mod tests {
     use super::*;
     use crate::labels::hash_pairs;
+
+    /// Every series holds one of these: they stay small (measured here so that a change
+    /// that grows them is seen).
+    #[test]
+    fn per_series_state_stays_narrow() {
+        assert_eq!(std::mem::size_of::<ChunkBuilder>(), 80);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 128);
+        assert_eq!(std::mem::size_of::<MemSeries>(), 160);
+    }
 
     #[test]
     fn chunk_lengths_spread_evenly_around_the_mean() {

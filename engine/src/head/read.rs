@@ -44,8 +44,8 @@ pub fn overlaps(st: &SeriesState, mint: i64, maxt: i64) -> bool {
 /// head until a cut drops it.
 pub fn overlaps_above(st: &SeriesState, bound: i64, mint: i64, maxt: i64) -> bool {
     let lo = mint.max(bound);
-    let in_order = match (st.min_time, st.last) {
-        (Some(first), Some(last)) => first <= maxt && last.t >= lo && lo <= maxt,
+    let in_order = match (st.min_time(), st.last_t()) {
+        (Some(first), Some(last)) => first <= maxt && last >= lo && lo <= maxt,
         _ => false,
     };
     in_order

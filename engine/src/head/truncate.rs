@@ -70,11 +70,6 @@ impl SeriesState {
             .map(|c| c.num_samples() as u64)
             .sum();
         self.sealed.drain(..k);
-        self.min_time = self
-            .sealed
-            .first()
-            .map(|c| c.min_time())
-            .or_else(|| self.open.min_time());
         n
     }
 
@@ -138,9 +133,9 @@ impl Head {
     }
 
     /// Drops every chunk that ends before `b` (the head's new lower bound, which must
-    /// already be published), and removes the series left without any sample whose last
-    /// sample is older than `b` from the head, its index and (once nothing else holds their
-    /// strings) the symbol table. Returns the number of series removed.
+    /// already be published), and removes the series left without any sample (all of
+    /// theirs were older than `b`) from the head, its index and (once nothing else holds
+    /// their strings) the symbol table. Returns the number of series removed.
     pub fn truncate(&self, b: i64) -> usize {
         self.raise_min_valid(b);
         self.truncated_to.fetch_max(b, Ordering::AcqRel);
@@ -165,7 +160,8 @@ impl Head {
                     st.ooo = None;
                 }
             }
-            if st.is_empty() && st.last.is_none_or(|l| l.t < b) {
+            // Empty: every sample it had was before `b` and went into a block.
+            if st.is_empty() {
                 st.removed = true;
                 drop(st);
                 removed.push(s);
