@@ -278,13 +278,15 @@ impl SeriesHandle {
 type ByHash = HashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>;
 
 /// The series under one label-set hash: one, except on a hash collision. Held inline (a
-/// `Vec` per hash would be one more allocation per series).
+/// `Vec` per hash would be one more allocation per series), 16 bytes (the rare list of
+/// colliding series is boxed).
 #[derive(Default)]
 enum Bucket {
     #[default]
     Empty,
     One(Arc<MemSeries>),
-    Many(Vec<Arc<MemSeries>>),
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Arc<MemSeries>>>),
 }
 
 impl Bucket {
@@ -299,7 +301,7 @@ impl Bucket {
     fn push(&mut self, s: Arc<MemSeries>) {
         *self = match std::mem::take(self) {
             Bucket::Empty => Bucket::One(s),
-            Bucket::One(a) => Bucket::Many(vec![a, s]),
+            Bucket::One(a) => Bucket::Many(Box::new(vec![a, s])),
             Bucket::Many(mut v) => {
                 v.push(s);
                 Bucket::Many(v)
@@ -708,6 +710,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<ChunkBuilder>(), 80);
         assert_eq!(std::mem::size_of::<SeriesState>(), 128);
         assert_eq!(std::mem::size_of::<MemSeries>(), 160);
+        assert_eq!(std::mem::size_of::<Bucket>(), 16);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::chunk::ChunkSummary;
 use crate::labels::{Labels, Sym};
 use crate::matcher::Matcher;
-use postings::SeriesRef;
+use postings::{HeadPostings, SeriesRef};
 
 /// Where a chunk lives in a block's chunk segments: `segment << 32 | offset`.
 pub type ChunkRef = u64;
@@ -65,23 +65,23 @@ pub enum SeriesChunks {
 /// Label name -> value -> postings, plus the list of all series.
 #[derive(Default)]
 pub struct MemIndex {
-    names: HashMap<Sym, BTreeMap<Sym, Vec<SeriesRef>>>,
-    all: Vec<SeriesRef>,
+    names: HashMap<Sym, BTreeMap<Sym, HeadPostings>>,
+    all: HeadPostings,
 }
 
 impl MemIndex {
     /// Adds series `r` with `labels`.
     pub fn add(&mut self, r: SeriesRef, labels: &Labels) {
-        postings::insert(&mut self.all, r);
+        self.all.insert(r);
         for l in labels {
             let values = self.names.entry(l.name.clone()).or_default();
-            postings::insert(values.entry(l.value.clone()).or_default(), r);
+            values.entry(l.value.clone()).or_default().insert(r);
         }
     }
 
     /// Every series, ascending.
-    pub fn all(&self) -> &[SeriesRef] {
-        &self.all
+    pub fn all(&self) -> Cow<'_, [SeriesRef]> {
+        self.all.refs()
     }
 
     /// Series matching every matcher, ascending. No matchers selects every series.
@@ -110,7 +110,7 @@ impl MemIndex {
                 continue;
             };
             if let Some(p) = values.get_mut(value) {
-                p.retain(|r| !gone.contains(r));
+                p.retain(|r| !gone.contains(&r));
                 if p.is_empty() {
                     values.remove(value);
                 }
@@ -119,7 +119,7 @@ impl MemIndex {
                 self.names.remove(name);
             }
         }
-        self.all.retain(|r| !gone.contains(r));
+        self.all.retain(|r| !gone.contains(&r));
     }
 
     /// Label names, sorted.
@@ -231,7 +231,7 @@ pub(crate) fn select<I: LabelIndex>(
 impl LabelIndex for MemIndex {
     type Error = std::convert::Infallible;
     fn all_postings(&self) -> Result<Cow<'_, [SeriesRef]>, Self::Error> {
-        Ok(Cow::Borrowed(&self.all))
+        Ok(self.all.refs())
     }
     fn postings_of(
         &self,
@@ -242,20 +242,16 @@ impl LabelIndex for MemIndex {
             return Ok(None);
         };
         let picked = match filter {
-            ValueFilter::Equal(v) => values
-                .get(v)
-                .map(|p| Cow::Borrowed(p.as_slice()))
-                .into_iter()
-                .collect(),
+            ValueFilter::Equal(v) => values.get(v).map(HeadPostings::refs).into_iter().collect(),
             ValueFilter::Accepted(m) => values
                 .iter()
                 .filter(|(v, _)| m.matches(v))
-                .map(|(_, p)| Cow::Borrowed(p.as_slice()))
+                .map(|(_, p)| p.refs())
                 .collect(),
             ValueFilter::Rejected(m) => values
                 .iter()
                 .filter(|(v, _)| !m.matches(v))
-                .map(|(_, p)| Cow::Borrowed(p.as_slice()))
+                .map(|(_, p)| p.refs())
                 .collect(),
         };
         Ok(Some(picked))
@@ -298,7 +294,7 @@ mod tests {
         let l2 =
             Labels::from_pairs(&[("__name__", "up"), ("job", "web"), ("env", "prod")]).unwrap();
         i.remove(&[(3, &l3), (2, &l2)]);
-        assert_eq!(i.all(), &[1]);
+        assert_eq!(i.all().as_ref(), &[1]);
         assert_eq!(i.label_names(), vec!["__name__", "job"]);
         assert_eq!(i.label_values("job"), vec!["api"]);
         assert_eq!(sel(&i, &[(MatchOp::Equal, "__name__", "up")]), vec![1]);
