@@ -55,12 +55,18 @@ impl BitWriter {
     }
 
     /// Makes room for at least one more word. Small buffers (open head chunks, one per
-    /// series, all full at the same moment) grow by a quarter, not by doubling, so that a
-    /// million of them do not hold a third of their memory unused; large ones double.
+    /// series, a few hundred bytes each) grow 16 bytes at a time up to 256 and by a quarter
+    /// up to 4 KiB, not by doubling, so that a million of them do not hold a third of their
+    /// memory unused (a realloc of a few hundred bytes is cheap beside the samples that
+    /// fill 16 bytes); large ones double.
     #[cold]
     fn grow(&mut self) {
         let cap = self.buf.capacity();
-        let more = if cap < 4096 { (cap / 4).max(32) } else { cap };
+        let more = match cap {
+            0..256 => 16,
+            256..4096 => cap / 4,
+            _ => cap,
+        };
         self.buf.reserve_exact(more);
     }
 

@@ -92,6 +92,12 @@ impl ChunkBuilder {
         (!self.is_empty()).then_some(self.min_t)
     }
 
+    /// Timestamp of the first sample (meaningless when empty).
+    #[inline]
+    pub fn first_t(&self) -> i64 {
+        self.min_t
+    }
+
     /// The last sample, if any.
     pub fn last(&self) -> Option<Sample> {
         (!self.is_empty()).then(|| Sample::new(self.xor.last_t(), self.xor.last_v()))

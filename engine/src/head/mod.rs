@@ -29,6 +29,7 @@ mod read;
 mod sealed;
 mod truncate;
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -64,10 +65,12 @@ pub struct SeriesState {
     pub logged: bool,
     /// True once truncation removed the series from the head (appenders must re-resolve).
     pub removed: bool,
-    /// End (exclusive) of the aligned chunk-range span the open chunk lies in, computed
-    /// when the open chunk gets its first sample (no division per sample).
-    window_end: i64,
-    /// Samples at which the open chunk is sealed ([`cut_length`]), set with `window_end`.
+    /// End (exclusive) of the aligned chunk-range span the open chunk lies in, as an offset
+    /// from the open chunk's first timestamp (narrow: every series holds one; saturated, so
+    /// a chunk range beyond 49 days cuts chunks earlier, never later), computed when the
+    /// open chunk gets its first sample (no division per sample).
+    window_left: u32,
+    /// Samples at which the open chunk is sealed ([`cut_length`]), set with `window_left`.
     cut_len: u16,
     /// Samples the out-of-order window accepted (None until the first one).
     pub ooo: Option<Box<OooChunks>>,
@@ -165,17 +168,19 @@ impl SeriesState {
     pub fn push(&mut self, s: Sample, chunk_range: i64, files: Option<&MappedChunks>) -> bool {
         let mut sealed_one = false;
         if !self.open.is_empty()
-            && (self.open.len() >= usize::from(self.cut_len) || s.t >= self.window_end)
+            && (self.open.len() >= usize::from(self.cut_len)
+                || s.t.saturating_sub(self.open.first_t()) >= i64::from(self.window_left))
         {
             let c = self.open.seal();
             self.keep_sealed(c, files);
             sealed_one = true;
         }
         if self.open.is_empty() {
-            self.window_end =
+            let end =
                 s.t.div_euclid(chunk_range)
                     .saturating_add(1)
                     .saturating_mul(chunk_range);
+            self.window_left = u32::try_from(end.saturating_sub(s.t)).unwrap_or(u32::MAX);
             self.cut_len = cut_length(s.t);
         }
         self.open.push(s.t, s.v);
@@ -274,58 +279,70 @@ impl SeriesHandle {
     }
 }
 
-/// Series by label-set hash; several series share a bucket only on a hash collision.
-type ByHash = HashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>;
-
-/// The series under one label-set hash: one, except on a hash collision. Held inline (a
-/// `Vec` per hash would be one more allocation per series), 16 bytes (the rare list of
-/// colliding series is boxed).
+/// Series by label-set hash: the first series of each hash in `one` (16-byte entries, one
+/// per series in practice), the rare others sharing a hash (a collision) in `more`, which
+/// holds a hash only while `one` does.
 #[derive(Default)]
-enum Bucket {
-    #[default]
-    Empty,
-    One(Arc<MemSeries>),
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<Arc<MemSeries>>>),
+struct ByHash {
+    one: HashMap<u64, Arc<MemSeries>, BuildHasherDefault<KeyHasher>>,
+    more: HashMap<u64, Vec<Arc<MemSeries>>, BuildHasherDefault<KeyHasher>>,
 }
 
-impl Bucket {
-    fn iter(&self) -> std::slice::Iter<'_, Arc<MemSeries>> {
-        match self {
-            Bucket::Empty => [].iter(),
-            Bucket::One(s) => std::slice::from_ref(s).iter(),
-            Bucket::Many(v) => v.iter(),
+impl ByHash {
+    /// The series under hash `h` that `pred` accepts.
+    fn find(&self, h: u64, pred: impl Fn(&MemSeries) -> bool) -> Option<&Arc<MemSeries>> {
+        let first = self.one.get(&h)?;
+        if pred(first) {
+            return Some(first);
+        }
+        self.more.get(&h)?.iter().find(|s| pred(s))
+    }
+
+    /// Adds `s` under hash `h`.
+    fn push(&mut self, h: u64, s: Arc<MemSeries>) {
+        match self.one.entry(h) {
+            Entry::Vacant(e) => {
+                e.insert(s);
+            }
+            Entry::Occupied(_) => {
+                self.more.entry(h).or_default().push(s);
+            }
         }
     }
 
-    fn push(&mut self, s: Arc<MemSeries>) {
-        *self = match std::mem::take(self) {
-            Bucket::Empty => Bucket::One(s),
-            Bucket::One(a) => Bucket::Many(Box::new(vec![a, s])),
-            Bucket::Many(mut v) => {
-                v.push(s);
-                Bucket::Many(v)
+    /// Removes `s` (the same series, not equal labels) from under hash `h`.
+    fn remove(&mut self, h: u64, s: &Arc<MemSeries>) {
+        if self.one.get(&h).is_some_and(|x| Arc::ptr_eq(x, s)) {
+            let next = self.more.get_mut(&h).and_then(|v| v.pop());
+            if self.more.get(&h).is_some_and(|v| v.is_empty()) {
+                self.more.remove(&h);
             }
-        };
-    }
-
-    fn retain(&mut self, keep: impl Fn(&Arc<MemSeries>) -> bool) {
-        *self = match std::mem::take(self) {
-            Bucket::One(a) if keep(&a) => Bucket::One(a),
-            Bucket::Many(mut v) => {
-                v.retain(keep);
-                match v.len() {
-                    0 => Bucket::Empty,
-                    1 => Bucket::One(v.remove(0)),
-                    _ => Bucket::Many(v),
+            match next {
+                Some(n) => {
+                    self.one.insert(h, n);
+                }
+                None => {
+                    self.one.remove(&h);
                 }
             }
-            _ => Bucket::Empty,
-        };
+        } else if let Some(v) = self.more.get_mut(&h) {
+            v.retain(|x| !Arc::ptr_eq(x, s));
+            if v.is_empty() {
+                self.more.remove(&h);
+            }
+        }
     }
 
-    fn is_empty(&self) -> bool {
-        matches!(self, Bucket::Empty)
+    /// Every series under hash `h` (for tests).
+    #[cfg(test)]
+    fn under(&self, h: u64) -> Vec<SeriesRef> {
+        let more = self.more.get(&h).into_iter().flatten();
+        self.one
+            .get(&h)
+            .into_iter()
+            .chain(more)
+            .map(|s| s.sref)
+            .collect()
     }
 }
 
@@ -471,9 +488,7 @@ impl Head {
     pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
         let h = labels.stable_hash();
         let shard = self.by_hash[(h as usize) % SHARDS].read();
-        shard
-            .get(&h)
-            .and_then(|v| v.iter().find(|s| &s.labels == labels).cloned())
+        shard.find(h, |s| &s.labels == labels).cloned()
     }
 
     /// The series whose labels equal the borrowed `pairs` (in name order; pairs with an empty
@@ -481,9 +496,7 @@ impl Head {
     /// [`crate::labels::hash_pairs`] of the non-empty pairs. Allocates nothing.
     pub fn get_by_pairs(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<Arc<MemSeries>> {
         let shard = self.by_hash[(hash as usize) % SHARDS].read();
-        shard
-            .get(&hash)
-            .and_then(|v| v.iter().find(|s| s.labels.eq_pairs(pairs)).cloned())
+        shard.find(hash, |s| s.labels.eq_pairs(pairs)).cloned()
     }
 
     /// The series for `labels`, created if absent; the flag is true if it was created.
@@ -502,16 +515,13 @@ impl Head {
         let shard_of = (h as usize) % SHARDS;
         if let Some(s) = self.by_hash[shard_of]
             .read()
-            .get(&h)
-            .and_then(|v| v.iter().find(|s| &s.labels == labels).cloned())
+            .find(h, |s| &s.labels == labels)
+            .cloned()
         {
             return Some((s, false));
         }
         let mut shard = self.by_hash[shard_of].write();
-        if let Some(s) = shard
-            .get(&h)
-            .and_then(|v| v.iter().find(|s| &s.labels == labels))
-        {
+        if let Some(s) = shard.find(h, |s| &s.labels == labels) {
             return Some((s.clone(), false));
         }
         if !self.reserve_series() {
@@ -519,7 +529,7 @@ impl Head {
         }
         let sref = self.next_ref.fetch_add(1, Ordering::Relaxed);
         let s = self.insert(sref, labels);
-        shard.entry(h).or_default().push(s.clone());
+        shard.push(h, s.clone());
         Some((s, true))
     }
 
@@ -528,8 +538,7 @@ impl Head {
     pub fn restore(&self, sref: SeriesRef, labels: &Labels) -> Arc<MemSeries> {
         let h = labels.stable_hash();
         let mut shard = self.by_hash[(h as usize) % SHARDS].write();
-        let bucket = shard.entry(h).or_default();
-        if let Some(s) = bucket.iter().find(|s| &s.labels == labels) {
+        if let Some(s) = shard.find(h, |s| &s.labels == labels) {
             // Same labels under another ref: keep one series, alias the other ref to it.
             if s.sref != sref {
                 self.by_ref[(sref as usize) % SHARDS]
@@ -542,7 +551,7 @@ impl Head {
         self.live.fetch_add(1, Ordering::AcqRel);
         let s = self.insert(sref, labels);
         s.state.lock().logged = true;
-        bucket.push(s.clone());
+        shard.push(h, s.clone());
         s
     }
 
@@ -708,9 +717,8 @@ mod tests {
     #[test]
     fn per_series_state_stays_narrow() {
         assert_eq!(std::mem::size_of::<ChunkBuilder>(), 80);
-        assert_eq!(std::mem::size_of::<SeriesState>(), 128);
-        assert_eq!(std::mem::size_of::<MemSeries>(), 160);
-        assert_eq!(std::mem::size_of::<Bucket>(), 16);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 120);
+        assert_eq!(std::mem::size_of::<MemSeries>(), 152);
     }
 
     #[test]
@@ -778,7 +786,7 @@ mod tests {
     }
 
     #[test]
-    fn buckets_hold_one_series_inline_and_more_on_collisions() {
+    fn series_sharing_a_hash_are_kept_apart_and_removed_one_by_one() {
         let series = |i: u64| {
             Arc::new(MemSeries {
                 sref: i,
@@ -786,27 +794,27 @@ mod tests {
                 state: Mutex::new(SeriesState::default()),
             })
         };
-        let refs = |b: &Bucket| b.iter().map(|s| s.sref).collect::<Vec<_>>();
-        let mut b = Bucket::default();
-        assert!(b.is_empty() && refs(&b).is_empty());
-        b.push(series(1));
-        assert!(matches!(b, Bucket::One(_)));
-        b.push(series(2));
-        b.push(series(3));
-        assert_eq!(refs(&b), [1, 2, 3]);
-        b.retain(|s| s.sref != 2);
-        assert_eq!(refs(&b), [1, 3]);
-        b.retain(|s| s.sref != 1);
-        assert!(matches!(b, Bucket::One(_)));
-        assert_eq!(refs(&b), [3]);
-        b.retain(|s| s.sref == 3);
-        assert_eq!(refs(&b), [3]);
-        b.retain(|_| false);
-        assert!(b.is_empty());
-        b.push(series(4));
-        b.push(series(5));
-        b.retain(|_| false);
-        assert!(b.is_empty());
+        let all: Vec<Arc<MemSeries>> = (1..=5).map(series).collect();
+        let mut m = ByHash::default();
+        assert!(m.under(7).is_empty() && m.find(7, |_| true).is_none());
+        for s in &all[..3] {
+            m.push(7, s.clone());
+        }
+        m.push(8, all[3].clone());
+        assert_eq!(m.under(7), [1, 2, 3]);
+        assert_eq!(m.find(7, |s| s.sref == 3).map(|s| s.sref), Some(3));
+        assert!(m.find(7, |s| s.sref == 4).is_none());
+        m.remove(7, &all[1]);
+        assert_eq!(m.under(7), [1, 3]);
+        // Removing the first promotes another; the last one leaves nothing behind.
+        m.remove(7, &all[0]);
+        assert_eq!(m.under(7), [3]);
+        assert!(m.more.is_empty());
+        m.remove(7, &all[4]);
+        assert_eq!(m.under(7), [3]);
+        m.remove(7, &all[2]);
+        assert!(m.under(7).is_empty() && !m.one.contains_key(&7));
+        assert_eq!(m.under(8), [4]);
     }
 
     #[test]

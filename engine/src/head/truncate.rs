@@ -30,6 +30,8 @@ impl SeriesState {
     fn seal_before(&mut self, b: i64) -> Vec<Chunk> {
         if let Some(lo) = self.open.min_time() {
             if lo < b {
+                // Where the open chunk's aligned span ends (its samples from `b` on stay in it).
+                let end = lo.saturating_add(i64::from(self.window_left));
                 let open = self.open.seal();
                 if open.max_time() < b {
                     self.sealed.push(open.into());
@@ -39,6 +41,10 @@ impl SeriesState {
                     // The samples from `b` on go back into a fresh open chunk.
                     for s in new {
                         self.open.push(s.t, s.v);
+                    }
+                    if let Some(first) = self.open.min_time() {
+                        self.window_left =
+                            u32::try_from(end.saturating_sub(first)).unwrap_or(u32::MAX);
                     }
                 }
             }
@@ -184,13 +190,9 @@ impl Head {
         }
         for s in &removed {
             let h = s.labels.stable_hash();
-            let mut shard = self.by_hash[(h as usize) % super::SHARDS].write();
-            if let Some(bucket) = shard.get_mut(&h) {
-                bucket.retain(|x| !Arc::ptr_eq(x, s));
-                if bucket.is_empty() {
-                    shard.remove(&h);
-                }
-            }
+            self.by_hash[(h as usize) % super::SHARDS]
+                .write()
+                .remove(h, s);
         }
         // Aliases from replay point at the same series under other references.
         let gone: std::collections::HashSet<*const MemSeries> =
@@ -206,5 +208,60 @@ impl Head {
         drop(removed);
         self.symbols.gc();
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::chunk::MAX_SAMPLES_PER_CHUNK;
+    use crate::head::CHUNK_LENGTH_SPREAD;
+
+    proptest! {
+        /// Whatever the gaps between samples and wherever a cut seals or splits the open
+        /// chunk (at a bound that need not be aligned, as after a flush), no chunk straddles
+        /// an aligned span of the chunk range, none is longer than the longest cut length, and every
+        /// sample is kept once, in order.
+        #[test]
+        fn chunks_stay_inside_their_aligned_span(
+            gaps in proptest::collection::vec(1i64..200_000, 1..900),
+            range in prop_oneof![Just(600_000i64), Just(7_200_000i64)],
+            cut_at in 0usize..900,
+            bound_frac in 0.0f64..1.0,
+        ) {
+            let mut st = SeriesState::default();
+            let mut t = 1_796_000_000_000i64;
+            let mut want = Vec::new();
+            let mut collected: Vec<Chunk> = Vec::new();
+            for (i, g) in gaps.iter().enumerate() {
+                if i == cut_at {
+                    let lo = st.min_time().unwrap_or(t);
+                    let b = lo + ((t - lo) as f64 * bound_frac) as i64 + 1;
+                    collected.extend(st.seal_before(b));
+                    prop_assert!(collected.iter().all(|c| c.max_time() < b));
+                    st.drop_before(b);
+                }
+                t += g;
+                let s = Sample::new(t, *g as f64);
+                st.push(s, range, None);
+                want.push(s);
+            }
+            let mut chunks: Vec<Chunk> = collected;
+            chunks.extend(st.sealed.iter().map(SealedChunk::chunk));
+            chunks.push(st.open.snapshot());
+            let mut got = Vec::new();
+            for c in chunks.iter().filter(|c| c.num_samples() > 0) {
+                prop_assert_eq!(
+                    c.min_time().div_euclid(range),
+                    c.max_time().div_euclid(range),
+                    "chunk [{}, {}] straddles a span of {}", c.min_time(), c.max_time(), range
+                );
+                prop_assert!(c.num_samples() <= MAX_SAMPLES_PER_CHUNK + CHUNK_LENGTH_SPREAD);
+                got.extend(c.iter());
+            }
+            prop_assert_eq!(got, want);
+        }
     }
 }
