@@ -229,7 +229,18 @@ fn sigterm_finishes_in_flight_request() {
     let half = body.len() / 2;
     conn.write_all(&body[..half]).unwrap();
     conn.flush().unwrap();
-    // Poll until that handler is running (other writes are then refused).
+    // Wait until that handler holds the slot before probing: a probe sent earlier could take
+    // the slot first and get the half-sent write refused (the order in which the server
+    // picks up two connections is not fixed, least of all on a loaded machine).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while s.metric("strata_write_slots_in_use") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the half-sent write never took the write slot"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Other writes are now refused.
     let mut held = false;
     for i in 0..500 {
         let r = s
@@ -241,7 +252,10 @@ fn sigterm_finishes_in_flight_request() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(held, "the half-sent write never took the write slot");
+    assert!(
+        held,
+        "a write was accepted while the half-sent one held the only slot"
+    );
     // SIGTERM, then wait until the listener is closed: shutdown has begun.
     s.sigterm().unwrap();
     let mut closed = false;
