@@ -323,6 +323,17 @@ impl Labels {
         mine.next().is_none()
     }
 
+    /// True if the set is exactly `pairs`: names and values as bytes, in name order, none
+    /// empty (the form a writer has before checking that the bytes are UTF-8).
+    pub fn eq_byte_pairs(&self, pairs: &[(&[u8], &[u8])]) -> bool {
+        self.0.len() == pairs.len()
+            && self
+                .0
+                .iter()
+                .zip(pairs)
+                .all(|(l, &(n, v))| l.name.as_bytes() == n && l.value.as_bytes() == v)
+    }
+
     /// A stable 64-bit hash of the set (xxh3 over names and values with separators). Equal sets
     /// hash equally across processes and versions; it is safe to persist.
     pub fn stable_hash(&self) -> u64 {
@@ -338,18 +349,20 @@ impl Labels {
 /// cheaper than streaming four small updates per label); longer ones are streamed. Both give
 /// the same digest, since xxh3's streaming digest equals the one-shot hash of the
 /// concatenated input.
-pub fn hash_pairs<'a>(mut pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    hash_byte_pairs(pairs.map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+}
+
+/// [`hash_pairs`] of names and values given as bytes (the same digest for the same bytes).
+pub fn hash_byte_pairs<'a>(mut pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> u64 {
     let mut buf = [0u8; HASH_STACK_BYTES];
     let mut len = 0;
     while let Some((n, v)) = pairs.next() {
-        let (n, v) = (n.as_bytes(), v.as_bytes());
         let end = len + n.len() + v.len() + 2;
         if end > HASH_STACK_BYTES {
             let mut h = xxhash_rust::xxh3::Xxh3::new();
             h.update(&buf[..len]);
-            for (n, v) in
-                std::iter::once((n, v)).chain(pairs.map(|(n, v)| (n.as_bytes(), v.as_bytes())))
-            {
+            for (n, v) in std::iter::once((n, v)).chain(pairs) {
                 h.update(n);
                 h.update(&[0xff]);
                 h.update(v);

@@ -32,7 +32,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strata_engine::{Batch, Db, Label, Labels, Sample};
+use strata_engine::{Batch, Db, Label, Labels, Sample, SeriesHandle};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -40,7 +40,7 @@ use crate::metadata::{family_name, MetadataSet, MetricMetadata, MetricType};
 use crate::negotiate::Protocol;
 use crate::proto::{DResult, Kind, Reader, I64, LEN, VARINT};
 use crate::summary::{Problems, WriteSummary};
-use crate::validate::{describe, validate_pairs, RawLabel, Reject};
+use crate::validate::{check, describe, utf8_pairs, RawLabel, Reject};
 
 /// The first bytes of a framed ("streaming") snappy body: a stream identifier chunk.
 const FRAMED_SNAPPY_MAGIC: [u8; 10] = [0xff, 0x06, 0x00, 0x00, b's', b'N', b'a', b'P', b'p', b'Y'];
@@ -77,14 +77,49 @@ impl DecodedWrite {
 /// [`Error::Protobuf`]. Invalid series and samples are reported in the summary instead.
 pub fn decode(proto: Protocol, body: &[u8], limits: &Limits, now_ms: i64) -> Result<DecodedWrite> {
     let buf = decompress(body, limits)?;
-    let mut series = Vec::new();
-    let mut out = |pairs: &[(&str, &str)], samples: &[Sample]| {
-        series.push((labels_of(pairs), samples.to_vec()));
-    };
+    let mut out = Collect(Vec::new());
     let mut sink = Sink::new(limits, now_ms, &mut out);
     run(proto, &buf, &mut sink)?;
     let summary = sink.finish();
-    Ok(DecodedWrite { series, summary })
+    Ok(DecodedWrite {
+        series: out.0,
+        summary,
+    })
+}
+
+/// [`decode`]'s output: every valid series with its labels built.
+struct Collect(Vec<(Labels, Vec<Sample>)>);
+
+impl SeriesOut for Collect {
+    fn find(&mut self, _raw: &[(&[u8], &[u8])]) -> Option<SeriesHandle> {
+        None
+    }
+    fn push_known(&mut self, series: SeriesHandle, samples: &[Sample]) {
+        self.0.push((series.labels().clone(), samples.to_vec()));
+    }
+    fn push_new(&mut self, pairs: &[(&str, &str)], samples: &[Sample]) {
+        self.0.push((labels_of(pairs), samples.to_vec()));
+    }
+}
+
+/// [`write`]'s output: series the database holds are looked up as soon as they are decoded,
+/// the others are pushed by labels for [`Db::append`] to create.
+struct ToBatch<'d> {
+    db: &'d Db,
+    batch: Batch,
+}
+
+impl SeriesOut for ToBatch<'_> {
+    fn find(&mut self, raw: &[(&[u8], &[u8])]) -> Option<SeriesHandle> {
+        self.db.lookup_bytes(raw)
+    }
+    fn push_known(&mut self, series: SeriesHandle, samples: &[Sample]) {
+        self.batch.push_series(series, samples);
+    }
+    fn push_new(&mut self, pairs: &[(&str, &str)], samples: &[Sample]) {
+        // Already validated: sorted, unique, no empty name or value.
+        self.batch.push(labels_of(pairs), samples.to_vec());
+    }
 }
 
 /// Decodes and validates `buf` into `sink`.
@@ -106,15 +141,14 @@ pub fn write(db: &Db, proto: Protocol, body: &[u8], limits: &Limits) -> Result<W
     // Each valid series is looked up as soon as it is decoded, while its labels are at hand;
     // nothing is created before the whole body has decoded (`append` below creates the new
     // ones, within the series limits).
-    let mut batch = Batch::new();
-    let mut out = |pairs: &[(&str, &str)], samples: &[Sample]| match db.lookup(pairs) {
-        Some(series) => batch.push_series(series, samples),
-        // Already validated: sorted, unique, no empty name or value.
-        None => batch.push(labels_of(pairs), samples.to_vec()),
+    let mut out = ToBatch {
+        db,
+        batch: Batch::new(),
     };
     let mut sink = Sink::new(limits, now_ms(), &mut out);
     run(proto, &buf, &mut sink)?;
     let mut summary = sink.finish();
+    let batch = out.batch;
     if !batch.is_empty() {
         let report = db.append(&batch)?;
         let mut p = Problems::default();
@@ -206,28 +240,40 @@ impl<'a> Scratch<'a> {
     }
 }
 
-/// Where [`Sink`] hands each valid series: its labels (in name order, without empty
-/// values) and samples, both borrowed for the call only.
-type SeriesOut<'o> = dyn FnMut(&[(&str, &str)], &[Sample]) + 'o;
+/// Where [`Sink`] hands each valid series, with its samples (borrowed for the call only).
+trait SeriesOut {
+    /// The series this output already holds whose labels are exactly `raw` (bytes, in name
+    /// order, no empty value), if any. Its labels were checked when it was created, so the
+    /// sink does not check that the request's bytes are UTF-8 again.
+    fn find(&mut self, raw: &[(&[u8], &[u8])]) -> Option<SeriesHandle>;
+    /// Samples of a series [`SeriesOut::find`] returned.
+    fn push_known(&mut self, series: SeriesHandle, samples: &[Sample]);
+    /// Samples of a series with these validated labels (in name order, unique, no empty
+    /// value).
+    fn push_new(&mut self, pairs: &[(&str, &str)], samples: &[Sample]);
+}
 
 /// Validates decoded series and hands the valid ones to its output one at a time, so a
 /// request's labels are never all held at once.
 struct Sink<'a, 'o> {
     limits: &'a Limits,
     max_t: i64,
-    /// The labels of the series being finished, in name order, without empty values.
+    /// The labels of the series being finished, in name order, without empty values: as
+    /// bytes, then (for a series the output does not hold) as checked UTF-8.
+    raw: Vec<(&'a [u8], &'a [u8])>,
     pairs: Vec<(&'a str, &'a str)>,
-    out: &'o mut SeriesOut<'o>,
+    out: &'o mut (dyn SeriesOut + 'o),
     summary: WriteSummary,
     problems: Problems,
     metadata: MetadataSet,
 }
 
 impl<'a, 'o> Sink<'a, 'o> {
-    fn new(limits: &'a Limits, now_ms: i64, out: &'o mut SeriesOut<'o>) -> Self {
+    fn new(limits: &'a Limits, now_ms: i64, out: &'o mut (dyn SeriesOut + 'o)) -> Self {
         Sink {
             limits,
             max_t: now_ms.saturating_add(limits.max_future_ms),
+            raw: Vec::new(),
             pairs: Vec::new(),
             out,
             summary: WriteSummary::default(),
@@ -258,9 +304,28 @@ impl<'a, 'o> Sink<'a, 'o> {
             self.reject_series(s, &why);
             return;
         }
+        if let Err(why) = check(&mut s.labels, s.label_count, self.limits) {
+            self.reject_series(s, &why);
+            return;
+        }
+        self.raw.clear();
+        self.raw.extend(
+            s.labels
+                .iter()
+                .filter(|l| !l.value.is_empty())
+                .map(|l| (l.name, l.value)),
+        );
+        if let Some(series) = self.out.find(&self.raw) {
+            let show = || series.labels().clone();
+            series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
+            if !s.samples.is_empty() {
+                self.out.push_known(series, &s.samples);
+            }
+            s.samples.clear();
+            return;
+        }
         self.pairs.clear();
-        let valid = validate_pairs(&mut s.labels, s.label_count, self.limits, &mut self.pairs);
-        if let Err(why) = valid {
+        if let Err(why) = utf8_pairs(&s.labels, &mut self.pairs) {
             self.reject_series(s, &why);
             return;
         }
@@ -268,7 +333,7 @@ impl<'a, 'o> Sink<'a, 'o> {
         let show = || labels_of(pairs);
         series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
         if !s.samples.is_empty() {
-            (self.out)(pairs, &s.samples);
+            self.out.push_new(pairs, &s.samples);
         }
         s.samples.clear();
     }

@@ -7,9 +7,11 @@
 //! names, values or label counts reject the series; empty values are dropped. Names follow
 //! Prometheus 3's default UTF-8 validation scheme (any non-empty UTF-8 string).
 //!
-//! [`validate_pairs`] builds nothing: it yields the labels as `&str` pairs borrowed from the
-//! request, which remote write looks series up by (`Db::lookup`) and builds [`Labels`] from
-//! only for new series (or for `decode`, which returns them).
+//! Remote write builds nothing to validate: [`check`] takes the raw pairs as they are, the
+//! series is looked up by their bytes (`Db::lookup_bytes`: a series the database holds had
+//! its labels validated when it was created), and only for a series it does not hold do
+//! [`utf8_pairs`] check the bytes and yield `&str` pairs borrowed from the request, from
+//! which [`Labels`] are built (or returned, by `decode`).
 
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -127,7 +129,7 @@ impl<'a> RawLabel<'a> {
 /// names and values, order (sorting `raw` in place if needed), duplicate names, and a
 /// non-empty `__name__`. UTF-8 is checked by the callers, label by label in name order,
 /// skipping empty values.
-fn check(raw: &mut [RawLabel<'_>], count: usize, limits: &Limits) -> Result<(), Reject> {
+pub(crate) fn check(raw: &mut [RawLabel<'_>], count: usize, limits: &Limits) -> Result<(), Reject> {
     if count > limits.max_labels_per_series {
         return Err(Reject::TooManyLabels {
             count,
@@ -177,7 +179,9 @@ fn check(raw: &mut [RawLabel<'_>], count: usize, limits: &Limits) -> Result<(), 
 /// reasons) and, if valid, appends its labels to `out` as `&str` pairs borrowed from the
 /// request, in name order, without the labels whose value is empty: what
 /// `strata_engine::Db::resolve` takes. Nothing is allocated or interned. On error `out` is
-/// left as it was.
+/// left as it was. (Remote write runs its two steps apart: [`check`], then [`utf8_pairs`]
+/// for series the database does not hold.)
+#[cfg(test)]
 pub(crate) fn validate_pairs<'a>(
     raw: &mut [RawLabel<'a>],
     count: usize,
@@ -185,6 +189,16 @@ pub(crate) fn validate_pairs<'a>(
     out: &mut Vec<(&'a str, &'a str)>,
 ) -> Result<(), Reject> {
     check(raw, count, limits)?;
+    utf8_pairs(raw, out)
+}
+
+/// The UTF-8 part of [`validate_pairs`], for labels [`check`] accepted (and sorted): appends
+/// them to `out` as `&str` pairs, without the labels whose value is empty; on error `out` is
+/// left as it was.
+pub(crate) fn utf8_pairs<'a>(
+    raw: &[RawLabel<'a>],
+    out: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(), Reject> {
     let start = out.len();
     for l in raw.iter() {
         if l.value.is_empty() {
@@ -263,7 +277,7 @@ mod tests {
         pairs.iter().map(|&(n, v)| RawLabel::new(n, v)).collect()
     }
 
-    /// Validates through [`validate_pairs`] (what both `decode` and `write` run) and builds
+    /// Validates through [`validate_pairs`] (the steps `decode` and `write` run) and builds
     /// the label set the way `decode` does; on an error, `out` is left as it was.
     fn build(pairs: &[(&[u8], &[u8])]) -> Result<Labels, Reject> {
         let mut raw = raw(pairs);

@@ -56,7 +56,7 @@ use crate::error::{Error, Result};
 use crate::head::{
     overlaps, overlaps_above, verdict, ChunkFootprint, Head, MemSeries, SeriesHandle, Verdict,
 };
-use crate::labels::{hash_pairs, Labels};
+use crate::labels::{hash_byte_pairs, hash_pairs, Labels};
 use crate::matcher::Matcher;
 use crate::querier::{Querier, Sources};
 use crate::wal::{Record, ReplayReport, SampleRecord, SeriesRecord, Wal, WalOptions};
@@ -510,6 +510,20 @@ impl Db {
                 labels: labels.to_string(),
             }),
         }
+    }
+
+    /// The series whose labels are exactly `pairs` (names and values as bytes, in name order,
+    /// no empty value) if the head holds it, without creating it. A writer can look series up
+    /// with this before checking that the bytes are UTF-8: a match is a label set this
+    /// database accepted when the series was created. Allocates nothing.
+    pub fn lookup_bytes(&self, pairs: &[(&[u8], &[u8])]) -> Option<SeriesHandle> {
+        let h = hash_byte_pairs(pairs.iter().copied());
+        let s = self.inner.head.get_by_byte_pairs(h, pairs)?;
+        Some(SeriesHandle {
+            series: s,
+            db: self.id,
+            created: false,
+        })
     }
 
     /// The series with these borrowed `(name, value)` pairs if the head holds it, without

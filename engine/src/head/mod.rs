@@ -491,6 +491,14 @@ impl Head {
         shard.find(h, |s| &s.labels == labels).cloned()
     }
 
+    /// The series whose labels are exactly `pairs` (bytes, in name order, no empty value),
+    /// looked up under `hash`, which must be [`crate::labels::hash_byte_pairs`] of them.
+    /// Allocates nothing.
+    pub fn get_by_byte_pairs(&self, hash: u64, pairs: &[(&[u8], &[u8])]) -> Option<Arc<MemSeries>> {
+        let shard = self.by_hash[(hash as usize) % SHARDS].read();
+        shard.find(hash, |s| s.labels.eq_byte_pairs(pairs)).cloned()
+    }
+
     /// The series whose labels equal the borrowed `pairs` (in name order; pairs with an empty
     /// value are skipped, see [`Labels::eq_pairs`]), looked up under `hash`, which must be
     /// [`crate::labels::hash_pairs`] of the non-empty pairs. Allocates nothing.
