@@ -49,6 +49,24 @@ fn max_series_refuses_new_series_and_keeps_existing_ones_writable() {
     );
     assert!(db.lookup(&[("__name__", "up"), ("pod", "p4")]).is_none());
     assert!(db.lookup(&[("pod", "p1"), ("__name__", "up")]).is_some());
+    // By bytes: exactly the stored set, in name order.
+    let raw = |v: &[(&'static str, &'static str)]| -> Vec<(&'static [u8], &'static [u8])> {
+        v.iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect()
+    };
+    let p1 = db.lookup(&[("__name__", "up"), ("pod", "p1")]).unwrap();
+    let by_bytes = db
+        .lookup_bytes(&raw(&[("__name__", "up"), ("pod", "p1")]))
+        .unwrap();
+    assert_eq!(by_bytes.series_ref(), p1.series_ref());
+    assert!(db
+        .lookup_bytes(&raw(&[("__name__", "up"), ("pod", "p4")]))
+        .is_none());
+    assert!(db
+        .lookup_bytes(&raw(&[("pod", "p1"), ("__name__", "up")]))
+        .is_none());
+    assert!(db.lookup_bytes(&raw(&[("__name__", "up")])).is_none());
     assert_eq!(stored_pods(&db), 3);
     drop(db);
     // A restart with a lower limit keeps every accepted series (replay is not limited)...

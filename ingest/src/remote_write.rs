@@ -315,32 +315,34 @@ impl<'a, 'o> Sink<'a, 'o> {
                 .filter(|l| !l.value.is_empty())
                 .map(|l| (l.name, l.value)),
         );
-        if let Some(series) = self.out.find(&self.raw) {
-            let show = || series.labels().clone();
-            series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
-            if !s.samples.is_empty() {
-                self.out.push_known(series, &s.samples);
-            }
-            s.samples.clear();
-            return;
-        }
+        // A series the output holds had its labels checked when it was created: only the
+        // others have their bytes checked for UTF-8.
+        let known = self.out.find(&self.raw);
         self.pairs.clear();
-        if let Err(why) = utf8_pairs(&s.labels, &mut self.pairs) {
-            self.reject_series(s, &why);
-            return;
+        if known.is_none() {
+            if let Err(why) = utf8_pairs(&s.labels, &mut self.pairs) {
+                self.reject_series(s, &why);
+                return;
+            }
         }
         let pairs = &self.pairs[..];
-        let show = || labels_of(pairs);
+        let show = || match &known {
+            Some(series) => series.labels().clone(),
+            None => labels_of(pairs),
+        };
         series_problems(&mut self.summary, &mut self.problems, s, self.max_t, &show);
         if !s.samples.is_empty() {
-            self.out.push_new(pairs, &s.samples);
+            match known {
+                Some(series) => self.out.push_known(series, &s.samples),
+                None => self.out.push_new(pairs, &s.samples),
+            }
         }
         s.samples.clear();
     }
 }
 
-/// The label set of pairs [`validate_pairs`] accepted (sorted by name, unique, no empty
-/// values).
+/// The label set of pairs that passed [`check`] and [`utf8_pairs`] (sorted by name, unique,
+/// no empty values).
 fn labels_of(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_sorted_unchecked(pairs.iter().map(|&(n, v)| Label::new(n, v)).collect())
 }

@@ -515,7 +515,9 @@ impl Db {
     /// The series whose labels are exactly `pairs` (names and values as bytes, in name order,
     /// no empty value) if the head holds it, without creating it. A writer can look series up
     /// with this before checking that the bytes are UTF-8: a match is a label set this
-    /// database accepted when the series was created. Allocates nothing.
+    /// database accepted when the series was created. Allocates nothing. Writers that want
+    /// the series limits applied per append look series up with this and push the others by
+    /// labels ([`Batch::push`]): [`Db::append`] then creates them within the limits.
     pub fn lookup_bytes(&self, pairs: &[(&[u8], &[u8])]) -> Option<SeriesHandle> {
         let h = hash_byte_pairs(pairs.iter().copied());
         let s = self.inner.head.get_by_byte_pairs(h, pairs)?;
@@ -527,10 +529,8 @@ impl Db {
     }
 
     /// The series with these borrowed `(name, value)` pairs if the head holds it, without
-    /// creating it (pairs as for [`Db::resolve`]; invalid pairs simply find nothing).
-    /// Writers that want the series limits applied per append look series up with this and
-    /// push the others by labels ([`Batch::push`]): [`Db::append`] then creates them within
-    /// the limits.
+    /// creating it (pairs as for [`Db::resolve`]: any order, empty values skipped; invalid
+    /// pairs simply find nothing).
     pub fn lookup(&self, pairs: &[(&str, &str)]) -> Option<SeriesHandle> {
         let head = &self.inner.head;
         let h = hash_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()).copied());

@@ -312,24 +312,23 @@ impl ByHash {
 
     /// Removes `s` (the same series, not equal labels) from under hash `h`.
     fn remove(&mut self, h: u64, s: &Arc<MemSeries>) {
+        let Entry::Occupied(mut more) = self.more.entry(h) else {
+            // Alone under its hash (or absent).
+            if self.one.get(&h).is_some_and(|x| Arc::ptr_eq(x, s)) {
+                self.one.remove(&h);
+            }
+            return;
+        };
         if self.one.get(&h).is_some_and(|x| Arc::ptr_eq(x, s)) {
-            let next = self.more.get_mut(&h).and_then(|v| v.pop());
-            if self.more.get(&h).is_some_and(|v| v.is_empty()) {
-                self.more.remove(&h);
+            // Another series of the hash takes its place in `one`.
+            if let Some(next) = more.get_mut().pop() {
+                self.one.insert(h, next);
             }
-            match next {
-                Some(n) => {
-                    self.one.insert(h, n);
-                }
-                None => {
-                    self.one.remove(&h);
-                }
-            }
-        } else if let Some(v) = self.more.get_mut(&h) {
-            v.retain(|x| !Arc::ptr_eq(x, s));
-            if v.is_empty() {
-                self.more.remove(&h);
-            }
+        } else {
+            more.get_mut().retain(|x| !Arc::ptr_eq(x, s));
+        }
+        if more.get().is_empty() {
+            more.remove();
         }
     }
 

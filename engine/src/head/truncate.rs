@@ -222,8 +222,8 @@ mod tests {
     proptest! {
         /// Whatever the gaps between samples and wherever a cut seals or splits the open
         /// chunk (at a bound that need not be aligned, as after a flush), no chunk straddles
-        /// an aligned span of the chunk range, none is longer than the longest cut length, and every
-        /// sample is kept once, in order.
+        /// an aligned span of the chunk range, none is longer than the longest cut length,
+        /// and every sample is kept once, in order.
         #[test]
         fn chunks_stay_inside_their_aligned_span(
             gaps in proptest::collection::vec(1i64..200_000, 1..900),
