@@ -1053,7 +1053,7 @@ fn rewrite_index(block_dir: &std::path::Path, version: u8) {
     let mut w = strata_engine::index::writer::IndexWriter::create_version(
         &tmp,
         symbols,
-        b.meta().min_time,
+        (b.meta().min_time, b.meta().max_time),
         version,
     )
     .unwrap();
@@ -1079,9 +1079,20 @@ fn older_index_versions_are_still_read() {
         // entry is then a version 1 entry.
         b.push(series("a", 0), many_chunks(0, 2));
         b.push(series("a", 1), many_chunks(0, 1));
+        // Another set of label names (version 4: another label shape), and a last chunk
+        // that ends nearer the block's end than its start (version 4 counts that end from
+        // the block's end).
+        let other = Labels::from_pairs(&[("__name__", "m"), ("i", "9"), ("zone", "z")]).unwrap();
+        b.push(
+            other,
+            (0..200)
+                .map(|k| Sample::new(3_600_000 + k * 17_000, k as f64))
+                .collect(),
+        );
         db.append(&b).unwrap();
         db.flush().unwrap();
-        let want = read_all(&db, 0, 3_600_000);
+        let want = read_all(&db, 0, 7_200_000);
+        assert_eq!(want.len(), 3);
         db.close().unwrap();
         want
     };
@@ -1091,17 +1102,24 @@ fn older_index_versions_are_still_read() {
         .collect();
     assert_eq!(blocks.len(), 1);
     let index = blocks[0].join("index");
-    assert_eq!(std::fs::read(&index).unwrap()[4], 3);
+    let v4 = std::fs::read(&index).unwrap();
+    assert_eq!(v4[4], 4);
+    rewrite_index(&blocks[0], 3);
+    let v3 = std::fs::read(&index).unwrap();
+    assert_eq!(v3[4], 3);
+    let db = Db::open(dir.path(), o.clone()).unwrap();
+    assert_eq!(read_all(&db, 0, 7_200_000), want);
+    drop(db);
     rewrite_index(&blocks[0], 2);
     let mut bytes = std::fs::read(&index).unwrap();
     assert_eq!(bytes[4], 2);
     let db = Db::open(dir.path(), o.clone()).unwrap();
-    assert_eq!(read_all(&db, 0, 3_600_000), want);
+    assert_eq!(read_all(&db, 0, 7_200_000), want);
     drop(db);
     bytes[4] = 1;
     std::fs::write(&index, &bytes).unwrap();
     let db = Db::open(dir.path(), o).unwrap();
-    assert_eq!(read_all(&db, 0, 3_600_000), want);
+    assert_eq!(read_all(&db, 0, 7_200_000), want);
     // A version this build does not know is refused with a clear error.
     drop(db);
     bytes[4] = 9;

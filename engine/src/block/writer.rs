@@ -63,7 +63,7 @@ impl BlockWriter {
         let tmp = blocks_dir.join(format!("{ulid}{TMP_SUFFIX}"));
         let cdir = tmp.join("chunks");
         std::fs::create_dir_all(&cdir).map_err(|e| Error::io("create dir", &cdir, e))?;
-        let index = IndexWriter::create(&tmp.join("index"), symbols, min_time)?;
+        let index = IndexWriter::create(&tmp.join("index"), symbols, min_time, max_time)?;
         let mut compaction = compaction;
         if compaction.sources.is_empty() {
             compaction.sources.push(ulid.clone());

@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use super::postings::SeriesRef;
 use super::writer::{
-    HEADER_LEN, MAGIC, MIN_VERSION, SERIES_SUMMARY_MIN_CHUNKS, TOC_LEN, TOC_LEN_V2, VERSION,
+    FIRST_REF_BASE, HEADER_LEN, MAGIC, MIN_VERSION, SERIES_SUMMARY_MIN_CHUNKS, TOC_LEN, TOC_LEN_V2,
+    TOC_LEN_V3, VERSION,
 };
 use super::{ChunkMeta, LabelIndex, SeriesChunks, SeriesSpan, ValueFilter};
 use crate::chunk::ChunkSummary;
@@ -69,6 +70,10 @@ pub struct IndexReader {
     codes: Vec<(usize, Box<[u32]>)>,
     /// Version 3: what series entries' times are relative to (0 before).
     base_time: i64,
+    /// Version 4: the block's end, from which a last chunk's end may be counted.
+    end_time: i64,
+    /// Version 4: the label shapes, by shape code: name codes, their names ascending.
+    shapes: Vec<Box<[u32]>>,
     /// Recently handed-out label values by symbol (see [`ValueCache`]).
     values: ValueCache,
 }
@@ -189,7 +194,12 @@ impl IndexReader {
             });
         }
         let v3 = header[4] >= 3;
-        let toc_len = if v3 { TOC_LEN } else { TOC_LEN_V2 };
+        let v4 = header[4] >= 4;
+        let toc_len = match header[4] {
+            4.. => TOC_LEN,
+            3 => TOC_LEN_V3,
+            _ => TOC_LEN_V2,
+        };
         if size < HEADER_LEN + toc_len {
             return Err(corrupt("header", "not an index file (too short)"));
         }
@@ -201,6 +211,11 @@ impl IndexReader {
             *o = c.u64_le().ok_or_else(|| corrupt("toc", "truncated"))?;
         }
         let base_time = if v3 {
+            c.u64_le().ok_or_else(|| corrupt("toc", "truncated"))? as i64
+        } else {
+            0
+        };
+        let end_time = if v4 {
             c.u64_le().ok_or_else(|| corrupt("toc", "truncated"))? as i64
         } else {
             0
@@ -254,6 +269,8 @@ impl IndexReader {
             all_off,
             codes: Vec::new(),
             base_time,
+            end_time,
+            shapes: Vec::new(),
             values: ValueCache::default(),
             bytes,
         };
@@ -294,15 +311,23 @@ impl IndexReader {
         r.values_body = tab_at + c.pos();
         r.names = names;
         if let Some((at, len)) = codes_at {
-            r.codes = r.read_codes(at, len)?;
+            (r.codes, r.shapes) = r.read_codes(at, len, v4)?;
         }
         Ok(r)
     }
 
     /// Parses version 3's label codes (`u32 nnames`, then per name `u32 name symbol,
     /// u32 nvalues, nvalues x u32 value symbol`): every name must be in the label table
-    /// and every value a symbol.
-    fn read_codes(&self, at: usize, len: usize) -> Result<Vec<(usize, Box<[u32]>)>> {
+    /// and every value a symbol. Version 4 adds the label shapes (`u32 nshapes`, then per
+    /// shape `u32 len, len x u32 name code`), each naming known codes of names in
+    /// ascending order.
+    #[allow(clippy::type_complexity)]
+    fn read_codes(
+        &self,
+        at: usize,
+        len: usize,
+        shapes: bool,
+    ) -> Result<(Vec<(usize, Box<[u32]>)>, Vec<Box<[u32]>>)> {
         let bad = || Error::corrupt_block(&self.path, "label codes", "malformed".to_string());
         let body = self.bytes.get(at..at + len).ok_or_else(bad)?;
         let mut c = ByteCursor::new(body);
@@ -332,10 +357,38 @@ impl IndexReader {
             }
             codes.push((at, values.into_boxed_slice()));
         }
+        let mut list = Vec::new();
+        if shapes {
+            let n = c.u32_le().ok_or_else(bad)? as usize;
+            if n > c.remaining() / 4 {
+                return Err(bad());
+            }
+            list.reserve(n);
+            for _ in 0..n {
+                let len = c.u32_le().ok_or_else(bad)? as usize;
+                if len > c.remaining() / 4 {
+                    return Err(bad());
+                }
+                let mut names = Vec::with_capacity(len);
+                let mut prev: Option<u32> = None;
+                for _ in 0..len {
+                    let code = c.u32_le().ok_or_else(bad)?;
+                    let &(at, _) = codes.get(code as usize).ok_or_else(bad)?;
+                    // Names ascend (label order): a series entry's names need no check.
+                    let sym = self.names[at].sym;
+                    if prev.is_some_and(|p| p >= sym) {
+                        return Err(bad());
+                    }
+                    prev = Some(sym);
+                    names.push(code);
+                }
+                list.push(names.into_boxed_slice());
+            }
+        }
         if !c.is_empty() {
             return Err(bad());
         }
-        Ok(codes)
+        Ok((codes, list))
     }
 
     /// The string of symbol `id`, read from the map.
@@ -552,7 +605,21 @@ impl IndexReader {
             Error::corrupt_block(&self.path, "series", format!("entry at {r}: {what}"))
         };
         let mut c = ByteCursor::new(body);
-        let nl = c.count(body.len() / 2).ok_or_else(|| bad("label count"))?;
+        // Version 4 names the label names by one shape code, then gives a value code each.
+        let shape = if self.version >= 4 {
+            let code = c.uvarint().ok_or_else(|| bad("label shape"))?;
+            let shape = usize::try_from(code)
+                .ok()
+                .and_then(|s| self.shapes.get(s))
+                .ok_or_else(|| bad("label shape"))?;
+            Some(&**shape)
+        } else {
+            None
+        };
+        let nl = match shape {
+            Some(s) => s.len(),
+            None => c.count(body.len() / 2).ok_or_else(|| bad("label count"))?,
+        };
         // With `expect`, the labels are compared while they are checked and built only from
         // the first one that differs (the ones before it are `expect`'s).
         let reading = !matches!(wanted, Wanted::No);
@@ -564,8 +631,11 @@ impl IndexReader {
         let mut values = reading.then(|| self.values.lock());
         let mut prev_name: Option<u64> = None;
         for i in 0..nl {
-            let (n, v) = (c.uvarint(), c.uvarint());
-            let (Some(n), Some(v)) = (n, v) else {
+            let n = match shape {
+                Some(s) => Some(u64::from(s[i])),
+                None => c.uvarint(),
+            };
+            let (Some(n), Some(v)) = (n, c.uvarint()) else {
                 return Err(bad("truncated labels"));
             };
             // Version 3 numbers names and values in the label codes; before, by symbol.
@@ -612,7 +682,21 @@ impl IndexReader {
         }
         drop(values);
         let labels = (reading && expect.is_none()).then(|| Labels::from_sorted_unchecked(labels));
-        let nc = c.count(body.len()).ok_or_else(|| bad("chunk count"))?;
+        // Version 4: the count's lowest bit says the last chunk's end is counted from the
+        // block's end.
+        let (nc, from_end) = if self.version >= 4 {
+            let v = c.uvarint().ok_or_else(|| bad("chunk count"))?;
+            let nc = usize::try_from(v >> 1)
+                .ok()
+                .filter(|&n| n <= body.len())
+                .ok_or_else(|| bad("chunk count"))?;
+            (nc, v & 1 == 1)
+        } else {
+            (
+                c.count(body.len()).ok_or_else(|| bad("chunk count"))?,
+                false,
+            )
+        };
         if self.version >= 2 && nc >= SERIES_SUMMARY_MIN_CHUNKS {
             let n = c
                 .uvarint()
@@ -645,15 +729,26 @@ impl IndexReader {
         }
         let mut chunks = Vec::new();
         let mut prev: Option<(i64, u64)> = None; // (max_time, ref)
-        for _ in 0..nc {
+        for i in 0..nc {
             let min_time = match prev {
+                None if self.version >= 4 => {
+                    c.uvarint().map(|t| self.base_time.wrapping_add(t as i64))
+                }
                 None => c.zvarint().map(|t| t.wrapping_add(self.base_time)),
                 Some((pmax, _)) => c.zvarint().map(|d| pmax.wrapping_add(d)),
             }
             .ok_or_else(|| bad("chunk min time"))?;
             let span = c.uvarint().ok_or_else(|| bad("chunk span"))?;
-            let max_time = i64::try_from(i128::from(min_time) + i128::from(span))
-                .map_err(|_| bad("chunk max time"))?;
+            let max_time = if from_end && i + 1 == nc {
+                // The distance back from the block's end: not below the chunk's start.
+                i64::try_from(i128::from(self.end_time) - i128::from(span))
+                    .ok()
+                    .filter(|&t| t >= min_time)
+                    .ok_or_else(|| bad("chunk max time"))?
+            } else {
+                i64::try_from(i128::from(min_time) + i128::from(span))
+                    .map_err(|_| bad("chunk max time"))?
+            };
             let n = c
                 .uvarint()
                 .and_then(|n| u32::try_from(n).ok())
@@ -661,6 +756,7 @@ impl IndexReader {
                 .ok_or_else(|| bad("chunk sample count"))?;
             let dref = c.uvarint().ok_or_else(|| bad("chunk ref"))?;
             let chunk_ref = match prev {
+                None if self.version >= 4 => dref.wrapping_add(FIRST_REF_BASE),
                 None => dref,
                 Some((pmax, pref)) => {
                     if min_time <= pmax || dref == 0 {

@@ -1,7 +1,7 @@
 //! Writing a block's index file. The layout is drawn in `docs/format/index.md`:
 //!
 //! ```text
-//! header "SIDX" | version u8 = 3 | 3 zero bytes
+//! header "SIDX" | version u8 = 4 | 3 zero bytes
 //! symbols        u32 len | body | crc32c        (u32 count, then sorted unique strings)
 //! symbol offsets u32 len | body | crc32c        (u32 per symbol: its offset in the body)
 //! series entry*  uvarint len | body | crc32c    (in label order; a series ref is the offset
@@ -10,9 +10,11 @@
 //!                                                pair, in (name, value) order)
 //! label table    u32 len | body | crc32c        (fixed-width: name -> values -> postings)
 //! label codes    u32 len | body | crc32c        (the names and values series entries
-//!                                                number, in order of first use)
-//! TOC            7 x u64 | i64 | crc32c         (offsets of the seven parts above, and the
-//!                                                base time of series entries' times)
+//!                                                number, in order of first use, and the
+//!                                                label shapes: lists of names)
+//! TOC            7 x u64 | 2 x i64 | crc32c     (offsets of the seven parts above, and the
+//!                                                base and end times of series entries'
+//!                                                times)
 //! ```
 //!
 //! The fixed-width symbol offsets and label table let a reader find a symbol or a label
@@ -37,8 +39,10 @@ use crate::labels::{Labels, Sym};
 pub const MAGIC: &[u8; 4] = b"SIDX";
 /// Format version of the index file written. Version 1 (read too) lacks the series
 /// summaries of version 2; version 2 (read too) names labels by symbol and times from 0,
-/// where version 3 numbers them in the label codes and counts times from a base.
-pub const VERSION: u8 = 3;
+/// where version 3 numbers them in the label codes and counts times from a base; version 4
+/// names a series' label names by one shape code and may count its last chunk's end from
+/// the block's end.
+pub const VERSION: u8 = 4;
 /// Oldest format version read.
 pub const MIN_VERSION: u8 = 1;
 /// A series entry (version 2) carries the summary of all its chunks when it has at least
@@ -49,7 +53,13 @@ pub const HEADER_LEN: usize = 8;
 /// Length of the table of contents at the end of a version 1 or 2 file.
 pub const TOC_LEN_V2: usize = 6 * 8 + 4;
 /// Length of the table of contents at the end of a version 3 file.
-pub const TOC_LEN: usize = 8 * 8 + 4;
+pub const TOC_LEN_V3: usize = 8 * 8 + 4;
+/// Length of the table of contents at the end of a version 4 file.
+pub const TOC_LEN: usize = 9 * 8 + 4;
+/// Version 4 stores a series' first chunk reference minus this (the first segment's
+/// references: segments are numbered from 1), so that it takes no more bytes than the
+/// offset alone.
+pub const FIRST_REF_BASE: u64 = 1 << 32;
 
 /// Streams a block's index to a file.
 pub struct IndexWriter {
@@ -68,6 +78,9 @@ pub struct IndexWriter {
     buf: Vec<u8>,
     /// Times in series entries are stored relative to this (the block's start).
     base_time: i64,
+    /// Version 4: the block's end (exclusive), from which a series' last chunk's end may be
+    /// counted.
+    end_time: i64,
     /// The format version written.
     version: u8,
     /// Label names in order of first use, each with its values in order of first use.
@@ -75,26 +88,32 @@ pub struct IndexWriter {
     /// Code of each name symbol, and of each (name code, value symbol).
     name_codes: HashMap<u32, u32>,
     value_codes: HashMap<(u32, u32), u32>,
+    /// Version 4: label shapes (lists of name codes) in order of first use, and the code of
+    /// each.
+    shapes: Vec<Box<[u32]>>,
+    shape_codes: HashMap<Box<[u32]>, u32>,
 }
 
 impl IndexWriter {
     /// Creates the index file with the given symbols (every label name and value of the
     /// series to come; sorted and deduplicated here). Times are stored relative to
-    /// `base_time` (the block's start keeps them short).
+    /// `base_time` and `end_time`, the block's range `[base_time, end_time)`, which keeps
+    /// them short (any values round-trip).
     pub fn create(
         path: &Path,
         symbols: impl IntoIterator<Item = Sym>,
         base_time: i64,
+        end_time: i64,
     ) -> Result<IndexWriter> {
-        Self::create_version(path, symbols, base_time, VERSION)
+        Self::create_version(path, symbols, (base_time, end_time), VERSION)
     }
 
-    /// [`IndexWriter::create`] writing format `version` (2 or 3; 2 ignores `base_time`): for
-    /// tests that older files are still read.
+    /// [`IndexWriter::create`] writing format `version` (2 to 4; 2 ignores the range, 3 its
+    /// end): for tests that older files are still read.
     pub fn create_version(
         path: &Path,
         symbols: impl IntoIterator<Item = Sym>,
-        base_time: i64,
+        (base_time, end_time): (i64, i64),
         version: u8,
     ) -> Result<IndexWriter> {
         if !(2..=VERSION).contains(&version) {
@@ -103,6 +122,7 @@ impl IndexWriter {
             )));
         }
         let base_time = if version >= 3 { base_time } else { 0 };
+        let end_time = if version >= 4 { end_time } else { 0 };
         let f = File::create(path).map_err(|e| Error::io("create", path, e))?;
         let mut syms: Vec<Sym> = symbols.into_iter().collect();
         syms.sort_unstable();
@@ -120,10 +140,13 @@ impl IndexWriter {
             last: None,
             buf: Vec::new(),
             base_time,
+            end_time,
             version,
             codes: Vec::new(),
             name_codes: HashMap::new(),
             value_codes: HashMap::new(),
+            shapes: Vec::new(),
+            shape_codes: HashMap::new(),
         };
         let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(MAGIC);
@@ -195,20 +218,51 @@ impl IndexWriter {
         }
         let mut body = std::mem::take(&mut self.buf);
         body.clear();
-        put_uvarint(&mut body, labels.len() as u64);
         let mut pairs = Vec::with_capacity(labels.len());
         for l in labels.iter() {
-            let (n, v) = (self.sym(&l.name)?, self.sym(&l.value)?);
-            let (nc, vc) = if self.version >= 3 {
-                self.code(n, v)
-            } else {
-                (n, v)
-            };
-            put_uvarint(&mut body, u64::from(nc));
-            put_uvarint(&mut body, u64::from(vc));
-            pairs.push((n, v));
+            pairs.push((self.sym(&l.name)?, self.sym(&l.value)?));
         }
-        put_uvarint(&mut body, chunks.len() as u64);
+        if self.version >= 4 {
+            // One code for the names, then a value code per name.
+            let mut names = Vec::with_capacity(pairs.len());
+            let mut values = Vec::with_capacity(pairs.len());
+            for &(n, v) in &pairs {
+                let (nc, vc) = self.code(n, v);
+                names.push(nc);
+                values.push(vc);
+            }
+            put_uvarint(&mut body, u64::from(self.shape(names.into_boxed_slice())));
+            for vc in values {
+                put_uvarint(&mut body, u64::from(vc));
+            }
+        } else {
+            put_uvarint(&mut body, labels.len() as u64);
+            for &(n, v) in &pairs {
+                let (nc, vc) = if self.version >= 3 {
+                    self.code(n, v)
+                } else {
+                    (n, v)
+                };
+                put_uvarint(&mut body, u64::from(nc));
+                put_uvarint(&mut body, u64::from(vc));
+            }
+        }
+        // Version 4: the last chunk's end is stored as its distance to the block's end when
+        // that is shorter than its span (a flag in the count's lowest bit).
+        let from_end = self.version >= 4
+            && chunks.last().is_some_and(|c| {
+                let span = c.max_time.wrapping_sub(c.min_time) as u64;
+                let to_end = self.end_time.wrapping_sub(c.max_time) as u64;
+                c.max_time <= self.end_time && to_end < span
+            });
+        if self.version >= 4 {
+            put_uvarint(
+                &mut body,
+                ((chunks.len() as u64) << 1) | u64::from(from_end),
+            );
+        } else {
+            put_uvarint(&mut body, chunks.len() as u64);
+        }
         if chunks.len() >= SERIES_SUMMARY_MIN_CHUNKS {
             // The series summary: samples, span and the fold of the chunks' summaries.
             let (first, last) = (&chunks[0], &chunks[chunks.len() - 1]);
@@ -226,8 +280,11 @@ impl IndexWriter {
             );
         }
         let mut prev: Option<&ChunkMeta> = None;
-        for c in chunks {
+        for (i, c) in chunks.iter().enumerate() {
             match prev {
+                None if self.version >= 4 => {
+                    put_uvarint(&mut body, c.min_time.wrapping_sub(self.base_time) as u64);
+                }
                 None => {
                     put_zvarint(&mut body, c.min_time.wrapping_sub(self.base_time));
                 }
@@ -240,9 +297,18 @@ impl IndexWriter {
                     put_zvarint(&mut body, c.min_time.wrapping_sub(p.max_time));
                 }
             }
-            put_uvarint(&mut body, c.max_time.wrapping_sub(c.min_time) as u64);
+            if from_end && i + 1 == chunks.len() {
+                put_uvarint(&mut body, self.end_time.wrapping_sub(c.max_time) as u64);
+            } else {
+                put_uvarint(&mut body, c.max_time.wrapping_sub(c.min_time) as u64);
+            }
             put_uvarint(&mut body, u64::from(c.num_samples));
-            put_uvarint(&mut body, c.chunk_ref - prev.map_or(0, |p| p.chunk_ref));
+            let dref = match prev {
+                Some(p) => c.chunk_ref - p.chunk_ref,
+                None if self.version >= 4 => c.chunk_ref.wrapping_sub(FIRST_REF_BASE),
+                None => c.chunk_ref,
+            };
+            put_uvarint(&mut body, dref);
             c.summary.encode(&mut body, c.min_time, c.max_time);
             prev = Some(c);
         }
@@ -271,6 +337,17 @@ impl IndexWriter {
             (values.len() - 1) as u32
         });
         (nc, vc)
+    }
+
+    /// The code of the label shape `names` (name codes), given on first use.
+    fn shape(&mut self, names: Box<[u32]>) -> u32 {
+        if let Some(&c) = self.shape_codes.get(&names) {
+            return c;
+        }
+        let c = self.shapes.len() as u32;
+        self.shapes.push(names.clone());
+        self.shape_codes.insert(names, c);
+        c
     }
 
     fn postings_body(list: &[u64]) -> Vec<u8> {
@@ -327,7 +404,7 @@ impl IndexWriter {
             codes_off,
         ];
         if self.version < 3 {
-            return self.finish_toc(&offsets[..6], None);
+            return self.finish_toc(&offsets[..6], &[]);
         }
         let mut codes = Vec::new();
         put_u32_le(&mut codes, self.codes.len() as u32);
@@ -338,19 +415,29 @@ impl IndexWriter {
                 put_u32_le(&mut codes, v);
             }
         }
+        let mut times = vec![self.base_time];
+        if self.version >= 4 {
+            put_u32_le(&mut codes, self.shapes.len() as u32);
+            for names in &self.shapes {
+                put_u32_le(&mut codes, names.len() as u32);
+                for &n in names.iter() {
+                    put_u32_le(&mut codes, n);
+                }
+            }
+            times.push(self.end_time);
+        }
         self.write_section(&codes)?;
-        let base = self.base_time;
-        self.finish_toc(&offsets, Some(base))
+        self.finish_toc(&offsets, &times)
     }
 
-    /// Writes the TOC (`offsets`, then the base time if given, and their checksum) and
-    /// fsyncs. Returns the file size.
-    fn finish_toc(mut self, offsets: &[u64], base_time: Option<i64>) -> Result<u64> {
+    /// Writes the TOC (`offsets`, then the times given, and their checksum) and fsyncs.
+    /// Returns the file size.
+    fn finish_toc(mut self, offsets: &[u64], times: &[i64]) -> Result<u64> {
         let mut toc = Vec::with_capacity(TOC_LEN);
         for &off in offsets {
             put_u64_le(&mut toc, off);
         }
-        if let Some(t) = base_time {
+        for &t in times {
             put_u64_le(&mut toc, t as u64);
         }
         put_crc_of(&mut toc, 0);
