@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! strata-loadgen generate --series N --hours H --out DIR [--batch-series 2000]
-//!                         [--end-time MS|now] [--seed S]
+//!                         [--end-time MS|now] [--seed S] [--protocol 1|2]
 //! strata-loadgen replay --write-url URL --dir DIR [--concurrency C] [--pid PID]
 //!                       [--timeout-seconds 30] [--max-seconds 900] [--settle-seconds 2]
 //!                       [--retries 0]
@@ -33,7 +33,7 @@ use strata_benches::loadgen::replay::{replay, ReplaySpec};
 const USAGE: &str = "\
 usage:
   strata-loadgen generate --series N --hours H --out DIR [--batch-series 2000]
-                          [--end-time MS|now] [--seed 1]
+                          [--end-time MS|now] [--seed 1] [--protocol 1 (remote write 1.0) | 2]
   strata-loadgen replay --write-url URL --dir DIR [--concurrency 4] [--pid PID]
                         [--timeout-seconds 30] [--max-seconds 900] [--settle-seconds 2]
                         [--retries 0]
@@ -59,7 +59,15 @@ fn now_ms() -> i64 {
 fn cmd_generate(args: &[String]) -> Result<(), String> {
     let o = parse_opts(
         args,
-        &["series", "hours", "out", "batch-series", "end-time", "seed"],
+        &[
+            "series",
+            "hours",
+            "out",
+            "batch-series",
+            "end-time",
+            "seed",
+            "protocol",
+        ],
     )?;
     let end_ms = match o.get("end-time").map(String::as_str) {
         None | Some("now") => now_ms(),
@@ -73,6 +81,7 @@ fn cmd_generate(args: &[String]) -> Result<(), String> {
         end_ms,
         batch_series: opt(&o, "batch-series", Some(2000))?,
         seed: opt(&o, "seed", Some(1))?,
+        protocol: opt(&o, "protocol", Some(1))?,
     };
     let out: PathBuf = opt(&o, "out", None)?;
     let started = std::time::Instant::now();

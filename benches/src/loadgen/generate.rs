@@ -1,10 +1,11 @@
-//! `generate`: turns the [`workload`](super::workload) into remote-write 1.0 request bodies on
-//! disk, the way one Prometheus remote-write shard would send them: every scrape round is cut
-//! into requests of `batch_series` series with one sample each, in time order.
+//! `generate`: turns the [`workload`](super::workload) into remote-write request bodies (1.0,
+//! or 2.0 with `protocol: 2`) on disk, the way one Prometheus remote-write shard would send
+//! them: every scrape round is cut into requests of `batch_series` series with one sample
+//! each, in time order.
 
 use std::path::Path;
 
-use strata_ingest::encode::{snappy, write_request_v1, TimeSeries};
+use strata_ingest::encode::{snappy, write_request_v1, write_request_v2, TimeSeries};
 
 use super::payload::{Manifest, PayloadWriter};
 use super::workload::{Fleet, FleetSpec, MAX_JITTER_MS, MAX_LATE_MS, SCRAPE_INTERVAL_MS};
@@ -22,12 +23,17 @@ pub struct GenerateSpec {
     pub batch_series: usize,
     /// Seed of the workload.
     pub seed: u64,
+    /// Remote-write protocol of the bodies: 1 or 2.
+    pub protocol: u8,
 }
 
 /// Writes `dir/payloads.bin` and `dir/manifest.json`; returns the manifest.
 pub fn generate(spec: &GenerateSpec, dir: &Path) -> Result<Manifest, String> {
     if spec.series == 0 {
         return Err("--series must be at least 1".into());
+    }
+    if !matches!(spec.protocol, 1 | 2) {
+        return Err(format!("--protocol {} is not 1 or 2", spec.protocol));
     }
     if spec.batch_series == 0 {
         return Err("--batch-series must be at least 1".into());
@@ -61,6 +67,7 @@ pub fn generate(spec: &GenerateSpec, dir: &Path) -> Result<Manifest, String> {
         max_time: i64::MIN,
         body_bytes: 0,
         seed: spec.seed,
+        protocol: spec.protocol,
     };
     let mut values = Vec::new();
     let mut batch: Vec<TimeSeries> = Vec::with_capacity(spec.batch_series);
@@ -78,7 +85,11 @@ pub fn generate(spec: &GenerateSpec, dir: &Path) -> Result<Manifest, String> {
                     samples: vec![(t, v)],
                 });
             }
-            let body = snappy(&write_request_v1(&batch));
+            let body = snappy(&if spec.protocol == 2 {
+                write_request_v2(&batch)
+            } else {
+                write_request_v1(&batch)
+            });
             let n = (end - start) as u32;
             writer
                 .write(round, n, &body)
@@ -112,6 +123,7 @@ mod tests {
             end_ms: end,
             batch_series: 200,
             seed: 1,
+            protocol: 1,
         };
         let m = generate(&spec, dir.path()).unwrap();
         assert_eq!(m.series, 450);
@@ -138,6 +150,49 @@ mod tests {
         assert_eq!(samples, m.samples);
     }
 
+    /// Every request body of `dir`, decoded as remote-write `proto`.
+    fn decoded(dir: &Path, proto: strata_ingest::Protocol) -> Vec<String> {
+        let mut r = PayloadReader::open(dir).unwrap();
+        let mut out = Vec::new();
+        while let Some(reqs) = r.next_round().unwrap() {
+            for q in reqs {
+                let limits = strata_ingest::Limits::default();
+                let d = strata_ingest::decode(proto, &q.body, &limits, i64::MAX).unwrap();
+                assert_eq!(d.num_samples(), q.samples as usize);
+                out.extend(d.series.iter().map(|(l, s)| format!("{l} {s:?}")));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn protocol_2_bodies_hold_the_same_series_and_samples() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let spec = GenerateSpec {
+            series: 300,
+            hours: 0.02,
+            end_ms: 1_700_000_000_000,
+            batch_series: 70,
+            seed: 5,
+            protocol: 1,
+        };
+        let m1 = generate(&spec, one.path()).unwrap();
+        let m2 = generate(
+            &GenerateSpec {
+                protocol: 2,
+                ..spec.clone()
+            },
+            two.path(),
+        )
+        .unwrap();
+        assert_eq!((m1.protocol, m2.protocol), (1, 2));
+        assert_eq!(Manifest::load(two.path()).unwrap(), m2);
+        assert_eq!((m1.samples, m1.requests), (m2.samples, m2.requests));
+        let v1 = decoded(one.path(), strata_ingest::Protocol::V1);
+        assert_eq!(v1.len() as u64, m1.samples);
+        assert_eq!(decoded(two.path(), strata_ingest::Protocol::V2), v1);
+    }
+
     #[test]
     fn bad_specs_are_errors() {
         let dir = tempfile::tempdir().unwrap();
@@ -147,6 +202,7 @@ mod tests {
             end_ms: 0,
             batch_series: 10,
             seed: 1,
+            protocol: 1,
         };
         for bad in [
             GenerateSpec {
@@ -163,6 +219,10 @@ mod tests {
             },
             GenerateSpec {
                 hours: f64::NAN,
+                ..ok.clone()
+            },
+            GenerateSpec {
+                protocol: 3,
                 ..ok.clone()
             },
         ] {

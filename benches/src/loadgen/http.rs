@@ -103,6 +103,26 @@ pub const REMOTE_WRITE_HEADERS: &[(&str, &str)] = &[
     ("User-Agent", "strata-loadgen/0.1"),
 ];
 
+/// The extra headers of a remote-write 2.0 request.
+pub const REMOTE_WRITE_2_HEADERS: &[(&str, &str)] = &[
+    (
+        "Content-Type",
+        "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+    ),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "2.0.0"),
+    ("User-Agent", "strata-loadgen/0.1"),
+];
+
+/// The headers for request bodies of remote-write `protocol` (1 or 2, as in the manifest).
+pub fn remote_write_headers(protocol: u8) -> &'static [(&'static str, &'static str)] {
+    if protocol == 2 {
+        REMOTE_WRITE_2_HEADERS
+    } else {
+        REMOTE_WRITE_HEADERS
+    }
+}
+
 enum Failure {
     /// Failed before any response byte: safe to retry on a new connection.
     BeforeResponse(io::Error),

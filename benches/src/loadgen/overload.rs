@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::http::{url_encode, Client, Response, Url, REMOTE_WRITE_HEADERS};
+use super::http::{remote_write_headers, url_encode, Client, Response, Url};
 use super::payload::{Manifest, PayloadReader, Request};
 use super::procstat;
 
@@ -494,6 +494,7 @@ fn probe(spec: &OverloadSpec, feed: &Feed) -> Result<(Phase, f64), String> {
     let mut clients = (0..spec.probe_concurrency)
         .map(|_| Client::new(&spec.write_url, spec.timeout))
         .collect::<Result<Vec<_>, _>>()?;
+    let headers = remote_write_headers(feed.manifest.protocol);
     let cpu0 = cpu(spec.pid);
     let start = Instant::now();
     let mut phase = Phase::default();
@@ -512,8 +513,7 @@ fn probe(spec: &OverloadSpec, feed: &Feed) -> Result<(Phase, f64), String> {
                     scope.spawn(move || {
                         let mut tally = Tally::default();
                         while let Some(req) = round.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            let r =
-                                client.post(&spec.write_url.path, REMOTE_WRITE_HEADERS, &req.body);
+                            let r = client.post(&spec.write_url.path, headers, &req.body);
                             if matches!(&r, Ok(resp) if (200..300).contains(&resp.status))
                                 && start.elapsed() >= warmup
                             {
@@ -569,6 +569,7 @@ fn open_loop(
     let rx = Mutex::new(rx);
     let idle = AtomicUsize::new(conns);
     let outcomes = Mutex::new(Vec::new());
+    let headers = remote_write_headers(feed.manifest.protocol);
     let cpu0 = cpu(spec.pid);
     let start = Instant::now();
     let mut not_sent = Tally::default();
@@ -587,8 +588,7 @@ fn open_loop(
                             Err(_) => break,
                         };
                         let Ok(job) = job else { break };
-                        let r =
-                            client.post(&spec.write_url.path, REMOTE_WRITE_HEADERS, &job.req.body);
+                        let r = client.post(&spec.write_url.path, headers, &job.req.body);
                         let ok = matches!(&r, Ok(resp) if (200..300).contains(&resp.status));
                         tally.record(job.req.samples, &r);
                         if let Ok(mut o) = outcomes.lock() {
@@ -915,6 +915,7 @@ mod tests {
                 end_ms: 1_700_000_000_000,
                 batch_series: 10,
                 seed: 5,
+                protocol: 1,
             },
             dir.path(),
         )

@@ -48,6 +48,9 @@ pub struct Manifest {
     pub body_bytes: u64,
     /// Seed the workload was generated with.
     pub seed: u64,
+    /// Remote-write protocol of the bodies: 1 (`prometheus.WriteRequest`) or 2
+    /// (`io.prometheus.write.v2.Request`). Manifests without the field are 1.
+    pub protocol: u8,
 }
 
 impl Manifest {
@@ -56,7 +59,7 @@ impl Manifest {
         format!(
             "{{\"format\":\"{FORMAT}\",\"series\":{},\"samples\":{},\"requests\":{},\
              \"rounds\":{},\"batch_series\":{},\"min_time\":{},\"max_time\":{},\
-             \"body_bytes\":{},\"seed\":{}}}",
+             \"body_bytes\":{},\"seed\":{},\"protocol\":{}}}",
             self.series,
             self.samples,
             self.requests,
@@ -65,7 +68,8 @@ impl Manifest {
             self.min_time,
             self.max_time,
             self.body_bytes,
-            self.seed
+            self.seed,
+            self.protocol
         )
     }
 
@@ -96,6 +100,14 @@ impl Manifest {
             max_time: i("max_time")?,
             body_bytes: u("body_bytes")?,
             seed: u("seed")?,
+            protocol: match v.get("protocol") {
+                None => 1,
+                Some(p) => match p.as_u64() {
+                    Some(1) => 1,
+                    Some(2) => 2,
+                    _ => return Err(format!("manifest: protocol {p} is not 1 or 2")),
+                },
+            },
         })
     }
 
@@ -271,8 +283,16 @@ mod tests {
             max_time: 1_700_000_000_000,
             body_bytes: 12345,
             seed: 42,
+            protocol: 2,
         };
         assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
+        // Manifests written before the protocol field are remote write 1.0.
+        let old = m.to_json().replace(",\"protocol\":2", "");
+        assert!(!old.contains("protocol"));
+        let back = Manifest::from_json(&old).unwrap();
+        assert_eq!(back.protocol, 1);
+        let bad = m.to_json().replace("\"protocol\":2", "\"protocol\":7");
+        assert!(Manifest::from_json(&bad).is_err());
         assert!(Manifest::from_json("{}").is_err());
         assert!(Manifest::from_json("not json").is_err());
     }

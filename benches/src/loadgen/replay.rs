@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::http::{Client, Url, REMOTE_WRITE_HEADERS};
+use super::http::{remote_write_headers, Client, Url};
 use super::payload::{Manifest, PayloadReader, Request};
 use super::procstat;
 
@@ -245,6 +245,7 @@ fn send_round(
     path: &str,
     round: &[Request],
     retries: u32,
+    headers: &[(&str, &str)],
 ) -> Vec<WorkerTally> {
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -261,7 +262,7 @@ fn send_round(
                         let mut attempt = 0;
                         let result = loop {
                             let t0 = Instant::now();
-                            let result = client.post(path, REMOTE_WRITE_HEADERS, &req.body);
+                            let result = client.post(path, headers, &req.body);
                             let us = t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                             tally.latencies_us.push(us);
                             if attempt < retries && retriable(&result) {
@@ -365,7 +366,8 @@ pub fn replay(spec: &ReplaySpec) -> Result<ReplayReport, String> {
         report.rounds += 1;
         report.requests += round.len() as u64;
         report.samples_sent += round.iter().map(|r| u64::from(r.samples)).sum::<u64>();
-        for t in send_round(&mut clients, &spec.url.path, &round, spec.retries) {
+        let headers = remote_write_headers(manifest.protocol);
+        for t in send_round(&mut clients, &spec.url.path, &round, spec.retries, headers) {
             report.ok_requests += t.ok;
             report.retries += t.retries;
             report.samples_ok += t.samples_ok;
@@ -480,6 +482,7 @@ mod tests {
                 end_ms: 1_700_000_000_000,
                 batch_series: 100,
                 seed: 3,
+                protocol: 1,
             },
             dir.path(),
         )
