@@ -11,6 +11,8 @@
 #   PROMETHEUS   prometheus binary    (default: /usr/bin/prometheus)
 #   VICTORIA     victoria-metrics     (default: /usr/bin/victoria-metrics)
 #   CONCURRENCY  connections          (default: 4)
+#   STRATA_ARGS  extra flags for `strata serve`, split on spaces (e.g.
+#                "--out-of-order-window 30m")
 #   MAX_SECONDS  replay time bound    (default: 900)
 #   KEEP_LOGS    if set, keep each server's temp dir and log
 #
@@ -47,7 +49,7 @@ rows=()
 manifest="$(cat "$payloads/manifest.json")"
 echo "payloads: $payloads"
 echo "manifest: $manifest"
-echo "loadgen: $LOADGEN, concurrency $CONCURRENCY"
+echo "loadgen: $LOADGEN, concurrency $CONCURRENCY${STRATA_ARGS:+, strata flags: $STRATA_ARGS}"
 
 stop_on_exit
 
@@ -73,7 +75,9 @@ for server in "${servers[@]}"; do
         accepted_re='^vm_rows_inserted_total\{type="promremotewrite"\}'
         ;;
     strata)
-        "$STRATA_BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$log" 2>&1 &
+        # shellcheck disable=SC2086 # split on purpose: several flags
+        "$STRATA_BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" ${STRATA_ARGS:-} \
+            >"$log" 2>&1 &
         ready="http://127.0.0.1:$port/-/ready"
         accepted_re='^strata_ingest_samples_total'
         ;;
