@@ -5,14 +5,15 @@
 //! copies the bytes written so far behind a freshly written header and never re-encodes;
 //! `seal` decodes the stream once (with the whole-body fast decoder), re-encodes it with
 //! every packed encoding's best plan and keeps the smallest result (the XOR stream itself
-//! if nothing is smaller).
+//! if nothing is smaller); `seal_summarized` also computes the chunk's summary from those
+//! decoded columns (for the head's chunk files, which store it beside the chunk).
 
 use std::cell::RefCell;
 
 use super::header::{self, Header};
 use super::packed::{self, Scratch};
 use super::xor::{self, XorAppender};
-use super::{Chunk, Encoding, MAX_SAMPLES_HARD};
+use super::{Chunk, ChunkSummary, Encoding, MAX_SAMPLES_HARD};
 use crate::Sample;
 
 /// The open (head) chunk of a series: appends, cheap snapshots for readers, and sealing.
@@ -137,11 +138,22 @@ impl ChunkBuilder {
 
     /// Seals the chunk, choosing the smallest encoding, and resets the builder.
     pub fn seal(&mut self) -> Chunk {
+        self.seal_with(false).0
+    }
+
+    /// [`ChunkBuilder::seal`], plus the [`ChunkSummary`] of the samples, computed from the
+    /// columns sealing decodes anyway (`None` for an empty builder, or if the stream did
+    /// not decode, which cannot happen for a stream this builder wrote).
+    pub fn seal_summarized(&mut self) -> (Chunk, Option<ChunkSummary>) {
+        self.seal_with(true)
+    }
+
+    fn seal_with(&mut self, summarize: bool) -> (Chunk, Option<ChunkSummary>) {
         let xor_chunk = self.snapshot();
         let n = self.len();
         *self = ChunkBuilder::new();
         if n == 0 {
-            return xor_chunk;
+            return (xor_chunk, None);
         }
         with_scratch(|sc| {
             sc.ts.clear();
@@ -152,16 +164,23 @@ impl ChunkBuilder {
             let (body, body_len) = xor_chunk.body();
             if !xor::decode_all_fast(body, body_len, n, h.min_t, &mut sc.ts, &mut sc.vs) {
                 // Cannot happen for a stream this builder wrote; keep the stream as it is.
-                return xor_chunk.clone();
+                return (xor_chunk.clone(), None);
             }
-            match packed::encode_best(&sc.ts, &sc.vs, Some(xor_chunk.as_bytes().len()), &mut sc.s) {
+            let summary = summarize.then(|| ChunkSummary::compute(&sc.ts, &sc.vs));
+            let c = match packed::encode_best(
+                &sc.ts,
+                &sc.vs,
+                Some(xor_chunk.as_bytes().len()),
+                &mut sc.s,
+            ) {
                 Some((enc, bytes)) => {
                     let h = Header { enc, ..h };
                     let body = header_len(&bytes);
                     Chunk::from_trusted(bytes, Header { body, ..h })
                 }
                 None => xor_chunk.clone(),
-            }
+            };
+            (c, summary)
         })
     }
 }

@@ -23,7 +23,7 @@ use super::{Db, EngineCounters, Inner, Options, Published, Signal, NEXT_DB_ID};
 use crate::block::meta::{is_ulid, BlockMeta};
 use crate::block::writer::TMP_SUFFIX;
 use crate::block::Block;
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, ChunkSummary};
 use crate::error::{Error, Result};
 use crate::head::{verdict, Head, MemSeries, Verdict};
 use crate::index::postings::SeriesRef;
@@ -107,6 +107,7 @@ impl Replayer<'_> {
                 }
             }
             Record::Chunks(v) => {
+                let (mut ts, mut vs) = (Vec::new(), Vec::new());
                 for e in v {
                     let Some(series) = self.series(e.sref, e.chunks.len()) else {
                         continue;
@@ -124,12 +125,21 @@ impl Replayer<'_> {
                             continue;
                         }
                         // The head takes a sealed chunk's last timestamp from its header.
-                        if c.iter().last().is_none_or(|l| l.t != c.max_time()) {
+                        ts.clear();
+                        vs.clear();
+                        if c.decode_into(&mut ts, &mut vs).is_err()
+                            || ts.len() != c.num_samples()
+                            || ts.last() != Some(&c.max_time())
+                        {
                             self.bad_chunks += 1;
                             continue;
                         }
                         head.note_samples(c.num_samples() as u64, c.min_time(), c.max_time());
-                        st.keep_sealed(c, head.chunk_files());
+                        // A chunk going into a file takes its summary along, from the samples
+                        // just decoded.
+                        let files = head.chunk_files();
+                        let summary = files.map(|_| ChunkSummary::compute(&ts, &vs));
+                        st.keep_sealed(c, summary.as_ref(), files);
                     }
                 }
             }

@@ -8,9 +8,12 @@
 //!
 //! - The files are fixed-length segments ([`SEGMENT_BYTES`] by default), created sparse,
 //!   mapped read-only once, and filled front to back with positioned writes
-//!   ([`crate::mmap::AppendFile`]). Each chunk is written once as its encoded bytes (the
-//!   chunk format) followed by [`PAD`] bytes that stay zero, which is the padding decoders
-//!   read past a chunk. Drawn in `docs/format/head_chunks.md`.
+//!   ([`crate::mmap::AppendFile`]). Each chunk is written once, in one write, as a record:
+//!   its encoded bytes (the chunk format), [`PAD`] zero bytes (the padding decoders read
+//!   past a chunk), then a length byte and the encoding of its [`ChunkSummary`], which
+//!   [`SealedChunk::summary`] decodes on demand so that long windows over the head read
+//!   summaries instead of decoding whole chunks, as they do over blocks. Drawn in
+//!   `docs/format/head_chunks.md`.
 //! - They are a cache, not a record: the WAL (and its checkpoints) stays what a restart
 //!   replays, so the files are never fsynced and never read across restarts. Opening a data
 //!   directory deletes what an earlier process left; dropping the head deletes its files.
@@ -21,7 +24,8 @@
 //!   resident memory at the same time (the cut before it read every chunk it wrote into a
 //!   block, and queries map pages too), so they count in RSS only between truncations.
 //! - Chunks rewritten by a delete, and the ones a head cut seals or splits, stay on the heap
-//!   (rare, and dropped by the next truncation).
+//!   (rare, and dropped by the next truncation), without a summary: a summary is only ever
+//!   stored with the chunk it was computed from, so none outlives a rewrite.
 //! - A chunk that cannot be written (disk full, any I/O error) stays on the heap and is
 //!   counted; nothing accepted is lost.
 
@@ -31,14 +35,19 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::sealed::record;
 use super::SealedChunk;
-use crate::chunk::{Chunk, PAD};
+use crate::chunk::{Chunk, ChunkSummary, PAD};
 use crate::error::{Error, Result};
 use crate::mmap::AppendFile;
 use crate::owned_bytes::{ByteOwner, OwnedBytes};
 
 /// Length of one head chunk file (sparse: disk is used as chunks are written).
 pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// Room reserved up front for a summary's encoding when a record is laid out (the widest
+/// takes 85 bytes).
+const MAX_SUMMARY_BYTES: usize = 96;
 
 /// One file of chunks.
 struct Segment {
@@ -70,7 +79,7 @@ struct State {
 pub struct MappedStats {
     /// Files present.
     pub files: u64,
-    /// Bytes written into them (chunks and their padding).
+    /// Bytes written into them (chunks, their padding and their summaries).
     pub bytes: u64,
     /// Chunks that could not be written and stayed on the heap.
     pub failures: u64,
@@ -107,11 +116,13 @@ impl MappedChunks {
         })
     }
 
-    /// `c` with its bytes in a chunk file, or `None` if they could not be written there (the
-    /// caller keeps `c`; the failure is counted and the first one logged).
-    pub fn store(&self, c: &Chunk) -> Option<SealedChunk> {
-        let bytes = c.as_bytes();
-        let need = (bytes.len() + PAD) as u64;
+    /// `c` with its bytes (and `summary`, which must be the summary of its samples, if
+    /// given) in a chunk file, or `None` if they could not be written there (the caller
+    /// keeps `c`; the failure is counted and the first one logged).
+    pub fn store(&self, c: &Chunk, summary: Option<&ChunkSummary>) -> Option<SealedChunk> {
+        let mut bytes = Vec::with_capacity(c.as_bytes().len() + PAD + 1 + MAX_SUMMARY_BYTES);
+        record(c, summary, &mut bytes);
+        let need = bytes.len() as u64;
         if need > self.segment_bytes / 4 {
             return None;
         }
@@ -134,16 +145,18 @@ impl MappedChunks {
             seg.max_t = seg.max_t.max(c.max_time());
             (seg.file.clone(), off)
         };
-        if let Err(e) = file.write_at(off, bytes) {
+        if let Err(e) = file.write_at(off, &bytes) {
             self.failed(&format!("write {}: {e}", file.path().display()));
             return None;
         }
-        match SealedChunk::in_file(file.clone(), off, c) {
+        match SealedChunk::in_file(file.clone(), off, c, bytes.len()) {
             Some(s) => Some(s),
-            // Beyond the narrow form's offsets: a full handle on the same bytes.
+            // Beyond the narrow form's offsets: a full handle on the same bytes (without
+            // the summary, which only the narrow form finds).
             None => {
                 let owner: Arc<dyn ByteOwner> = file;
-                let view = OwnedBytes::view(owner, off as usize..(off + need) as usize)?;
+                let end = off as usize + c.as_bytes().len() + PAD;
+                let view = OwnedBytes::view(owner, off as usize..end)?;
                 Some(SealedChunk::from(c.with_bytes(view)))
             }
         }
@@ -247,6 +260,13 @@ mod tests {
         Chunk::encode(&ts, &vs).unwrap()
     }
 
+    /// The samples of `c` as columns.
+    fn columns(c: &Chunk) -> (Vec<i64>, Vec<f64>) {
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        c.decode_into(&mut ts, &mut vs).unwrap();
+        (ts, vs)
+    }
+
     fn files(dir: &Path) -> usize {
         std::fs::read_dir(dir).unwrap().count()
     }
@@ -262,7 +282,11 @@ mod tests {
         let mut kept = Vec::new();
         for i in 0..60 {
             let c = chunk(i * 1_000_000, 1 + (i as usize % 40));
-            let s = m.store(&c).expect("stored");
+            let (ts, vs) = columns(&c);
+            let sum = ChunkSummary::compute(&ts, &vs);
+            // Every third one without a summary: the chunk is stored all the same.
+            let s = m.store(&c, (i % 3 != 0).then_some(&sum)).expect("stored");
+            assert_eq!(s.summary(), (i % 3 != 0).then_some(sum));
             assert_eq!(s.chunk().as_bytes(), c.as_bytes());
             assert_eq!(s.num_samples(), c.num_samples());
             assert_eq!(
@@ -281,11 +305,17 @@ mod tests {
         let gone = m.release_before(bound);
         assert!(gone >= 1, "{gone}");
         assert_eq!(m.stats().files as usize, files(&dir));
-        // Chunks of deleted files stay readable through the map their handle holds.
-        for (c, s) in &kept {
+        // Chunks of deleted files stay readable through the map their handle holds, and so
+        // do their summaries.
+        for (i, (c, s)) in kept.iter().enumerate() {
             assert_eq!(
                 s.chunk().iter().collect::<Vec<_>>(),
                 c.iter().collect::<Vec<_>>()
+            );
+            let (ts, vs) = columns(c);
+            assert_eq!(
+                s.summary(),
+                (i % 3 != 0).then(|| ChunkSummary::compute(&ts, &vs))
             );
         }
         // Once every chunk ended, the file being filled goes too, and the next chunk starts a
@@ -293,7 +323,7 @@ mod tests {
         let st = m.stats();
         assert_eq!(m.release_before(i64::MAX), st.files as usize);
         assert_eq!((m.stats().files, files(&dir)), (0, 0));
-        let again = m.store(&kept[0].0).expect("stored");
+        let again = m.store(&kept[0].0, None).expect("stored");
         assert_eq!(again.chunk().as_bytes(), kept[0].0.as_bytes());
         assert_eq!(m.stats().files, 1);
         drop(m);
@@ -307,8 +337,8 @@ mod tests {
         let dir = tmp.path().join("head_chunks");
         let m = MappedChunks::open(&dir, 8192).unwrap();
         std::fs::remove_dir(&dir).unwrap();
-        assert!(m.store(&chunk(0, 10)).is_none());
-        assert!(m.store(&chunk(0, 10)).is_none());
+        assert!(m.store(&chunk(0, 10), None).is_none());
+        assert!(m.store(&chunk(0, 10), None).is_none());
         assert_eq!(m.stats().failures, 2);
         // Too large for a segment: kept on the heap without counting a failure.
         let big = MappedChunks::open(&tmp.path().join("b"), 4096).unwrap();
@@ -316,8 +346,111 @@ mod tests {
         let vs: Vec<f64> = (0..400).map(|i| (i as f64).sin()).collect();
         let c = Chunk::encode(&ts, &vs).unwrap();
         assert!(c.as_bytes().len() + PAD > 1024);
-        assert!(big.store(&c).is_none());
+        assert!(big.store(&c, None).is_none());
         assert_eq!(big.stats().failures, 0);
+        // The quarter counts the whole record: a chunk whose bytes and padding fit in it
+        // but not with its summary stays on the heap; without the summary it is stored.
+        let fits = (1..400)
+            .map(|n| {
+                let ts: Vec<i64> = (0..n).map(|i| i * 1000).collect();
+                let vs: Vec<f64> = (0..n).map(|i| (i as f64).sin()).collect();
+                (
+                    Chunk::encode(&ts, &vs).unwrap(),
+                    ChunkSummary::compute(&ts, &vs),
+                )
+            })
+            .find(|(c, s)| {
+                let mut rec = Vec::new();
+                record(c, Some(s), &mut rec);
+                c.as_bytes().len() + PAD < 1024 && rec.len() > 1024
+            });
+        let (c, s) = fits.expect("some chunk length falls between the two");
+        assert!(big.store(&c, Some(&s)).is_none());
+        assert!(big.store(&c, None).is_some());
+        assert_eq!(big.stats().failures, 0);
+    }
+
+    /// What `SealedChunk::summary` decodes from a chunk's record is the summary of the
+    /// samples its chunk holds, for every kind of value: integers, fractions, NaN, stale
+    /// markers (some, or nothing else), zeros of either sign, a single sample; for chunks
+    /// sealed by a builder (whose summary comes from the columns sealing decodes) and for
+    /// chunks encoded directly.
+    #[test]
+    fn stored_summaries_equal_the_summaries_of_the_samples() {
+        use crate::chunk::ChunkBuilder;
+        use crate::stale_nan;
+        let tmp = tempfile::tempdir().unwrap();
+        let m = MappedChunks::open(&tmp.path().join("head_chunks"), 1 << 20).unwrap();
+        let st = stale_nan();
+        let t0 = 1_700_000_000_000i64;
+        let cases: Vec<(&str, Vec<f64>)> = vec![
+            (
+                "counter",
+                (0..120).map(|i| (i * 3 % 50 + i) as f64).collect(),
+            ),
+            (
+                "counter with resets",
+                (0..120).map(|i| ((i % 37) * 10) as f64).collect(),
+            ),
+            (
+                "fractions",
+                (0..120).map(|i| (i as f64 * 0.37).sin() * 1e3).collect(),
+            ),
+            (
+                "big floats",
+                (0..90).map(|i| 1e300 * (i as f64 + 0.5)).collect(),
+            ),
+            (
+                "NaN",
+                (0..100)
+                    .map(|i| if i % 7 == 3 { f64::NAN } else { i as f64 })
+                    .collect(),
+            ),
+            (
+                "stale markers",
+                (0..100)
+                    .map(|i| {
+                        if i % 11 == 0 || i == 99 {
+                            st
+                        } else {
+                            (i / 4) as f64
+                        }
+                    })
+                    .collect(),
+            ),
+            ("only stale markers", vec![st; 5]),
+            ("zeros", vec![0.0, -0.0, 0.0, -0.0, 5.0, -0.0]),
+            ("one sample", vec![42.5]),
+            ("one integer", vec![7.0]),
+            ("one NaN", vec![f64::NAN]),
+            ("one stale marker", vec![st]),
+            (
+                "infinities",
+                vec![1.0, f64::INFINITY, 2.0, f64::NEG_INFINITY],
+            ),
+        ];
+        for (what, vs) in cases {
+            let ts: Vec<i64> = (0..vs.len() as i64)
+                .map(|i| t0 + i * 15_000 + i % 4)
+                .collect();
+            let want = ChunkSummary::compute(&ts, &vs);
+            let mut b = ChunkBuilder::new();
+            for (&t, &v) in ts.iter().zip(&vs) {
+                b.push(t, v);
+            }
+            let (sealed, from_seal) = b.seal_summarized();
+            assert_eq!(from_seal, Some(want), "{what}: the builder's summary");
+            let direct = Chunk::encode(&ts, &vs).unwrap();
+            for c in [sealed, direct] {
+                let s = m.store(&c, Some(&want)).expect("stored");
+                let (dts, dvs) = columns(&s.chunk());
+                assert_eq!(dts, ts, "{what}");
+                let got = s.summary().expect("a stored summary");
+                assert_eq!(got, ChunkSummary::compute(&dts, &dvs), "{what}");
+                assert_eq!(got, want, "{what}");
+            }
+        }
+        assert_eq!(m.stats().failures, 0);
     }
 
     #[test]
@@ -363,6 +496,13 @@ mod tests {
         };
         for (s, samples) in &want {
             assert_eq!(&read(s), samples);
+            // Every sealed chunk is in a file with the summary of its samples.
+            let st = s.state.lock();
+            assert!(st.sealed.len() >= 7);
+            for c in &st.sealed {
+                let (ts, vs) = columns(&c.chunk());
+                assert_eq!(c.summary(), Some(ChunkSummary::compute(&ts, &vs)));
+            }
         }
         // Dropping the first 3 h deletes the files that held only those chunks.
         let b = 3 * 3_600_000;

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::chunk::{Chunk, ChunkBuilder, MAX_SAMPLES_PER_CHUNK};
+use crate::chunk::{Chunk, ChunkBuilder, ChunkSummary, MAX_SAMPLES_PER_CHUNK};
 use crate::index::postings::SeriesRef;
 use crate::index::MemIndex;
 use crate::labels::{KeyHasher, Labels, SymbolTable};
@@ -171,8 +171,14 @@ impl SeriesState {
             && (self.open.len() >= usize::from(self.cut_len)
                 || s.t.saturating_sub(self.open.first_t()) >= i64::from(self.window_left))
         {
-            let c = self.open.seal();
-            self.keep_sealed(c, files);
+            // A chunk going into a file takes its summary along, computed from the columns
+            // sealing decodes anyway; one kept on the heap has none.
+            let (c, summary) = if files.is_some() {
+                self.open.seal_summarized()
+            } else {
+                (self.open.seal(), None)
+            };
+            self.keep_sealed(c, summary.as_ref(), files);
             sealed_one = true;
         }
         if self.open.is_empty() {
@@ -187,10 +193,16 @@ impl SeriesState {
         sealed_one
     }
 
-    /// Adds a sealed chunk (newer than every chunk held), in `files` if given.
-    pub fn keep_sealed(&mut self, c: Chunk, files: Option<&MappedChunks>) {
+    /// Adds a sealed chunk (newer than every chunk held), in `files` if given, with
+    /// `summary` (which must be the summary of its samples) beside it there.
+    pub fn keep_sealed(
+        &mut self,
+        c: Chunk,
+        summary: Option<&ChunkSummary>,
+        files: Option<&MappedChunks>,
+    ) {
         let c = files
-            .and_then(|f| f.store(&c))
+            .and_then(|f| f.store(&c, summary))
             .unwrap_or_else(|| SealedChunk::from(c));
         // One slot at a time: a series seals a chunk every half hour or so, and a head of
         // many series would otherwise hold up to half of these lists unused.
