@@ -22,13 +22,18 @@
 //! - Block chunks are loaded (checksum verified, mapped, not copied) only when a reader asks
 //!   for their samples; their index metadata, including the chunk summary, is available
 //!   without touching them. Tombstones of a block apply to that block's chunks only.
+//! - Sealed head chunks kept in the head's chunk files come with the summary stored beside
+//!   them (`head::SealedChunk::summary`), so long windows read them as they read block
+//!   chunks. The open chunk's snapshot, out-of-order chunks and head chunks kept on the
+//!   heap (rewritten by a delete, sealed or split by a cut, or left there by a failed
+//!   write) have none.
 
 use std::sync::Arc;
 
 use crate::block::{tombstones::is_deleted, Block, BlockSeries};
 use crate::chunk::{Chunk, ChunkSummary};
 use crate::error::{Error, Result};
-use crate::head::{chunks_in_range, ooo_chunks_in_range, Head};
+use crate::head::{ooo_chunks_in_range, sealed_in_range, Head, SealedChunk};
 use crate::index::postings::SeriesRef;
 use crate::index::ChunkRef;
 use crate::labels::Labels;
@@ -46,8 +51,8 @@ enum ChunkSource {
     Whole(Arc<Block>, SeriesRef),
 }
 
-/// One chunk of a selected series: its time range, sample count and (for block chunks)
-/// summary are known without reading it.
+/// One chunk of a selected series: its time range, sample count and (for block chunks and
+/// sealed head chunks in the head's chunk files) summary are known without reading it.
 #[derive(Clone, Debug)]
 pub struct SeriesChunk {
     min_time: i64,
@@ -71,6 +76,15 @@ impl SeriesChunk {
         }
     }
 
+    /// A sealed head chunk, with the summary its chunk file holds (none if it is kept on
+    /// the heap).
+    fn sealed(c: &SealedChunk) -> SeriesChunk {
+        SeriesChunk {
+            summary: c.summary(),
+            ..SeriesChunk::mem(c.chunk())
+        }
+    }
+
     /// Timestamp of the first sample.
     pub fn min_time(&self) -> i64 {
         self.min_time
@@ -83,8 +97,9 @@ impl SeriesChunk {
     pub fn num_samples(&self) -> usize {
         self.num_samples as usize
     }
-    /// The chunk's summary, when it is stored (block chunks) and still describes what a
-    /// reader sees (no tombstone touches the chunk).
+    /// The chunk's summary, when it is stored (block chunks, and sealed head chunks kept in
+    /// the head's chunk files) and still describes what a reader sees (no tombstone touches
+    /// the chunk; a head delete rewrites the chunks it touches, which then have none).
     pub fn summary(&self) -> Option<&ChunkSummary> {
         self.summary.as_ref()
     }
@@ -331,20 +346,25 @@ fn head_series(
     for r in refs {
         let Some(s) = head.by_ref(r) else { continue };
         let st = s.state.lock();
-        let mut chunks = if lo <= maxt {
-            chunks_in_range(&st, lo, maxt)
-        } else {
-            Vec::new()
-        };
+        // Sealed chunks come with the summary their chunk file holds; the open chunk's
+        // snapshot and out-of-order chunks have none.
+        let mut chunks: Vec<SeriesChunk> = Vec::new();
+        if lo <= maxt {
+            let (sealed, open) = sealed_in_range(&st, lo, maxt);
+            chunks.reserve(sealed.len() + 1);
+            chunks.extend(sealed.iter().map(SeriesChunk::sealed));
+            chunks.extend(open.map(SeriesChunk::mem));
+        }
         if ooo {
-            chunks.extend(ooo_chunks_in_range(&st, mint, maxt));
+            chunks.extend(
+                ooo_chunks_in_range(&st, mint, maxt)
+                    .into_iter()
+                    .map(SeriesChunk::mem),
+            );
         }
         drop(st);
         if !chunks.is_empty() {
-            out.push((
-                s.labels.clone(),
-                chunks.into_iter().map(SeriesChunk::mem).collect(),
-            ));
+            out.push((s.labels.clone(), chunks));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -499,9 +519,9 @@ impl Series {
     /// Appends the timestamps of the series' samples within the querier's range that are
     /// not staleness markers (all that `count_over_time` and `present_over_time` read), in
     /// time order, deleted samples left out. Chunks whose summary shows no staleness marker
-    /// have only their timestamps decoded (see [`Chunk::decode_times_into`]); head chunks,
-    /// chunks with markers and overlapping series are decoded whole, their values in
-    /// `scratch`. On an error nothing is appended.
+    /// have only their timestamps decoded (see [`Chunk::decode_times_into`]); chunks without
+    /// a summary, chunks with markers and overlapping series are decoded whole, their values
+    /// in `scratch`. On an error nothing is appended.
     pub fn decode_live_times(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
         let start = ts.len();
         let r = self.live_times(ts, scratch);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use strata_engine::block::meta::Compaction;
 use strata_engine::block::writer::BlockWriter;
-use strata_engine::chunk::{Chunk, Encoding};
+use strata_engine::chunk::{Chunk, ChunkSummary, Encoding};
 use strata_engine::{
     is_stale, stale_nan, Batch, Db, Error, Labels, MatchOp, Matcher, Options, RejectReason, Sample,
     Sym,
@@ -214,6 +214,119 @@ fn sealed_head_chunks_live_in_files_of_the_data_directory() {
     let ro = Db::open_read_only(dir.path(), true).unwrap();
     assert_eq!(ro.stats().chunk_files.files, 0);
     assert_eq!(read_all(&ro, i64::MIN, i64::MAX), model);
+}
+
+/// Checks the chunks a querier hands out for the head over `[mint, maxt]`: every summary
+/// is the summary of the chunk's samples (so none describes samples a reader does not see),
+/// each series' last head chunk (the open chunk's snapshot) has none, and every other head
+/// chunk has one, except, with `bare = Some((i, t))`, the chunks of series `i` that end
+/// before `t` (rewritten on the heap by a delete when `t` was the next append time).
+/// Returns how many head chunks carried one.
+fn check_head_summaries(
+    db: &Db,
+    mint: i64,
+    maxt: i64,
+    bare: Option<(&str, i64)>,
+    what: &str,
+) -> usize {
+    let mut with = 0;
+    for s in db
+        .querier(mint, maxt)
+        .select(&[Matcher::equal("__name__", "m")])
+        .unwrap()
+    {
+        let head: Vec<_> = s.chunks().iter().filter(|c| !c.is_persisted()).collect();
+        let i = s.labels.get("i").unwrap_or_default().to_string();
+        for (k, c) in head.iter().enumerate() {
+            let (mut ts, mut vs) = (Vec::new(), Vec::new());
+            c.decode_into(&mut ts, &mut vs).unwrap();
+            assert_eq!(ts.len(), c.num_samples(), "{what}");
+            if let Some(got) = c.summary() {
+                assert_eq!(
+                    *got,
+                    ChunkSummary::compute(&ts, &vs),
+                    "{what}: {} chunk {k}",
+                    s.labels
+                );
+                with += 1;
+            }
+            let open = k + 1 == head.len();
+            let rewritten = bare.is_some_and(|(b, t)| b == i && c.max_time() < t);
+            let want = !open && !rewritten;
+            assert_eq!(
+                c.summary().is_some(),
+                want,
+                "{what}: {} head chunk {k} of {}",
+                s.labels,
+                head.len()
+            );
+        }
+    }
+    with
+}
+
+/// Sealed head chunks carry the summaries their chunk files hold, through appends, a head
+/// cut, a delete (which rewrites its series' chunks without them) and a restart (whose
+/// replayed checkpoint chunks get theirs computed again).
+#[test]
+fn sealed_head_chunks_carry_the_summaries_of_their_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    let mut model = Model::new();
+    // 3.5 h of 15 s scrapes of counters with resets, NaN values and stale markers.
+    let scrape_counters = |db: &Db, model: &mut Model, t0: i64, n: i64| -> i64 {
+        let mut t = t0;
+        for _ in 0..n {
+            let mut b = Batch::new();
+            for i in 0..12usize {
+                let k = t / 15_000 + i as i64;
+                let v = match k % 101 {
+                    13 => stale_nan(),
+                    29 if i % 3 == 0 => f64::NAN,
+                    _ => ((k % (150 + 40 * i as i64)) * 3) as f64,
+                };
+                b.push(series("api", i), vec![Sample::new(t, v)]);
+                model
+                    .entry(series("api", i))
+                    .or_default()
+                    .insert(t, v.to_bits());
+            }
+            assert_eq!(db.append(&b).unwrap().rejected(), 0);
+            t += 15_000;
+        }
+        t
+    };
+    let end = scrape_counters(&db, &mut model, 0, 840);
+    let all = (i64::MIN / 4, i64::MAX / 4);
+    let n = check_head_summaries(&db, all.0, all.1, None, "appends");
+    assert!(n >= 12 * 5, "{n}");
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // A delete rewrites the chunks of the series it touches, on the heap, without summaries
+    // (the chunks it seals afterwards go into files again).
+    db.delete_series(&[Matcher::equal("i", "3")], 3_600_000, 3_700_000)
+        .unwrap();
+    for t in (3_600_000..=3_700_000).step_by(15_000) {
+        model.get_mut(&series("api", 3)).unwrap().remove(&t);
+    }
+    check_head_summaries(&db, all.0, all.1, Some(("3", end)), "a delete");
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // A cut moves the first 2 h into a block and writes a checkpoint of the head.
+    let r = db.maintain().unwrap();
+    assert!(r.head_blocks >= 1, "{r:?}");
+    let deleted_at = end;
+    let end = scrape_counters(&db, &mut model, end, 200);
+    check_head_summaries(&db, all.0, all.1, Some(("3", deleted_at)), "a cut");
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // After a restart the checkpoint's chunks and the WAL's samples are in new files, with
+    // summaries (the deleted series' chunks too: the checkpoint holds them as rewritten).
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts(2 * 3600 * 1000)).unwrap();
+    assert!(db.replay_report().checkpoint.is_some());
+    let n = check_head_summaries(&db, all.0, all.1, None, "a restart");
+    assert!(n >= 12 * 3, "{n}");
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    scrape_counters(&db, &mut model, end, 10);
+    assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
 }
 
 #[test]

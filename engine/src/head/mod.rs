@@ -46,7 +46,7 @@ use mapped::MappedChunks;
 
 pub use append::{verdict, Verdict};
 pub use ooo::{merge_into, OooChunks, OOO_CHUNK_SAMPLES};
-pub use read::{chunks_in_range, ooo_chunks_in_range, overlaps, overlaps_above};
+pub use read::{chunks_in_range, ooo_chunks_in_range, overlaps, overlaps_above, sealed_in_range};
 pub use sealed::SealedChunk;
 
 /// Chunks never span an aligned window of this many milliseconds (2 h).

@@ -6,6 +6,17 @@ use crate::chunk::Chunk;
 /// The chunks of `st` that may hold samples in `[mint, maxt]`, oldest first: shared sealed
 /// chunks plus a snapshot of the open one. Readers hold these without any lock.
 pub fn chunks_in_range(st: &SeriesState, mint: i64, maxt: i64) -> Vec<Chunk> {
+    let (sealed, open) = sealed_in_range(st, mint, maxt);
+    let mut out: Vec<Chunk> = Vec::with_capacity(sealed.len() + 1);
+    out.extend(sealed.iter().map(SealedChunk::chunk));
+    out.extend(open);
+    out
+}
+
+/// [`chunks_in_range`] in two parts: the sealed chunks that may hold samples in
+/// `[mint, maxt]` (a run, oldest first: clone them to hold them without the lock; each
+/// gives its chunk and its summary), and a snapshot of the open chunk if it may.
+pub fn sealed_in_range(st: &SeriesState, mint: i64, maxt: i64) -> (&[SealedChunk], Option<Chunk>) {
     // Sealed chunks are in time order, do not overlap and end before the open chunk
     // starts: none is needed when the open chunk starts by `mint` (a short window at the
     // end; their headers are not even read), else the ones in range are a run, found by
@@ -16,14 +27,11 @@ pub fn chunks_in_range(st: &SeriesState, mint: i64, maxt: i64) -> Vec<Chunk> {
     };
     let a = sealed.partition_point(|c| c.max_time() < mint);
     let b = a + sealed[a..].partition_point(|c| c.min_time() <= maxt);
-    let mut out: Vec<Chunk> = Vec::with_capacity(b - a + 1);
-    out.extend(sealed[a..b].iter().map(SealedChunk::chunk));
-    if let (Some(lo), Some(last)) = (st.open.min_time(), st.open.last()) {
-        if last.t >= mint && lo <= maxt {
-            out.push(st.open.snapshot());
-        }
-    }
-    out
+    let open = match (st.open.min_time(), st.open.last()) {
+        (Some(lo), Some(last)) if last.t >= mint && lo <= maxt => Some(st.open.snapshot()),
+        _ => None,
+    };
+    (&sealed[a..b], open)
 }
 
 /// The out-of-order chunks of `st` that may hold samples in `[mint, maxt]`.

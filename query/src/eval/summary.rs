@@ -6,8 +6,9 @@
 //! min_over_time max_over_time changes resets last_over_time present_over_time`
 //! ([`SummaryFn`]), over a matrix selector on a storage series whose chunks do not overlap.
 //!
-//! How a series is evaluated: a chunk is decoded if it has no usable summary (head chunks,
-//! chunks touched by a delete, and for the counter functions chunks holding NaN) or if the
+//! How a series is evaluated: a chunk is decoded if it has no usable summary (the open head
+//! chunk, out-of-order chunks, head chunks kept on the heap, block chunks touched by a
+//! delete, and for the counter functions chunks holding NaN) or if the
 //! start or end of some step's window falls inside it (`[min_time, max_time)`); every other
 //! chunk that meets a window lies wholly inside it. Each step's window is then folded in time
 //! order from pieces: the decoded samples in the window and the summaries of the whole
@@ -456,8 +457,8 @@ fn plan(f: SummaryFn, s: &Series, starts: &[i64], ends: &[i64]) -> Plan {
 }
 
 /// False when `s` is certainly read by the full decode: the mode says so, its chunks
-/// overlap, there is no window, or no chunk has a summary (a head-only series; checked
-/// before anything is allocated for it).
+/// overlap, there is no window, or no chunk has a summary (a series with only its open
+/// head chunk, say; checked before anything is allocated for it).
 fn summaries_may_apply(mode: SummaryMode, s: &Series, ends: &[i64]) -> bool {
     mode != SummaryMode::Never
         && !s.is_overlapping()

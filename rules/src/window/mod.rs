@@ -9,7 +9,11 @@
 //! previous evaluation, drops what slid out, and reads the window's left edge raw. The
 //! values are then handed to the ordinary evaluator through
 //! [`strata_query::eval::RangeCallHook`], so the result of the whole expression is what
-//! [`strata_query::Engine::instant_expr`] returns, **bit for bit**.
+//! [`strata_query::Engine::instant_expr`] returns, **bit for bit**, when it decodes every
+//! sample (the evaluator's chunk-summary path, which block chunks and sealed head chunks
+//! allow, adds sums of non-integer values in another order: see
+//! `strata_query::eval::summary` for its bound; integer-valued data is bit-identical on
+//! both paths).
 //!
 //! # Shape
 //!
