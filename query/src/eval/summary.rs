@@ -24,8 +24,8 @@
 //! searches plus its own corrections, whatever the window's length (`slide`). The values
 //! are bit-identical to folding each window piece by piece.
 //!
-//! Exactness (checked by the proptests in [`super::proptests`] against a full decode of
-//! data written to blocks):
+//! Exactness (checked by the proptests in `summary_proptests` against a full decode of
+//! data written to blocks and of data held in the head):
 //! * `count_over_time`, `present_over_time`, `last_over_time`, `min_over_time`,
 //!   `max_over_time`, `changes`, `resets`, `delta` (first and last value only): always
 //!   bit-identical (counts are integers; minima, maxima, first and last are selections).

@@ -1,5 +1,7 @@
 //! Property tests of the chunk-summary path ([`super::summary`]) over data that really is in
-//! blocks (written, then `Db::flush`), so the chunks carry stored summaries:
+//! blocks (written, then `Db::flush`), so the chunks carry stored summaries, and over data
+//! held in the head only (never flushed), whose sealed chunks carry the summaries the head's
+//! chunk files hold beside them (the open chunk has none):
 //! * every summary function evaluated with summaries ([`SummaryMode::Always`]) equals the
 //!   full decode ([`SummaryMode::Never`]) bit for bit on integer-valued data, as instant
 //!   queries (at chunk edges, at times whose window starts on a chunk edge, and elsewhere)
@@ -12,7 +14,10 @@
 //! Histories: per series a start, then steps of whole seconds (sometimes a long gap) each
 //! adding a counter increment, a reset, a repeated value, a NaN or a stale marker. Small
 //! block ranges and re-chunking sizes make chunks of 1 to a few samples with edges at
-//! random places, so resets fall inside chunks and exactly between two.
+//! random places, so resets fall inside chunks and exactly between two. In the head the
+//! block range is also the chunk range (no chunk straddles an aligned span of it), so small
+//! ones cut the head's chunks just as finely; the 2 h one leaves the head to seal chunks at
+//! their lengths (80 to 160 samples).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -99,6 +104,45 @@ fn data_strategy() -> impl Strategy<Value = Data> {
         })
 }
 
+/// Histories for the head: longer ones too, and block (so chunk) ranges from 20 s, which
+/// cuts chunks of a sample or a few, to the default 2 h, under which chunks are sealed at
+/// their lengths.
+fn head_data_strategy() -> impl Strategy<Value = Data> {
+    (
+        prop::collection::vec(
+            (
+                0i64..60,
+                prop_oneof![
+                    3 => prop::collection::vec(step_strategy(), 1..80),
+                    1 => prop::collection::vec(step_strategy(), 150..400),
+                ],
+            ),
+            1..4,
+        ),
+        prop_oneof![
+            Just(20_000i64),
+            Just(30_000),
+            Just(60_000),
+            Just(600_000),
+            Just(7_200_000)
+        ],
+    )
+        .prop_map(|(series, block_range)| Data {
+            series,
+            block_range,
+            rechunk: 0,
+        })
+}
+
+/// Where [`load`] leaves the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Store {
+    /// Flushed into blocks.
+    Blocks,
+    /// In the head only.
+    Head,
+}
+
 /// The samples of one history; values are whole numbers, or multiples of 0.1 with `frac`.
 fn samples(start: i64, steps: &[(i64, Step)], frac: bool) -> Vec<Sample> {
     let unit = if frac { 0.1 } else { 1.0 };
@@ -128,9 +172,9 @@ fn samples(start: i64, steps: &[(i64, Step)], frac: bool) -> Vec<Sample> {
     out
 }
 
-/// Writes `d` to a fresh Db and flushes it into blocks; returns the Db and every chunk's
-/// `(min_time, max_time)`.
-fn load(dir: &TempDir, d: &Data, frac: bool) -> (Arc<Db>, Vec<(i64, i64)>) {
+/// Writes `d` to a fresh Db and, for [`Store::Blocks`], flushes it into blocks; returns the
+/// Db and every chunk's `(min_time, max_time)`.
+fn load(dir: &TempDir, d: &Data, frac: bool, at: Store) -> (Arc<Db>, Vec<(i64, i64)>) {
     let db = Db::open(
         &dir.0,
         Options {
@@ -149,14 +193,30 @@ fn load(dir: &TempDir, d: &Data, frac: bool) -> (Arc<Db>, Vec<(i64, i64)>) {
         batch.push(labels, samples(*start, steps, frac));
     }
     db.append(&batch).unwrap();
-    db.flush().unwrap();
+    if at == Store::Blocks {
+        db.flush().unwrap();
+    }
     let all =
         [strata_engine::Matcher::new(strata_engine::MatchOp::Equal, "__name__", "m").unwrap()];
     let mut edges = Vec::new();
     for s in db.querier(i64::MIN / 4, i64::MAX / 4).select(&all).unwrap() {
-        for c in s.chunks() {
-            assert!(c.is_persisted(), "data must be in blocks after flush");
-            assert!(c.summary().is_some(), "block chunks carry summaries");
+        let n = s.chunks().len();
+        for (i, c) in s.chunks().iter().enumerate() {
+            match at {
+                Store::Blocks => {
+                    assert!(c.is_persisted(), "data must be in blocks after flush");
+                    assert!(c.summary().is_some(), "block chunks carry summaries");
+                }
+                Store::Head => {
+                    assert!(!c.is_persisted(), "data must stay in the head");
+                    // Every chunk but the open one (the last) is sealed into a chunk file.
+                    assert_eq!(
+                        c.summary().is_some(),
+                        i + 1 < n,
+                        "sealed head chunks carry summaries, the open one none"
+                    );
+                }
+            }
             edges.push((c.min_time(), c.max_time()));
         }
     }
@@ -270,9 +330,15 @@ fn edge_times(edges: &[(i64, i64)], range: i64) -> Vec<i64> {
 }
 
 /// Summaries vs full decode for every summary function, instant and range.
-fn check_summaries(d: &Data, range_s: i64, step_s: i64, frac: bool) -> Result<(), TestCaseError> {
+fn check_summaries(
+    d: &Data,
+    range_s: i64,
+    step_s: i64,
+    frac: bool,
+    at: Store,
+) -> Result<(), TestCaseError> {
     let dir = TempDir::new();
-    let (db, edges) = load(&dir, d, frac);
+    let (db, edges) = load(&dir, d, frac, at);
     let (with, without) = (
         engine(&db, SummaryMode::Always),
         engine(&db, SummaryMode::Never),
@@ -356,7 +422,7 @@ proptest! {
         range_s in prop_oneof![Just(20i64), Just(60), Just(150), Just(600), 5i64..400],
         step_s in prop_oneof![Just(10i64), Just(20), Just(30), 1i64..90],
     ) {
-        check_summaries(&d, range_s, step_s, false)?;
+        check_summaries(&d, range_s, step_s, false, Store::Blocks)?;
     }
 
     #[test]
@@ -365,7 +431,7 @@ proptest! {
         range_s in prop_oneof![Just(60i64), Just(300), 5i64..400],
         step_s in 1i64..60,
     ) {
-        check_summaries(&d, range_s, step_s, true)?;
+        check_summaries(&d, range_s, step_s, true, Store::Blocks)?;
     }
 
     #[test]
@@ -374,24 +440,63 @@ proptest! {
         range_s in prop_oneof![Just(60i64), Just(300), 5i64..400],
         step_s in 1i64..60,
     ) {
-        let dir = TempDir::new();
-        let (db, edges) = load(&dir, &d, false);
-        let e = engine(&db, SummaryMode::Auto);
-        let end = edges.iter().map(|e| e.1).max().unwrap_or(0) + range_s * 1000;
-        // At most ~60 steps (each one an instant query too).
-        let step = (step_s * 1000).max(end / 60 / 1000 * 1000);
-        for q in CONSISTENCY {
-            let q = q.replace('R', &format!("{range_s}s"));
-            let r = points(e.range(&q, 0, end, step).unwrap().value);
-            let mut t = 0;
-            let mut inst = BTreeMap::new();
-            while t <= end {
-                inst.extend(points(e.instant(&q, t).unwrap().value));
-                t += step;
-            }
-            compare(&format!("{q} range vs instant"), r, inst, true)?;
-        }
+        check_range_against_instant(&d, range_s, step_s, Store::Blocks)?;
     }
+
+    #[test]
+    fn head_summaries_equal_full_decode_on_integers(
+        d in head_data_strategy(),
+        range_s in prop_oneof![Just(20i64), Just(60), Just(150), Just(600), Just(2400), 5i64..400],
+        step_s in prop_oneof![Just(10i64), Just(20), Just(30), 1i64..90],
+    ) {
+        check_summaries(&d, range_s, step_s, false, Store::Head)?;
+    }
+
+    #[test]
+    fn head_summaries_within_bound_on_fractions(
+        d in head_data_strategy(),
+        range_s in prop_oneof![Just(60i64), Just(300), Just(2400), 5i64..400],
+        step_s in 1i64..60,
+    ) {
+        check_summaries(&d, range_s, step_s, true, Store::Head)?;
+    }
+
+    #[test]
+    fn range_equals_instant_at_every_step_over_the_head(
+        d in head_data_strategy(),
+        range_s in prop_oneof![Just(60i64), Just(300), Just(2400), 5i64..400],
+        step_s in 1i64..60,
+    ) {
+        check_range_against_instant(&d, range_s, step_s, Store::Head)?;
+    }
+}
+
+/// Every range function's range query against the instant query at each step, in the
+/// default mode.
+fn check_range_against_instant(
+    d: &Data,
+    range_s: i64,
+    step_s: i64,
+    at: Store,
+) -> Result<(), TestCaseError> {
+    let dir = TempDir::new();
+    let (db, edges) = load(&dir, d, false, at);
+    let e = engine(&db, SummaryMode::Auto);
+    let end = edges.iter().map(|e| e.1).max().unwrap_or(0) + range_s * 1000;
+    // At most ~60 steps (each one an instant query too).
+    let step = (step_s * 1000).max(end / 60 / 1000 * 1000);
+    for q in CONSISTENCY {
+        let q = q.replace('R', &format!("{range_s}s"));
+        let r = points(e.range(&q, 0, end, step).unwrap().value);
+        let mut t = 0;
+        let mut inst = BTreeMap::new();
+        while t <= end {
+            inst.extend(points(e.instant(&q, t).unwrap().value));
+            t += step;
+        }
+        compare(&format!("{q} range vs instant"), r, inst, true)?;
+    }
+    Ok(())
 }
 
 /// A known case: 30 s blocks of 3 samples each (a reset inside the chunk of
@@ -418,7 +523,7 @@ fn whole_chunks_are_read_from_summaries() {
         block_range: 30_000,
         rechunk: 3,
     };
-    let (db, edges) = load(&dir, &d, false);
+    let (db, edges) = load(&dir, &d, false, Store::Blocks);
     assert!(
         edges.len() >= 8,
         "expected many small chunks, got {edges:?}"
@@ -433,6 +538,70 @@ fn whole_chunks_are_read_from_summaries() {
         "resets(m[290s])",
         "sum_over_time(m[290s])",
         "count_over_time(m[290s])",
+    ] {
+        let a = with.instant(q, 295_000).unwrap();
+        let b = without.instant(q, 295_000).unwrap();
+        assert!(
+            a.stats.samples_loaded < b.stats.samples_loaded,
+            "{q}: summaries decoded {} samples, full decode {}",
+            a.stats.samples_loaded,
+            b.stats.samples_loaded
+        );
+        assert_eq!(points(a.value), points(b.value), "{q}");
+    }
+    let Value::Vector(r) = with.instant("resets(m[290s])", 295_000).unwrap().value else {
+        panic!("expected a vector")
+    };
+    assert_eq!(r[0].v, 2.0);
+    let Value::Vector(c) = with
+        .instant("count_over_time(m[290s])", 295_000)
+        .unwrap()
+        .value
+    else {
+        panic!("expected a vector")
+    };
+    assert_eq!(c[0].v, 29.0);
+}
+
+/// The head's sealed chunks are read from their summaries as block chunks are: 30 s chunks
+/// of 3 samples each held in the head (no flush), a reset inside one chunk and one exactly
+/// at the start of another; a window over all of them decodes only the edge chunks (and
+/// the open one) and gives the full decode's answers.
+#[test]
+fn sealed_head_chunks_are_read_from_summaries() {
+    let dir = TempDir::new();
+    let steps: Vec<(i64, Step)> = (0..30)
+        .map(|i| {
+            let st = match i {
+                9 => Step::Reset(1),
+                17 => Step::Reset(2),
+                _ => Step::Inc(3),
+            };
+            (10, st)
+        })
+        .collect();
+    let d = Data {
+        series: vec![(0, steps)],
+        block_range: 30_000,
+        rechunk: 0,
+    };
+    let (db, edges) = load(&dir, &d, false, Store::Head);
+    assert!(
+        edges.len() >= 8,
+        "expected many small chunks, got {edges:?}"
+    );
+    let (with, without) = (
+        engine(&db, SummaryMode::Always),
+        engine(&db, SummaryMode::Never),
+    );
+    for q in [
+        "increase(m[290s])",
+        "rate(m[290s])",
+        "resets(m[290s])",
+        "changes(m[290s])",
+        "sum_over_time(m[290s])",
+        "count_over_time(m[290s])",
+        "max_over_time(m[290s])",
     ] {
         let a = with.instant(q, 295_000).unwrap();
         let b = without.instant(q, 295_000).unwrap();
