@@ -186,29 +186,38 @@ impl ChunkSummary {
         }
         let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
         let multi = self.count > 1;
-        let mut fields: Vec<f64> = vec![self.first.v];
+        // At most six fields, kept on the stack: head chunks are summarised as they are
+        // sealed, on the write threads.
+        let mut buf = [0f64; 6];
+        let mut nf = 0usize;
+        let mut push = |v: f64| {
+            buf[nf] = v;
+            nf += 1;
+        };
+        push(self.first.v);
         if multi {
-            fields.push(self.last.v);
-            fields.push(self.sum);
+            push(self.last.v);
+            push(self.sum);
             if same(self.min, self.first.v) {
                 flags |= MIN_IS_FIRST;
             } else {
-                fields.push(self.min);
+                push(self.min);
             }
             if same(self.max, self.last.v) {
                 flags |= MAX_IS_LAST;
             } else {
-                fields.push(self.max);
+                push(self.max);
             }
             if self.resets == 0 && same(self.increase, self.last.v - self.first.v) {
                 flags |= NO_RESETS;
             } else {
-                fields.push(self.increase);
+                push(self.increase);
             }
             if self.changes + 1 == self.count {
                 flags |= ALL_CHANGED;
             }
         }
+        let fields = &buf[..nf];
         out.push(flags);
         if self.stale > 0 {
             put_uvarint(out, u64::from(self.stale));
@@ -224,7 +233,7 @@ impl ChunkSummary {
             }
         }
         out.push(mask);
-        for &f in &fields {
+        for &f in fields {
             match as_int(f) {
                 Some(i) => put_zvarint(out, i),
                 None => out.extend_from_slice(&f.to_bits().to_le_bytes()),
