@@ -499,15 +499,15 @@ fn check_range_against_instant(
     Ok(())
 }
 
-/// A known case: 30 s blocks of 3 samples each (a reset inside the chunk of
-/// samples 8..=10 and one exactly at the start of the chunk of samples 17..=19); a window
-/// over all of them reads the middle chunks' summaries, decodes only the two edge chunks,
-/// and gives the exact answers.
-#[test]
-fn whole_chunks_are_read_from_summaries() {
+/// A known case: 30 s chunks of 3 samples each (2 in the first), with a reset inside the
+/// chunk of samples 8..=10 and one exactly at the start of the chunk of samples 17..=19, held
+/// where `store` says; a window over all of them reads the middle chunks' summaries, decodes
+/// only the two edge chunks (and, in the head, the open one), and gives the full decode's
+/// answers for each of `queries`.
+fn whole_chunks_read_from_summaries(store: Store, rechunk: usize, queries: &[&str]) {
     let dir = TempDir::new();
-    // Samples every 10 s from t = 10 s in 30 s blocks: 3 samples per chunk (2 in the first),
-    // which compaction copies as they are (none is shorter than half of `rechunk`).
+    // Samples every 10 s from t = 10 s in 30 s blocks (compaction copies 3-sample chunks as
+    // they are: none is shorter than half of `rechunk`).
     let steps: Vec<(i64, Step)> = (0..30)
         .map(|i| {
             let st = match i {
@@ -521,9 +521,9 @@ fn whole_chunks_are_read_from_summaries() {
     let d = Data {
         series: vec![(0, steps)],
         block_range: 30_000,
-        rechunk: 3,
+        rechunk,
     };
-    let (db, edges) = load(&dir, &d, false, Store::Blocks);
+    let (db, edges) = load(&dir, &d, false, store);
     assert!(
         edges.len() >= 8,
         "expected many small chunks, got {edges:?}"
@@ -533,12 +533,7 @@ fn whole_chunks_are_read_from_summaries() {
         engine(&db, SummaryMode::Never),
     );
     // Window (5 s, 295 s]: samples at 10..=290 s, the first and last chunks cut by its edges.
-    for q in [
-        "increase(m[290s])",
-        "resets(m[290s])",
-        "sum_over_time(m[290s])",
-        "count_over_time(m[290s])",
-    ] {
+    for q in queries {
         let a = with.instant(q, 295_000).unwrap();
         let b = without.instant(q, 295_000).unwrap();
         assert!(
@@ -563,66 +558,34 @@ fn whole_chunks_are_read_from_summaries() {
     assert_eq!(c[0].v, 29.0);
 }
 
-/// The head's sealed chunks are read from their summaries as block chunks are: 30 s chunks
-/// of 3 samples each held in the head (no flush), a reset inside one chunk and one exactly
-/// at the start of another; a window over all of them decodes only the edge chunks (and
-/// the open one) and gives the full decode's answers.
+#[test]
+fn whole_chunks_are_read_from_summaries() {
+    whole_chunks_read_from_summaries(
+        Store::Blocks,
+        3,
+        &[
+            "increase(m[290s])",
+            "resets(m[290s])",
+            "sum_over_time(m[290s])",
+            "count_over_time(m[290s])",
+        ],
+    );
+}
+
+/// The head's sealed chunks (no flush) are read from their summaries as block chunks are.
 #[test]
 fn sealed_head_chunks_are_read_from_summaries() {
-    let dir = TempDir::new();
-    let steps: Vec<(i64, Step)> = (0..30)
-        .map(|i| {
-            let st = match i {
-                9 => Step::Reset(1),
-                17 => Step::Reset(2),
-                _ => Step::Inc(3),
-            };
-            (10, st)
-        })
-        .collect();
-    let d = Data {
-        series: vec![(0, steps)],
-        block_range: 30_000,
-        rechunk: 0,
-    };
-    let (db, edges) = load(&dir, &d, false, Store::Head);
-    assert!(
-        edges.len() >= 8,
-        "expected many small chunks, got {edges:?}"
+    whole_chunks_read_from_summaries(
+        Store::Head,
+        0,
+        &[
+            "increase(m[290s])",
+            "rate(m[290s])",
+            "resets(m[290s])",
+            "changes(m[290s])",
+            "sum_over_time(m[290s])",
+            "count_over_time(m[290s])",
+            "max_over_time(m[290s])",
+        ],
     );
-    let (with, without) = (
-        engine(&db, SummaryMode::Always),
-        engine(&db, SummaryMode::Never),
-    );
-    for q in [
-        "increase(m[290s])",
-        "rate(m[290s])",
-        "resets(m[290s])",
-        "changes(m[290s])",
-        "sum_over_time(m[290s])",
-        "count_over_time(m[290s])",
-        "max_over_time(m[290s])",
-    ] {
-        let a = with.instant(q, 295_000).unwrap();
-        let b = without.instant(q, 295_000).unwrap();
-        assert!(
-            a.stats.samples_loaded < b.stats.samples_loaded,
-            "{q}: summaries decoded {} samples, full decode {}",
-            a.stats.samples_loaded,
-            b.stats.samples_loaded
-        );
-        assert_eq!(points(a.value), points(b.value), "{q}");
-    }
-    let Value::Vector(r) = with.instant("resets(m[290s])", 295_000).unwrap().value else {
-        panic!("expected a vector")
-    };
-    assert_eq!(r[0].v, 2.0);
-    let Value::Vector(c) = with
-        .instant("count_over_time(m[290s])", 295_000)
-        .unwrap()
-        .value
-    else {
-        panic!("expected a vector")
-    };
-    assert_eq!(c[0].v, 29.0);
 }
