@@ -5,7 +5,7 @@
 //! copies the bytes written so far behind a freshly written header and never re-encodes;
 //! `seal` decodes the stream once (with the whole-body fast decoder), re-encodes it with
 //! every packed encoding's best plan and keeps the smallest result (the XOR stream itself
-//! if nothing is smaller); `seal_summarized` also computes the chunk's summary from those
+//! if nothing is smaller); `seal_with_summary` also computes the chunk's summary from those
 //! decoded columns (for the head's chunk files, which store it beside the chunk).
 
 use std::cell::RefCell;
@@ -138,17 +138,14 @@ impl ChunkBuilder {
 
     /// Seals the chunk, choosing the smallest encoding, and resets the builder.
     pub fn seal(&mut self) -> Chunk {
-        self.seal_with(false).0
+        self.seal_with_summary(false).0
     }
 
-    /// [`ChunkBuilder::seal`], plus the [`ChunkSummary`] of the samples, computed from the
-    /// columns sealing decodes anyway (`None` for an empty builder, or if the stream did
-    /// not decode, which cannot happen for a stream this builder wrote).
-    pub fn seal_summarized(&mut self) -> (Chunk, Option<ChunkSummary>) {
-        self.seal_with(true)
-    }
-
-    fn seal_with(&mut self, summarize: bool) -> (Chunk, Option<ChunkSummary>) {
+    /// [`ChunkBuilder::seal`], plus, if `summarize`, the [`ChunkSummary`] of the samples,
+    /// computed from the columns sealing decodes anyway (`None` otherwise, for an empty
+    /// builder, or if the stream did not decode, which cannot happen for a stream this
+    /// builder wrote).
+    pub fn seal_with_summary(&mut self, summarize: bool) -> (Chunk, Option<ChunkSummary>) {
         let xor_chunk = self.snapshot();
         let n = self.len();
         *self = ChunkBuilder::new();

@@ -438,7 +438,7 @@ mod tests {
             for (&t, &v) in ts.iter().zip(&vs) {
                 b.push(t, v);
             }
-            let (sealed, from_seal) = b.seal_summarized();
+            let (sealed, from_seal) = b.seal_with_summary(true);
             assert_eq!(from_seal, Some(want), "{what}: the builder's summary");
             let direct = Chunk::encode(&ts, &vs).unwrap();
             for c in [sealed, direct] {

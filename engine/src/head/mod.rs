@@ -173,11 +173,7 @@ impl SeriesState {
         {
             // A chunk going into a file takes its summary along, computed from the columns
             // sealing decodes anyway; one kept on the heap has none.
-            let (c, summary) = if files.is_some() {
-                self.open.seal_summarized()
-            } else {
-                (self.open.seal(), None)
-            };
+            let (c, summary) = self.open.seal_with_summary(files.is_some());
             self.keep_sealed(c, summary.as_ref(), files);
             sealed_one = true;
         }

@@ -92,6 +92,9 @@ pub struct IndexWriter {
     /// each.
     shapes: Vec<Box<[u32]>>,
     shape_codes: HashMap<Box<[u32]>, u32>,
+    /// Version 4: the name and value codes of the series being added (reused).
+    names: Vec<u32>,
+    values: Vec<u32>,
 }
 
 impl IndexWriter {
@@ -147,6 +150,8 @@ impl IndexWriter {
             value_codes: HashMap::new(),
             shapes: Vec::new(),
             shape_codes: HashMap::new(),
+            names: Vec::new(),
+            values: Vec::new(),
         };
         let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(MAGIC);
@@ -224,17 +229,22 @@ impl IndexWriter {
         }
         if self.version >= 4 {
             // One code for the names, then a value code per name.
-            let mut names = Vec::with_capacity(pairs.len());
-            let mut values = Vec::with_capacity(pairs.len());
+            let (mut names, mut values) = (
+                std::mem::take(&mut self.names),
+                std::mem::take(&mut self.values),
+            );
+            names.clear();
+            values.clear();
             for &(n, v) in &pairs {
                 let (nc, vc) = self.code(n, v);
                 names.push(nc);
                 values.push(vc);
             }
-            put_uvarint(&mut body, u64::from(self.shape(names.into_boxed_slice())));
-            for vc in values {
+            put_uvarint(&mut body, u64::from(self.shape(&names)));
+            for &vc in &values {
                 put_uvarint(&mut body, u64::from(vc));
             }
+            (self.names, self.values) = (names, values);
         } else {
             put_uvarint(&mut body, labels.len() as u64);
             for &(n, v) in &pairs {
@@ -340,13 +350,13 @@ impl IndexWriter {
     }
 
     /// The code of the label shape `names` (name codes), given on first use.
-    fn shape(&mut self, names: Box<[u32]>) -> u32 {
-        if let Some(&c) = self.shape_codes.get(&names) {
+    fn shape(&mut self, names: &[u32]) -> u32 {
+        if let Some(&c) = self.shape_codes.get(names) {
             return c;
         }
         let c = self.shapes.len() as u32;
-        self.shapes.push(names.clone());
-        self.shape_codes.insert(names, c);
+        self.shapes.push(names.into());
+        self.shape_codes.insert(names.into(), c);
         c
     }
 
