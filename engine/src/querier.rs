@@ -27,17 +27,24 @@
 //!   chunks. The open chunk's snapshot, out-of-order chunks and head chunks kept on the
 //!   heap (rewritten by a delete, sealed or split by a cut, or left there by a failed
 //!   write) have none.
+//! - A range that starts inside a series' open chunk gets only the chunk's tail: its
+//!   samples from the last one before the range on, decoded from the mark the previous
+//!   reader left in the open chunk (`ChunkBuilder::tail_into`), so a refreshed short window
+//!   decodes the samples that arrived since, not the whole chunk. The head's series are read
+//!   in parts on several threads when there are many; the open chunks' copies of a part
+//!   share one buffer.
 
 use std::sync::Arc;
 
 use crate::block::{tombstones::is_deleted, Block, BlockSeries};
-use crate::chunk::{Chunk, ChunkSummary};
+use crate::chunk::{ArenaSnapshot, Chunk, ChunkSummary, TailSnapshot, XorTail};
 use crate::error::{Error, Result};
 use crate::head::{ooo_chunks_in_range, sealed_in_range, Head, SealedChunk};
 use crate::index::postings::SeriesRef;
 use crate::index::ChunkRef;
 use crate::labels::Labels;
 use crate::matcher::Matcher;
+use crate::owned_bytes::OwnedBytes;
 use crate::Sample;
 
 /// Where a chunk's bytes are.
@@ -45,6 +52,8 @@ use crate::Sample;
 enum ChunkSource {
     /// In memory (a head chunk, or a snapshot of an open one).
     Mem(Chunk),
+    /// The end of an open head chunk, from its last sample before the range on.
+    Tail(XorTail),
     /// In a block's chunk segment.
     Block(Arc<Block>, ChunkRef),
     /// All chunks of a series in a block, as one (its index entry's series summary).
@@ -73,6 +82,18 @@ impl SeriesChunk {
             summary: None,
             deleted: None,
             src: ChunkSource::Mem(c),
+        }
+    }
+
+    /// The end of an open head chunk.
+    fn tail(t: XorTail) -> SeriesChunk {
+        SeriesChunk {
+            min_time: t.min_time(),
+            max_time: t.max_time(),
+            num_samples: t.num_samples() as u32,
+            summary: None,
+            deleted: None,
+            src: ChunkSource::Tail(t),
         }
     }
 
@@ -126,6 +147,10 @@ impl SeriesChunk {
     pub fn decode_times_into(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
         match &self.src {
             ChunkSource::Mem(c) => c.decode_times_into(ts, scratch),
+            ChunkSource::Tail(t) => {
+                scratch.clear();
+                t.decode_into(ts, scratch)
+            }
             ChunkSource::Block(b, r) => b.decode_chunk(*r, i64::MIN, true, ts, scratch),
             ChunkSource::Whole(b, r) => {
                 for m in b.series_chunks(*r, self.min_time, self.max_time)? {
@@ -141,6 +166,7 @@ impl SeriesChunk {
     pub fn decode_after(&self, after: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         match &self.src {
             ChunkSource::Mem(c) => c.decode_after(after, ts, vs),
+            ChunkSource::Tail(t) => t.decode_into(ts, vs),
             ChunkSource::Block(b, r) => b.decode_chunk(*r, after, false, ts, vs),
             ChunkSource::Whole(b, r) => {
                 for m in b.series_chunks(*r, self.min_time, self.max_time)? {
@@ -327,6 +353,16 @@ fn block_series(b: &Arc<Block>, s: BlockSeries) -> (Labels, Vec<SeriesChunk>) {
     (s.labels, chunks)
 }
 
+/// Selected head series below which [`head_series`] stays on the calling thread: a few
+/// hundred microseconds of locking and copying, several times the cost of a thread.
+const HEAD_PARALLEL_SERIES: usize = 1_024;
+
+/// Available parallelism, asked once per process (the call reads cgroup files on Linux).
+fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn head_series(
     head: &Head,
     bound: i64,
@@ -342,18 +378,66 @@ fn head_series(
         return Vec::new();
     }
     let refs = head.index().select(matchers);
+    let read = |refs: &[SeriesRef]| head_part(head, refs, lo, (mint, maxt), ooo);
+    let parts = cpus().min(8).min(refs.len() / HEAD_PARALLEL_SERIES);
+    let mut out = if parts <= 1 {
+        read(&refs)
+    } else {
+        // Contiguous parts, each read and sorted on its own thread (the first on this one);
+        // the sort below then merges their sorted runs.
+        let size = refs.len().div_ceil(parts);
+        std::thread::scope(|sc| {
+            let mut it = refs.chunks(size);
+            let first = it.next().unwrap_or_default();
+            let handles: Vec<_> = it.map(|p| sc.spawn(move || read(p))).collect();
+            let mut out = read(first);
+            for h in handles {
+                out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            out
+        })
+    };
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// An open chunk copied into [`head_part`]'s buffer.
+enum Open {
+    Whole(ArenaSnapshot),
+    Tail(TailSnapshot),
+}
+
+/// The chunks of the head series `refs` in `[lo, maxt]` (in-order) and `range`
+/// (out-of-order, if `ooo`), sorted by labels. The open chunks' snapshots and tails share
+/// one buffer.
+fn head_part(
+    head: &Head,
+    refs: &[SeriesRef],
+    lo: i64,
+    (mint, maxt): (i64, i64),
+    ooo: bool,
+) -> Vec<(Labels, Vec<SeriesChunk>)> {
     let mut out = Vec::with_capacity(refs.len());
-    for r in refs {
+    let mut arena: Vec<u8> = Vec::new();
+    // (series in `out`, its open chunk's place among its chunks, the snapshot or tail)
+    let mut opens: Vec<(usize, usize, Open)> = Vec::new();
+    for &r in refs {
         let Some(s) = head.by_ref(r) else { continue };
-        let st = s.state.lock();
+        let mut st = s.state.lock();
         // Sealed chunks come with the summary their chunk file holds; the open chunk's
-        // snapshot and out-of-order chunks have none.
+        // snapshot and out-of-order chunks have none. A range starting inside the open
+        // chunk needs no sealed chunk, and only the open chunk's end (a tail).
         let mut chunks: Vec<SeriesChunk> = Vec::new();
+        let mut open_at = None;
         if lo <= maxt {
-            let (sealed, open) = sealed_in_range(&st, lo, maxt);
-            chunks.reserve(sealed.len() + 1);
-            chunks.extend(sealed.iter().map(SeriesChunk::sealed));
-            chunks.extend(open.map(SeriesChunk::mem));
+            if let Some(t) = st.open.tail_into(lo, &mut arena) {
+                open_at = Some((0, Open::Tail(t)));
+            } else {
+                let (sealed, open) = sealed_in_range(&st, lo, maxt);
+                chunks.reserve(sealed.len() + 1);
+                chunks.extend(sealed.iter().map(SeriesChunk::sealed));
+                open_at = open.map(|b| (chunks.len(), Open::Whole(b.snapshot_into(&mut arena))));
+            }
         }
         if ooo {
             chunks.extend(
@@ -363,10 +447,27 @@ fn head_series(
             );
         }
         drop(st);
-        if !chunks.is_empty() {
-            out.push((s.labels.clone(), chunks));
+        if let Some((at, snap)) = open_at {
+            opens.push((out.len(), at, snap));
+        } else if chunks.is_empty() {
+            continue;
+        }
+        out.push((s.labels.clone(), chunks));
+    }
+    if !opens.is_empty() {
+        let arena = OwnedBytes::new(Arc::new(arena));
+        for (i, at, open) in opens {
+            // The buffer holds every snapshot written into it.
+            let c = match open {
+                Open::Whole(snap) => snap.chunk(&arena).map(SeriesChunk::mem),
+                Open::Tail(t) => t.tail(&arena).map(SeriesChunk::tail),
+            };
+            if let Some(c) = c {
+                out[i].1.insert(at, c);
+            }
         }
     }
+    out.retain(|(_, chunks)| !chunks.is_empty());
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }

@@ -340,3 +340,74 @@ fn querier_made_before_a_flush_of_late_samples_sees_them() {
     }
     assert_eq!(got, model);
 }
+
+/// A selection of thousands of head series is read in parts on several threads, with the
+/// open chunks' snapshots sharing one buffer per part: every series comes once, sorted by
+/// labels, with each of its samples in range (sealed chunks, the open chunk, late samples),
+/// for ranges over the whole head, its end alone and its start alone.
+#[test]
+fn thousands_of_head_series_are_read_whole_and_in_label_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(60 * MIN)).unwrap();
+    let mut model = Model::new();
+    let step = 10_000;
+    let mut b = Batch::new();
+    for i in 0..2_600 {
+        // 5 to 185 samples: only an open chunk, or sealed chunks and an open one.
+        let n = (i % 10) as i64 * 20 + 5;
+        let samples: Vec<Sample> = (0..n)
+            .map(|k| Sample::new(T0 + k * step, (i as i64 * 1_000 + k) as f64))
+            .collect();
+        let m = model.entry(series(i)).or_default();
+        for s in &samples {
+            m.insert(s.t, s.v.to_bits());
+        }
+        b.push(series(i), samples);
+    }
+    let r = db.append(&b).unwrap();
+    assert!(r.first_rejection.is_none());
+    for i in (0..2_600).step_by(5) {
+        // A late sample between the first two.
+        let (t, v) = (T0 + step / 2, -(i as f64));
+        assert_eq!(put(&db, i, t, v), Ok(true));
+        model.get_mut(&series(i)).unwrap().insert(t, v.to_bits());
+    }
+    let end = T0 + 185 * step;
+    for (mint, maxt) in [
+        (i64::MIN, i64::MAX),
+        (end - 5 * MIN, end),
+        (T0, T0 + 5 * MIN),
+    ] {
+        let want: Model = model
+            .iter()
+            .map(|(l, m)| {
+                let inside = m.range(mint..=maxt).map(|(&t, &v)| (t, v)).collect();
+                (l.clone(), inside)
+            })
+            .filter(|(_, m): &(Labels, BTreeMap<i64, u64>)| !m.is_empty())
+            .collect();
+        let got = db
+            .querier(mint, maxt)
+            .select(&[Matcher::equal("__name__", "m")])
+            .unwrap();
+        assert!(
+            got.windows(2).all(|w| w[0].labels < w[1].labels),
+            "sorted by labels, each once"
+        );
+        let mut read = Model::new();
+        for s in got {
+            let inside: BTreeMap<i64, u64> = s
+                .try_samples()
+                .unwrap()
+                .into_iter()
+                .filter(|x| (mint..=maxt).contains(&x.t))
+                .map(|x| (x.t, x.v.to_bits()))
+                .collect();
+            if !inside.is_empty() {
+                read.insert(s.labels.clone(), inside);
+            }
+        }
+        assert_eq!(read.len(), want.len(), "series in [{mint}, {maxt}]");
+        assert!(read == want, "samples in [{mint}, {maxt}]");
+    }
+}

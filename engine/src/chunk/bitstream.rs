@@ -122,9 +122,24 @@ impl BitWriter {
     /// Appends the stream so far (partial last byte zero-padded) to `out`, leaving `self`
     /// untouched so that writing can continue.
     pub(crate) fn copy_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.buf);
+        self.copy_from_to(0, out);
+    }
+
+    /// Appends the stream's bytes from byte `from` on (as [`BitWriter::copy_to`] would write
+    /// them; nothing if `from` is past the end) to `out`.
+    pub(crate) fn copy_from_to(&self, from: usize, out: &mut Vec<u8>) {
         let partial = self.nacc.div_ceil(8) as usize;
-        out.extend_from_slice(&self.acc.to_le_bytes()[..partial]);
+        let acc = self.acc.to_le_bytes();
+        match self.buf.get(from..) {
+            Some(rest) => {
+                out.extend_from_slice(rest);
+                out.extend_from_slice(&acc[..partial]);
+            }
+            None => {
+                let skip = (from - self.buf.len()).min(partial);
+                out.extend_from_slice(&acc[skip..partial]);
+            }
+        }
     }
 
     /// Flushes the partial byte and returns the bytes, zero-padded to a byte boundary.

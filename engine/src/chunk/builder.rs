@@ -12,8 +12,10 @@ use std::cell::RefCell;
 
 use super::header::{self, Header};
 use super::packed::{self, Scratch};
-use super::xor::{self, XorAppender};
-use super::{Chunk, ChunkSummary, Encoding, MAX_SAMPLES_HARD};
+use super::tail::TailSnapshot;
+use super::xor::{self, XorAppender, XorState};
+use super::{Chunk, ChunkSummary, Encoding, MAX_SAMPLES_HARD, PAD};
+use crate::owned_bytes::OwnedBytes;
 use crate::Sample;
 
 /// The open (head) chunk of a series: appends, cheap snapshots for readers, and sealing.
@@ -21,6 +23,40 @@ use crate::Sample;
 pub struct ChunkBuilder {
     xor: XorAppender,
     min_t: i64,
+    /// Where the last reader of a short window started decoding (see
+    /// [`ChunkBuilder::tail_into`]); boxed, as only series being read hold one.
+    mark: Option<Box<Mark>>,
+}
+
+/// The decoder's state after one of the builder's samples (its position counted from the
+/// stream's start), and that sample's index.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    state: XorState,
+    i: usize,
+}
+
+/// Samples a tail must leave out for [`ChunkBuilder::tail_into`] to cut one: below that the
+/// reader copies the whole chunk, and no mark is kept.
+pub const MIN_TAIL_SKIP: usize = 8;
+
+/// Where [`ChunkBuilder::snapshot_into`] wrote a snapshot in a shared buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct ArenaSnapshot {
+    h: Header,
+    /// Offset of the chunk's bytes in the buffer.
+    start: usize,
+    /// Length of the chunk's bytes (without the padding after them).
+    len: usize,
+}
+
+impl ArenaSnapshot {
+    /// The chunk, viewing `arena`: the bytes of the buffer this snapshot was written into
+    /// (with everything written into it after). `None` if `arena` is too short to be it.
+    pub fn chunk(&self, arena: &OwnedBytes) -> Option<Chunk> {
+        let bytes = arena.slice(self.start..self.start + self.len + PAD)?;
+        Some(Chunk::with_header(bytes, self.len, self.h))
+    }
 }
 
 /// Per-thread buffers reused by every seal and encode.
@@ -55,6 +91,7 @@ impl ChunkBuilder {
         ChunkBuilder {
             xor: XorAppender::new(),
             min_t: 0,
+            mark: None,
         }
     }
 
@@ -104,9 +141,9 @@ impl ChunkBuilder {
         (!self.is_empty()).then(|| Sample::new(self.xor.last_t(), self.xor.last_v()))
     }
 
-    /// Bytes of memory held by the encoded data.
+    /// Bytes of memory held by the encoded data (and a reader's mark).
     pub fn memory_bytes(&self) -> usize {
-        self.xor.writer().memory_bytes()
+        self.xor.writer().memory_bytes() + self.mark.as_ref().map_or(0, |_| size_of::<Mark>())
     }
 
     fn header(&self) -> Header {
@@ -125,15 +162,117 @@ impl ChunkBuilder {
 
     /// The samples so far as an immutable chunk (a copy of the encoded bytes, no re-encoding).
     pub fn snapshot(&self) -> Chunk {
+        let mut bytes = Vec::with_capacity(24 + self.xor.writer().byte_len() + PAD);
+        let (h, len) = self.write_chunk(&mut bytes);
+        Chunk::with_header(OwnedBytes::from_vec(bytes), len, h)
+    }
+
+    /// [`ChunkBuilder::snapshot`] into a buffer that many snapshots share: appends the
+    /// chunk's bytes and [`PAD`] zero bytes to `arena`. Once every snapshot is written,
+    /// wrap the buffer in an [`OwnedBytes`] and turn each into a chunk with
+    /// [`ArenaSnapshot::chunk`] (one allocation for all of them instead of one per chunk).
+    pub fn snapshot_into(&self, arena: &mut Vec<u8>) -> ArenaSnapshot {
+        let start = arena.len();
+        let (h, len) = self.write_chunk(arena);
+        ArenaSnapshot {
+            h,
+            start,
+            len: len - start,
+        }
+    }
+
+    /// For a reader of the samples from `lo` on: the chunk from its last sample before `lo`
+    /// on, copied into `arena` (its bytes from that sample's codes on, then [`PAD`] zero
+    /// bytes), when at least [`MIN_TAIL_SKIP`] samples lie before that one and a sample lies
+    /// at or after `lo`. `None` otherwise, with `arena` as it was: take a snapshot.
+    ///
+    /// The builder keeps the decoder's state at that sample as its mark: the next reader
+    /// whose `lo` lies after the mark decodes from there, not from the chunk's start (a
+    /// dashboard refreshing a 5-minute window decodes the samples that arrived since), and
+    /// one whose `lo` lies before it decodes from the start and moves the mark back.
+    pub fn tail_into(&mut self, lo: i64, arena: &mut Vec<u8>) -> Option<TailSnapshot> {
+        let n = self.len();
+        if n <= MIN_TAIL_SKIP || self.min_t >= lo || self.xor.last_t() < lo {
+            return None;
+        }
+        let from = self.mark.as_deref().copied().filter(|m| m.state.t < lo);
+        // Copy from the byte holding the first code to decode: the mark's, or the stream's
+        // start (its first sample's value).
+        let byte0 = from.map_or(0, |m| (m.state.pos / 8) as usize);
+        let base = byte0 as u64 * 8;
+        let r0 = arena.len();
+        self.xor.writer().copy_from_to(byte0, arena);
+        let len = arena.len() - r0;
+        arena.extend_from_slice(&[0u8; PAD]);
+        let body = &arena[r0..];
+        let (mut st, mut i) = match from {
+            Some(m) => (
+                XorState {
+                    pos: m.state.pos - base,
+                    ..m.state
+                },
+                m.i,
+            ),
+            None => (XorState::first(body, self.min_t), 0),
+        };
+        // Step to the last sample before `lo` (one exists after it: the last is at or
+        // after `lo`).
+        let end = len as u64 * 8;
+        while i + 1 < n {
+            let mut next = st;
+            if !next.step(body) || next.pos > end {
+                // Cannot happen for a stream this builder wrote: copy the whole chunk.
+                arena.truncate(r0);
+                return None;
+            }
+            if next.t >= lo {
+                break;
+            }
+            (st, i) = (next, i + 1);
+        }
+        if i < MIN_TAIL_SKIP || i + 1 >= n {
+            arena.truncate(r0);
+            return None;
+        }
+        let mark = Mark {
+            state: XorState {
+                pos: st.pos + base,
+                ..st
+            },
+            i,
+        };
+        match &mut self.mark {
+            Some(m) => **m = mark,
+            None => self.mark = Some(Box::new(mark)),
+        }
+        // The tail's bytes start at the byte holding its second sample's first code.
+        let skip = (st.pos / 8) as usize;
+        Some(TailSnapshot {
+            start: r0 + skip,
+            len: len - skip,
+            state: XorState {
+                pos: st.pos - skip as u64 * 8,
+                ..st
+            },
+            n: (n - i) as u32,
+            max_t: self.xor.last_t(),
+        })
+    }
+
+    /// Appends the chunk's bytes and `PAD` zero bytes to `out`; returns the header and where
+    /// the chunk's bytes end in `out`.
+    fn write_chunk(&self, out: &mut Vec<u8>) -> (Header, usize) {
         let mut h = self.header();
         if h.n == 0 {
             h.min_t = 0;
         }
-        let mut bytes = Vec::with_capacity(24 + self.xor.writer().byte_len() + 16);
-        header::write(&mut bytes, h.enc, h.n, h.min_t, h.max_t);
-        h.body = bytes.len();
-        self.xor.writer().copy_to(&mut bytes);
-        Chunk::from_trusted(bytes, h)
+        let start = out.len();
+        header::write(out, h.enc, h.n, h.min_t, h.max_t);
+        h.body = out.len() - start;
+        self.xor.writer().copy_to(out);
+        let end = out.len();
+        out.extend_from_slice(&[0u8; PAD]);
+        (h, end)
     }
 
     /// Seals the chunk, choosing the smallest encoding, and resets the builder.

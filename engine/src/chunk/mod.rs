@@ -34,6 +34,7 @@ mod iter;
 mod packed;
 pub mod shared_times;
 mod summary;
+mod tail;
 mod xor;
 
 #[cfg(test)]
@@ -41,9 +42,10 @@ mod tests;
 
 use std::fmt;
 
-pub use builder::ChunkBuilder;
+pub use builder::{ArenaSnapshot, ChunkBuilder};
 pub use iter::ChunkIter;
 pub use summary::ChunkSummary;
+pub use tail::{TailSnapshot, XorTail};
 
 use crate::error::{Error, Result};
 use crate::owned_bytes::OwnedBytes;

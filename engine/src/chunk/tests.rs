@@ -75,7 +75,7 @@ fn values(n: usize) -> impl Strategy<Value = Vec<f64>> {
     ]
 }
 
-fn samples(max: usize) -> impl Strategy<Value = (Vec<i64>, Vec<f64>)> {
+pub(super) fn samples(max: usize) -> impl Strategy<Value = (Vec<i64>, Vec<f64>)> {
     timestamps(max).prop_flat_map(|ts| {
         let n = ts.len();
         (Just(ts), values(n))

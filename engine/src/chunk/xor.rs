@@ -287,13 +287,133 @@ impl<'a> XorDecoder<'a> {
     }
 }
 
+/// A decoder's state after one sample: its timestamp and value, what the next sample's codes
+/// are relative to, and where they start. With the bytes from `pos` on it decodes the samples
+/// after it (the open head chunk keeps one as a reader's mark, see `ChunkBuilder::tail_into`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct XorState {
+    /// Bit position of the next sample's codes.
+    pub pos: u64,
+    pub t: i64,
+    /// The last timestamp delta (0 after sample 0).
+    pub delta: i64,
+    /// Bits of the value.
+    pub v: u64,
+    /// The value window (leading and trailing zeros); `lead == NO_WINDOW` before the first.
+    pub lead: u32,
+    pub trail: u32,
+}
+
+impl XorState {
+    /// The state after sample 0 of a body whose timestamp is `t0`.
+    pub(crate) fn first(body: &[u8], t0: i64) -> XorState {
+        XorState {
+            pos: 64,
+            t: t0,
+            delta: 0,
+            v: peek_bits(body, 0, 64),
+            lead: NO_WINDOW,
+            trail: 0,
+        }
+    }
+
+    /// Decodes the next sample into the state. Each code is decoded from one 64-bit window at
+    /// the current bit position (see `bitstream::peek_bits`), with no end check: bits past
+    /// the end of `body` read as zero, so the caller compares `pos` with the body's length.
+    /// False at an invalid code (the state is then meaningless).
+    #[inline(always)]
+    pub(crate) fn step(&mut self, body: &[u8]) -> bool {
+        step(
+            body,
+            &mut self.pos,
+            &mut self.t,
+            &mut self.delta,
+            &mut self.v,
+            &mut self.lead,
+            &mut self.trail,
+        )
+    }
+}
+
+/// [`XorState::step`] on the state's fields (so that loops can keep them in locals).
+#[inline(always)]
+fn step(
+    body: &[u8],
+    pos: &mut u64,
+    t: &mut i64,
+    delta: &mut i64,
+    v: &mut u64,
+    lead: &mut u32,
+    trail: &mut u32,
+) -> bool {
+    // One window per sample: bits pos .. pos + avail are valid (avail >= 57), and a
+    // jittered timestamp code plus a value code of a slowly changing series fit in it.
+    let (mut word, mut avail) = window(body, *pos);
+    let mut used;
+    if word & 1 == 0 {
+        used = 1;
+    } else {
+        let k = (!word).trailing_zeros().min(4);
+        if k < 4 {
+            // DOD_WIDTHS[k] by shifting a constant: no dependent table load.
+            let w = (0x14_0e_06_00u32 >> (8 * k)) & 0xff;
+            *delta = delta.wrapping_add(sign_extend((word >> (k + 1)) & mask(w), w));
+            used = k + 1 + w;
+        } else {
+            *delta = delta.wrapping_add(peek_bits(body, *pos + 4, 64) as i64);
+            *pos += 68;
+            (word, avail) = window(body, *pos);
+            used = 0;
+        }
+    }
+    let next = t.wrapping_add(*delta);
+    if next <= *t {
+        return false;
+    }
+    *t = next;
+    // used <= 24 < avail, so the shift is in range.
+    let vw = word >> used;
+    let avail = avail - used;
+    if vw & 1 != 0 {
+        let (skip, sig) = if vw & 2 == 0 {
+            if *lead == NO_WINDOW {
+                return false;
+            }
+            (2, 64 - *lead - *trail)
+        } else {
+            let hdr = (vw >> 2) & 0x7ff;
+            let lz = (hdr & 31) as u32;
+            let sig = match (hdr >> 5) as u32 {
+                0 => 64,
+                s => s,
+            };
+            if lz + sig > 64 {
+                return false;
+            }
+            *lead = lz;
+            *trail = 64 - lz - sig;
+            (13, sig)
+        };
+        let x = if skip + sig <= avail {
+            (vw >> skip) & mask(sig)
+        } else {
+            peek_bits(body, *pos + u64::from(used + skip), sig)
+        };
+        *v ^= x << *trail;
+        used += skip + sig;
+    } else {
+        used += 1;
+    }
+    *pos += u64::from(used);
+    true
+}
+
 /// Decodes a whole XOR body of `n` samples starting at `t0` into `ts[..n]` and `vs[..n]` in
 /// one tight loop. `body` may run on into zero padding; `len` is the body's real length in
-/// bytes. Each code is decoded from one 64-bit window at the current bit position (see
-/// `bitstream::peek_bits`), with no per-field end checks: instead the loop stops at the first
-/// invalid code and the bits consumed are compared with `len` at the end. False if anything
-/// is wrong (corrupt or truncated); the caller then decodes with [`XorDecoder`], which
-/// finds the exact sample and error.
+/// bytes. There are no per-field end checks (see [`XorState::step`]): instead the loop stops
+/// at the first invalid code and the bits consumed are compared with `len`. False if
+/// anything is wrong (corrupt or truncated); the caller then decodes with [`XorDecoder`],
+/// which finds the exact sample and error.
 pub(crate) fn decode_all_fast(
     body: &[u8],
     len: usize,
@@ -311,81 +431,53 @@ pub(crate) fn decode_all_fast(
     if len < 8 {
         return false;
     }
-    let mut pos = 0u64;
-    let mut v = peek_bits(body, pos, 64);
-    pos += 64;
+    let mut st = XorState::first(body, t0);
     *t_first = t0;
-    *v_first = f64::from_bits(v);
-    let (mut t, mut delta) = (t0, 0i64);
-    let (mut lead, mut trail) = (NO_WINDOW, 0u32);
-    for (ot, ov) in ts[1..].iter_mut().zip(vs[1..].iter_mut()) {
-        // One window per sample: bits pos .. pos + avail are valid (avail >= 57), and a
-        // jittered timestamp code plus a value code of a slowly changing series fit in it.
-        // One window per sample: bits pos .. pos + avail are valid (avail >= 57), and a
-        // jittered timestamp code plus a value code of a slowly changing series fit in it.
-        let (mut word, mut avail) = window(body, pos);
-        let mut used;
-        if word & 1 == 0 {
-            used = 1;
-        } else {
-            let k = (!word).trailing_zeros().min(4);
-            if k < 4 {
-                // DOD_WIDTHS[k] by shifting a constant: no dependent table load.
-                let w = (0x14_0e_06_00u32 >> (8 * k)) & 0xff;
-                delta = delta.wrapping_add(sign_extend((word >> (k + 1)) & mask(w), w));
-                used = k + 1 + w;
-            } else {
-                delta = delta.wrapping_add(peek_bits(body, pos + 4, 64) as i64);
-                pos += 68;
-                (word, avail) = window(body, pos);
-                used = 0;
-            }
-        }
-        let next = t.wrapping_add(delta);
-        if next <= t {
+    *v_first = f64::from_bits(st.v);
+    decode_fast_from(body, len, &mut st, &mut ts[1..], &mut vs[1..])
+}
+
+/// Decodes the `ts.len()` samples after the one `st` stands at into `ts` and `vs` (as long
+/// as each other), leaving `st` at the last. `body` and `len` as for [`decode_all_fast`];
+/// false if anything is wrong.
+#[inline]
+pub(crate) fn decode_fast_from(
+    body: &[u8],
+    len: usize,
+    st: &mut XorState,
+    ts: &mut [i64],
+    vs: &mut [f64],
+) -> bool {
+    let end = len as u64 * 8;
+    // Locals, so that the loop keeps the state in registers.
+    let XorState {
+        mut pos,
+        mut t,
+        mut delta,
+        mut v,
+        mut lead,
+        mut trail,
+    } = *st;
+    for (ot, ov) in ts.iter_mut().zip(vs.iter_mut()) {
+        if !step(
+            body, &mut pos, &mut t, &mut delta, &mut v, &mut lead, &mut trail,
+        ) {
             return false;
         }
-        t = next;
-        // used <= 24 < avail, so the shift is in range.
-        let vw = word >> used;
-        let avail = avail - used;
-        if vw & 1 != 0 {
-            let (skip, sig) = if vw & 2 == 0 {
-                if lead == NO_WINDOW {
-                    return false;
-                }
-                (2, 64 - lead - trail)
-            } else {
-                let hdr = (vw >> 2) & 0x7ff;
-                let lz = (hdr & 31) as u32;
-                let sig = match (hdr >> 5) as u32 {
-                    0 => 64,
-                    s => s,
-                };
-                if lz + sig > 64 {
-                    return false;
-                }
-                lead = lz;
-                trail = 64 - lz - sig;
-                (13, sig)
-            };
-            let x = if skip + sig <= avail {
-                (vw >> skip) & mask(sig)
-            } else {
-                peek_bits(body, pos + u64::from(used + skip), sig)
-            };
-            v ^= x << trail;
-            used += skip + sig;
-        } else {
-            used += 1;
-        }
-        pos += u64::from(used);
         *ot = t;
         *ov = f64::from_bits(v);
-        if pos > len as u64 * 8 {
+        if pos > end {
             return false;
         }
     }
+    *st = XorState {
+        pos,
+        t,
+        delta,
+        v,
+        lead,
+        trail,
+    };
     true
 }
 

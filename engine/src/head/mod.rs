@@ -728,12 +728,13 @@ mod tests {
     use crate::labels::hash_pairs;
 
     /// Every series holds one of these: they stay small (measured here so that a change
-    /// that grows them is seen).
+    /// that grows them is seen). The builder's 8 bytes for a reader's mark (a tail's
+    /// decoding state) took `MemSeries` from 152 to 160 bytes.
     #[test]
     fn per_series_state_stays_narrow() {
-        assert_eq!(std::mem::size_of::<ChunkBuilder>(), 80);
-        assert_eq!(std::mem::size_of::<SeriesState>(), 120);
-        assert_eq!(std::mem::size_of::<MemSeries>(), 152);
+        assert_eq!(std::mem::size_of::<ChunkBuilder>(), 88);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 128);
+        assert_eq!(std::mem::size_of::<MemSeries>(), 160);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reading the head: which chunks of a series overlap a time range.
 
 use super::{SealedChunk, SeriesState};
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, ChunkBuilder};
 
 /// The chunks of `st` that may hold samples in `[mint, maxt]`, oldest first: shared sealed
 /// chunks plus a snapshot of the open one. Readers hold these without any lock.
@@ -9,14 +9,19 @@ pub fn chunks_in_range(st: &SeriesState, mint: i64, maxt: i64) -> Vec<Chunk> {
     let (sealed, open) = sealed_in_range(st, mint, maxt);
     let mut out: Vec<Chunk> = Vec::with_capacity(sealed.len() + 1);
     out.extend(sealed.iter().map(SealedChunk::chunk));
-    out.extend(open);
+    out.extend(open.map(ChunkBuilder::snapshot));
     out
 }
 
 /// [`chunks_in_range`] in two parts: the sealed chunks that may hold samples in
 /// `[mint, maxt]` (a run, oldest first: clone them to hold them without the lock; each
-/// gives its chunk and its summary), and a snapshot of the open chunk if it may.
-pub fn sealed_in_range(st: &SeriesState, mint: i64, maxt: i64) -> (&[SealedChunk], Option<Chunk>) {
+/// gives its chunk and its summary), and the open chunk if it may (snapshot it to hold it
+/// without the lock).
+pub fn sealed_in_range(
+    st: &SeriesState,
+    mint: i64,
+    maxt: i64,
+) -> (&[SealedChunk], Option<&ChunkBuilder>) {
     // Sealed chunks are in time order, do not overlap and end before the open chunk
     // starts: none is needed when the open chunk starts by `mint` (a short window at the
     // end; their headers are not even read), else the ones in range are a run, found by
@@ -28,7 +33,7 @@ pub fn sealed_in_range(st: &SeriesState, mint: i64, maxt: i64) -> (&[SealedChunk
     let a = sealed.partition_point(|c| c.max_time() < mint);
     let b = a + sealed[a..].partition_point(|c| c.min_time() <= maxt);
     let open = match (st.open.min_time(), st.open.last()) {
-        (Some(lo), Some(last)) if last.t >= mint && lo <= maxt => Some(st.open.snapshot()),
+        (Some(lo), Some(last)) if last.t >= mint && lo <= maxt => Some(&st.open),
         _ => None,
     };
     (&sealed[a..b], open)

@@ -1,0 +1,190 @@
+//! The end of the open head chunk from one of its samples on: what a reader of a short window
+//! at the head needs, without the samples before the window.
+//!
+//! Invariants: a tail is cut from a [`ChunkBuilder`](super::ChunkBuilder) under its series'
+//! lock (`ChunkBuilder::tail_into`), at the builder's last sample before the reader's range.
+//! It holds a copy of the stream's bytes from that sample's codes on and the decoder's state
+//! after that sample ([`XorState`]), and decodes to exactly the builder's samples from that
+//! one to the last at the time of the copy. The builder keeps the state as its mark, so that
+//! the next reader whose range starts at or after the mark decodes only the samples since;
+//! sealing (or any reset of) the builder drops the mark with the stream.
+
+use super::xor::{self, XorState};
+use super::PAD;
+use crate::error::{Error, Result};
+use crate::owned_bytes::OwnedBytes;
+
+/// Where `ChunkBuilder::tail_into` wrote a tail in a buffer that many share: turn it into
+/// an [`XorTail`] with [`TailSnapshot::tail`] once the buffer is complete.
+#[derive(Clone, Copy, Debug)]
+pub struct TailSnapshot {
+    /// Offset of the tail's bytes in the buffer.
+    pub(crate) start: usize,
+    /// Length of its bytes (without the padding after them).
+    pub(crate) len: usize,
+    /// The decoder's state after the tail's first sample (its position relative to `start`).
+    pub(crate) state: XorState,
+    /// Samples, the first included.
+    pub(crate) n: u32,
+    pub(crate) max_t: i64,
+}
+
+impl TailSnapshot {
+    /// The tail, viewing `arena`: the bytes of the buffer it was written into (with anything
+    /// written after). `None` if `arena` is too short to be it.
+    pub fn tail(&self, arena: &OwnedBytes) -> Option<XorTail> {
+        let bytes = arena.slice(self.start..self.start + self.len + PAD)?;
+        Some(XorTail {
+            bytes,
+            len: self.len,
+            state: self.state,
+            n: self.n,
+            max_t: self.max_t,
+        })
+    }
+}
+
+/// The samples of an open head chunk from one of its samples on (see the module docs).
+#[derive(Clone, Debug)]
+pub struct XorTail {
+    /// The stream's bytes from the byte holding the second sample's first code, then `PAD`.
+    bytes: OwnedBytes,
+    len: usize,
+    state: XorState,
+    n: u32,
+    max_t: i64,
+}
+
+impl XorTail {
+    /// Timestamp of the first sample.
+    pub fn min_time(&self) -> i64 {
+        self.state.t
+    }
+    /// Timestamp of the last sample.
+    pub fn max_time(&self) -> i64 {
+        self.max_t
+    }
+    /// Number of samples.
+    pub fn num_samples(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Appends its samples to column vectors.
+    pub fn decode_into(&self, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        let n = self.num_samples();
+        let (t0, v0) = (ts.len(), vs.len());
+        ts.resize(t0 + n, 0);
+        vs.resize(v0 + n, 0.0);
+        let mut st = self.state;
+        let (Some((first_t, rest_t)), Some((first_v, rest_v))) =
+            (ts[t0..].split_first_mut(), vs[v0..].split_first_mut())
+        else {
+            return Ok(());
+        };
+        *first_t = st.t;
+        *first_v = f64::from_bits(st.v);
+        if xor::decode_fast_from(&self.bytes, self.len, &mut st, rest_t, rest_v)
+            && st.t == self.max_t
+        {
+            return Ok(());
+        }
+        // Cannot happen for bytes copied from a builder; said rather than trusted.
+        ts.truncate(t0);
+        vs.truncate(v0);
+        Err(Error::CorruptChunk(format!(
+            "the tail of an open chunk ({n} samples from {}) does not decode",
+            self.state.t
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::builder::MIN_TAIL_SKIP;
+    use super::super::tests::samples;
+    use super::super::ChunkBuilder;
+    use proptest::prelude::*;
+
+    /// Cuts a tail for `lo` and checks it against the model: `None` exactly when fewer than
+    /// `MIN_TAIL_SKIP` samples lie before the last one before `lo` or none lies at or after
+    /// `lo`; else the samples from the last one before `lo` on, bit for bit.
+    fn check_tail(
+        b: &mut ChunkBuilder,
+        ts: &[i64],
+        vs: &[f64],
+        lo: i64,
+    ) -> Result<(), TestCaseError> {
+        let mut arena = vec![7u8; 3];
+        let before = arena.clone();
+        let cut = b.tail_into(lo, &mut arena);
+        let first = ts.partition_point(|&t| t < lo);
+        let want = first > MIN_TAIL_SKIP && first < ts.len();
+        prop_assert_eq!(
+            cut.is_some(),
+            want,
+            "lo {} first {} of {}",
+            lo,
+            first,
+            ts.len()
+        );
+        let Some(cut) = cut else {
+            prop_assert_eq!(arena, before, "arena untouched");
+            return Ok(());
+        };
+        let tail = cut
+            .tail(&crate::owned_bytes::OwnedBytes::from_vec(arena))
+            .expect("in the buffer");
+        let from = first - 1;
+        prop_assert_eq!(tail.min_time(), ts[from]);
+        prop_assert_eq!(tail.max_time(), *ts.last().unwrap());
+        prop_assert_eq!(tail.num_samples(), ts.len() - from);
+        let (mut gt, mut gv) = (vec![1i64], vec![1.0f64]);
+        tail.decode_into(&mut gt, &mut gv).unwrap();
+        prop_assert_eq!(&gt[1..], &ts[from..]);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&gv[1..]), bits(&vs[from..]));
+        Ok(())
+    }
+
+    proptest! {
+        /// Readers cut tails at window starts that move forward and back while samples keep
+        /// arriving, and after the chunk is sealed: every tail holds exactly the samples
+        /// from the last one before its window on (whether it was decoded from the chunk's
+        /// start or from the previous reader's mark).
+        #[test]
+        fn tails_hold_the_samples_from_the_last_one_before_the_window(
+            (ts, vs) in samples(300),
+            steps in proptest::collection::vec(
+                (any::<prop::sample::Index>(), any::<prop::sample::Index>(), -2i64..3),
+                1..12,
+            ),
+        ) {
+            let mut b = ChunkBuilder::new();
+            let mut held = 0;
+            for (grow, at, nudge) in steps {
+                // Append some samples, then read from near one of the held ones.
+                let more = held + grow.index(ts.len() - held + 1);
+                for i in held..more {
+                    b.push(ts[i], vs[i]);
+                }
+                held = more;
+                if held == 0 {
+                    continue;
+                }
+                let lo = ts[at.index(held)].saturating_add(nudge);
+                check_tail(&mut b, &ts[..held], &vs[..held], lo)?;
+                // The same window again (from the mark just left).
+                check_tail(&mut b, &ts[..held], &vs[..held], lo)?;
+            }
+            // Sealing drops the mark with the stream: a new chunk's tails start afresh.
+            b.seal();
+            let rest = &ts[held..];
+            for (i, &t) in rest.iter().enumerate() {
+                b.push(t, vs[held + i]);
+            }
+            if let Some(&mid) = rest.get(rest.len() / 2) {
+                check_tail(&mut b, rest, &vs[held..], mid)?;
+            }
+        }
+    }
+}
