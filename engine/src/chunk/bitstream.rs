@@ -14,10 +14,16 @@
 //!   validate the section length first).
 
 /// Appends bit fields to a growable byte buffer.
+///
+/// The buffer is a boxed slice whose length is its capacity, with the bytes in use counted
+/// apart: 8 bytes narrower than a `Vec`, which matters for the open chunk every head series
+/// holds. Whole words are flushed, so the bytes in use are a multiple of 8.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BitWriter {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     acc: u64,
+    /// Bytes of `buf` in use.
+    len: u32,
     nacc: u32,
 }
 
@@ -48,10 +54,17 @@ impl BitWriter {
     /// A writer whose buffer starts with room for `bytes` bytes.
     pub(crate) fn with_capacity(bytes: usize) -> Self {
         BitWriter {
-            buf: Vec::with_capacity(bytes),
+            buf: vec![0; bytes].into_boxed_slice(),
             acc: 0,
+            len: 0,
             nacc: 0,
         }
+    }
+
+    /// The bytes in use (whole flushed words).
+    #[inline]
+    fn flushed(&self) -> &[u8] {
+        self.buf.get(..self.len as usize).unwrap_or(&[])
     }
 
     /// Makes room for at least one more word. Small buffers (open head chunks, one per
@@ -59,15 +72,27 @@ impl BitWriter {
     /// up to 4 KiB, not by doubling, so that a million of them do not hold a third of their
     /// memory unused (a realloc of a few hundred bytes is cheap beside the samples that
     /// fill 16 bytes); large ones double.
-    #[cold]
     fn grow(&mut self) {
-        let cap = self.buf.capacity();
+        let cap = self.buf.len();
         let more = match cap {
             0..256 => 16,
             256..4096 => cap / 4,
             _ => cap,
         };
-        self.buf.reserve_exact(more);
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        v.reserve_exact(more);
+        v.resize(cap + more, 0);
+        self.buf = v.into_boxed_slice();
+    }
+
+    /// Grows the buffer, then puts `word` at the end of the bytes in use.
+    #[cold]
+    fn grow_and_put(&mut self, word: [u8; 8]) {
+        self.grow();
+        let at = self.len as usize;
+        if let Some(dst) = self.buf.get_mut(at..at + 8) {
+            dst.copy_from_slice(&word);
+        }
     }
 
     /// Appends the low `w` bits of `v` (`w` in `0..=64`; higher bits of `v` are ignored).
@@ -81,10 +106,13 @@ impl BitWriter {
         self.acc |= v << self.nacc;
         let total = self.nacc + w;
         if total >= 64 {
-            if self.buf.capacity() - self.buf.len() < 8 {
-                self.grow();
+            let at = self.len as usize;
+            let word = self.acc.to_le_bytes();
+            match self.buf.get_mut(at..at + 8) {
+                Some(dst) => dst.copy_from_slice(&word),
+                None => self.grow_and_put(word),
             }
-            self.buf.extend_from_slice(&self.acc.to_le_bytes());
+            self.len += 8;
             // The bits of `v` that did not fit; none when the accumulator was empty.
             self.acc = if self.nacc == 0 {
                 0
@@ -106,17 +134,17 @@ impl BitWriter {
     /// Number of bits written.
     #[cfg(test)]
     pub(crate) fn bit_len(&self) -> u64 {
-        self.buf.len() as u64 * 8 + u64::from(self.nacc)
+        u64::from(self.len) * 8 + u64::from(self.nacc)
     }
 
     /// Number of bytes the stream occupies (the last one possibly partial).
     pub(crate) fn byte_len(&self) -> usize {
-        self.buf.len() + self.nacc.div_ceil(8) as usize
+        self.len as usize + self.nacc.div_ceil(8) as usize
     }
 
     /// Bytes of memory held (buffer capacity plus the accumulator).
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.buf.capacity() + 8
+        self.buf.len() + 8
     }
 
     /// Appends the stream so far (partial last byte zero-padded) to `out`, leaving `self`
@@ -130,13 +158,14 @@ impl BitWriter {
     pub(crate) fn copy_from_to(&self, from: usize, out: &mut Vec<u8>) {
         let partial = self.nacc.div_ceil(8) as usize;
         let acc = self.acc.to_le_bytes();
-        match self.buf.get(from..) {
+        let flushed = self.flushed();
+        match flushed.get(from..) {
             Some(rest) => {
                 out.extend_from_slice(rest);
                 out.extend_from_slice(&acc[..partial]);
             }
             None => {
-                let skip = (from - self.buf.len()).min(partial);
+                let skip = (from - flushed.len()).min(partial);
                 out.extend_from_slice(&acc[skip..partial]);
             }
         }
@@ -145,7 +174,7 @@ impl BitWriter {
     /// Flushes the partial byte and returns the bytes, zero-padded to a byte boundary.
     #[cfg(test)]
     pub(crate) fn finish(self) -> Vec<u8> {
-        let mut buf = self.buf;
+        let mut buf = self.flushed().to_vec();
         let partial = self.nacc.div_ceil(8) as usize;
         buf.extend_from_slice(&self.acc.to_le_bytes()[..partial]);
         buf
