@@ -358,7 +358,8 @@ fn block_series(b: &Arc<Block>, s: BlockSeries) -> (Labels, Vec<SeriesChunk>) {
 const HEAD_PARALLEL_SERIES: usize = 1_024;
 
 /// Available parallelism, asked once per process (the call reads cgroup files on Linux).
-fn cpus() -> usize {
+/// The query crate's parallel evaluation uses it too.
+pub fn cpus() -> usize {
     static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

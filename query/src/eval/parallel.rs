@@ -8,8 +8,8 @@
 //! and parts are inspected in order), as a sequential loop would return. A panic in a part
 //! is resumed on the calling thread.
 
-use std::sync::OnceLock;
 use std::thread;
+use strata_engine::querier::cpus;
 
 /// Work units (samples decoded or visited) below which everything stays on one thread:
 /// about 0.1 ms of work, several times the cost of spawning a thread.
@@ -29,12 +29,6 @@ pub const LARGE_WORK: usize = 8 * MIN_PARALLEL_WORK;
 
 /// Fewest series of a part when the work is large.
 pub const MIN_SERIES_PER_PART: usize = 64;
-
-/// Available parallelism, asked once per process (the call reads cgroup files on Linux).
-fn cpus() -> usize {
-    static CPUS: OnceLock<usize> = OnceLock::new();
-    *CPUS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
-}
 
 /// Number of parts (threads) [`map_parts`] cuts `len` items carrying `work` units of work
 /// into.
