@@ -37,7 +37,7 @@
 use std::sync::Arc;
 
 use crate::block::{tombstones::is_deleted, Block, BlockSeries};
-use crate::chunk::{ArenaSnapshot, Chunk, ChunkSummary, TailSnapshot, XorTail};
+use crate::chunk::{ArenaSnapshot, Chunk, ChunkSplit, ChunkSummary, TailSnapshot, XorTail};
 use crate::error::{Error, Result};
 use crate::head::{ooo_chunks_in_range, sealed_in_range, Head, SealedChunk};
 use crate::index::postings::SeriesRef;
@@ -52,6 +52,9 @@ use crate::Sample;
 enum ChunkSource {
     /// In memory (a head chunk, or a snapshot of an open one).
     Mem(Chunk),
+    /// The snapshot of an open head chunk that a reader left a mark in, with the summary of
+    /// its samples up to the mark and where to decode the rest from.
+    Split(Chunk, Box<ChunkSplit>),
     /// The end of an open head chunk, from its last sample before the range on.
     Tail(XorTail),
     /// In a block's chunk segment.
@@ -133,6 +136,15 @@ impl SeriesChunk {
     pub fn is_whole(&self) -> bool {
         matches!(self.src, ChunkSource::Whole(..))
     }
+    /// For the snapshot of an open head chunk: the split at the mark the head's last reader
+    /// of a short window left in it (the summary of the samples up to the mark, the rest
+    /// decoded with [`Series::decode_chunk_rest`]), if there is one.
+    pub fn split(&self) -> Option<&ChunkSplit> {
+        match &self.src {
+            ChunkSource::Split(_, sp) => Some(sp),
+            _ => None,
+        }
+    }
     /// Deleted intervals that apply to this chunk's samples (empty if none).
     pub fn deleted(&self) -> &[(i64, i64)] {
         self.deleted.as_deref().unwrap_or(&[])
@@ -146,7 +158,7 @@ impl SeriesChunk {
     /// series span decodes its chunks one after another).
     pub fn decode_times_into(&self, ts: &mut Vec<i64>, scratch: &mut Vec<f64>) -> Result<()> {
         match &self.src {
-            ChunkSource::Mem(c) => c.decode_times_into(ts, scratch),
+            ChunkSource::Mem(c) | ChunkSource::Split(c, _) => c.decode_times_into(ts, scratch),
             ChunkSource::Tail(t) => {
                 scratch.clear();
                 t.decode_into(ts, scratch)
@@ -165,7 +177,7 @@ impl SeriesChunk {
     /// then). Samples after `after` are all appended.
     pub fn decode_after(&self, after: i64, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
         match &self.src {
-            ChunkSource::Mem(c) => c.decode_after(after, ts, vs),
+            ChunkSource::Mem(c) | ChunkSource::Split(c, _) => c.decode_after(after, ts, vs),
             ChunkSource::Tail(t) => t.decode_into(ts, vs),
             ChunkSource::Block(b, r) => b.decode_chunk(*r, after, false, ts, vs),
             ChunkSource::Whole(b, r) => {
@@ -404,7 +416,7 @@ fn head_series(
 
 /// An open chunk copied into [`head_part`]'s buffer.
 enum Open {
-    Whole(ArenaSnapshot),
+    Whole(ArenaSnapshot, Option<Box<ChunkSplit>>),
     Tail(TailSnapshot),
 }
 
@@ -437,7 +449,10 @@ fn head_part(
                 let (sealed, open) = sealed_in_range(&st, lo, maxt);
                 chunks.reserve(sealed.len() + 1);
                 chunks.extend(sealed.iter().map(SeriesChunk::sealed));
-                open_at = open.map(|b| (chunks.len(), Open::Whole(b.snapshot_into(&mut arena))));
+                open_at = open.map(|b| {
+                    let (snap, split) = b.snapshot_split_into(&mut arena);
+                    (chunks.len(), Open::Whole(snap, split))
+                });
             }
         }
         if ooo {
@@ -460,7 +475,13 @@ fn head_part(
         for (i, at, open) in opens {
             // The buffer holds every snapshot written into it.
             let c = match open {
-                Open::Whole(snap) => snap.chunk(&arena).map(SeriesChunk::mem),
+                Open::Whole(snap, split) => snap.chunk(&arena).map(|c| match split {
+                    Some(sp) => SeriesChunk {
+                        src: ChunkSource::Split(c.clone(), sp),
+                        ..SeriesChunk::mem(c)
+                    },
+                    None => SeriesChunk::mem(c),
+                }),
                 Open::Tail(t) => t.tail(&arena).map(SeriesChunk::tail),
             };
             if let Some(c) = c {
@@ -756,6 +777,21 @@ impl Series {
         if c.min_time < self.mint || c.max_time > self.maxt {
             keep_range(ts, vs, base, self.mint, self.maxt);
         }
+        Ok(())
+    }
+
+    /// For chunk `i` with a split ([`SeriesChunk::split`]): appends its samples after the
+    /// split that lie within the querier's range, under the conditions of
+    /// [`Series::decode_chunk_into`]. An error if it has none; on an error nothing is
+    /// appended.
+    pub fn decode_chunk_rest(&self, i: usize, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        let c = self.chunk_to_decode(i)?;
+        let ChunkSource::Split(chunk, split) = &c.src else {
+            return Err(Error::InvalidArgument(format!("chunk {i} has no split")));
+        };
+        let base = ts.len();
+        split.decode_rest(chunk, ts, vs)?;
+        keep_range(ts, vs, base, self.mint, self.maxt);
         Ok(())
     }
 

@@ -12,7 +12,8 @@ use std::cell::RefCell;
 
 use super::header::{self, Header};
 use super::packed::{self, Scratch};
-use super::tail::TailSnapshot;
+use super::summary::SummaryAcc;
+use super::tail::{ChunkSplit, TailSnapshot};
 use super::xor::{self, XorAppender, XorState};
 use super::{Chunk, ChunkSummary, Encoding, MAX_SAMPLES_HARD, PAD};
 use crate::owned_bytes::OwnedBytes;
@@ -29,11 +30,13 @@ pub struct ChunkBuilder {
 }
 
 /// The decoder's state after one of the builder's samples (its position counted from the
-/// stream's start), and that sample's index.
-#[derive(Clone, Copy, Debug)]
+/// stream's start), that sample's index, and the summary of the samples up to it (that one
+/// included).
+#[derive(Clone, Debug)]
 struct Mark {
     state: XorState,
     i: usize,
+    prefix: SummaryAcc,
 }
 
 /// Samples a tail must leave out for [`ChunkBuilder::tail_into`] to cut one: below that the
@@ -181,6 +184,30 @@ impl ChunkBuilder {
         }
     }
 
+    /// [`ChunkBuilder::snapshot_into`], and, when a reader left a mark with at least
+    /// [`MIN_TAIL_SKIP`] samples before it and one after, the chunk split there: the summary
+    /// of the samples up to the mark's and the decoder's state after it, so that a reader of
+    /// a window covering the whole chunk can take the summary and decode only the samples
+    /// after the mark (`ChunkSplit`). The mark stays where it is.
+    pub fn snapshot_split_into(
+        &self,
+        arena: &mut Vec<u8>,
+    ) -> (ArenaSnapshot, Option<Box<ChunkSplit>>) {
+        let n = self.len();
+        let split = self
+            .mark
+            .as_deref()
+            .filter(|m| m.i >= MIN_TAIL_SKIP && m.i + 1 < n)
+            .map(|m| {
+                Box::new(ChunkSplit {
+                    prefix: m.prefix.finish(),
+                    state: m.state,
+                    rest: (n - 1 - m.i) as u32,
+                })
+            });
+        (self.snapshot_into(arena), split)
+    }
+
     /// For a reader of the samples from `lo` on: the chunk from its last sample before `lo`
     /// on, copied into `arena` (its bytes from that sample's codes on, then [`PAD`] zero
     /// bytes), when at least [`MIN_TAIL_SKIP`] samples lie before that one and a sample lies
@@ -195,55 +222,80 @@ impl ChunkBuilder {
         if n <= MIN_TAIL_SKIP || self.min_t >= lo || self.xor.last_t() < lo {
             return None;
         }
-        let from = self.mark.as_deref().copied().filter(|m| m.state.t < lo);
+        // Step on from the mark if it lies before `lo`.
+        let mut from = self.mark.as_deref_mut().filter(|m| m.state.t < lo);
         // Copy from the byte holding the first code to decode: the mark's, or the stream's
         // start (its first sample's value).
-        let byte0 = from.map_or(0, |m| (m.state.pos / 8) as usize);
+        let byte0 = from.as_ref().map_or(0, |m| (m.state.pos / 8) as usize);
         let base = byte0 as u64 * 8;
         let r0 = arena.len();
         self.xor.writer().copy_from_to(byte0, arena);
         let len = arena.len() - r0;
         arena.extend_from_slice(&[0u8; PAD]);
         let body = &arena[r0..];
-        let (mut st, mut i) = match from {
+        // The summary up to the current sample: the mark's, taken out of it only once a step
+        // is taken from it (the mark is then rewritten, or dropped if the stream fails).
+        let (mut st, mut i, mut prefix) = match &from {
             Some(m) => (
                 XorState {
                     pos: m.state.pos - base,
                     ..m.state
                 },
                 m.i,
+                None,
             ),
-            None => (XorState::first(body, self.min_t), 0),
+            None => {
+                let st = XorState::first(body, self.min_t);
+                let mut prefix = SummaryAcc::new();
+                prefix.push(st.t, f64::from_bits(st.v));
+                (st, 0, Some(prefix))
+            }
         };
+        let from_mark = from.is_some();
         // Step to the last sample before `lo` (one exists after it: the last is at or
         // after `lo`).
         let end = len as u64 * 8;
+        let mut ok = true;
         while i + 1 < n {
             let mut next = st;
             if !next.step(body) || next.pos > end {
                 // Cannot happen for a stream this builder wrote: copy the whole chunk.
-                arena.truncate(r0);
-                return None;
+                ok = false;
+                break;
             }
             if next.t >= lo {
                 break;
             }
+            prefix
+                .get_or_insert_with(|| {
+                    from.as_deref_mut()
+                        .map_or_else(SummaryAcc::new, |m| std::mem::take(&mut m.prefix))
+                })
+                .push(next.t, f64::from_bits(next.v));
             (st, i) = (next, i + 1);
         }
-        if i < MIN_TAIL_SKIP || i + 1 >= n {
+        if !ok || i < MIN_TAIL_SKIP || i + 1 >= n {
+            if from_mark && prefix.is_some() {
+                // Its summary was taken: it no longer describes the samples up to it.
+                self.mark = None;
+            }
             arena.truncate(r0);
             return None;
         }
-        let mark = Mark {
-            state: XorState {
-                pos: st.pos + base,
-                ..st
-            },
-            i,
-        };
-        match &mut self.mark {
-            Some(m) => **m = mark,
-            None => self.mark = Some(Box::new(mark)),
+        // A reader starting at the mark leaves it as it is.
+        if let Some(prefix) = prefix {
+            let mark = Mark {
+                state: XorState {
+                    pos: st.pos + base,
+                    ..st
+                },
+                i,
+                prefix,
+            };
+            match &mut self.mark {
+                Some(m) => **m = mark,
+                None => self.mark = Some(Box::new(mark)),
+            }
         }
         // The tail's bytes start at the byte holding its second sample's first code.
         let skip = (st.pos / 8) as usize;

@@ -45,7 +45,7 @@ use std::fmt;
 pub use builder::{ArenaSnapshot, ChunkBuilder};
 pub use iter::ChunkIter;
 pub use summary::ChunkSummary;
-pub use tail::{TailSnapshot, XorTail};
+pub use tail::{ChunkSplit, TailSnapshot, XorTail};
 
 use crate::error::{Error, Result};
 use crate::owned_bytes::OwnedBytes;

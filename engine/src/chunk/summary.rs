@@ -97,6 +97,85 @@ fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
+/// A [`ChunkSummary`] built one sample at a time, in sample order: what
+/// [`ChunkSummary::compute`] folds, and what an open chunk's mark keeps for the samples up
+/// to it (`ChunkBuilder::tail_into`), so that both give the same bits for the same samples.
+#[derive(Clone, Debug)]
+pub(crate) struct SummaryAcc {
+    s: ChunkSummary,
+    sum: f64,
+    c: f64,
+    /// The value before each counter reset, in order: `increase` adds them to `last - first`
+    /// only once `last` is known.
+    corr: Vec<f64>,
+}
+
+impl Default for SummaryAcc {
+    fn default() -> SummaryAcc {
+        SummaryAcc::new()
+    }
+}
+
+impl SummaryAcc {
+    pub(crate) fn new() -> SummaryAcc {
+        SummaryAcc {
+            s: ChunkSummary::EMPTY,
+            sum: 0.0,
+            c: 0.0,
+            corr: Vec::new(),
+        }
+    }
+
+    /// Adds the next sample (later than every one added).
+    #[inline]
+    pub(crate) fn push(&mut self, t: i64, v: f64) {
+        let s = &mut self.s;
+        if is_stale(v) {
+            s.stale += 1;
+            return;
+        }
+        if s.count == 0 {
+            s.first = Sample::new(t, v);
+        } else {
+            let prev = s.last.v;
+            if v < prev {
+                s.resets += 1;
+                self.corr.push(prev);
+            }
+            if v != prev && !(v.is_nan() && prev.is_nan()) {
+                s.changes += 1;
+            }
+        }
+        s.last = Sample::new(t, v);
+        s.count += 1;
+        (self.sum, self.c) = kahan_inc(v, self.sum, self.c);
+        if s.min.is_nan() || v < s.min {
+            s.min = v;
+        }
+        if s.max.is_nan() || v > s.max {
+            s.max = v;
+        }
+        s.has_nan |= v.is_nan();
+    }
+
+    /// The summary of the samples added so far.
+    pub(crate) fn finish(&self) -> ChunkSummary {
+        let mut s = self.s;
+        if s.count > 0 {
+            s.sum = if self.sum.is_infinite() {
+                self.sum
+            } else {
+                self.sum + self.c
+            };
+            s.increase = s.last.v - s.first.v;
+            for &p in &self.corr {
+                s.increase += p;
+            }
+        }
+        s
+    }
+}
+
 const HAS_NAN: u8 = 0x01;
 const HAS_STALE: u8 = 0x02;
 const EMPTY: u8 = 0x04;
@@ -124,43 +203,11 @@ impl ChunkSummary {
 
     /// Summarises samples given as columns (timestamps strictly increasing).
     pub fn compute(ts: &[i64], vs: &[f64]) -> ChunkSummary {
-        let mut s = ChunkSummary::EMPTY;
-        let (mut sum, mut c) = (0.0, 0.0);
+        let mut acc = SummaryAcc::new();
         for (&t, &v) in ts.iter().zip(vs) {
-            if is_stale(v) {
-                s.stale += 1;
-                continue;
-            }
-            if s.count == 0 {
-                s.first = Sample::new(t, v);
-            } else {
-                let prev = s.last.v;
-                if v < prev {
-                    s.resets += 1;
-                }
-                if v != prev && !(v.is_nan() && prev.is_nan()) {
-                    s.changes += 1;
-                }
-            }
-            s.last = Sample::new(t, v);
-            s.count += 1;
-            (sum, c) = kahan_inc(v, sum, c);
-            if s.min.is_nan() || v < s.min {
-                s.min = v;
-            }
-            if s.max.is_nan() || v > s.max {
-                s.max = v;
-            }
-            s.has_nan |= v.is_nan();
+            acc.push(t, v);
         }
-        if s.count > 0 {
-            s.sum = if sum.is_infinite() { sum } else { sum + c };
-            s.increase = s.last.v - s.first.v;
-            if s.resets > 0 {
-                s.increase = apply_corrections(s.increase, vs);
-            }
-        }
-        s
+        acc.finish()
     }
 
     /// Appends the encoding; `min_t`, `max_t` and `n` are the chunk's, stored beside it.
@@ -402,22 +449,6 @@ impl ChunkSummary {
         }
         out
     }
-}
-
-fn apply_corrections(mut result: f64, vs: &[f64]) -> f64 {
-    let mut prev: Option<f64> = None;
-    for &v in vs {
-        if is_stale(v) {
-            continue;
-        }
-        if let Some(p) = prev {
-            if v < p {
-                result += p;
-            }
-        }
-        prev = Some(v);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -7,10 +7,14 @@
 //! after that sample ([`XorState`]), and decodes to exactly the builder's samples from that
 //! one to the last at the time of the copy. The builder keeps the state as its mark, so that
 //! the next reader whose range starts at or after the mark decodes only the samples since;
-//! sealing (or any reset of) the builder drops the mark with the stream.
+//! sealing (or any reset of) the builder drops the mark with the stream. The mark also keeps
+//! the summary of the samples up to it, built sample by sample as it steps with the same
+//! arithmetic as [`ChunkSummary::compute`]: a reader of the whole chunk gets its snapshot
+//! split there ([`ChunkSplit`]), so that a long window at the head can take that summary and
+//! decode only the samples after the mark.
 
 use super::xor::{self, XorState};
-use super::PAD;
+use super::{Chunk, ChunkSummary, Encoding, PAD};
 use crate::error::{Error, Result};
 use crate::owned_bytes::OwnedBytes;
 
@@ -98,21 +102,84 @@ impl XorTail {
     }
 }
 
+/// An open head chunk split at a reader's mark (`ChunkBuilder::snapshot_split_into`): the
+/// summary of its samples up to the mark's sample (that one included), and the decoder's
+/// state after it, from which the chunk's snapshot decodes to exactly its remaining samples.
+/// The summary is the one [`ChunkSummary::compute`] gives for those samples, bit for bit.
+#[derive(Clone, Debug)]
+pub struct ChunkSplit {
+    pub(crate) prefix: ChunkSummary,
+    /// The decoder's state after the mark's sample, its position counted from the start of
+    /// the chunk's body.
+    pub(crate) state: XorState,
+    /// Samples after the mark's.
+    pub(crate) rest: u32,
+}
+
+impl ChunkSplit {
+    /// The summary of the samples up to the split (the mark's sample included).
+    pub fn prefix(&self) -> &ChunkSummary {
+        &self.prefix
+    }
+
+    /// Timestamp of the last sample before the split.
+    pub fn prefix_max_time(&self) -> i64 {
+        self.state.t
+    }
+
+    /// Samples after the split.
+    pub fn rest(&self) -> usize {
+        self.rest as usize
+    }
+
+    /// Appends the samples of `c` (the snapshot this split was taken with) after the split
+    /// to column vectors.
+    pub fn decode_rest(&self, c: &Chunk, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        let n = self.rest();
+        let (t0, v0) = (ts.len(), vs.len());
+        ts.resize(t0 + n, 0);
+        vs.resize(v0 + n, 0.0);
+        let (body, len) = c.body();
+        let mut st = self.state;
+        let whole = c.encoding() == Encoding::Xor && c.num_samples() > n;
+        if whole
+            && xor::decode_fast_from(body, len, &mut st, &mut ts[t0..], &mut vs[v0..])
+            && st.t == c.max_time()
+        {
+            return Ok(());
+        }
+        // Cannot happen for a split taken with its snapshot; said rather than trusted.
+        ts.truncate(t0);
+        vs.truncate(v0);
+        Err(Error::CorruptChunk(format!(
+            "an open chunk split after {} does not decode to its {n} last samples",
+            self.state.t
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::builder::MIN_TAIL_SKIP;
     use super::super::tests::samples;
-    use super::super::ChunkBuilder;
+    use super::super::{ChunkBuilder, ChunkSummary};
     use proptest::prelude::*;
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
 
     /// Cuts a tail for `lo` and checks it against the model: `None` exactly when fewer than
     /// `MIN_TAIL_SKIP` samples lie before the last one before `lo` or none lies at or after
-    /// `lo`; else the samples from the last one before `lo` on, bit for bit.
+    /// `lo`; else the samples from the last one before `lo` on, bit for bit. Moves the
+    /// model's mark (the index of the sample the builder's mark stands at) as the builder
+    /// should: to that sample after a cut, nowhere otherwise.
     fn check_tail(
         b: &mut ChunkBuilder,
         ts: &[i64],
         vs: &[f64],
         lo: i64,
+        mark: &mut Option<usize>,
     ) -> Result<(), TestCaseError> {
         let mut arena = vec![7u8; 3];
         let before = arena.clone();
@@ -129,20 +196,56 @@ mod tests {
         );
         let Some(cut) = cut else {
             prop_assert_eq!(arena, before, "arena untouched");
-            return Ok(());
+            return check_split(b, ts, vs, *mark);
         };
         let tail = cut
             .tail(&crate::owned_bytes::OwnedBytes::from_vec(arena))
             .expect("in the buffer");
         let from = first - 1;
+        *mark = Some(from);
         prop_assert_eq!(tail.min_time(), ts[from]);
         prop_assert_eq!(tail.max_time(), *ts.last().unwrap());
         prop_assert_eq!(tail.num_samples(), ts.len() - from);
         let (mut gt, mut gv) = (vec![1i64], vec![1.0f64]);
         tail.decode_into(&mut gt, &mut gv).unwrap();
         prop_assert_eq!(&gt[1..], &ts[from..]);
-        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         prop_assert_eq!(bits(&gv[1..]), bits(&vs[from..]));
+        check_split(b, ts, vs, *mark)
+    }
+
+    /// A whole-chunk reader's split against the model's mark: present exactly when the mark
+    /// has `MIN_TAIL_SKIP` samples before it and one after; its summary is that of the
+    /// samples up to the mark's (bit for bit), and the snapshot decodes from it to exactly
+    /// the samples after.
+    fn check_split(
+        b: &ChunkBuilder,
+        ts: &[i64],
+        vs: &[f64],
+        mark: Option<usize>,
+    ) -> Result<(), TestCaseError> {
+        let mut arena = vec![9u8; 5];
+        let (snap, split) = b.snapshot_split_into(&mut arena);
+        let want = mark.filter(|&i| i >= MIN_TAIL_SKIP && i + 1 < ts.len());
+        prop_assert_eq!(
+            split.is_some(),
+            want.is_some(),
+            "mark {:?} of {}",
+            mark,
+            ts.len()
+        );
+        let (Some(sp), Some(i)) = (split, want) else {
+            return Ok(());
+        };
+        prop_assert_eq!(sp.prefix(), &ChunkSummary::compute(&ts[..=i], &vs[..=i]));
+        prop_assert_eq!(sp.prefix_max_time(), ts[i]);
+        prop_assert_eq!(sp.rest(), ts.len() - 1 - i);
+        let chunk = snap
+            .chunk(&crate::owned_bytes::OwnedBytes::from_vec(arena))
+            .expect("in the buffer");
+        let (mut gt, mut gv) = (vec![3i64], vec![3.0f64]);
+        sp.decode_rest(&chunk, &mut gt, &mut gv).unwrap();
+        prop_assert_eq!(&gt[1..], &ts[i + 1..]);
+        prop_assert_eq!(bits(&gv[1..]), bits(&vs[i + 1..]));
         Ok(())
     }
 
@@ -150,7 +253,8 @@ mod tests {
         /// Readers cut tails at window starts that move forward and back while samples keep
         /// arriving, and after the chunk is sealed: every tail holds exactly the samples
         /// from the last one before its window on (whether it was decoded from the chunk's
-        /// start or from the previous reader's mark).
+        /// start or from the previous reader's mark), and after each, a whole-chunk
+        /// reader's split stands at the mark with the summary of the samples up to it.
         #[test]
         fn tails_hold_the_samples_from_the_last_one_before_the_window(
             (ts, vs) in samples(300),
@@ -161,6 +265,7 @@ mod tests {
         ) {
             let mut b = ChunkBuilder::new();
             let mut held = 0;
+            let mut mark = None;
             for (grow, at, nudge) in steps {
                 // Append some samples, then read from near one of the held ones.
                 let more = held + grow.index(ts.len() - held + 1);
@@ -172,18 +277,20 @@ mod tests {
                     continue;
                 }
                 let lo = ts[at.index(held)].saturating_add(nudge);
-                check_tail(&mut b, &ts[..held], &vs[..held], lo)?;
+                check_tail(&mut b, &ts[..held], &vs[..held], lo, &mut mark)?;
                 // The same window again (from the mark just left).
-                check_tail(&mut b, &ts[..held], &vs[..held], lo)?;
+                check_tail(&mut b, &ts[..held], &vs[..held], lo, &mut mark)?;
             }
             // Sealing drops the mark with the stream: a new chunk's tails start afresh.
             b.seal();
+            mark = None;
             let rest = &ts[held..];
             for (i, &t) in rest.iter().enumerate() {
                 b.push(t, vs[held + i]);
             }
             if let Some(&mid) = rest.get(rest.len() / 2) {
-                check_tail(&mut b, rest, &vs[held..], mid)?;
+                check_split(&b, rest, &vs[held..], None)?;
+                check_tail(&mut b, rest, &vs[held..], mid, &mut mark)?;
             }
         }
     }

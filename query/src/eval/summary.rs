@@ -10,7 +10,12 @@
 //! chunk, out-of-order chunks, head chunks kept on the heap, block chunks touched by a
 //! delete, and for the counter functions chunks holding NaN) or if the
 //! start or end of some step's window falls inside it (`[min_time, max_time)`); every other
-//! chunk that meets a window lies wholly inside it. Each step's window is then folded in time
+//! chunk that meets a window lies wholly inside it. The open head chunk is read as two
+//! pieces when a reader of a short window left a mark in it (`SeriesChunk::split`) and no
+//! window boundary falls among its samples up to the mark: those samples by the summary the
+//! mark keeps of them (the one a sealed chunk of just those samples would have), the rest
+//! decoded from the mark on. A dashboard's 1 h window at the head thus decodes only the
+//! samples since its 5-minute panels' last refresh, not the whole open chunk. Each step's window is then folded in time
 //! order from pieces: the decoded samples in the window and the summaries of the whole
 //! chunks between them, with the same per-sample arithmetic as the full decode
 //! ([`crate::functions`]) and the boundary between consecutive pieces (a counter reset or a
@@ -412,6 +417,72 @@ fn any_in(xs: &[i64], lo: i64, hi: i64) -> bool {
     i < xs.len() && xs[i] < hi
 }
 
+/// Which side of a series' chunk a [`Part`] is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Whole,
+    /// The samples up to an open head chunk's split, read from its summary only.
+    Prefix,
+    /// The samples after the split, decoded from there.
+    Rest,
+}
+
+/// What the summary path reads as one chunk: a chunk of the series, or one side of an open
+/// head chunk's split ([`strata_engine::SeriesChunk::split`]) when the samples up to the
+/// split lie wholly inside every window they meet (so their summary stands for them and
+/// only the samples after the split are decoded).
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    chunk: usize,
+    side: Side,
+    min_time: i64,
+    max_time: i64,
+    num_samples: usize,
+    summary: Option<&'a ChunkSummary>,
+}
+
+/// The series' chunks as [`Part`]s, in time order.
+fn parts<'a>(f: SummaryFn, s: &'a Series, starts: &[i64], ends: &[i64]) -> Vec<Part<'a>> {
+    let mut out = Vec::with_capacity(s.chunks().len() + 1);
+    for (i, c) in s.chunks().iter().enumerate() {
+        let whole = Part {
+            chunk: i,
+            side: Side::Whole,
+            min_time: c.min_time(),
+            max_time: c.max_time(),
+            num_samples: c.num_samples(),
+            summary: c.summary(),
+        };
+        let Some(sp) = c.split() else {
+            out.push(whole);
+            continue;
+        };
+        let (lo, hi) = (c.min_time(), sp.prefix_max_time());
+        let inside = !any_in(starts, lo, hi) && !any_in(ends, lo, hi);
+        if !inside || !f.usable(sp.prefix()) {
+            out.push(whole);
+            continue;
+        }
+        let p = sp.prefix();
+        out.push(Part {
+            side: Side::Prefix,
+            max_time: hi,
+            num_samples: (p.count + p.stale) as usize,
+            summary: Some(p),
+            ..whole
+        });
+        out.push(Part {
+            side: Side::Rest,
+            // The first sample after the split is later than this; the rest is decoded.
+            min_time: hi.saturating_add(1),
+            num_samples: sp.rest(),
+            summary: None,
+            ..whole
+        });
+    }
+    out
+}
+
 /// Which chunks of a series meet some window, and which of those must be decoded.
 struct Plan {
     /// Per chunk: decoded (an edge chunk, or one without a usable summary).
@@ -426,8 +497,7 @@ struct Plan {
     met: usize,
 }
 
-fn plan(f: SummaryFn, s: &Series, starts: &[i64], ends: &[i64]) -> Plan {
-    let chunks = s.chunks();
+fn plan(f: SummaryFn, chunks: &[Part<'_>], starts: &[i64], ends: &[i64]) -> Plan {
     let last_end = ends[ends.len() - 1];
     let mut p = Plan {
         decode: vec![false; chunks.len()],
@@ -437,15 +507,14 @@ fn plan(f: SummaryFn, s: &Series, starts: &[i64], ends: &[i64]) -> Plan {
         met: 0,
     };
     for (i, c) in chunks.iter().enumerate() {
-        if c.max_time() <= starts[0] || c.min_time() > last_end {
+        if c.max_time <= starts[0] || c.min_time > last_end {
             continue;
         }
         p.met += 1;
-        let n = c.num_samples();
+        let n = c.num_samples;
         p.total += n;
-        let usable = c.summary().is_some_and(|sm| f.usable(sm));
-        let edge =
-            any_in(starts, c.min_time(), c.max_time()) || any_in(ends, c.min_time(), c.max_time());
+        let usable = c.summary.is_some_and(|sm| f.usable(sm));
+        let edge = any_in(starts, c.min_time, c.max_time) || any_in(ends, c.min_time, c.max_time);
         if !usable || edge {
             p.decode[i] = true;
             p.decoded_cost += n;
@@ -463,7 +532,9 @@ fn summaries_may_apply(mode: SummaryMode, s: &Series, ends: &[i64]) -> bool {
     mode != SummaryMode::Never
         && !s.is_overlapping()
         && !ends.is_empty()
-        && s.chunks().iter().any(|c| c.summary().is_some())
+        && s.chunks()
+            .iter()
+            .any(|c| c.summary().is_some() || c.split().is_some())
 }
 
 /// About how many samples [`eval_series`] decodes for `s` over the windows
@@ -480,7 +551,7 @@ pub fn decode_estimate(
     if !summaries_may_apply(mode, s, ends) {
         return None;
     }
-    let p = plan(f, s, starts, ends);
+    let p = plan(f, &parts(f, s, starts, ends), starts, ends);
     (p.summarized > 0).then_some(p.decoded_cost + p.summarized)
 }
 
@@ -498,8 +569,8 @@ pub fn eval_series(
     if !summaries_may_apply(mode, s, ends) {
         return Ok(None);
     }
-    let chunks = s.chunks();
     let starts: Vec<i64> = ends.iter().map(|e| e.saturating_sub(range)).collect();
+    let chunks = parts(f, s, &starts, ends);
     let (first_end, last_end) = (ends[0], ends[ends.len() - 1]);
     let Plan {
         decode,
@@ -507,7 +578,7 @@ pub fn eval_series(
         decoded_cost,
         total,
         met,
-    } = plan(f, s, &starts, ends);
+    } = plan(f, &chunks, &starts, ends);
     if summarized == 0 {
         return Ok(None);
     }
@@ -542,11 +613,16 @@ pub fn eval_series(
         buf.vs.clear();
         let lo = buf.samples.len();
         // Timestamps of the live samples are all that counting functions read (values 0).
-        let counts_only = f.counts_only();
-        if counts_only {
-            s.decode_chunk_live_times(i, &mut buf.ts, &mut buf.vs)?;
-        } else {
-            s.decode_chunk_after(i, starts[0], &mut buf.ts, &mut buf.vs)?;
+        let p = chunks[i];
+        let counts_only = f.counts_only() && p.side == Side::Whole;
+        match p.side {
+            Side::Whole if counts_only => {
+                s.decode_chunk_live_times(p.chunk, &mut buf.ts, &mut buf.vs)?
+            }
+            Side::Whole => s.decode_chunk_after(p.chunk, starts[0], &mut buf.ts, &mut buf.vs)?,
+            Side::Rest => s.decode_chunk_rest(p.chunk, &mut buf.ts, &mut buf.vs)?,
+            // A prefix is made only where its summary is used (`parts`), never decoded.
+            Side::Prefix => return Ok(None),
         }
         // Only samples inside some window are kept: (first start, last end].
         let a = buf.ts.partition_point(|&t| t <= starts[0]);
@@ -556,22 +632,25 @@ pub fn eval_series(
             buf.samples
                 .extend(buf.ts[a..b].iter().map(|&t| Sample::new(t, 0.0)));
         } else {
-            for (&t, &v) in buf.ts[a..b].iter().zip(&buf.vs[a..b]) {
-                if !is_stale(v) {
-                    buf.samples.push(Sample::new(t, v));
-                }
+            let (ts, vs) = (&buf.ts[a..b], &buf.vs[a..b]);
+            let pairs = ts.iter().zip(vs).map(|(&t, &v)| Sample::new(t, v));
+            // Staleness markers are rare: copy a run without them in one go.
+            if vs.iter().any(|&v| is_stale(v)) {
+                buf.samples.extend(pairs.filter(|s| !is_stale(s.v)));
+            } else {
+                buf.samples.extend(pairs);
             }
         }
         spans[i] = (lo, buf.samples.len());
     }
     // One window (an instant query) is folded directly: laying pieces out costs more.
     if !f.full_is_per_window() && ends.len() > 1 {
-        if let Some(out) = slide(f, chunks, &decode, &spans, &starts, ends, range, buf)? {
+        if let Some(out) = slide(f, &chunks, &decode, &spans, &starts, ends, range, buf)? {
             return Ok(Some(out));
         }
     }
-    let cmin: Vec<i64> = chunks.iter().map(|c| c.min_time()).collect();
-    let cmax: Vec<i64> = chunks.iter().map(|c| c.max_time()).collect();
+    let cmin: Vec<i64> = chunks.iter().map(|c| c.min_time).collect();
+    let cmax: Vec<i64> = chunks.iter().map(|c| c.max_time).collect();
     let mut corr = Vec::new();
     let mut out = Vec::with_capacity(ends.len());
     let mut err = None;
@@ -589,7 +668,7 @@ pub fn eval_series(
                 let x = part.partition_point(|p| p.t <= start);
                 let y = part.partition_point(|p| p.t <= end);
                 acc.samples(&part[x..y.max(x)]);
-            } else if let Some(sm) = chunks[i].summary() {
+            } else if let Some(sm) = chunks[i].summary {
                 acc.summary(sm);
             }
         }
@@ -767,7 +846,7 @@ impl Extreme {
 #[allow(clippy::too_many_arguments)]
 fn slide(
     f: SummaryFn,
-    chunks: &[strata_engine::SeriesChunk],
+    chunks: &[Part<'_>],
     decode: &[bool],
     spans: &[(usize, usize)],
     starts: &[i64],
@@ -796,7 +875,7 @@ fn slide(
     let need_resets = counter || f == SummaryFn::Resets;
     let need_changes = f == SummaryFn::Changes;
     for (i, c) in chunks.iter().enumerate() {
-        if c.max_time() <= first_start || c.min_time() > last_end {
+        if c.max_time <= first_start || c.min_time > last_end {
             continue;
         }
         if decode[i] {
@@ -861,7 +940,7 @@ fn slide(
                 );
                 k = e;
             }
-        } else if let Some(sm) = c.summary() {
+        } else if let Some(sm) = c.summary {
             if sm.count == 0 {
                 continue;
             }

@@ -7,6 +7,9 @@
 //!   queries (at chunk edges, at times whose window starts on a chunk edge, and elsewhere)
 //!   and as range queries; on fractional data the exact functions stay bit-identical and the
 //!   sums stay within the bound stated in the summary module;
+//! * in the head, where a short window read first left a mark in the open chunk, windows
+//!   covering the whole open chunk read the summary of its samples up to the mark and
+//!   decode only the rest, with the same results;
 //! * a range query's value at every step equals the instant query at that time (default
 //!   mode, so either path may be picked per query), for every range function, on data with
 //!   resets, gaps, NaN, stale markers and series that start and stop inside the windows.
@@ -351,6 +354,13 @@ fn check_summaries(
         let exact = !frac || !sums;
         let (mut loaded_with, mut loaded_without) = (0, 0);
         for &t in &times {
+            if at == Store::Head {
+                // A short window first, as a dashboard's: where it starts inside the open
+                // chunk it leaves a mark there, and windows over the whole open chunk then
+                // read the summary up to the mark and decode only the samples after it.
+                let short = format!("count_over_time(m[{}ms])", (range / 3).max(1));
+                with.instant(&short, t).unwrap();
+            }
             let a = with.instant(&q, t).unwrap();
             let b = without.instant(&q, t).unwrap();
             loaded_with += a.stats.samples_loaded;
@@ -570,6 +580,78 @@ fn whole_chunks_are_read_from_summaries() {
             "count_over_time(m[290s])",
         ],
     );
+}
+
+/// An open head chunk in which a short window's reader left a mark: a window covering the
+/// whole chunk reads the summary of its samples up to the mark and decodes only the samples
+/// after it, with the full decode's answers; a mark moved back by a longer short window
+/// moves the split with it.
+#[test]
+fn an_open_chunk_is_read_from_the_summary_up_to_its_mark() {
+    let dir = TempDir::new();
+    // 100 samples every 10 s from t = 10 s, all in the open chunk: a counter with a reset at
+    // the 41st, a stale marker at the 30th and an unchanged value at the 60th.
+    let steps: Vec<(i64, Step)> = (0..100)
+        .map(|i| {
+            let st = match i {
+                40 => Step::Reset(2),
+                29 => Step::Stale,
+                59 => Step::Same,
+                _ => Step::Inc(3),
+            };
+            (10, st)
+        })
+        .collect();
+    let d = Data {
+        series: vec![(0, steps)],
+        block_range: 2 * 3_600_000,
+        rechunk: 0,
+    };
+    let (db, edges) = load(&dir, &d, false, Store::Head);
+    assert_eq!(edges, vec![(10_000, 1_000_000)], "one open chunk");
+    let (with, without) = (
+        engine(&db, SummaryMode::Always),
+        engine(&db, SummaryMode::Never),
+    );
+    let queries = [
+        "increase(m[2000s])",
+        "rate(m[2000s])",
+        "delta(m[2000s])",
+        "resets(m[2000s])",
+        "changes(m[2000s])",
+        "sum_over_time(m[2000s])",
+        "avg_over_time(m[2000s])",
+        "count_over_time(m[2000s])",
+        "min_over_time(m[2000s])",
+        "max_over_time(m[2000s])",
+        "last_over_time(m[2000s])",
+        "present_over_time(m[2000s])",
+    ];
+    // Marks after the 90th sample (a 100 s window at the end), then after the 50th.
+    for (short, rest) in [("m[100s]", 10), ("m[500s]", 50)] {
+        with.instant(&format!("count_over_time({short})"), 1_000_000)
+            .unwrap();
+        for q in queries {
+            let a = with.instant(q, 1_000_000).unwrap();
+            let b = without.instant(q, 1_000_000).unwrap();
+            assert_eq!(
+                a.stats.samples_loaded, rest,
+                "{q} after {short}: only the samples after the mark are decoded"
+            );
+            assert_eq!(b.stats.samples_loaded, 99, "{q}: the full decode");
+            assert_eq!(points(a.value), points(b.value), "{q} after {short}");
+        }
+        // A range whose windows start inside the chunk: no split, same answers.
+        for q in [
+            "increase(m[300s])",
+            "changes(m[300s])",
+            "sum_over_time(m[300s])",
+        ] {
+            let a = with.range(q, 100_000, 1_000_000, 50_000).unwrap();
+            let b = without.range(q, 100_000, 1_000_000, 50_000).unwrap();
+            assert_eq!(points(a.value), points(b.value), "{q} range after {short}");
+        }
+    }
 }
 
 /// The head's sealed chunks (no flush) are read from their summaries as block chunks are.
