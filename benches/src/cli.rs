@@ -43,6 +43,26 @@ pub fn opt<T: std::str::FromStr>(
     }
 }
 
+/// Reads a `--queries` file: lines `NAME PROMQL` (blank lines and `#` comments skipped);
+/// an error if it holds none.
+pub fn read_queries(path: &str) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--queries {path}: {e}"))?;
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, q) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("--queries {path}: line {line:?} is not NAME PROMQL"))?;
+        out.push((name.to_string(), q.trim().to_string()));
+    }
+    if out.is_empty() {
+        return Err(format!("--queries {path}: no queries"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use strata_benches::cli::{opt, parse_opts};
+use strata_benches::cli::{opt, parse_opts, read_queries};
 use strata_benches::loadgen::payload::{Manifest, PayloadReader};
 use strata_benches::loadgen::procstat;
 use strata_engine::{Db, Options};
@@ -50,21 +50,6 @@ fn main() {
         eprintln!("strata-qtime: {e}");
         std::process::exit(2);
     }
-}
-
-fn read_queries(path: &Path) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, q) = line
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("{}: a line without a query: {line:?}", path.display()))?;
-        out.push((name.to_string(), q.trim().to_string()));
-    }
-    Ok(out)
 }
 
 fn load(db: &Db, dir: &Path) -> Result<u64, String> {
@@ -103,7 +88,7 @@ fn run() -> Result<(), String> {
     let rounds: usize = opt(&o, "rounds", Some(5))?;
     let repeat: usize = opt(&o, "repeat", Some(40))?;
     let queries: Vec<(String, String)> = match o.get("queries") {
-        Some(f) => read_queries(Path::new(f))?,
+        Some(f) => read_queries(f)?,
         None => DEFAULT_QUERIES
             .iter()
             .map(|(n, q)| (n.to_string(), q.to_string()))

@@ -45,7 +45,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use strata_benches::cli::{opt, parse_opts};
+use strata_benches::cli::{opt, parse_opts, read_queries};
 use strata_benches::loadgen::http::{url_encode, Client, Response, Url};
 use strata_benches::loadgen::procstat;
 
@@ -202,25 +202,6 @@ fn parse_ranges(s: &str) -> Result<Vec<Kind>, String> {
             Ok(Kind::Range { range, step })
         })
         .collect()
-}
-
-/// Reads `--queries`: lines `NAME PROMQL`.
-fn read_queries(path: &str) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("--queries {path}: {e}"))?;
-    let mut out = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, q) = line
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("--queries {path}: line {line:?} is not NAME PROMQL"))?;
-        out.push((name.to_string(), q.trim().to_string()));
-    }
-    if out.is_empty() {
-        return Err(format!("--queries {path}: no queries"));
-    }
-    Ok(out)
 }
 
 /// The figures of one (query, kind).
