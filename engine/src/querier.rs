@@ -242,7 +242,9 @@ impl Querier {
     /// whose summary is their fold ([`ChunkSummary::fold`]) and whose samples are theirs:
     /// for readers of long windows that need only the summary of what lies inside every
     /// window (block indexes of format version 2, series with enough chunks, no
-    /// tombstones).
+    /// tombstones). An open head chunk read whole then comes split at the mark the last
+    /// reader of a short window left in it ([`SeriesChunk::split`]), or at one this read
+    /// leaves at its next-to-last sample.
     pub fn select_within(
         &self,
         matchers: &[Matcher],
@@ -275,7 +277,11 @@ impl Querier {
                 join_sorted(&mut merged, new);
             }
             if let (Some((head, _)), Some(bound)) = (&self.src.head, bound) {
-                join_sorted(&mut merged, head_series(head, bound, matchers, mint, maxt));
+                let split = within.is_some();
+                join_sorted(
+                    &mut merged,
+                    head_series(head, bound, matchers, (mint, maxt), split),
+                );
                 let drops = head.ooo_drops();
                 if head.truncated_to() > bound || drops != ooo_drops {
                     if let Some(refresh) = &self.src.refresh {
@@ -376,12 +382,15 @@ pub fn cpus() -> usize {
     *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// The head's series matching `matchers` with their chunks in `[mint, maxt]` above `bound`,
+/// sorted by labels. With `split`, for readers of long windows that read summaries, an open
+/// chunk read whole comes split at its mark ([`SeriesChunk::split`]; made if missing).
 fn head_series(
     head: &Head,
     bound: i64,
     matchers: &[Matcher],
-    mint: i64,
-    maxt: i64,
+    (mint, maxt): (i64, i64),
+    split: bool,
 ) -> Vec<(Labels, Vec<SeriesChunk>)> {
     // In-order data below the bound is read from blocks; out-of-order data stays in the
     // head, whatever its age, until a cut writes it out and drops it.
@@ -391,7 +400,7 @@ fn head_series(
         return Vec::new();
     }
     let refs = head.index().select(matchers);
-    let read = |refs: &[SeriesRef]| head_part(head, refs, lo, (mint, maxt), ooo);
+    let read = |refs: &[SeriesRef]| head_part(head, refs, lo, (mint, maxt), ooo, split);
     let parts = cpus().min(8).min(refs.len() / HEAD_PARALLEL_SERIES);
     let mut out = if parts <= 1 {
         read(&refs)
@@ -421,14 +430,15 @@ enum Open {
 }
 
 /// The chunks of the head series `refs` in `[lo, maxt]` (in-order) and `range`
-/// (out-of-order, if `ooo`), sorted by labels. The open chunks' snapshots and tails share
-/// one buffer.
+/// (out-of-order, if `ooo`), sorted by labels, open chunks read whole split at their marks
+/// if `split` ([`head_series`]). The open chunks' snapshots and tails share one buffer.
 fn head_part(
     head: &Head,
     refs: &[SeriesRef],
     lo: i64,
     (mint, maxt): (i64, i64),
     ooo: bool,
+    split: bool,
 ) -> Vec<(Labels, Vec<SeriesChunk>)> {
     let mut out = Vec::with_capacity(refs.len());
     let mut arena: Vec<u8> = Vec::new();
@@ -449,10 +459,14 @@ fn head_part(
                 let (sealed, open) = sealed_in_range(&st, lo, maxt);
                 chunks.reserve(sealed.len() + 1);
                 chunks.extend(sealed.iter().map(SeriesChunk::sealed));
-                open_at = open.map(|b| {
-                    let (snap, split) = b.snapshot_split_into(&mut arena);
-                    (chunks.len(), Open::Whole(snap, split))
-                });
+                if open.is_some() {
+                    let (snap, split) = if split {
+                        st.open.snapshot_split_into(&mut arena)
+                    } else {
+                        (st.open.snapshot_into(&mut arena), None)
+                    };
+                    open_at = Some((chunks.len(), Open::Whole(snap, split)));
+                }
             }
         }
         if ooo {

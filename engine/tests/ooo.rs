@@ -411,3 +411,40 @@ fn thousands_of_head_series_are_read_whole_and_in_label_order() {
         assert!(read == want, "samples in [{mint}, {maxt}]");
     }
 }
+
+/// Splits of open chunks: a plain read of the head copies the open chunk whole and leaves no
+/// mark in it; a reader of long windows (`within`) gets it split at a mark it leaves at the
+/// next-to-last sample, with the summary of the samples up to there; a short window's
+/// reader moves the mark to the start of its window, where the next long-window reader's
+/// split then stands; late samples after it belong to the rest.
+#[test]
+fn open_chunks_are_split_only_for_readers_of_long_windows() {
+    let db = Db::open(tempfile::tempdir().unwrap().keep(), opts(10 * MIN)).unwrap();
+    for k in 0..60 {
+        put(&db, 0, T0 + k * 10_000, k as f64).unwrap();
+    }
+    let all = [Matcher::equal("__name__", "m")];
+    let split_of = |within: Option<(i64, i64)>, mint: i64| {
+        let s = db
+            .querier(mint, i64::MAX)
+            .select_within(&all, within)
+            .unwrap();
+        s[0].chunks()
+            .iter()
+            .find_map(|c| c.split())
+            .map(|sp| (sp.prefix().count, sp.prefix_max_time(), sp.rest()))
+    };
+    assert_eq!(split_of(None, i64::MIN), None, "a plain read");
+    assert_eq!(split_of(None, i64::MIN), None, "no mark was left");
+    let long = Some((T0 + 600_000, T0 + 600_000));
+    assert_eq!(split_of(long, i64::MIN), Some((59, T0 + 580_000, 1)));
+    // A short window from the 40th sample on (its reader cuts a tail there, no split).
+    assert_eq!(split_of(None, T0 + 395_000), None);
+    assert_eq!(split_of(long, i64::MIN), Some((40, T0 + 390_000, 20)));
+    // A late sample inside the out-of-order window goes to an out-of-order chunk, one after
+    // the last to the open chunk (after the split).
+    put(&db, 0, T0 + 395_000, 1.5).unwrap();
+    put(&db, 0, T0 + 600_000, 60.0).unwrap();
+    assert_eq!(split_of(long, i64::MIN), Some((40, T0 + 390_000, 21)));
+    assert_eq!(split_of(None, i64::MIN), None, "plain reads never split");
+}

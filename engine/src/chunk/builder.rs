@@ -30,13 +30,15 @@ pub struct ChunkBuilder {
 }
 
 /// The decoder's state after one of the builder's samples (its position counted from the
-/// stream's start), that sample's index, and the summary of the samples up to it (that one
-/// included).
+/// stream's start), that sample's index, and, once a reader of the whole chunk asked for it
+/// ([`ChunkBuilder::snapshot_split_into`]), the summary of the samples up to it (that one
+/// included), kept up to date as the mark moves from then on. Series read by short windows
+/// only hold the 56 bytes without the summary.
 #[derive(Clone, Debug)]
 struct Mark {
     state: XorState,
     i: usize,
-    prefix: SummaryAcc,
+    prefix: Option<Box<SummaryAcc>>,
 }
 
 /// Samples a tail must leave out for [`ChunkBuilder::tail_into`] to cut one: below that the
@@ -184,28 +186,51 @@ impl ChunkBuilder {
         }
     }
 
-    /// [`ChunkBuilder::snapshot_into`], and, when a reader left a mark with at least
-    /// [`MIN_TAIL_SKIP`] samples before it and one after, the chunk split there: the summary
-    /// of the samples up to the mark's and the decoder's state after it, so that a reader of
-    /// a window covering the whole chunk can take the summary and decode only the samples
-    /// after the mark (`ChunkSplit`). The mark stays where it is.
+    /// [`ChunkBuilder::snapshot_into`], and the chunk split at its mark: the summary of the
+    /// samples up to the mark's and the decoder's state after it, so that a reader of a window
+    /// covering the whole chunk can take the summary and decode only the samples after the
+    /// mark ([`ChunkSplit`]). With no mark yet, one is made at the next-to-last sample (by
+    /// stepping over the snapshot just written: one decode of the chunk, which this reader
+    /// then no longer needs), so that the next whole-chunk readers decode only what arrived
+    /// since. `None` when fewer than [`MIN_TAIL_SKIP`] samples lie before the mark's or none
+    /// after it. An existing mark stays where it is (a short window's reader put it there).
     pub fn snapshot_split_into(
-        &self,
+        &mut self,
         arena: &mut Vec<u8>,
     ) -> (ArenaSnapshot, Option<Box<ChunkSplit>>) {
+        let snap = self.snapshot_into(arena);
         let n = self.len();
+        let body = arena.get(snap.start + snap.h.body..).unwrap_or(&[]);
+        let len = snap.len - snap.h.body;
+        match self.mark.as_deref_mut() {
+            None if n >= MIN_TAIL_SKIP + 2 => {
+                self.mark = mark_at(body, len, self.min_t, n - 2).map(|(state, prefix)| {
+                    Box::new(Mark {
+                        state,
+                        i: n - 2,
+                        prefix: Some(prefix),
+                    })
+                });
+            }
+            // A short window's mark: its summary is made now, and kept from then on.
+            Some(m) if m.prefix.is_none() && m.i >= MIN_TAIL_SKIP && m.i + 1 < n => {
+                m.prefix = mark_at(body, len, self.min_t, m.i).map(|(_, prefix)| prefix);
+            }
+            _ => {}
+        }
         let split = self
             .mark
             .as_deref()
             .filter(|m| m.i >= MIN_TAIL_SKIP && m.i + 1 < n)
-            .map(|m| {
-                Box::new(ChunkSplit {
-                    prefix: m.prefix.finish(),
+            .and_then(|m| {
+                let prefix = m.prefix.as_deref()?;
+                Some(Box::new(ChunkSplit {
+                    prefix: prefix.finish(),
                     state: m.state,
                     rest: (n - 1 - m.i) as u32,
-                })
+                }))
             });
-        (self.snapshot_into(arena), split)
+        (snap, split)
     }
 
     /// For a reader of the samples from `lo` on: the chunk from its last sample before `lo`
@@ -222,6 +247,8 @@ impl ChunkBuilder {
         if n <= MIN_TAIL_SKIP || self.min_t >= lo || self.xor.last_t() < lo {
             return None;
         }
+        // Whether the mark keeps the summary up to it (a whole-chunk reader asked for it).
+        let keep = self.mark.as_ref().is_some_and(|m| m.prefix.is_some());
         // Step on from the mark if it lies before `lo`.
         let mut from = self.mark.as_deref_mut().filter(|m| m.state.t < lo);
         // Copy from the byte holding the first code to decode: the mark's, or the stream's
@@ -233,9 +260,9 @@ impl ChunkBuilder {
         let len = arena.len() - r0;
         arena.extend_from_slice(&[0u8; PAD]);
         let body = &arena[r0..];
-        // The summary up to the current sample: the mark's, taken out of it only once a step
-        // is taken from it (the mark is then rewritten, or dropped if the stream fails).
-        let (mut st, mut i, mut prefix) = match &from {
+        // The summary up to the current sample, if kept: the mark's, taken out of it at the
+        // first step (a mark left without it is still a valid mark).
+        let (mut st, i0, mut prefix) = match &from {
             Some(m) => (
                 XorState {
                     pos: m.state.pos - base,
@@ -246,44 +273,45 @@ impl ChunkBuilder {
             ),
             None => {
                 let st = XorState::first(body, self.min_t);
-                let mut prefix = SummaryAcc::new();
-                prefix.push(st.t, f64::from_bits(st.v));
-                (st, 0, Some(prefix))
+                let prefix = keep.then(|| {
+                    let mut p = Box::new(SummaryAcc::new());
+                    p.push(st.t, f64::from_bits(st.v));
+                    p
+                });
+                (st, 0, prefix)
             }
         };
         let from_mark = from.is_some();
         // Step to the last sample before `lo` (one exists after it: the last is at or
         // after `lo`).
         let end = len as u64 * 8;
-        let mut ok = true;
+        let mut i = i0;
         while i + 1 < n {
             let mut next = st;
             if !next.step(body) || next.pos > end {
                 // Cannot happen for a stream this builder wrote: copy the whole chunk.
-                ok = false;
-                break;
+                arena.truncate(r0);
+                return None;
             }
             if next.t >= lo {
                 break;
             }
-            prefix
-                .get_or_insert_with(|| {
-                    from.as_deref_mut()
-                        .map_or_else(SummaryAcc::new, |m| std::mem::take(&mut m.prefix))
-                })
-                .push(next.t, f64::from_bits(next.v));
+            if keep {
+                if prefix.is_none() {
+                    prefix = from.as_deref_mut().and_then(|m| m.prefix.take());
+                }
+                if let Some(p) = prefix.as_deref_mut() {
+                    p.push(next.t, f64::from_bits(next.v));
+                }
+            }
             (st, i) = (next, i + 1);
         }
-        if !ok || i < MIN_TAIL_SKIP || i + 1 >= n {
-            if from_mark && prefix.is_some() {
-                // Its summary was taken: it no longer describes the samples up to it.
-                self.mark = None;
-            }
+        if i < MIN_TAIL_SKIP || i + 1 >= n {
             arena.truncate(r0);
             return None;
         }
         // A reader starting at the mark leaves it as it is.
-        if let Some(prefix) = prefix {
+        if !from_mark || i != i0 {
             let mark = Mark {
                 state: XorState {
                     pos: st.pos + base,
@@ -376,4 +404,21 @@ impl ChunkBuilder {
 /// Offset of the body in bytes produced by `header::write`.
 fn header_len(bytes: &[u8]) -> usize {
     header::parse(bytes).map_or(bytes.len(), |h| h.body)
+}
+
+/// The decoder's state after sample `i` of the XOR stream `body` (`len` bytes, then
+/// padding) whose first sample is at `min_t`, and the summary of the samples up to it. `None`
+/// if the stream does not decode that far (cannot happen for a builder's own).
+fn mark_at(body: &[u8], len: usize, min_t: i64, i: usize) -> Option<(XorState, Box<SummaryAcc>)> {
+    let end = len as u64 * 8;
+    let mut st = XorState::first(body, min_t);
+    let mut prefix = Box::new(SummaryAcc::new());
+    prefix.push(st.t, f64::from_bits(st.v));
+    for _ in 0..i {
+        if !st.step(body) || st.pos > end {
+            return None;
+        }
+        prefix.push(st.t, f64::from_bits(st.v));
+    }
+    Some((st, prefix))
 }

@@ -97,9 +97,9 @@ fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
-/// A [`ChunkSummary`] built one sample at a time, in sample order: what
-/// [`ChunkSummary::compute`] folds, and what an open chunk's mark keeps for the samples up
-/// to it (`ChunkBuilder::tail_into`), so that both give the same bits for the same samples.
+/// A [`ChunkSummary`] built one sample at a time, in sample order, with the same arithmetic
+/// as [`ChunkSummary::compute`] (so the same bits for the same samples): what an open
+/// chunk's mark keeps for the samples up to it (`ChunkBuilder::tail_into`).
 #[derive(Clone, Debug)]
 pub(crate) struct SummaryAcc {
     s: ChunkSummary,
@@ -108,12 +108,6 @@ pub(crate) struct SummaryAcc {
     /// The value before each counter reset, in order: `increase` adds them to `last - first`
     /// only once `last` is known.
     corr: Vec<f64>,
-}
-
-impl Default for SummaryAcc {
-    fn default() -> SummaryAcc {
-        SummaryAcc::new()
-    }
 }
 
 impl SummaryAcc {
@@ -201,13 +195,48 @@ impl ChunkSummary {
         has_nan: false,
     };
 
-    /// Summarises samples given as columns (timestamps strictly increasing).
+    /// Summarises samples given as columns (timestamps strictly increasing). One pass with
+    /// the aggregates in locals, and a second over the values only if there are resets: the
+    /// head runs this at every seal. [`SummaryAcc`] computes the same bits sample by sample
+    /// (checked by the tail tests against this).
     pub fn compute(ts: &[i64], vs: &[f64]) -> ChunkSummary {
-        let mut acc = SummaryAcc::new();
+        let mut s = ChunkSummary::EMPTY;
+        let (mut sum, mut c) = (0.0, 0.0);
         for (&t, &v) in ts.iter().zip(vs) {
-            acc.push(t, v);
+            if is_stale(v) {
+                s.stale += 1;
+                continue;
+            }
+            if s.count == 0 {
+                s.first = Sample::new(t, v);
+            } else {
+                let prev = s.last.v;
+                if v < prev {
+                    s.resets += 1;
+                }
+                if v != prev && !(v.is_nan() && prev.is_nan()) {
+                    s.changes += 1;
+                }
+            }
+            s.last = Sample::new(t, v);
+            s.count += 1;
+            (sum, c) = kahan_inc(v, sum, c);
+            if s.min.is_nan() || v < s.min {
+                s.min = v;
+            }
+            if s.max.is_nan() || v > s.max {
+                s.max = v;
+            }
+            s.has_nan |= v.is_nan();
         }
-        acc.finish()
+        if s.count > 0 {
+            s.sum = if sum.is_infinite() { sum } else { sum + c };
+            s.increase = s.last.v - s.first.v;
+            if s.resets > 0 {
+                s.increase = apply_corrections(s.increase, vs);
+            }
+        }
+        s
     }
 
     /// Appends the encoding; `min_t`, `max_t` and `n` are the chunk's, stored beside it.
@@ -449,6 +478,22 @@ impl ChunkSummary {
         }
         out
     }
+}
+
+fn apply_corrections(mut result: f64, vs: &[f64]) -> f64 {
+    let mut prev: Option<f64> = None;
+    for &v in vs {
+        if is_stale(v) {
+            continue;
+        }
+        if let Some(p) = prev {
+            if v < p {
+                result += p;
+            }
+        }
+        prev = Some(v);
+    }
+    result
 }
 
 #[cfg(test)]

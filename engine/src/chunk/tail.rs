@@ -7,11 +7,12 @@
 //! after that sample ([`XorState`]), and decodes to exactly the builder's samples from that
 //! one to the last at the time of the copy. The builder keeps the state as its mark, so that
 //! the next reader whose range starts at or after the mark decodes only the samples since;
-//! sealing (or any reset of) the builder drops the mark with the stream. The mark also keeps
-//! the summary of the samples up to it, built sample by sample as it steps with the same
-//! arithmetic as [`ChunkSummary::compute`]: a reader of the whole chunk gets its snapshot
-//! split there ([`ChunkSplit`]), so that a long window at the head can take that summary and
-//! decode only the samples after the mark.
+//! sealing (or any reset of) the builder drops the mark with the stream. Once a reader of the
+//! whole chunk asked for it, the mark also keeps the summary of the samples up to it (made
+//! then, and updated sample by sample as the mark steps, with the same arithmetic as
+//! [`ChunkSummary::compute`]): such readers get the snapshot split there ([`ChunkSplit`]), so
+//! that a long window at the head takes that summary and decodes only the samples after the
+//! mark.
 
 use super::xor::{self, XorState};
 use super::{Chunk, ChunkSummary, Encoding, PAD};
@@ -196,7 +197,7 @@ mod tests {
         );
         let Some(cut) = cut else {
             prop_assert_eq!(arena, before, "arena untouched");
-            return check_split(b, ts, vs, *mark);
+            return check_split(b, ts, vs, mark);
         };
         let tail = cut
             .tail(&crate::owned_bytes::OwnedBytes::from_vec(arena))
@@ -210,21 +211,26 @@ mod tests {
         tail.decode_into(&mut gt, &mut gv).unwrap();
         prop_assert_eq!(&gt[1..], &ts[from..]);
         prop_assert_eq!(bits(&gv[1..]), bits(&vs[from..]));
-        check_split(b, ts, vs, *mark)
+        check_split(b, ts, vs, mark)
     }
 
-    /// A whole-chunk reader's split against the model's mark: present exactly when the mark
-    /// has `MIN_TAIL_SKIP` samples before it and one after; its summary is that of the
-    /// samples up to the mark's (bit for bit), and the snapshot decodes from it to exactly
-    /// the samples after.
+    /// A whole-chunk reader's split against the model's mark (which it sets at the
+    /// next-to-last sample if there is none): present exactly when the mark has
+    /// `MIN_TAIL_SKIP` samples before it and one after; its summary is that of the samples up
+    /// to the mark's (bit for bit), and the snapshot decodes from it to exactly the samples
+    /// after.
     fn check_split(
-        b: &ChunkBuilder,
+        b: &mut ChunkBuilder,
         ts: &[i64],
         vs: &[f64],
-        mark: Option<usize>,
+        mark: &mut Option<usize>,
     ) -> Result<(), TestCaseError> {
         let mut arena = vec![9u8; 5];
         let (snap, split) = b.snapshot_split_into(&mut arena);
+        if mark.is_none() && ts.len() >= MIN_TAIL_SKIP + 2 {
+            *mark = Some(ts.len() - 2);
+        }
+        let mark = *mark;
         let want = mark.filter(|&i| i >= MIN_TAIL_SKIP && i + 1 < ts.len());
         prop_assert_eq!(
             split.is_some(),
@@ -289,8 +295,8 @@ mod tests {
                 b.push(t, vs[held + i]);
             }
             if let Some(&mid) = rest.get(rest.len() / 2) {
-                check_split(&b, rest, &vs[held..], None)?;
                 check_tail(&mut b, rest, &vs[held..], mid, &mut mark)?;
+                check_split(&mut b, rest, &vs[held..], &mut mark)?;
             }
         }
     }

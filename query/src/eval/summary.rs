@@ -11,11 +11,15 @@
 //! delete, and for the counter functions chunks holding NaN) or if the
 //! start or end of some step's window falls inside it (`[min_time, max_time)`); every other
 //! chunk that meets a window lies wholly inside it. The open head chunk is read as two
-//! pieces when a reader of a short window left a mark in it (`SeriesChunk::split`) and no
-//! window boundary falls among its samples up to the mark: those samples by the summary the
-//! mark keeps of them (the one a sealed chunk of just those samples would have), the rest
-//! decoded from the mark on. A dashboard's 1 h window at the head thus decodes only the
-//! samples since its 5-minute panels' last refresh, not the whole open chunk. Each step's window is then folded in time
+//! pieces when a reader left a mark in it (`SeriesChunk::split`) and no window boundary falls
+//! among its samples up to the mark: those samples by the summary the mark keeps of them (the
+//! one a sealed chunk of just those samples would have), the rest decoded from the mark on. A
+//! dashboard's 1 h window at the head thus decodes only the samples since its 5-minute
+//! panels' last refresh, not the whole open chunk. Unlike sealed chunks, the open chunk is
+//! split only where that is bit-identical to its full decode on any values: never for
+//! `sum_over_time` and `avg_over_time`, and for `rate` and `increase` only if no reset lies
+//! before the mark. (Short series held whole in the open chunk, such as the conformance
+//! cases, thus answer exactly as Prometheus does.) Each step's window is then folded in time
 //! order from pieces: the decoded samples in the window and the summaries of the whole
 //! chunks between them, with the same per-sample arithmetic as the full decode
 //! ([`crate::functions`]) and the boundary between consecutive pieces (a counter reset or a
@@ -459,11 +463,20 @@ fn parts<'a>(f: SummaryFn, s: &'a Series, starts: &[i64], ends: &[i64]) -> Vec<P
         };
         let (lo, hi) = (c.min_time(), sp.prefix_max_time());
         let inside = !any_in(starts, lo, hi) && !any_in(ends, lo, hi);
-        if !inside || !f.usable(sp.prefix()) {
+        let p = sp.prefix();
+        // Only where the split gives the full decode's bits on any values: never for the
+        // compensated sums (their order of additions would change, and so could their last
+        // bits, or more where large values cancel), and for the counter functions only if
+        // the prefix holds no reset (no correction of its own is summed apart).
+        let exact = match f {
+            SummaryFn::Sum | SummaryFn::Avg => false,
+            SummaryFn::Rate | SummaryFn::Increase => p.resets == 0,
+            _ => true,
+        };
+        if !inside || !exact || !f.usable(p) {
             out.push(whole);
             continue;
         }
-        let p = sp.prefix();
         out.push(Part {
             side: Side::Prefix,
             max_time: hi,
