@@ -97,6 +97,50 @@ fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
+/// Folds the next sample into `s` and the compensated sum `(sum, c)`, as
+/// [`ChunkSummary::compute`] defines each field; returns the value before it if it is a
+/// counter reset (the correction `increase` adds once the last value is known).
+#[inline]
+fn fold(s: &mut ChunkSummary, (sum, c): (&mut f64, &mut f64), t: i64, v: f64) -> Option<f64> {
+    if is_stale(v) {
+        s.stale += 1;
+        return None;
+    }
+    let mut reset = None;
+    if s.count == 0 {
+        s.first = Sample::new(t, v);
+    } else {
+        let prev = s.last.v;
+        if v < prev {
+            s.resets += 1;
+            reset = Some(prev);
+        }
+        if v != prev && !(v.is_nan() && prev.is_nan()) {
+            s.changes += 1;
+        }
+    }
+    s.last = Sample::new(t, v);
+    s.count += 1;
+    (*sum, *c) = kahan_inc(v, *sum, *c);
+    if s.min.is_nan() || v < s.min {
+        s.min = v;
+    }
+    if s.max.is_nan() || v > s.max {
+        s.max = v;
+    }
+    s.has_nan |= v.is_nan();
+    reset
+}
+
+/// The compensated total of a Kahan sum (the sum alone once it is infinite).
+fn total(sum: f64, c: f64) -> f64 {
+    if sum.is_infinite() {
+        sum
+    } else {
+        sum + c
+    }
+}
+
 /// A [`ChunkSummary`] built one sample at a time, in sample order, with the same arithmetic
 /// as [`ChunkSummary::compute`] (so the same bits for the same samples): what an open
 /// chunk's mark keeps for the samples up to it (`ChunkBuilder::tail_into`).
@@ -123,44 +167,16 @@ impl SummaryAcc {
     /// Adds the next sample (later than every one added).
     #[inline]
     pub(crate) fn push(&mut self, t: i64, v: f64) {
-        let s = &mut self.s;
-        if is_stale(v) {
-            s.stale += 1;
-            return;
+        if let Some(prev) = fold(&mut self.s, (&mut self.sum, &mut self.c), t, v) {
+            self.corr.push(prev);
         }
-        if s.count == 0 {
-            s.first = Sample::new(t, v);
-        } else {
-            let prev = s.last.v;
-            if v < prev {
-                s.resets += 1;
-                self.corr.push(prev);
-            }
-            if v != prev && !(v.is_nan() && prev.is_nan()) {
-                s.changes += 1;
-            }
-        }
-        s.last = Sample::new(t, v);
-        s.count += 1;
-        (self.sum, self.c) = kahan_inc(v, self.sum, self.c);
-        if s.min.is_nan() || v < s.min {
-            s.min = v;
-        }
-        if s.max.is_nan() || v > s.max {
-            s.max = v;
-        }
-        s.has_nan |= v.is_nan();
     }
 
     /// The summary of the samples added so far.
     pub(crate) fn finish(&self) -> ChunkSummary {
         let mut s = self.s;
         if s.count > 0 {
-            s.sum = if self.sum.is_infinite() {
-                self.sum
-            } else {
-                self.sum + self.c
-            };
+            s.sum = total(self.sum, self.c);
             s.increase = s.last.v - s.first.v;
             for &p in &self.corr {
                 s.increase += p;
@@ -195,42 +211,17 @@ impl ChunkSummary {
         has_nan: false,
     };
 
-    /// Summarises samples given as columns (timestamps strictly increasing). One pass with
-    /// the aggregates in locals, and a second over the values only if there are resets: the
-    /// head runs this at every seal. [`SummaryAcc`] computes the same bits sample by sample
-    /// (checked by the tail tests against this).
+    /// Summarises samples given as columns (timestamps strictly increasing): one pass, and a
+    /// second over the values only if there are resets (the head runs this at every seal).
+    /// [`SummaryAcc`] folds the same way sample by sample, keeping the corrections instead.
     pub fn compute(ts: &[i64], vs: &[f64]) -> ChunkSummary {
         let mut s = ChunkSummary::EMPTY;
         let (mut sum, mut c) = (0.0, 0.0);
         for (&t, &v) in ts.iter().zip(vs) {
-            if is_stale(v) {
-                s.stale += 1;
-                continue;
-            }
-            if s.count == 0 {
-                s.first = Sample::new(t, v);
-            } else {
-                let prev = s.last.v;
-                if v < prev {
-                    s.resets += 1;
-                }
-                if v != prev && !(v.is_nan() && prev.is_nan()) {
-                    s.changes += 1;
-                }
-            }
-            s.last = Sample::new(t, v);
-            s.count += 1;
-            (sum, c) = kahan_inc(v, sum, c);
-            if s.min.is_nan() || v < s.min {
-                s.min = v;
-            }
-            if s.max.is_nan() || v > s.max {
-                s.max = v;
-            }
-            s.has_nan |= v.is_nan();
+            fold(&mut s, (&mut sum, &mut c), t, v);
         }
         if s.count > 0 {
-            s.sum = if sum.is_infinite() { sum } else { sum + c };
+            s.sum = total(sum, c);
             s.increase = s.last.v - s.first.v;
             if s.resets > 0 {
                 s.increase = apply_corrections(s.increase, vs);
