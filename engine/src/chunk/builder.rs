@@ -226,6 +226,7 @@ impl ChunkBuilder {
                 let prefix = m.prefix.as_deref()?;
                 Some(Box::new(ChunkSplit {
                     prefix: prefix.finish(),
+                    corrections: prefix.corrections().to_vec(),
                     state: m.state,
                     rest: (n - 1 - m.i) as u32,
                 }))

@@ -172,6 +172,11 @@ impl SummaryAcc {
         }
     }
 
+    /// The value before each counter reset so far, in order.
+    pub(crate) fn corrections(&self) -> &[f64] {
+        &self.corr
+    }
+
     /// The summary of the samples added so far.
     pub(crate) fn finish(&self) -> ChunkSummary {
         let mut s = self.s;

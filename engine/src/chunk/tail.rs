@@ -110,6 +110,9 @@ impl XorTail {
 #[derive(Clone, Debug)]
 pub struct ChunkSplit {
     pub(crate) prefix: ChunkSummary,
+    /// The value before each counter reset up to the split, in order (`prefix.increase` is
+    /// `last - first` plus these, added in this order).
+    pub(crate) corrections: Vec<f64>,
     /// The decoder's state after the mark's sample, its position counted from the start of
     /// the chunk's body.
     pub(crate) state: XorState,
@@ -121,6 +124,12 @@ impl ChunkSplit {
     /// The summary of the samples up to the split (the mark's sample included).
     pub fn prefix(&self) -> &ChunkSummary {
         &self.prefix
+    }
+
+    /// The value before each counter reset up to the split, in order: a reader that adds
+    /// them one by one where the full decode does gets its bits.
+    pub fn corrections(&self) -> &[f64] {
+        &self.corrections
     }
 
     /// Timestamp of the last sample before the split.
@@ -244,6 +253,17 @@ mod tests {
         };
         prop_assert_eq!(sp.prefix(), &ChunkSummary::compute(&ts[..=i], &vs[..=i]));
         prop_assert_eq!(sp.prefix_max_time(), ts[i]);
+        let live: Vec<f64> = vs[..=i]
+            .iter()
+            .copied()
+            .filter(|&v| !crate::is_stale(v))
+            .collect();
+        let want_corr: Vec<u64> = live
+            .windows(2)
+            .filter(|w| w[1] < w[0])
+            .map(|w| w[0].to_bits())
+            .collect();
+        prop_assert_eq!(bits(sp.corrections()), want_corr);
         prop_assert_eq!(sp.rest(), ts.len() - 1 - i);
         let chunk = snap
             .chunk(&crate::owned_bytes::OwnedBytes::from_vec(arena))

@@ -17,9 +17,10 @@
 //! dashboard's 1 h window at the head thus decodes only the samples since its 5-minute
 //! panels' last refresh, not the whole open chunk. Unlike sealed chunks, the open chunk is
 //! split only where that is bit-identical to its full decode on any values: never for
-//! `sum_over_time` and `avg_over_time`, and for `rate` and `increase` only if no reset lies
-//! before the mark. (Short series held whole in the open chunk, such as the conformance
-//! cases, thus answer exactly as Prometheus does.) Each step's window is then folded in time
+//! `sum_over_time` and `avg_over_time`; `rate` and `increase` add the counter corrections
+//! before the mark one by one, as the full decode does (a sealed chunk's summary holds only
+//! their sum). Short series held whole in the open chunk, such as the conformance cases,
+//! thus answer exactly as Prometheus does. Each step's window is then folded in time
 //! order from pieces: the decoded samples in the window and the summaries of the whole
 //! chunks between them, with the same per-sample arithmetic as the full decode
 //! ([`crate::functions`]) and the boundary between consecutive pieces (a counter reset or a
@@ -338,7 +339,9 @@ impl<'a> Acc<'a> {
         self.count += s.len() as u64;
     }
 
-    fn summary(&mut self, s: &ChunkSummary) {
+    /// Folds a whole chunk's summary; `each`: its counter corrections one by one, where known
+    /// (else its summary's sum of them is added as one).
+    fn summary(&mut self, s: &ChunkSummary, each: Option<&[f64]>) {
         if s.count == 0 {
             return;
         }
@@ -350,7 +353,10 @@ impl<'a> Acc<'a> {
         self.changes += u64::from(s.changes);
         self.resets += u64::from(s.resets);
         if self.counter && s.resets > 0 {
-            self.corr.push(s.increase - (s.last.v - s.first.v));
+            match each {
+                Some(cs) => self.corr.extend_from_slice(cs),
+                None => self.corr.push(s.increase - (s.last.v - s.first.v)),
+            }
         }
         self.last = s.last;
         self.count += u64::from(s.count);
@@ -443,6 +449,9 @@ struct Part<'a> {
     max_time: i64,
     num_samples: usize,
     summary: Option<&'a ChunkSummary>,
+    /// For a split's prefix: its counter corrections one by one (a sealed chunk's summary
+    /// has them only as one sum).
+    corrections: Option<&'a [f64]>,
 }
 
 /// The series' chunks as [`Part`]s, in time order.
@@ -456,6 +465,7 @@ fn parts<'a>(f: SummaryFn, s: &'a Series, starts: &[i64], ends: &[i64]) -> Vec<P
             max_time: c.max_time(),
             num_samples: c.num_samples(),
             summary: c.summary(),
+            corrections: None,
         };
         let Some(sp) = c.split() else {
             out.push(whole);
@@ -466,13 +476,9 @@ fn parts<'a>(f: SummaryFn, s: &'a Series, starts: &[i64], ends: &[i64]) -> Vec<P
         let p = sp.prefix();
         // Only where the split gives the full decode's bits on any values: never for the
         // compensated sums (their order of additions would change, and so could their last
-        // bits, or more where large values cancel), and for the counter functions only if
-        // the prefix holds no reset (no correction of its own is summed apart).
-        let exact = match f {
-            SummaryFn::Sum | SummaryFn::Avg => false,
-            SummaryFn::Rate | SummaryFn::Increase => p.resets == 0,
-            _ => true,
-        };
+        // bits, or more where large values cancel). The counter functions add the prefix's
+        // corrections one by one, as the full decode does.
+        let exact = !matches!(f, SummaryFn::Sum | SummaryFn::Avg);
         if !inside || !exact || !f.usable(p) {
             out.push(whole);
             continue;
@@ -482,6 +488,7 @@ fn parts<'a>(f: SummaryFn, s: &'a Series, starts: &[i64], ends: &[i64]) -> Vec<P
             max_time: hi,
             num_samples: (p.count + p.stale) as usize,
             summary: Some(p),
+            corrections: Some(sp.corrections()),
             ..whole
         });
         out.push(Part {
@@ -490,6 +497,7 @@ fn parts<'a>(f: SummaryFn, s: &'a Series, starts: &[i64], ends: &[i64]) -> Vec<P
             min_time: hi.saturating_add(1),
             num_samples: sp.rest(),
             summary: None,
+            corrections: None,
             ..whole
         });
     }
@@ -682,7 +690,7 @@ pub fn eval_series(
                 let y = part.partition_point(|p| p.t <= end);
                 acc.samples(&part[x..y.max(x)]);
             } else if let Some(sm) = chunks[i].summary {
-                acc.summary(sm);
+                acc.summary(sm, chunks[i].corrections);
             }
         }
         match acc.finish(f, end, range) {
@@ -958,11 +966,11 @@ fn slide(
                 continue;
             }
             lay.bound += f64::from(sm.count) * abs_or_zero(sm.min).max(abs_or_zero(sm.max));
-            let inner = [sm.increase - (sm.last.v - sm.first.v)];
-            let inner = if counter && sm.resets > 0 {
-                &inner[..]
-            } else {
-                &[]
+            let sum = [sm.increase - (sm.last.v - sm.first.v)];
+            let inner = match c.corrections {
+                _ if !counter || sm.resets == 0 => &[][..],
+                Some(each) => each,
+                None => &sum[..],
             };
             lay.add(
                 bounds.partition_point(|&b| b < sm.first.t),
