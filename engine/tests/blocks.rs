@@ -354,10 +354,27 @@ fn flush_and_compaction_to_completion() {
         assert!(b.meta().compaction.level >= 2 || ranges.len() == 1);
     }
     assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
+    // The compacted blocks' directories are gone, renamed and removed whole (nothing left
+    // under a temporary name).
+    let mut listed: Vec<String> = std::fs::read_dir(dir.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listed.sort();
+    let mut live: Vec<String> = db.blocks().iter().map(|b| b.ulid().to_string()).collect();
+    live.sort();
+    assert_eq!(listed, live);
     // Newer data goes on after the flushed range.
     scrape(&db, &mut model, "api", 10, end, 5);
     db.close().unwrap();
+    // A deletion cut short by a crash (renamed, not yet removed) is cleared at the next open.
+    let doomed = dir
+        .path()
+        .join("blocks")
+        .join(format!("{}.deleted.tmp", live[0]));
+    std::fs::create_dir_all(doomed.join("chunks")).unwrap();
     let db = Db::open(dir.path(), opts(10 * MIN)).unwrap();
+    assert!(!doomed.exists());
     assert_eq!(read_all(&db, i64::MIN, i64::MAX), model);
 }
 

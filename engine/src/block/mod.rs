@@ -335,6 +335,20 @@ pub(crate) fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Deletes a block directory: renames it to `<ulid>.deleted.tmp` first, so that a reader
+/// listing the blocks (a read-only open in another process) sees the whole block or none
+/// of it, never a block whose files are half removed; then removes the renamed tree. A
+/// leftover after a crash ends in `.tmp` and is removed at the next open.
+pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let doomed = dir.with_file_name(format!("{name}.deleted{}", writer::TMP_SUFFIX));
+    std::fs::rename(dir, &doomed).map_err(|e| Error::io("rename", dir, e))?;
+    std::fs::remove_dir_all(&doomed).map_err(|e| Error::io("remove", &doomed, e))
+}
+
 /// fsyncs a directory (so renames and new entries in it are durable).
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)

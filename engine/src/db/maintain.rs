@@ -227,7 +227,7 @@ pub(super) fn replace_blocks(inner: &Inner, old: &[Arc<Block>], new: Option<Arc<
         });
     }
     for b in old {
-        if let Err(e) = std::fs::remove_dir_all(b.dir()) {
+        if let Err(e) = crate::block::remove_dir(b.dir()) {
             eprintln!("strata: deleting block {}: {e}", b.dir().display());
         }
     }

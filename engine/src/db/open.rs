@@ -223,6 +223,11 @@ pub(super) fn load_blocks(
         }
         candidates.push((path.clone(), BlockMeta::read(&path).ok()));
     }
+    let mut listed: Vec<String> = candidates
+        .iter()
+        .filter_map(|(p, _)| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    listed.sort();
     // Parents of present blocks are leftovers of finished compactions.
     let parents: HashSet<String> = candidates
         .iter()
@@ -238,7 +243,7 @@ pub(super) fn load_blocks(
             .unwrap_or_default();
         if meta.is_some() && parents.contains(&id) {
             if repair {
-                std::fs::remove_dir_all(&path).map_err(|e| Error::io("remove", &path, e))?;
+                crate::block::remove_dir(&path)?;
             }
             continue;
         }
@@ -260,8 +265,33 @@ pub(super) fn load_blocks(
             }
         }
     }
+    // A reader beside a running writer: a directory listing taken while the writer renames
+    // (a new block in, a deleted one out) may miss entries, so the blocks opened must still
+    // be the ones listed once they are open (else the caller lists again).
+    if !repair && block_names(&bdir)? != listed {
+        return Err(Error::io(
+            "list",
+            &bdir,
+            std::io::Error::other("blocks changed while being opened"),
+        ));
+    }
     blocks.sort_by(|a, b| (a.meta().min_time, a.ulid()).cmp(&(b.meta().min_time, b.ulid())));
     Ok((blocks, corrupted))
+}
+
+/// The names of the complete block directories in `bdir`, sorted.
+fn block_names(bdir: &Path) -> Result<Vec<String>> {
+    let rd = std::fs::read_dir(bdir).map_err(|e| Error::io("read dir", bdir, e))?;
+    let mut names = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| Error::io("read dir", bdir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if is_ulid(&name) && e.path().is_dir() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Moves a damaged block to `<dir>/corrupted/<id>` and says so on stderr.
@@ -455,7 +485,9 @@ impl Db {
     /// The writer may checkpoint, compact or delete meanwhile: the WAL is read first and the
     /// blocks listed after, so data the writer moves from its head into a block is in one or
     /// the other (or both: readers merge duplicates away); a file that vanishes while being
-    /// read makes the open start over (for ten seconds at most).
+    /// read, or a block list that changed while its blocks were opened, makes the open start
+    /// over (for ten seconds at most). The writer deletes a block by renaming it first, so a
+    /// block opened is whole.
     pub fn open_read_only(dir: impl AsRef<Path>, with_head: bool) -> Result<Db> {
         let dir = dir.as_ref().to_path_buf();
         if !dir.is_dir() {
