@@ -582,6 +582,22 @@ fn whole_chunks_are_read_from_summaries() {
     );
 }
 
+/// One series of 100 samples every 10 s from t = 10 s (`steps`, fractional values with
+/// `frac`), all in the head's open chunk; engines reading it with summaries and without.
+fn open_chunk_engines(dir: &TempDir, steps: Vec<(i64, Step)>, frac: bool) -> (Engine, Engine) {
+    let d = Data {
+        series: vec![(0, steps)],
+        block_range: 2 * 3_600_000,
+        rechunk: 0,
+    };
+    let (db, edges) = load(dir, &d, frac, Store::Head);
+    assert_eq!(edges, vec![(10_000, 1_000_000)], "one open chunk");
+    (
+        engine(&db, SummaryMode::Always),
+        engine(&db, SummaryMode::Never),
+    )
+}
+
 /// An open head chunk in which a reader left a mark (a reader of the whole chunk at its
 /// next-to-last sample, a short window's reader where its window starts): a window covering
 /// the whole chunk reads the summary of its samples up to the mark and decodes only the
@@ -603,17 +619,7 @@ fn an_open_chunk_is_read_from_the_summary_up_to_its_mark() {
             (10, st)
         })
         .collect();
-    let d = Data {
-        series: vec![(0, steps)],
-        block_range: 2 * 3_600_000,
-        rechunk: 0,
-    };
-    let (db, edges) = load(&dir, &d, false, Store::Head);
-    assert_eq!(edges, vec![(10_000, 1_000_000)], "one open chunk");
-    let (with, without) = (
-        engine(&db, SummaryMode::Always),
-        engine(&db, SummaryMode::Never),
-    );
+    let (with, without) = open_chunk_engines(&dir, steps, false);
     // Whether a query splits: the compensated sums never do; the counter functions do, with
     // the reset before the mark (the first two marks) or after it (the third).
     let queries = [
@@ -683,16 +689,7 @@ fn counters_over_a_split_open_chunk_keep_the_full_decodes_bits() {
             (10, st)
         })
         .collect();
-    let d = Data {
-        series: vec![(0, steps)],
-        block_range: 2 * 3_600_000,
-        rechunk: 0,
-    };
-    let (db, _) = load(&dir, &d, true, Store::Head);
-    let (with, without) = (
-        engine(&db, SummaryMode::Always),
-        engine(&db, SummaryMode::Never),
-    );
+    let (with, without) = open_chunk_engines(&dir, steps, true);
     for (short, rest) in [("m[100s]", 10), ("m[500s]", 50)] {
         with.instant(&format!("count_over_time({short})"), 1_000_000)
             .unwrap();
