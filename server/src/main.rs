@@ -10,6 +10,17 @@ use strata_server::cli::{self, Command};
 use strata_server::rules;
 use strata_server::Server;
 
+/// The server allocates per query and per request (chunk lists, decoded samples, results,
+/// bodies) and frees it all at the end; mimalloc's per-thread free lists make that about a
+/// third cheaper than glibc's malloc (in-process with `strata-qtime`: 5-minute rates over
+/// 2,575 series 3.1 -> 2.3 ms, a `histogram_quantile` 8.4 -> 5.3 ms; ingest 15-25 % fewer
+/// CPU-seconds per sample). The price is memory it keeps per thread: peak RSS 30-45 MiB
+/// higher while ingesting (50k series: 54 -> 83-100 MiB; 200k: 173 -> 209) and about 40 MiB
+/// higher in a long-window query's peak. A library embedder keeps its own allocator: this is
+/// set by the binary only.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match cli::parse(&args) {

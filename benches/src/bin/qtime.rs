@@ -30,6 +30,10 @@ use strata_engine::{Db, Options};
 use strata_ingest::{Limits, Protocol};
 use strata_query::Engine;
 
+/// The allocator of the `strata` binary, so that timings here are the server's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEFAULT_QUERIES: &[(&str, &str)] = &[
     (
         "increase_1h_by_job",
