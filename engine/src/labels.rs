@@ -158,6 +158,15 @@ pub struct Label {
 }
 
 impl Label {
+    /// True if both name and value are the same allocations as `other`'s (interned
+    /// strings): then the labels are equal, without reading a byte. False says nothing.
+    #[inline]
+    pub fn same_alloc(&self, other: &Label) -> bool {
+        Sym::ptr_eq(&self.name, &other.name) && Sym::ptr_eq(&self.value, &other.value)
+    }
+}
+
+impl Label {
     /// Builds a label from two strings.
     pub fn new(name: &str, value: &str) -> Label {
         Label {
@@ -245,6 +254,13 @@ impl Labels {
     /// The metric name (`__name__`), if any.
     pub fn metric_name(&self) -> Option<&str> {
         self.get(METRIC_NAME)
+    }
+
+    /// The `__name__` label if it is the first label (it sorts first unless a label name
+    /// starts with an upper-case letter), read without a search. A set whose first label is
+    /// the very same allocation ([`Label::same_alloc`]) has the same name.
+    pub fn leading_name(&self) -> Option<&Label> {
+        self.0.first().filter(|l| &*l.name == METRIC_NAME)
     }
 
     /// Iterates the labels in name order.

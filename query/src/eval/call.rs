@@ -10,7 +10,7 @@
 
 use super::hash::{map_with_capacity, FxHashMap};
 
-use strata_engine::{Labels, MatchOp, Sample, METRIC_NAME};
+use strata_engine::{Label, Labels, MatchOp, Sample, METRIC_NAME};
 
 use super::summary::{SummaryFn, SummaryMode};
 use super::{sort, Evaluator, LazySeries, SeriesBuf, StepSeries, Steps, Val, Windowed};
@@ -248,10 +248,19 @@ fn absent_labels(e: &Expr) -> Labels {
 
 /// Info annotation for `rate`/`increase` over series whose names do not look like counters.
 fn counter_info<'l>(ev: &Evaluator<'_>, series: impl IntoIterator<Item = &'l Labels>) {
+    // The name checked last, when it leads its label set: series that lead with the same
+    // interned label have that name (and the annotation, if any, is already there).
+    let mut checked: Option<&Label> = None;
     for labels in series {
+        if let (Some(c), Some(l)) = (checked, labels.as_slice().first()) {
+            if c.same_alloc(l) {
+                continue;
+            }
+        }
         let Some(name) = labels.metric_name() else {
             continue;
         };
+        checked = labels.leading_name();
         if !["_total", "_sum", "_count", "_bucket"]
             .iter()
             .any(|x| name.ends_with(x))

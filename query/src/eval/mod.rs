@@ -287,15 +287,24 @@ pub const SAME_LABELSET: &str = "vector cannot contain metrics with the same lab
 /// True if every series carries the same `__name__` (or none does): dropping the names then
 /// cannot make two label sets equal.
 pub(crate) fn same_name(series: &[StepSeries]) -> bool {
-    let mut names = series.iter().map(|s| s.labels.metric_name());
-    match names.next() {
-        // Names are mostly one shared copy: the pointers match before any byte is read.
-        Some(first) => names.all(|n| match (n, first) {
+    let Some((head, rest)) = series.split_first() else {
+        return true;
+    };
+    let first = head.labels.metric_name();
+    // Names are mostly one interned copy: a series that leads with the very label the
+    // first one leads with has its name, and nothing is searched or read.
+    let lead = head.labels.leading_name();
+    rest.iter().all(|s| {
+        if let (Some(a), Some(b)) = (lead, s.labels.as_slice().first()) {
+            if a.same_alloc(b) {
+                return true;
+            }
+        }
+        match (s.labels.metric_name(), first) {
             (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
             (a, b) => a == b,
-        }),
-        None => true,
-    }
+        }
+    })
 }
 
 impl<'a> Evaluator<'a> {
