@@ -158,21 +158,19 @@ pub struct Label {
 }
 
 impl Label {
-    /// True if both name and value are the same allocations as `other`'s (interned
-    /// strings): then the labels are equal, without reading a byte. False says nothing.
-    #[inline]
-    pub fn same_alloc(&self, other: &Label) -> bool {
-        Sym::ptr_eq(&self.name, &other.name) && Sym::ptr_eq(&self.value, &other.value)
-    }
-}
-
-impl Label {
     /// Builds a label from two strings.
     pub fn new(name: &str, value: &str) -> Label {
         Label {
             name: name.into(),
             value: value.into(),
         }
+    }
+
+    /// True if both name and value are the same allocations as `other`'s (interned
+    /// strings): then the labels are equal, without reading a byte. False says nothing.
+    #[inline]
+    pub fn same_alloc(&self, other: &Label) -> bool {
+        Sym::ptr_eq(&self.name, &other.name) && Sym::ptr_eq(&self.value, &other.value)
     }
 }
 
