@@ -582,11 +582,12 @@ fn whole_chunks_are_read_from_summaries() {
     );
 }
 
-/// One series of 100 samples every 10 s from t = 10 s (`steps`, fractional values with
-/// `frac`), all in the head's open chunk; engines reading it with summaries and without.
-fn open_chunk_engines(dir: &TempDir, steps: Vec<(i64, Step)>, frac: bool) -> (Engine, Engine) {
+/// One series of 100 samples every 10 s from t = 10 s (sample `i` made by `step(i)`,
+/// fractional values with `frac`), all in the head's open chunk; engines reading it with
+/// summaries and without.
+fn open_chunk_engines(dir: &TempDir, frac: bool, step: impl Fn(u32) -> Step) -> (Engine, Engine) {
     let d = Data {
-        series: vec![(0, steps)],
+        series: vec![(0, (0..100u32).map(|i| (10, step(i))).collect())],
         block_range: 2 * 3_600_000,
         rechunk: 0,
     };
@@ -608,18 +609,12 @@ fn an_open_chunk_is_read_from_the_summary_up_to_its_mark() {
     let dir = TempDir::new();
     // 100 samples every 10 s from t = 10 s, all in the open chunk: a counter with a reset at
     // the 61st, a stale marker at the 30th and an unchanged value at the 60th.
-    let steps: Vec<(i64, Step)> = (0..100)
-        .map(|i| {
-            let st = match i {
-                60 => Step::Reset(2),
-                29 => Step::Stale,
-                59 => Step::Same,
-                _ => Step::Inc(3),
-            };
-            (10, st)
-        })
-        .collect();
-    let (with, without) = open_chunk_engines(&dir, steps, false);
+    let (with, without) = open_chunk_engines(&dir, false, |i| match i {
+        60 => Step::Reset(2),
+        29 => Step::Stale,
+        59 => Step::Same,
+        _ => Step::Inc(3),
+    });
     // Whether a query splits: the compensated sums never do; the counter functions do, with
     // the reset before the mark (the first two marks) or after it (the third).
     let queries = [
@@ -680,16 +675,10 @@ fn an_open_chunk_is_read_from_the_summary_up_to_its_mark() {
 #[test]
 fn counters_over_a_split_open_chunk_keep_the_full_decodes_bits() {
     let dir = TempDir::new();
-    let steps: Vec<(i64, Step)> = (0..100)
-        .map(|i| {
-            let st = match i {
-                20 | 45 | 70 => Step::Reset(i % 7),
-                _ => Step::Inc(1 + (i % 5)),
-            };
-            (10, st)
-        })
-        .collect();
-    let (with, without) = open_chunk_engines(&dir, steps, true);
+    let (with, without) = open_chunk_engines(&dir, true, |i| match i {
+        20 | 45 | 70 => Step::Reset(i % 7),
+        _ => Step::Inc(1 + (i % 5)),
+    });
     for (short, rest) in [("m[100s]", 10), ("m[500s]", 50)] {
         with.instant(&format!("count_over_time({short})"), 1_000_000)
             .unwrap();
