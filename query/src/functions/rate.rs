@@ -4,6 +4,8 @@
 //! Each takes the window's samples (time-ordered, stale markers already removed) and returns
 //! `None` when Prometheus would emit no sample.
 
+use std::cell::Cell;
+
 use strata_engine::Sample;
 
 use super::numeric::kahan_inc;
@@ -15,6 +17,10 @@ use super::numeric::kahan_inc;
 /// `s[lo..hi]` holds the pairs `lo + 1 .. hi`. Reset corrections are added one by one in
 /// pair order, exactly as the straightforward scan of the window adds them, so results stay
 /// bit-identical; counts are integers and so exact in any order.
+///
+/// Windows come in time order, so the resets inside one are found by moving two cursors
+/// forward from where the previous window's were (amortized O(resets + windows) for a
+/// series); a window that starts or ends before the previous one's searches afresh.
 #[derive(Debug, Default)]
 pub struct SeriesDeltas {
     /// Pairs `i` with `s[i].v < s[i - 1].v`, ascending.
@@ -22,6 +28,8 @@ pub struct SeriesDeltas {
     /// `changes[k]`: number of changed pairs `i <= k` (`changes[0] = 0`); empty unless
     /// requested.
     changes: Vec<usize>,
+    /// The previous window's `(lo, hi)` and the range of `resets` inside it.
+    cursor: Cell<(usize, usize, usize, usize)>,
 }
 
 /// True if the step from `a` to `b` is a `changes()` change (NaN to NaN is none).
@@ -48,13 +56,31 @@ impl SeriesDeltas {
                 changes.push(n);
             }
         }
-        SeriesDeltas { resets, changes }
+        SeriesDeltas {
+            resets,
+            changes,
+            cursor: Cell::new((0, 0, 0, 0)),
+        }
     }
 
-    /// Indices into `resets` of the resets inside window `s[lo..hi]`.
+    /// Indices into `resets` of the resets inside window `s[lo..hi]`: those `i` with
+    /// `lo < i < hi`.
     fn resets_in(&self, lo: usize, hi: usize) -> std::ops::Range<usize> {
-        let a = self.resets.partition_point(|&i| i <= lo);
-        let b = a + self.resets[a..].partition_point(|&i| i < hi);
+        let r = &self.resets;
+        let (plo, phi, mut a, mut b) = self.cursor.get();
+        if lo < plo || hi < phi {
+            a = r.partition_point(|&i| i <= lo);
+            b = a + r[a..].partition_point(|&i| i < hi);
+        } else {
+            while a < r.len() && r[a] <= lo {
+                a += 1;
+            }
+            b = b.max(a);
+            while b < r.len() && r[b] < hi {
+                b += 1;
+            }
+        }
+        self.cursor.set((lo, hi, a, b));
         a..b
     }
 
@@ -439,6 +465,26 @@ mod tests {
                 assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{lo}..{hi}");
                 assert_eq!(resets(&s[lo..hi]), d.resets(lo, hi), "{lo}..{hi}");
                 assert_eq!(changes(&s[lo..hi]), d.changes(lo, hi), "{lo}..{hi}");
+            }
+        }
+    }
+
+    #[test]
+    fn reset_cursor_follows_windows_in_any_order() {
+        // Windows moving forward, backward, growing and shrinking, on one `SeriesDeltas`.
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..50 {
+            let len = 1 + rng.below(300) as usize;
+            let s = random_series(&mut rng, len);
+            let d = SeriesDeltas::new(&s, false);
+            for _ in 0..200 {
+                let lo = rng.below(s.len() as u64) as usize;
+                let hi = lo + 1 + rng.below((s.len() - lo) as u64) as usize;
+                assert_eq!(
+                    resets(&s[lo..hi]),
+                    d.resets(lo, hi),
+                    "round {round} {lo}..{hi}"
+                );
             }
         }
     }
