@@ -61,6 +61,14 @@ pub fn sliding_extreme(
     range: i64,
     is_max: bool,
 ) -> Vec<Option<f64>> {
+    if ends.windows(2).all(|w| w[1].saturating_sub(range) >= w[0]) {
+        // Windows that do not overlap (an instant query's one window among them): each
+        // sample is looked at once anyway, and a plain scan is cheaper than the deque.
+        let f = if is_max { max } else { min };
+        return super::window::for_each_window_range(ends, range, samples, |_, win| {
+            Some(f(&samples[win]))
+        });
+    }
     let n = samples.len();
     let worse = |kept: f64, new: f64| if is_max { kept < new } else { kept > new };
     let mut out = Vec::with_capacity(ends.len());
@@ -244,6 +252,9 @@ mod tests {
                         (a, b) => a.is_none() && b.is_none(),
                     };
                     prop_assert!(same, "end {} max {}: {:?} vs {:?}", end, is_max, got[k], want);
+                    // The same window alone (as an instant query asks it).
+                    let one = sliding_extreme(&w, &ends[k..=k], range, is_max);
+                    prop_assert_eq!(one[0].map(f64::to_bits), got[k].map(f64::to_bits));
                 }
             }
         }
