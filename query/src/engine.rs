@@ -929,6 +929,56 @@ mod tests {
         assert!(matches!(err, Error::TooManySamples(_)), "{err}");
     }
 
+    /// A subquery's inner points count against the limit once: as points while they are
+    /// computed, then as the samples they become (not both), so a subquery holding fewer
+    /// points than the limit answers, and one holding more fails with the limit error.
+    #[test]
+    fn subquery_points_count_once_against_the_limit() {
+        let dir = TempDir::new("subquery-limit");
+        let db = Db::open(&dir.0, Options::default()).unwrap();
+        let (series, per) = (4usize, 1_000i64);
+        let mut batch = Batch::new();
+        for i in 0..series {
+            let id = i.to_string();
+            let samples = (0..per).map(|j| Sample::new(j * 1_000, j as f64)).collect();
+            batch.push(labels(&[("__name__", "m"), ("id", id.as_str())]), samples);
+        }
+        db.append(&batch).unwrap();
+        let db = Arc::new(db);
+        // Without and with the result cache (which computes the inner points in parts).
+        for cache in [0, 64 << 20] {
+            let engine = |limit: usize| {
+                Engine::with_options(
+                    db.clone(),
+                    EngineOptions {
+                        max_samples: limit,
+                        result_cache_bytes: cache,
+                        ..EngineOptions::default()
+                    },
+                )
+            };
+            // 1,000 inner steps x 4 series: 4,000 points; counted twice, 8,000.
+            let q = "max_over_time(m[1000s:1s])";
+            let limit = 6_000;
+            let r = engine(limit).instant(q, per * 1_000).unwrap();
+            let Value::Vector(v) = r.value else {
+                panic!("expected a vector")
+            };
+            assert_eq!(v.len(), series);
+            assert!(v.iter().all(|s| s.v == (per - 1) as f64), "{:?}", v[0]);
+            assert!(
+                r.stats.peak_samples as usize <= limit,
+                "cache {cache}: held {} samples at once, limit {limit}",
+                r.stats.peak_samples
+            );
+            let err = engine(3_000).instant(q, per * 1_000).unwrap_err();
+            assert!(
+                matches!(err, Error::TooManySamples(_)),
+                "cache {cache}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn semaphore_limits_concurrency() {
         let gate = Gate {

@@ -20,7 +20,8 @@
 //! Memory accounting (`max_samples`): samples read from storage count while they are held;
 //! once a selector or range function has turned them into per-step points, the raw samples
 //! are released and the points count instead. Points of intermediate results are never
-//! released, so the accounted peak over-approximates what is held at once (it never
+//! released (except by a subquery, whose inner evaluation's points give way to the samples
+//! they become), so the accounted peak over-approximates what is held at once (it never
 //! under-counts), and an overrun is [`Error::TooManySamples`] instead of an OOM.
 //!
 //! Invariants:

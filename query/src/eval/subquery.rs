@@ -58,6 +58,7 @@ impl Evaluator<'_> {
             // Every inner series would hold more points than the whole query may.
             return Err(Error::TooManySamples("query execution"));
         }
+        let accounted = self.current_samples.get();
         let mut series = Vec::with_capacity(16);
         let mut total = 0usize;
         let mut add = |labels, samples: Vec<Sample>| {
@@ -92,16 +93,22 @@ impl Evaluator<'_> {
                 // Points become raw samples here; a name pending removal (delayed mode)
                 // goes now.
                 for s in self.finish_names(vector?)? {
-                    let samples = s
-                        .vals
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, v)| v.map(|v| Sample::new(inner.t(i), v)))
-                        .collect();
+                    // Sized first: growing a week of points step by step would copy it
+                    // several times over.
+                    let mut samples: Vec<Sample> =
+                        Vec::with_capacity(s.vals.iter().flatten().count());
+                    samples.extend(
+                        (s.vals.iter().enumerate())
+                            .filter_map(|(i, v)| v.map(|v| Sample::new(inner.t(i), v))),
+                    );
                     add(s.labels, samples);
                 }
             }
         }
+        // What the inner evaluation accounted (its points and intermediate results, all
+        // freed or turned into these samples by now) gives way to the samples it left, so
+        // that they are not counted twice.
+        self.release(self.current_samples.get().saturating_sub(accounted) as usize);
         self.account(total)?;
         Ok(Windowed {
             series,
