@@ -877,6 +877,20 @@ mod tests {
         assert!(matches!(err, Error::Parse { .. }));
     }
 
+    /// `series` series `m{id="<i>"}`, each with samples `j` at `j` seconds for `j` in
+    /// `0..per`.
+    fn counters_m(dir: &TempDir, series: usize, per: i64) -> Arc<Db> {
+        let db = Db::open(&dir.0, Options::default()).unwrap();
+        let mut batch = Batch::new();
+        for i in 0..series {
+            let id = i.to_string();
+            let samples = (0..per).map(|j| Sample::new(j * 1_000, j as f64)).collect();
+            batch.push(labels(&[("__name__", "m"), ("id", id.as_str())]), samples);
+        }
+        db.append(&batch).unwrap();
+        Arc::new(db)
+    }
+
     /// `count_over_time` over a selection about 30 times the sample limit: it answers,
     /// holding at most the limit at once (series are streamed, one per worker), and a limit
     /// below one series' samples fails with Prometheus's error instead of loading anything.
@@ -885,16 +899,8 @@ mod tests {
     #[test]
     fn count_over_time_streams_far_more_samples_than_the_limit() {
         let dir = TempDir::new("memory");
-        let db = Db::open(&dir.0, Options::default()).unwrap();
         let (series, per) = (300usize, 1_000i64);
-        let mut batch = Batch::new();
-        for i in 0..series {
-            let id = i.to_string();
-            let samples = (0..per).map(|j| Sample::new(j * 1_000, j as f64)).collect();
-            batch.push(labels(&[("__name__", "m"), ("id", id.as_str())]), samples);
-        }
-        db.append(&batch).unwrap();
-        let db = Arc::new(db);
+        let db = counters_m(&dir, series, per);
         let limit = 10_000usize;
         let engine = Engine::with_options(
             db.clone(),
@@ -935,16 +941,8 @@ mod tests {
     #[test]
     fn subquery_points_count_once_against_the_limit() {
         let dir = TempDir::new("subquery-limit");
-        let db = Db::open(&dir.0, Options::default()).unwrap();
         let (series, per) = (4usize, 1_000i64);
-        let mut batch = Batch::new();
-        for i in 0..series {
-            let id = i.to_string();
-            let samples = (0..per).map(|j| Sample::new(j * 1_000, j as f64)).collect();
-            batch.push(labels(&[("__name__", "m"), ("id", id.as_str())]), samples);
-        }
-        db.append(&batch).unwrap();
-        let db = Arc::new(db);
+        let db = counters_m(&dir, series, per);
         // Without and with the result cache (which computes the inner points in parts).
         for cache in [0, 64 << 20] {
             let engine = |limit: usize| {
