@@ -105,7 +105,7 @@ am_alerts() { curl -fsS "$am/api/v2/alerts?filter=alertname%3D%22StrataRoomHot%2
 found=""
 for _ in $(seq 1 150); do
   import 80
-  if am_alerts | grep -q '"alertname":"StrataRoomHot"'; then found=1; break; fi
+  if am_alerts | grep '"alertname":"StrataRoomHot"' >/dev/null; then found=1; break; fi
   sleep 0.2
 done
 [ -n "$found" ] || fail "the alert did not reach alertmanager; strata has: $(curl -fsS "$strata/api/v1/alerts")"
@@ -113,16 +113,16 @@ body=$(am_alerts)
 echo "$body" | grep -q '"summary":"room lab is at 80 degrees"' || fail "annotation not templated as expected: $body"
 echo "$body" | grep -q '"severity":"page"' || fail "rule label missing: $body"
 echo "$body" | grep -q '"room":"lab"' || fail "sample label missing: $body"
-curl -fsS "$strata/api/v1/alerts" | grep -q '"state":"firing"' || fail "strata does not list the alert as firing"
+curl -fsS "$strata/api/v1/alerts" | grep '"state":"firing"' >/dev/null || fail "strata does not list the alert as firing"
 log "the alert fired in strata and reached alertmanager"
 gone=""
 for _ in $(seq 1 150); do
   import 20
-  if ! am_alerts | grep -q '"alertname":"StrataRoomHot"'; then gone=1; break; fi
+  if ! am_alerts | grep '"alertname":"StrataRoomHot"' >/dev/null; then gone=1; break; fi
   sleep 0.2
 done
 [ -n "$gone" ] || fail "the resolution did not reach alertmanager: $(am_alerts)"
-curl -fsS "$strata/metrics" | grep -q '^prometheus_notifications_sent_total{alertmanager="' ||
+curl -fsS "$strata/metrics" | grep '^prometheus_notifications_sent_total{alertmanager="' >/dev/null ||
   fail "strata's /metrics has no notifier counters"
 log "the alert resolved in strata and left alertmanager's active alerts"
 log "PASS"

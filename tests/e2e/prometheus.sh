@@ -103,7 +103,9 @@ echo "$series" | grep -q '"instance":"127.0.0.1:'"$prom_port"'"' || fail "up{job
 strata_q=$(curl -fsS --get "http://$strata_addr/api/v1/query" --data-urlencode 'query=up{job="prometheus"}')
 echo "$strata_q" | grep -q '"status":"success"' || fail "strata query failed: $strata_q"
 echo "$strata_q" | grep -q ',"1"\]' || fail "strata has no up{job=\"prometheus\"} == 1: $strata_q"
-curl -fsS "http://$strata_addr/metrics" | grep -q '^strata_http_requests_total{handler="write",code="204"}' ||
+# (grep reads the whole reply: `grep -q` would stop at the first match, and curl, writing
+# the rest into a closed pipe, would fail the pipeline under pipefail.)
+curl -fsS "http://$strata_addr/metrics" | grep '^strata_http_requests_total{handler="write",code="204"}' >/dev/null ||
   fail "strata counted no successful write"
 
 # Graceful stop of strata: exit status 0.
