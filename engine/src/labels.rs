@@ -261,6 +261,12 @@ impl Labels {
         self.0.first().filter(|l| &*l.name == METRIC_NAME)
     }
 
+    /// True if the first label is the very same allocation as `label` ([`Label::same_alloc`]):
+    /// then this set leads with that label, known without reading a byte.
+    pub fn leads_with(&self, label: &Label) -> bool {
+        self.0.first().is_some_and(|l| l.same_alloc(label))
+    }
+
     /// Iterates the labels in name order.
     pub fn iter(&self) -> std::slice::Iter<'_, Label> {
         self.0.iter()

@@ -252,10 +252,8 @@ fn counter_info<'l>(ev: &Evaluator<'_>, series: impl IntoIterator<Item = &'l Lab
     // interned label have that name (and the annotation, if any, is already there).
     let mut checked: Option<&Label> = None;
     for labels in series {
-        if let (Some(c), Some(l)) = (checked, labels.as_slice().first()) {
-            if c.same_alloc(l) {
-                continue;
-            }
+        if checked.is_some_and(|c| labels.leads_with(c)) {
+            continue;
         }
         let Some(name) = labels.metric_name() else {
             continue;

@@ -296,10 +296,8 @@ pub(crate) fn same_name(series: &[StepSeries]) -> bool {
     // first one leads with has its name, and nothing is searched or read.
     let lead = head.labels.leading_name();
     rest.iter().all(|s| {
-        if let (Some(a), Some(b)) = (lead, s.labels.as_slice().first()) {
-            if a.same_alloc(b) {
-                return true;
-            }
+        if lead.is_some_and(|l| s.labels.leads_with(l)) {
+            return true;
         }
         match (s.labels.metric_name(), first) {
             (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,

@@ -98,7 +98,9 @@ impl Evaluator<'_> {
                     let mut samples: Vec<Sample> =
                         Vec::with_capacity(s.vals.iter().flatten().count());
                     samples.extend(
-                        (s.vals.iter().enumerate())
+                        s.vals
+                            .iter()
+                            .enumerate()
                             .filter_map(|(i, v)| v.map(|v| Sample::new(inner.t(i), v))),
                     );
                     add(s.labels, samples);
